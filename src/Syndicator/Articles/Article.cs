@@ -1,0 +1,30 @@
+namespace Syndicator.Articles;
+
+/// <summary>An author's handle on each social network; null where the author has none.</summary>
+public sealed record SocialHandles(string? X = null, string? Mastodon = null, string? Bluesky = null)
+{
+    public static readonly SocialHandles None = new();
+
+    /// <summary>Handles from <paramref name="other"/> fill the gaps in this one.</summary>
+    public SocialHandles Or(SocialHandles other) => new(X ?? other.X, Mastodon ?? other.Mastodon, Bluesky ?? other.Bluesky);
+}
+
+public sealed record Author(string Id, string Name, string? Bio, SocialHandles Handles);
+
+public sealed record ArticleImage(string? Url, string? Caption, string? Credit);
+
+/// <summary>An article as the store holds it. <see cref="Id"/> never changes once assigned, whatever edits follow.</summary>
+public sealed record Article(
+    string Id,
+    string Slug,
+    string Title,
+    string Summary,
+    string BodyHtml,
+    Author Author,
+    IReadOnlyList<string> Tags,
+    ArticleImage? Image,
+    string CanonicalUrl,
+    string? CommentUrl,
+    DateTimeOffset PublishedAt,
+    DateTimeOffset UpdatedAt,
+    string ContentHash);

@@ -1,0 +1,185 @@
+using System.Data.Common;
+using Dapper;
+using Syndicator.Storage;
+
+namespace Syndicator.Articles;
+
+/// <summary>Reads and writes authors and articles. Writes take the caller's transaction so an import is all or nothing.</summary>
+public sealed class ArticleStore(Database database)
+{
+    private const string SelectArticles = """
+        SELECT a.id, a.slug, a.title, a.summary, a.body_html AS BodyHtml, a.image_url AS ImageUrl, a.image_caption AS ImageCaption,
+               a.image_credit AS ImageCredit, a.canonical_url AS CanonicalUrl, a.comment_url AS CommentUrl,
+               a.published_at AS PublishedAt, a.updated_at AS UpdatedAt, a.content_hash AS ContentHash, a.source_name AS SourceName,
+               au.id AS AuthorId, au.name AS AuthorName, au.bio AS AuthorBio, au.x_handle AS XHandle,
+               au.mastodon_handle AS MastodonHandle, au.bluesky_handle AS BlueskyHandle
+        FROM articles a JOIN authors au ON au.id = a.author_id
+        """;
+
+    public async Task<IReadOnlyList<Article>> ListAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(
+            SelectArticles + " ORDER BY a.published_at DESC, a.id LIMIT @limit", new { limit }, cancellationToken: cancellationToken));
+        return await WithTagsAsync(connection, null, rows.ToList(), cancellationToken);
+    }
+
+    public async Task<Article?> FindBySlugAsync(string slug, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await FindAsync(connection, null, "a.slug = @value", slug, cancellationToken);
+    }
+
+    public async Task<int> CountAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT COUNT(*) FROM articles", cancellationToken: cancellationToken));
+    }
+
+    internal async Task<(Article Article, string? SourceName)?> FindForImportAsync(
+        DbConnection connection, DbTransaction transaction, string column, string value, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(
+            SelectArticles + $" WHERE a.{column} = @value", new { value }, transaction, cancellationToken: cancellationToken));
+        var row = rows.FirstOrDefault();
+        if (row is null) return null;
+        var article = (await WithTagsAsync(connection, transaction, [row], cancellationToken))[0];
+        return (article, row.SourceName);
+    }
+
+    internal async Task<bool> SlugTakenAsync(DbConnection connection, DbTransaction transaction, string slug, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            "SELECT COUNT(*) FROM articles WHERE slug = @slug", new { slug }, transaction, cancellationToken: cancellationToken)) > 0;
+
+    /// <summary>Finds the author by name, or adds one. Handles the import names replace stored ones; handles it leaves out are kept.</summary>
+    internal async Task<Author> SaveAuthorAsync(
+        DbConnection connection, DbTransaction transaction, string name, string? bio, SocialHandles handles, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var existing = await connection.QuerySingleOrDefaultAsync<AuthorRow>(new CommandDefinition(
+            "SELECT id AS Id, name AS Name, bio AS Bio, x_handle AS XHandle, mastodon_handle AS MastodonHandle, bluesky_handle AS BlueskyHandle FROM authors WHERE name = @name",
+            new { name }, transaction, cancellationToken: cancellationToken));
+        if (existing is null)
+        {
+            var author = new Author(Guid.CreateVersion7(now).ToString(), name, bio, handles);
+            await connection.ExecuteAsync(new CommandDefinition("""
+                INSERT INTO authors (id, name, bio, x_handle, mastodon_handle, bluesky_handle, created_at, updated_at)
+                VALUES (@Id, @Name, @Bio, @X, @Mastodon, @Bluesky, @now, @now)
+                """, new { author.Id, author.Name, author.Bio, handles.X, handles.Mastodon, handles.Bluesky, now }, transaction, cancellationToken: cancellationToken));
+            return author;
+        }
+
+        var stored = existing.ToAuthor();
+        var merged = stored with { Bio = bio ?? stored.Bio, Handles = handles.Or(stored.Handles) };
+        if (merged != stored)
+        {
+            await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE authors SET bio = @Bio, x_handle = @X, mastodon_handle = @Mastodon, bluesky_handle = @Bluesky, updated_at = @now
+                WHERE id = @Id
+                """, new { merged.Id, merged.Bio, merged.Handles.X, merged.Handles.Mastodon, merged.Handles.Bluesky, now }, transaction, cancellationToken: cancellationToken));
+        }
+        return merged;
+    }
+
+    internal async Task InsertAsync(DbConnection connection, DbTransaction transaction, Article article, string sourceName, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO articles (id, slug, title, summary, body_html, author_id, image_url, image_caption, image_credit,
+                                  canonical_url, comment_url, published_at, updated_at, content_hash, source_name, imported_at)
+            VALUES (@Id, @Slug, @Title, @Summary, @BodyHtml, @AuthorId, @ImageUrl, @ImageCaption, @ImageCredit,
+                    @CanonicalUrl, @CommentUrl, @PublishedAt, @UpdatedAt, @ContentHash, @sourceName, @now)
+            """, Parameters(article, sourceName, now), transaction, cancellationToken: cancellationToken));
+        await SaveTagsAsync(connection, transaction, article, cancellationToken);
+    }
+
+    internal async Task UpdateAsync(DbConnection connection, DbTransaction transaction, Article article, string sourceName, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE articles SET slug = @Slug, title = @Title, summary = @Summary, body_html = @BodyHtml, author_id = @AuthorId,
+                   image_url = @ImageUrl, image_caption = @ImageCaption, image_credit = @ImageCredit, canonical_url = @CanonicalUrl,
+                   comment_url = @CommentUrl, published_at = @PublishedAt, updated_at = @UpdatedAt, content_hash = @ContentHash,
+                   source_name = @sourceName, imported_at = @now
+            WHERE id = @Id
+            """, Parameters(article, sourceName, now), transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM article_tags WHERE article_id = @Id", new { article.Id }, transaction, cancellationToken: cancellationToken));
+        await SaveTagsAsync(connection, transaction, article, cancellationToken);
+    }
+
+    private static object Parameters(Article article, string sourceName, DateTimeOffset now) => new
+    {
+        article.Id, article.Slug, article.Title, article.Summary, article.BodyHtml, AuthorId = article.Author.Id,
+        ImageUrl = article.Image?.Url, ImageCaption = article.Image?.Caption, ImageCredit = article.Image?.Credit,
+        article.CanonicalUrl, article.CommentUrl, article.PublishedAt, article.UpdatedAt, article.ContentHash, sourceName, now,
+    };
+
+    private static Task SaveTagsAsync(DbConnection connection, DbTransaction transaction, Article article, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO article_tags (article_id, tag) VALUES (@id, @tag)",
+            article.Tags.Select(tag => new { id = article.Id, tag }), transaction, cancellationToken: cancellationToken));
+
+    private async Task<Article?> FindAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(
+            SelectArticles + " WHERE " + where, new { value }, transaction, cancellationToken: cancellationToken));
+        var row = rows.FirstOrDefault();
+        return row is null ? null : (await WithTagsAsync(connection, transaction, [row], cancellationToken))[0];
+    }
+
+    private static async Task<IReadOnlyList<Article>> WithTagsAsync(
+        DbConnection connection, DbTransaction? transaction, IReadOnlyList<ArticleRow> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0) return [];
+        var ids = rows.Select(r => r.Id).ToArray();
+        var tags = new Dictionary<string, List<string>>();
+        foreach (var chunk in ids.Chunk(500))
+        {
+            var inList = string.Join(",", chunk.Select((_, i) => "@p" + i));
+            var parameters = new DynamicParameters();
+            for (var i = 0; i < chunk.Length; i++) parameters.Add("p" + i, chunk[i]);
+            var tagRows = await connection.QueryAsync<(string ArticleId, string Tag)>(new CommandDefinition(
+                $"SELECT article_id, tag FROM article_tags WHERE article_id IN ({inList}) ORDER BY tag", parameters, transaction, cancellationToken: cancellationToken));
+            foreach (var (articleId, tag) in tagRows)
+            {
+                if (!tags.TryGetValue(articleId, out var list)) tags[articleId] = list = [];
+                list.Add(tag);
+            }
+        }
+        return rows.Select(r => r.ToArticle(tags.TryGetValue(r.Id, out var t) ? t : [])).ToList();
+    }
+
+    private sealed record AuthorRow(string Id, string Name, string? Bio, string? XHandle, string? MastodonHandle, string? BlueskyHandle)
+    {
+        public Author ToAuthor() => new(Id, Name, Bio, new SocialHandles(XHandle, MastodonHandle, BlueskyHandle));
+    }
+
+    private sealed class ArticleRow
+    {
+        public string Id { get; init; } = "";
+        public string Slug { get; init; } = "";
+        public string Title { get; init; } = "";
+        public string Summary { get; init; } = "";
+        public string BodyHtml { get; init; } = "";
+        public string? ImageUrl { get; init; }
+        public string? ImageCaption { get; init; }
+        public string? ImageCredit { get; init; }
+        public string CanonicalUrl { get; init; } = "";
+        public string? CommentUrl { get; init; }
+        public DateTimeOffset PublishedAt { get; init; }
+        public DateTimeOffset UpdatedAt { get; init; }
+        public string ContentHash { get; init; } = "";
+        public string? SourceName { get; init; }
+        public string AuthorId { get; init; } = "";
+        public string AuthorName { get; init; } = "";
+        public string? AuthorBio { get; init; }
+        public string? XHandle { get; init; }
+        public string? MastodonHandle { get; init; }
+        public string? BlueskyHandle { get; init; }
+
+        public Article ToArticle(IReadOnlyList<string> tags) => new(
+            Id, Slug, Title, Summary, BodyHtml,
+            new Author(AuthorId, AuthorName, AuthorBio, new SocialHandles(XHandle, MastodonHandle, BlueskyHandle)),
+            tags,
+            ImageUrl is null && ImageCaption is null && ImageCredit is null ? null : new ArticleImage(ImageUrl, ImageCaption, ImageCredit),
+            CanonicalUrl, CommentUrl, PublishedAt, UpdatedAt, ContentHash);
+    }
+}

@@ -1,0 +1,140 @@
+using System.Globalization;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Syndicator.Articles.Import;
+
+public sealed record ImportSummary(IReadOnlyList<FileImportResult> Files)
+{
+    public int Created => Count(ImportChange.Created);
+    public int Updated => Count(ImportChange.Updated);
+    public int Unchanged => Count(ImportChange.Unchanged);
+    public int Rejected => Files.Count(f => f.Rejected);
+    public bool ChangedArticles => Created + Updated > 0;
+
+    private int Count(ImportChange change) => Files.Sum(f => f.Articles.Count(a => a.Change == change));
+
+    public override string ToString() =>
+        $"{Created} new, {Updated} updated, {Unchanged} unchanged, {Rejected} rejected";
+}
+
+/// <summary>
+/// Imports files and folders, and drains the drop folder. A rejected file is set aside in <c>inbox/rejected/</c>
+/// with a <c>.error.txt</c> beside it naming the line and the problem: nothing is dropped silently.
+/// Drop-folder files are moved (to <c>processed/</c> or <c>rejected/</c>); files named on the command line are
+/// left where they are and a rejected one is copied, so the publisher's originals are never moved from under them.
+/// </summary>
+public sealed class ArticleFiles(
+    ArticleImporter importer,
+    IOptions<ImportOptions> options,
+    IHostEnvironment environment,
+    TimeProvider time,
+    ILogger<ArticleFiles> logger)
+{
+    public string InboxPath => Path.GetFullPath(options.Value.InboxPath, environment.ContentRootPath);
+    public string RejectedPath => Path.Combine(InboxPath, "rejected");
+    public string ProcessedPath => Path.Combine(InboxPath, "processed");
+
+    /// <summary>Imports the named files, and the article files in the named folders and below.</summary>
+    public async Task<ImportSummary> ImportPathsAsync(IEnumerable<string> paths, IProgress<string>? progress, CancellationToken cancellationToken)
+    {
+        var results = new List<FileImportResult>();
+        foreach (var raw in paths)
+        {
+            var path = Path.GetFullPath(raw, Directory.GetCurrentDirectory());
+            IEnumerable<string> files;
+            if (Directory.Exists(path))
+                files = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(ArticleFileReader.IsArticleFile).Order(StringComparer.Ordinal);
+            else if (File.Exists(path))
+                files = [path];
+            else
+            {
+                results.Add(new FileImportResult(path, [], "no such file or folder", null));
+                continue;
+            }
+
+            foreach (var file in files)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                progress?.Report(file);
+                var result = await importer.ImportFileAsync(file, cancellationToken);
+                if (result.Rejected) result = SetAside(result, move: false);
+                results.Add(result);
+            }
+        }
+        return new ImportSummary(results);
+    }
+
+    /// <summary>Imports what has settled in the drop folder, moving each file out of it whatever the outcome.</summary>
+    public async Task<ImportSummary> ScanInboxAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(InboxPath);
+        var settled = time.GetUtcNow().AddSeconds(-options.Value.SettleSeconds);
+        var files = Directory.EnumerateFiles(InboxPath)
+            .Where(f => !Path.GetFileName(f).StartsWith('.'))
+            .Where(f => !ArticleFileReader.IsSidecar(f))
+            .Where(f => File.GetLastWriteTimeUtc(f) <= settled.UtcDateTime)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+        var results = new List<FileImportResult>();
+        foreach (var file in files)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var result = ArticleFileReader.IsArticleFile(file)
+                ? await importer.ImportFileAsync(file, cancellationToken)
+                : new FileImportResult(file, [], $"'{Path.GetExtension(file)}' files are not articles; use .txt, .md or .json", null);
+            if (result.Rejected) result = SetAside(result, move: true);
+            else MoveWithSidecar(file, ProcessedPath);
+            results.Add(result);
+        }
+        return new ImportSummary(results);
+    }
+
+    private FileImportResult SetAside(FileImportResult result, bool move)
+    {
+        Directory.CreateDirectory(RejectedPath);
+        var target = move ? MoveWithSidecar(result.Path, RejectedPath) : CopyTo(result.Path, RejectedPath);
+        var report = string.Join(Environment.NewLine,
+            $"file: {Path.GetFileName(result.Path)}",
+            $"from: {result.Path}",
+            $"rejected at: {time.GetUtcNow().ToString("u", CultureInfo.InvariantCulture)}",
+            $"problem: {result.Rejection}",
+            "",
+            "Fix the problem and put the file back in the inbox (or run 'syndicator import FILE') to import it.");
+        if (target is not null) File.WriteAllText(target + ".error.txt", report + Environment.NewLine);
+        logger.LogWarning("Set aside {File} in {RejectedFolder}: {Reason}", result.Path, RejectedPath, result.Rejection);
+        return result with { RejectedTo = target };
+    }
+
+    private static string? CopyTo(string file, string folder)
+    {
+        if (!File.Exists(file)) return null;
+        var target = FreeName(folder, Path.GetFileName(file));
+        File.Copy(file, target);
+        return target;
+    }
+
+    private static string MoveWithSidecar(string file, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var sidecar = ArticleFileReader.SidecarOf(file);
+        var target = FreeName(folder, Path.GetFileName(file));
+        File.Move(file, target);
+        if (sidecar is not null)
+        {
+            var sidecarSuffix = Path.GetFileName(sidecar)[Path.GetFileNameWithoutExtension(file).Length..];
+            File.Move(sidecar, Path.Combine(folder, Path.GetFileNameWithoutExtension(target) + sidecarSuffix), overwrite: true);
+        }
+        return target;
+    }
+
+    private static string FreeName(string folder, string name)
+    {
+        var target = Path.Combine(folder, name);
+        for (var n = 2; File.Exists(target); n++)
+            target = Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(name)}.{n}{Path.GetExtension(name)}");
+        return target;
+    }
+}

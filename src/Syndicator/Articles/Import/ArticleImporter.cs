@@ -1,0 +1,157 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Syndicator.Hosting;
+using Syndicator.Storage;
+
+namespace Syndicator.Articles.Import;
+
+public enum ImportChange
+{
+    Created,
+    Updated,
+    Unchanged,
+}
+
+public sealed record ImportedArticle(Article Article, ImportChange Change);
+
+/// <summary>What happened to one file: the articles it held, or why it was rejected and where it was set aside.</summary>
+public sealed record FileImportResult(string Path, IReadOnlyList<ImportedArticle> Articles, string? Rejection, string? RejectedTo)
+{
+    public bool Rejected => Rejection is not null;
+}
+
+/// <summary>
+/// Imports article files into the store. Import is idempotent: the same file again updates the article in place
+/// (same id and slug), keeps its first published-at unless the file sets one, and only changes updated-at and the
+/// content hash when the content really changed.
+/// </summary>
+public sealed partial class ArticleImporter(
+    Database database,
+    ArticleStore store,
+    ArticleFileReader reader,
+    IOptions<SiteOptions> site,
+    TimeProvider time,
+    ILogger<ArticleImporter> logger)
+{
+    /// <summary>Imports one file. A bad file is reported, never thrown: the caller goes on with the next one.</summary>
+    public async Task<FileImportResult> ImportFileAsync(string path, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<ArticleDraft> drafts;
+        try
+        {
+            drafts = await reader.ReadAsync(path, cancellationToken);
+        }
+        catch (ArticleRejectedException e)
+        {
+            logger.LogWarning("Rejected {File}: {Reason}", path, e.Message);
+            return new FileImportResult(path, [], e.Message, null);
+        }
+        catch (IOException e)
+        {
+            logger.LogWarning("Could not read {File}: {Reason}", path, e.Message);
+            return new FileImportResult(path, [], $"the file could not be read: {e.Message}", null);
+        }
+
+        var imported = await ImportDraftsAsync(drafts, cancellationToken);
+        return new FileImportResult(path, imported, null, null);
+    }
+
+    /// <summary>Stores the drafts of one file in a single transaction: all of the file's articles, or none.</summary>
+    public async Task<IReadOnlyList<ImportedArticle>> ImportDraftsAsync(IReadOnlyList<ArticleDraft> drafts, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var results = new List<ImportedArticle>();
+        foreach (var draft in drafts)
+        {
+            var now = time.GetUtcNow();
+            var author = await store.SaveAuthorAsync(connection, transaction, draft.Author.Name, draft.Author.Bio, draft.Author.Handles, now, cancellationToken);
+
+            var existing = draft.Slug is not null
+                ? await store.FindForImportAsync(connection, transaction, "slug", draft.Slug, cancellationToken)
+                : await store.FindForImportAsync(connection, transaction, "source_name", draft.SourceName, cancellationToken);
+
+            var slug = existing?.Article.Slug ?? draft.Slug ?? await FreeSlugAsync(connection, transaction, Slugify(draft.Title), cancellationToken);
+            if (draft.Slug is not null) slug = draft.Slug;
+
+            var candidate = new Article(
+                existing?.Article.Id ?? Guid.CreateVersion7(now).ToString(),
+                slug,
+                draft.Title,
+                draft.Summary ?? Summaries.FromHtml(draft.BodyHtml),
+                draft.BodyHtml,
+                author,
+                draft.Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase).ToList(),
+                draft.Image,
+                draft.CanonicalUrl ?? $"{site.Value.BaseUrl.TrimEnd('/')}/{slug}",
+                draft.CommentUrl,
+                draft.PublishedAt ?? existing?.Article.PublishedAt ?? now,
+                draft.UpdatedAt ?? existing?.Article.UpdatedAt ?? draft.PublishedAt ?? now,
+                "");
+            candidate = candidate with { ContentHash = ContentHash(candidate) };
+
+            if (existing is null)
+            {
+                await store.InsertAsync(connection, transaction, candidate, draft.SourceName, now, cancellationToken);
+                results.Add(new ImportedArticle(candidate, ImportChange.Created));
+                logger.LogInformation("Imported new article {ArticleId} {Slug} from {File}", candidate.Id, candidate.Slug, draft.SourceName);
+                continue;
+            }
+
+            var old = existing.Value.Article;
+            if (old.ContentHash == candidate.ContentHash && old.Slug == candidate.Slug && old.PublishedAt == candidate.PublishedAt
+                && old.CanonicalUrl == candidate.CanonicalUrl && old.Author == candidate.Author)
+            {
+                results.Add(new ImportedArticle(old, ImportChange.Unchanged));
+                continue;
+            }
+
+            var updated = old.ContentHash == candidate.ContentHash
+                ? candidate with { UpdatedAt = draft.UpdatedAt ?? old.UpdatedAt }
+                : candidate with { UpdatedAt = draft.UpdatedAt ?? now };
+            await store.UpdateAsync(connection, transaction, updated, draft.SourceName, now, cancellationToken);
+            results.Add(new ImportedArticle(updated, ImportChange.Updated));
+            logger.LogInformation("Updated article {ArticleId} {Slug} from {File}", updated.Id, updated.Slug, draft.SourceName);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return results;
+    }
+
+    private async Task<string> FreeSlugAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string slug, CancellationToken cancellationToken)
+    {
+        var candidate = slug;
+        for (var n = 2; await store.SlugTakenAsync(connection, transaction, candidate, cancellationToken); n++) candidate = $"{slug}-{n}";
+        return candidate;
+    }
+
+    /// <summary>Lower-case ASCII words joined by hyphens; letters outside ASCII are kept so non-Latin titles still get a readable slug.</summary>
+    public static string Slugify(string title)
+    {
+        var normalized = title.Normalize(NormalizationForm.FormD);
+        var sb = new StringBuilder();
+        foreach (var c in normalized)
+        {
+            var category = System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c);
+            if (category == System.Globalization.UnicodeCategory.NonSpacingMark) continue;
+            sb.Append(char.IsLetterOrDigit(c) ? char.ToLowerInvariant(c) : ' ');
+        }
+        var slug = Spaces().Replace(sb.ToString().Trim(), "-");
+        if (slug.Length > 80) slug = slug[..80].TrimEnd('-');
+        return slug.Length == 0 ? "article" : slug.Normalize(NormalizationForm.FormC);
+    }
+
+    /// <summary>A fingerprint of what readers see; dates are left out so that re-stating the same date changes nothing.</summary>
+    public static string ContentHash(Article article)
+    {
+        var text = string.Join("\u001f",
+            article.Title, article.Summary, article.BodyHtml, article.Author.Name, string.Join(",", article.Tags),
+            article.Image?.Url, article.Image?.Caption, article.Image?.Credit, article.CanonicalUrl, article.CommentUrl);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    }
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Spaces();
+}

@@ -1,0 +1,23 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Syndicator.Articles.Import;
+
+/// <summary>The <c>Import</c> section.</summary>
+public sealed class ImportOptions
+{
+    public const string Section = "Import";
+
+    /// <summary>The drop folder: a file saved here is imported by the drop-folder job, then moved to <c>processed/</c> or <c>rejected/</c>.</summary>
+    [Required(ErrorMessage = "Import:InboxPath is empty; set it to a folder such as data/inbox.")]
+    public string InboxPath { get; set; } = "data/inbox";
+
+    /// <summary>Imported once when the service starts (idempotent), so a new install has something to show.</summary>
+    public string? SamplesPath { get; set; } = "config/samples/articles";
+
+    [Range(1024, 100 * 1024 * 1024, ErrorMessage = "Import:MaxBodyBytes must be between 1024 and 104857600 bytes.")]
+    public int MaxBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>A file younger than this may still be being written, so the drop-folder job waits for the next scan.</summary>
+    [Range(0, 3600, ErrorMessage = "Import:SettleSeconds must be between 0 and 3600.")]
+    public int SettleSeconds { get; set; } = 2;
+}

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Spectre.Console;
+using Syndicator.Hosting;
+
+namespace Syndicator.Cli;
+
+/// <summary>
+/// <c>syndicator</c> with no verb (or <c>run</c>) runs the service; the other verbs work on the same configuration
+/// and store, then exit. Exit codes: 0 success, 1 the work failed (e.g. rejected files), 2 bad configuration.
+/// </summary>
+public static class SyndicatorCli
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("Syndicator: feeds, social announcements and email digests for an online magazine.");
+        var run = new Command("run", "Run the service: HTTP endpoint and scheduled jobs (the default when no verb is given).");
+        run.SetAction((_, ct) => ServiceCommand.RunAsync(ct));
+        root.SetAction((_, ct) => ServiceCommand.RunAsync(ct));
+        root.Add(run);
+        root.Add(ImportCommand.Create());
+        root.Add(ConfigCommand.Create());
+        root.Add(ArticlesCommand.Create());
+        root.Add(DbCommand.Create());
+
+        var parsed = root.Parse(args);
+        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+    }
+
+    /// <summary>
+    /// Builds the app for a verb, turning configuration problems into one readable list and exit code 2
+    /// instead of a stack trace.
+    /// </summary>
+    internal static async Task<int> WithAppAsync(Func<WebApplication, Task<int>> action)
+    {
+        WebApplication app;
+        try
+        {
+            app = SyndicatorHost.Build([]);
+            ConfigProblems.ThrowIfAny(app.Services);
+        }
+        catch (ConfigProblemsException e)
+        {
+            ConfigProblems.Print(e.Problems);
+            return 2;
+        }
+        await using (app)
+        {
+            try
+            {
+                return await action(app);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+                return 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using Dapper;
+using Syndicator.Storage;
+
+namespace Syndicator.Deliveries;
+
+/// <summary>
+/// The outbox. Retry state lives on the row (attempts, last error, next attempt), never in memory, so a restart
+/// or another node picks up exactly where the last one left off.
+/// </summary>
+public sealed class DeliveryStore(Database database, TimeProvider time)
+{
+    private const string Columns = """
+        id AS Id, channel AS Channel, subject_kind AS SubjectKind, subject_id AS SubjectId, recipient AS Recipient,
+        state AS State, attempts AS Attempts, next_attempt_at AS NextAttemptAt, last_error AS LastError,
+        remote_id AS RemoteId, remote_url AS RemoteUrl, claimed_by AS ClaimedBy, lease_expires_at AS LeaseExpiresAt,
+        created_at AS CreatedAt, updated_at AS UpdatedAt, sent_at AS SentAt
+        """;
+
+    /// <summary>Creates the delivery unless one exists for the same channel, subject and recipient. True when it was created.</summary>
+    public async Task<bool> EnsureAsync(string channel, string subjectKind, string subjectId, string recipient, DateTimeOffset notBefore, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var rows = await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO deliveries (channel, subject_kind, subject_id, recipient, state, attempts, next_attempt_at, created_at, updated_at)
+            VALUES (@channel, @subjectKind, @subjectId, @recipient, 'pending', 0, @notBefore, @now, @now)
+            ON CONFLICT (channel, subject_kind, subject_id, recipient) DO NOTHING
+            """, new { channel, subjectKind, subjectId, recipient, notBefore, now }, cancellationToken: cancellationToken));
+        return rows == 1;
+    }
+
+    /// <summary>
+    /// Claims up to <paramref name="limit"/> due deliveries of a channel for <paramref name="node"/>: pending or
+    /// retry-wait ones whose time has come, and in-flight ones whose lease ran out because their node died.
+    /// The attempt is counted here, before anything is sent, so a crash mid-send is visible on the row.
+    /// </summary>
+    public async Task<IReadOnlyList<Delivery>> ClaimDueAsync(string channel, string node, TimeSpan lease, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var ids = (await connection.QueryAsync<long>(new CommandDefinition($"""
+            SELECT id FROM deliveries
+            WHERE channel = @channel
+              AND ((state IN ('pending', 'retry-wait') AND next_attempt_at <= @now)
+                   OR (state = 'in-flight' AND lease_expires_at < @now))
+            ORDER BY next_attempt_at, id
+            LIMIT @limit
+            {database.Dialect.ForUpdateSkipLocked}
+            """, new { channel, now, limit }, transaction, cancellationToken: cancellationToken))).ToList();
+
+        var claimed = new List<Delivery>();
+        foreach (var id in ids)
+        {
+            var row = await connection.QuerySingleAsync<DeliveryRow>(new CommandDefinition($"""
+                UPDATE deliveries
+                SET state = 'in-flight', attempts = attempts + 1, claimed_by = @node, lease_expires_at = @leaseEnd, updated_at = @now
+                WHERE id = @id
+                RETURNING {Columns}
+                """, new { id, node, leaseEnd = now + lease, now }, transaction, cancellationToken: cancellationToken));
+            claimed.Add(row.ToDelivery());
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return claimed;
+    }
+
+    public Task<bool> MarkSentAsync(long id, string node, string? remoteId, string? remoteUrl, CancellationToken cancellationToken) =>
+        FinishAsync(id, node, DeliveryState.Sent, "remote_id = @remoteId, remote_url = @remoteUrl, sent_at = @now, last_error = NULL",
+            new { remoteId, remoteUrl }, cancellationToken);
+
+    public Task<bool> MarkRetryAsync(long id, string node, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
+        FinishAsync(id, node, DeliveryState.RetryWait, "last_error = @error, next_attempt_at = @nextAttemptAt", new { error, nextAttemptAt }, cancellationToken);
+
+    public Task<bool> MarkFailedAsync(long id, string node, string error, CancellationToken cancellationToken) =>
+        FinishAsync(id, node, DeliveryState.Failed, "last_error = @error", new { error }, cancellationToken);
+
+    /// <summary>Hands a failed delivery back to its channel, keeping its attempts and last error for the record.</summary>
+    public async Task<bool> RetryAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = @now, updated_at = @now WHERE id = @id AND state = 'failed'",
+            new { id, now }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    public async Task<Delivery?> GetAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<DeliveryRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM deliveries WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+        return row?.ToDelivery();
+    }
+
+    public async Task<IReadOnlyList<Delivery>> ListAsync(DeliveryState? state, string? subjectId, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<DeliveryRow>(new CommandDefinition($"""
+            SELECT {Columns} FROM deliveries
+            WHERE (@state IS NULL OR state = @state) AND (@subjectId IS NULL OR subject_id = @subjectId)
+            ORDER BY updated_at DESC, id DESC
+            LIMIT @limit
+            """, new { state = state?.ToColumn(), subjectId, limit }, cancellationToken: cancellationToken));
+        return rows.Select(r => r.ToDelivery()).ToList();
+    }
+
+    /// <summary>A claimed delivery moves on only while its node still holds the claim; a late node whose lease was taken over changes nothing.</summary>
+    private async Task<bool> FinishAsync(long id, string node, DeliveryState to, string set, object values, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var parameters = new DynamicParameters(values);
+        parameters.Add("id", id);
+        parameters.Add("node", node);
+        parameters.Add("to", to.ToColumn());
+        parameters.Add("now", time.GetUtcNow());
+        return await connection.ExecuteAsync(new CommandDefinition($"""
+            UPDATE deliveries SET state = @to, {set}, claimed_by = NULL, lease_expires_at = NULL, updated_at = @now
+            WHERE id = @id AND state = 'in-flight' AND claimed_by = @node
+            """, parameters, cancellationToken: cancellationToken)) == 1;
+    }
+
+    private sealed class DeliveryRow
+    {
+        public long Id { get; init; }
+        public string Channel { get; init; } = "";
+        public string SubjectKind { get; init; } = "";
+        public string SubjectId { get; init; } = "";
+        public string Recipient { get; init; } = "";
+        public string State { get; init; } = "";
+        public int Attempts { get; init; }
+        public DateTimeOffset NextAttemptAt { get; init; }
+        public string? LastError { get; init; }
+        public string? RemoteId { get; init; }
+        public string? RemoteUrl { get; init; }
+        public string? ClaimedBy { get; init; }
+        public DateTimeOffset? LeaseExpiresAt { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
+        public DateTimeOffset UpdatedAt { get; init; }
+        public DateTimeOffset? SentAt { get; init; }
+
+        public Delivery ToDelivery() => new(Id, Channel, SubjectKind, SubjectId, Recipient, DeliveryStates.FromColumn(State), Attempts,
+            NextAttemptAt, LastError, RemoteId, RemoteUrl, ClaimedBy, LeaseExpiresAt, CreatedAt, UpdatedAt, SentAt);
+    }
+}

@@ -1,0 +1,91 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Syndicator.Articles;
+using Syndicator.Articles.Import;
+using Syndicator.Deliveries;
+using Syndicator.Scheduling;
+using Syndicator.Storage;
+using Syndicator.Web;
+
+namespace Syndicator.Hosting;
+
+/// <summary>The composition root: one place that wires every capability, used by the service and by every CLI verb.</summary>
+public static class SyndicatorHost
+{
+    /// <summary>
+    /// Builds the application. <paramref name="configure"/> lets tests and the CLI add configuration
+    /// (in-memory overrides) after appsettings.json and environment variables.
+    /// </summary>
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null, Action<IServiceCollection>? services = null)
+    {
+        var configPath = ConfigLocator.Find();
+        var contentRoot = Path.GetDirectoryName(configPath)!;
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = contentRoot,
+            EnvironmentName = Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environments.Production,
+        });
+
+        builder.Configuration
+            .AddJsonFile(configPath, optional: false, reloadOnChange: false)
+            .AddJsonFile(Path.Combine(contentRoot, $"appsettings.{builder.Environment.EnvironmentName}.json"), optional: true, reloadOnChange: false)
+            .AddEnvironmentVariables();
+        configure?.Invoke(builder.Configuration);
+
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Services.AddSystemd();
+        builder.Services.AddWindowsService();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+        AddCapabilities(builder.Services, builder.Configuration, contentRoot);
+        WebEndpoints.AddServer(builder);
+        services?.Invoke(builder.Services);
+
+        var app = builder.Build();
+        WebEndpoints.Map(app);
+        return app;
+    }
+
+    private static void AddCapabilities(IServiceCollection services, IConfiguration configuration, string contentRoot)
+    {
+        services.AddSingleton(TimeProvider.System);
+
+        Bind<SiteOptions>(services, configuration, SiteOptions.Section);
+        Bind<StorageOptions>(services, configuration, StorageOptions.Section);
+        Bind<ImportOptions>(services, configuration, ImportOptions.Section);
+        Bind<HttpOptions>(services, configuration, HttpOptions.Section);
+        Bind<ScheduleOptions>(services, configuration, ScheduleOptions.Section);
+        services.AddSingleton<IValidateOptions<StorageOptions>>(new StorageOptionsValidator(contentRoot));
+        services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();
+        services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
+
+        // Storage
+        services.AddSingleton(sp => Database.FromOptions(sp.GetRequiredService<IOptions<StorageOptions>>().Value, contentRoot));
+        services.AddSingleton<SchemaMigrator>();
+        services.AddHostedService<StartupMigration>();
+
+        // Articles
+        services.AddSingleton<ArticleStore>();
+        services.AddSingleton<ArticleFileReader>();
+        services.AddSingleton<ArticleImporter>();
+        services.AddSingleton<ArticleFiles>();
+        services.AddHostedService<SampleArticles>();
+
+        // Deliveries
+        services.AddSingleton<DeliveryStore>();
+
+        // Scheduling
+        SchedulingSetup.Add(services, configuration);
+    }
+
+    private static void Bind<T>(IServiceCollection services, IConfiguration configuration, string section) where T : class =>
+        services.AddOptions<T>()
+            .Bind(configuration.GetSection(section), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+}

@@ -1,0 +1,1 @@
+return await Syndicator.Cli.SyndicatorCli.RunAsync(args);

@@ -1,0 +1,75 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Syndicator.Storage;
+
+/// <summary>
+/// Opens connections to the configured store. The only place that knows which engine is behind them:
+/// everything that differs between SQLite and PostgreSQL is decided here or in <see cref="SqlDialect"/>.
+/// </summary>
+public sealed class Database
+{
+    public Database(StorageProvider provider, string connectionString)
+    {
+        Provider = provider;
+        ConnectionString = connectionString;
+        Dialect = new SqlDialect(provider);
+        DapperSetup.EnsureRegistered();
+    }
+
+    public StorageProvider Provider { get; }
+
+    /// <summary>The resolved connection string (paths made absolute, password file read). Never log it.</summary>
+    public string ConnectionString { get; }
+
+    public SqlDialect Dialect { get; }
+
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        DbConnection connection = Provider == StorageProvider.Sqlite
+            ? new SqliteConnection(ConnectionString)
+            : new NpgsqlConnection(ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            if (Provider == StorageProvider.Sqlite)
+            {
+                await using var pragma = connection.CreateCommand();
+                // WAL lets the web endpoint read while a job writes; busy_timeout makes writers queue instead of failing.
+                pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
+                await pragma.ExecuteNonQueryAsync(cancellationToken);
+            }
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Turns the configured connection string into the one to use: a relative SQLite path is anchored at
+    /// <paramref name="contentRoot"/> and its folder created; a PostgreSQL password is read from <c>PasswordFile</c>.
+    /// </summary>
+    public static Database FromOptions(StorageOptions options, string contentRoot)
+    {
+        if (options.Provider == StorageProvider.Sqlite)
+        {
+            var builder = new SqliteConnectionStringBuilder(options.ConnectionString);
+            if (builder.DataSource != ":memory:" && !builder.DataSource.StartsWith("file:", StringComparison.Ordinal))
+            {
+                builder.DataSource = Path.GetFullPath(builder.DataSource, contentRoot);
+                Directory.CreateDirectory(Path.GetDirectoryName(builder.DataSource)!);
+            }
+            builder.Pooling = true;
+            return new Database(StorageProvider.Sqlite, builder.ConnectionString);
+        }
+
+        var pg = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+        if (!string.IsNullOrWhiteSpace(options.PasswordFile))
+            pg.Password = File.ReadAllText(Path.GetFullPath(options.PasswordFile, contentRoot)).Trim();
+        return new Database(StorageProvider.PostgreSql, pg.ConnectionString);
+    }
+}

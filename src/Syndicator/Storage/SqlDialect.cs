@@ -1,0 +1,14 @@
+namespace Syndicator.Storage;
+
+/// <summary>The differences between the two SQL dialects, kept in one place. Queries elsewhere are plain SQL both engines accept.</summary>
+public sealed class SqlDialect(StorageProvider provider)
+{
+    /// <summary>Folder of embedded migration scripts: DDL types differ (TEXT timestamps vs timestamptz, identity columns).</summary>
+    public string MigrationFolder => provider == StorageProvider.Sqlite ? ".Migrations.Sqlite." : ".Migrations.PostgreSql.";
+
+    /// <summary>
+    /// Row locking for claiming work. PostgreSQL skips rows other nodes hold; SQLite has one writer at a time,
+    /// so its transaction is the lock and the clause is empty.
+    /// </summary>
+    public string ForUpdateSkipLocked => provider == StorageProvider.PostgreSql ? "FOR UPDATE SKIP LOCKED" : "";
+}

@@ -1,0 +1,30 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Syndicator.Storage;
+
+public enum StorageProvider
+{
+    Sqlite,
+    PostgreSql,
+}
+
+/// <summary>The <c>Storage</c> section: which database holds articles, deliveries and the Quartz job store.</summary>
+public sealed class StorageOptions
+{
+    public const string Section = "Storage";
+
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
+
+    /// <summary>SQLite: <c>Data Source=data/syndicator.db</c> (relative to the content root). PostgreSQL: an Npgsql connection string.</summary>
+    [Required(ErrorMessage = "Storage:ConnectionString is empty; set it to e.g. \"Data Source=data/syndicator.db\" (Sqlite) or \"Host=...;Database=...;Username=...\" (PostgreSql).")]
+    public string ConnectionString { get; set; } = "Data Source=data/syndicator.db";
+
+    /// <summary>A file whose content is the database password, so the password never sits in committed config.</summary>
+    public string? PasswordFile { get; set; }
+
+    /// <summary>Apply pending migrations when the service starts.</summary>
+    public bool MigrateOnStart { get; set; } = true;
+
+    /// <summary>Quartz clustering: several nodes share one schedule. PostgreSQL only.</summary>
+    public bool Clustered { get; set; }
+}

@@ -1,0 +1,28 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Syndicator.Articles;
+
+namespace Syndicator.Web;
+
+/// <summary>The HTTP side: the server's address and the endpoints each capability exposes.</summary>
+public static class WebEndpoints
+{
+    public static void AddServer(WebApplicationBuilder builder)
+    {
+        builder.WebHost.UseKestrelCore();
+        builder.Services.AddRoutingCore();
+        var urls = builder.Configuration.GetSection(HttpOptions.Section).Get<HttpOptions>()?.Urls ?? new HttpOptions().Urls;
+        builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    public static void Map(WebApplication app)
+    {
+        app.UseRouting();
+        app.MapGet("/health", () => Results.Text("alive\n"));
+        app.MapGet("/articles", async (ArticleStore store, CancellationToken cancellationToken) =>
+            Results.Json((await store.ListAsync(100, cancellationToken)).Select(a => new { a.Id, a.Slug, a.Title, Author = a.Author.Name, a.PublishedAt })));
+    }
+}
