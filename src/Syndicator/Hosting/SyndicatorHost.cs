@@ -80,7 +80,7 @@ public static class SyndicatorHost
         services.AddSingleton<DeliveryStore>();
 
         // Scheduling
-        SchedulingSetup.Add(services, configuration);
+        SchedulingSetup.Add(services, configuration, contentRoot);
     }
 
     private static void Bind<T>(IServiceCollection services, IConfiguration configuration, string section) where T : class =>

@@ -1,9 +1,23 @@
+using Quartz;
+using Syndicator.Articles.Import;
+
 namespace Syndicator.Scheduling;
 
-/// <summary>The jobs Syndicator schedules, by the names used under the <c>Jobs</c> configuration section.</summary>
+/// <summary>A job Syndicator schedules: its name under the <c>Jobs</c> section, its class, and the schedule used when the section leaves it out.</summary>
+public sealed record ScheduledJob(string Name, Type JobType, JobSchedule Default)
+{
+    public JobKey Key => new(Name, JobCatalog.Group);
+}
+
 public static class JobCatalog
 {
+    public const string Group = "syndicator";
     public const string DropFolderImport = "DropFolderImport";
 
-    public static readonly string[] Names = [DropFolderImport];
+    public static readonly IReadOnlyList<ScheduledJob> All =
+    [
+        new(DropFolderImport, typeof(DropFolderImportJob), new JobSchedule { IntervalSeconds = 15, Misfire = MisfirePolicy.Skip }),
+    ];
+
+    public static IEnumerable<string> Names => All.Select(j => j.Name);
 }

@@ -1,11 +1,77 @@
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Quartz;
+using Syndicator.Storage;
 
 namespace Syndicator.Scheduling;
 
+/// <summary>
+/// Quartz on the same database as the articles, with its schema created by Quartz itself. Triggers come from the
+/// <c>Jobs</c> section; restarting with a changed schedule replaces the stored trigger rather than adding a second one.
+/// </summary>
 public static class SchedulingSetup
 {
-    public static void Add(IServiceCollection services, IConfiguration configuration)
+    public static void Add(IServiceCollection services, IConfiguration configuration, string contentRoot)
     {
+        var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
+        var schedules = configuration.GetSection(ScheduleOptions.Section).Get<ScheduleOptions>() ?? new ScheduleOptions();
+        var connectionString = TryResolve(storage, contentRoot);
+
+        services.AddQuartz(q =>
+        {
+            q.ConfigureScheduler(s =>
+            {
+                s.InstanceName = "syndicator";
+                if (storage.Clustered) s.InstanceId = $"{Environment.MachineName}-{Environment.ProcessId}";
+            });
+            if (connectionString is not null)
+            {
+                q.UsePersistentStore(store =>
+                {
+                    if (storage.Provider == StorageProvider.Sqlite) store.UseSqlite(connectionString);
+                    else store.UsePostgres(connectionString);
+                    store.ProvisionSchema();
+                    store.ConfigureStore(o => o.TablePrefix = "qrtz_");
+                    if (storage.Clustered && storage.Provider == StorageProvider.PostgreSql) store.UseClustering();
+                });
+            }
+
+            foreach (var job in JobCatalog.All)
+            {
+                var schedule = schedules.TryGetValue(job.Name, out var configured) ? configured : job.Default;
+                if (!schedule.Enabled) continue;
+                var timeZone = Hosting.ScheduleOptionsValidator.FindTimeZone(schedule.TimeZone) ?? TimeZoneInfo.Utc;
+                q.AddJob(job.JobType, j => j.WithIdentity(job.Key).StoreDurably().RequestRecovery());
+                q.AddTrigger(t =>
+                {
+                    t.ForJob(job.Key).WithIdentity(job.Name, JobCatalog.Group);
+                    if (schedule.Cron is not null)
+                        t.WithCronSchedule(schedule.Cron, c => c.InTimeZone(timeZone).WithMisfireInstruction(
+                            schedule.Misfire == MisfirePolicy.Skip ? CronTriggerMisfireInstruction.DoNothing : CronTriggerMisfireInstruction.FireAndProceed));
+                    else
+                        t.WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(schedule.IntervalSeconds ?? 60)).RepeatForever().WithMisfireInstruction(
+                            schedule.Misfire == MisfirePolicy.Skip ? SimpleTriggerMisfireInstruction.NextWithRemainingCount : SimpleTriggerMisfireInstruction.NowWithRemainingCount));
+                });
+            }
+        });
+        // A replaced trigger keeps its place in time, so a restart neither re-fires every job at once nor stacks triggers.
+        services.Configure<QuartzOptions>(o => o.Scheduling.ScheduleTriggerRelativeToReplacedTrigger = true);
+        services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+        services.AddHostedService<DisabledJobCleanup>();
+    }
+
+    /// <summary>Null when the storage settings are invalid: validation reports that, with the key, before anything starts.</summary>
+    private static string? TryResolve(StorageOptions storage, string contentRoot)
+    {
+        try
+        {
+            return Database.FromOptions(storage, contentRoot).ConnectionString;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or IOException or SqliteException)
+        {
+            return null;
+        }
     }
 }

@@ -60,7 +60,7 @@ public static partial class BioParser
         return new SocialHandles(x, mastodon, bluesky);
     }
 
-    [GeneratedRegex(@"(?<![\w@])@(?<handle>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)(?:@(?<instance>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))?")]
+    [GeneratedRegex(@"(?<![\w@/])@(?<handle>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)(?:@(?<instance>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))?")]
     private static partial Regex Mention();
 
     [GeneratedRegex(@"https?://(?<host>[A-Za-z0-9.-]+)/(?<path>@?[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.:-]+)?)")]
