@@ -47,5 +47,15 @@ internal static class DapperSetup
 
     /// <summary>Fixed-width UTC text, so that SQLite's string comparison orders timestamps correctly.</summary>
     public static string Format(DateTimeOffset value) =>
-        value.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+        value.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+}
+
+public static class StoredTime
+{
+    /// <summary>
+    /// Both stores keep microseconds (PostgreSQL's timestamptz precision). Values are cut to that before they are
+    /// compared with or written to the store, so what was written reads back equal.
+    /// </summary>
+    public static DateTimeOffset ToStoredPrecision(this DateTimeOffset value) =>
+        new DateTimeOffset(value.UtcTicks - value.UtcTicks % 10, TimeSpan.Zero);
 }

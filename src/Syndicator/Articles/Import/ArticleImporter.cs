@@ -65,17 +65,17 @@ public sealed partial class ArticleImporter(
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var results = new List<ImportedArticle>();
-        foreach (var draft in drafts)
+        foreach (var raw in drafts)
         {
-            var now = time.GetUtcNow();
+            var draft = raw with { PublishedAt = raw.PublishedAt?.ToStoredPrecision(), UpdatedAt = raw.UpdatedAt?.ToStoredPrecision() };
+            var now = time.GetUtcNow().ToStoredPrecision();
             var author = await store.SaveAuthorAsync(connection, transaction, draft.Author.Name, draft.Author.Bio, draft.Author.Handles, now, cancellationToken);
 
-            var existing = draft.Slug is not null
-                ? await store.FindForImportAsync(connection, transaction, "slug", draft.Slug, cancellationToken)
-                : await store.FindForImportAsync(connection, transaction, "source_name", draft.SourceName, cancellationToken);
+            // The file name identifies the article across edits of its title; an explicit slug identifies it across renames.
+            var existing = (draft.Slug is null ? null : await store.FindForImportAsync(connection, transaction, "slug", draft.Slug, cancellationToken))
+                ?? await store.FindForImportAsync(connection, transaction, "source_name", draft.SourceName, cancellationToken);
 
-            var slug = existing?.Article.Slug ?? draft.Slug ?? await FreeSlugAsync(connection, transaction, Slugify(draft.Title), cancellationToken);
-            if (draft.Slug is not null) slug = draft.Slug;
+            var slug = draft.Slug ?? existing?.Article.Slug ?? await FreeSlugAsync(connection, transaction, Slugify(draft.Title), cancellationToken);
 
             var candidate = new Article(
                 existing?.Article.Id ?? Guid.CreateVersion7(now).ToString(),

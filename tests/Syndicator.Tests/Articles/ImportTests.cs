@@ -1,0 +1,205 @@
+using System.Text;
+using Syndicator.Articles;
+using Syndicator.Articles.Import;
+using Syndicator.Storage;
+using Syndicator.Tests.Support;
+
+namespace Syndicator.Tests.Articles;
+
+/// <summary>Import through the real composition root into a real store, on SQLite and on PostgreSQL.</summary>
+public sealed class ImportTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static TheoryData<StorageProvider> Providers => [StorageProvider.Sqlite, StorageProvider.PostgreSql];
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task The_sample_article_is_stored_with_its_author_handle_and_image(StorageProvider provider)
+    {
+        await using var app = await TestApp.CreateAsync(provider);
+        var summary = await app.Get<ArticleFiles>().ImportPathsAsync([Repo.SampleArticle], null, Ct);
+
+        Assert.Equal(1, summary.Created);
+        var article = Assert.Single(await app.Get<ArticleStore>().ListAsync(10, Ct));
+        Assert.Equal("the-iranian-regime-is-losing-its-regional-mystique", article.Slug);
+        Assert.Equal("Hassan Mahmoudi", article.Author.Name);
+        Assert.Equal("hassan_mahmou1", article.Author.Handles.X);
+        Assert.Equal("Qasim Musleh", article.Image?.Caption);
+        Assert.Equal("https://magazine.example/the-iranian-regime-is-losing-its-regional-mystique", article.CanonicalUrl);
+        Assert.Equal(64, article.ContentHash.Length);
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task Importing_the_same_file_again_changes_nothing(StorageProvider provider)
+    {
+        await using var app = await TestApp.CreateAsync(provider);
+        var files = app.Get<ArticleFiles>();
+        var first = (await files.ImportPathsAsync([Repo.SampleArticle], null, Ct)).Files[0].Articles[0].Article;
+        var again = await files.ImportPathsAsync([Repo.SampleArticle], null, Ct);
+
+        Assert.Equal(1, again.Unchanged);
+        var stored = Assert.Single(await app.Get<ArticleStore>().ListAsync(10, Ct));
+        Assert.Equal(first.Id, stored.Id);
+        Assert.Equal(first.PublishedAt, stored.PublishedAt);
+        Assert.Equal(first.UpdatedAt, stored.UpdatedAt);
+        Assert.Equal(first.ContentHash, stored.ContentHash);
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task An_edited_file_updates_the_article_in_place_keeping_id_slug_and_first_published_date(StorageProvider provider)
+    {
+        await using var app = await TestApp.CreateAsync(provider);
+        var files = app.Get<ArticleFiles>();
+        var path = app.Dir.File("edit/op-ed.txt", "Original title\n\nFirst body.\n\n*Jane Doe writes. She tweets at @janed.\n");
+        var original = (await files.ImportPathsAsync([path], null, Ct)).Files[0].Articles[0].Article;
+
+        await Task.Delay(20, Ct);
+        File.WriteAllText(path, "Edited title\n\nSecond body.\n\n*Jane Doe writes. She tweets at @janed.\n");
+        var result = await files.ImportPathsAsync([path], null, Ct);
+
+        Assert.Equal(1, result.Updated);
+        var stored = Assert.Single(await app.Get<ArticleStore>().ListAsync(10, Ct));
+        Assert.Equal(original.Id, stored.Id);
+        Assert.Equal(original.Slug, stored.Slug);
+        Assert.Equal("Edited title", stored.Title);
+        Assert.Equal(original.PublishedAt, stored.PublishedAt);
+        Assert.True(stored.UpdatedAt > original.UpdatedAt, "updated-at should move on an edit");
+        Assert.NotEqual(original.ContentHash, stored.ContentHash);
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task A_sidecar_sets_date_url_slug_tags_and_image_url(StorageProvider provider)
+    {
+        await using var app = await TestApp.CreateAsync(provider);
+        var path = app.Dir.File("in/piece.txt", "A piece\n\nBody.\n\nIMAGE: A river. Reuters.\n");
+        app.Dir.File("in/piece.meta.yaml", "date: 2026-03-04T05:06:07Z\nurl: https://magazine.example/2026/piece\nslug: the-piece\ntags: [rivers, climate]\nimage: { url: https://cdn.example/river.jpg }\ncommentUrl: https://talk.example/piece\n");
+
+        var summary = await app.Get<ArticleFiles>().ImportPathsAsync([Path.GetDirectoryName(path)!], null, Ct);
+
+        Assert.Equal(1, summary.Created); // the sidecar itself is not an article
+        var article = await app.Get<ArticleStore>().FindBySlugAsync("the-piece", Ct);
+        Assert.NotNull(article);
+        Assert.Equal(new DateTimeOffset(2026, 3, 4, 5, 6, 7, TimeSpan.Zero), article.PublishedAt);
+        Assert.Equal("https://magazine.example/2026/piece", article.CanonicalUrl);
+        Assert.Equal(["climate", "rivers"], article.Tags);
+        Assert.Equal(new ArticleImage("https://cdn.example/river.jpg", "A river", "Reuters"), article.Image);
+        Assert.Equal("https://talk.example/piece", article.CommentUrl);
+    }
+
+    [Fact]
+    public async Task Two_different_files_with_the_same_title_get_different_slugs()
+    {
+        await using var app = await TestApp.CreateAsync();
+        var a = app.Dir.File("a/one.txt", "Same title\n\nBody one.\n");
+        var b = app.Dir.File("b/two.txt", "Same title\n\nBody two.\n");
+        await app.Get<ArticleFiles>().ImportPathsAsync([a, b], null, Ct);
+
+        var slugs = (await app.Get<ArticleStore>().ListAsync(10, Ct)).Select(x => x.Slug).Order().ToList();
+        Assert.Equal(["same-title", "same-title-2"], slugs);
+    }
+
+    public static TheoryData<string, string, string, int?> BadFiles => new()
+    {
+        { "no-title.txt", "\n\n\n", "no title", 1 },
+        { "no-title.md", "---\nauthor: X\n---\nJust body.\n", "no title", 1 },
+        { "bad-front-matter.md", "---\ntitle: T\ntags: [a, b\n---\nBody\n", "unreadable YAML", null },
+        { "bad-date.md", "---\ntitle: T\ndate: next week\n---\nBody\n", "not a date", 3 },
+        { "bad-date-json.json", "{\n \"title\": \"T\",\n \"body\": \"B\",\n \"date\": \"31/31/2026\"\n}", "not a date", 4 },
+        { "bad.json", "{ \"title\": ", "invalid JSON", 1 },
+        { "notes.docx", "binary-ish", "not articles", null },
+    };
+
+    [Theory, MemberData(nameof(BadFiles))]
+    public async Task A_bad_file_in_the_inbox_is_set_aside_with_an_error_file_naming_the_problem(string name, string content, string problem, int? line)
+    {
+        await using var app = await TestApp.CreateAsync();
+        Directory.CreateDirectory(app.Inbox);
+        File.WriteAllText(Path.Combine(app.Inbox, name), content);
+
+        var summary = await app.Get<ArticleFiles>().ScanInboxAsync(Ct);
+
+        Assert.Equal(1, summary.Rejected);
+        Assert.False(File.Exists(Path.Combine(app.Inbox, name)), "the bad file should have left the inbox");
+        var rejected = Path.Combine(app.Inbox, "rejected", name);
+        Assert.True(File.Exists(rejected), "the bad file should be kept in rejected/");
+        var error = File.ReadAllText(rejected + ".error.txt");
+        Assert.Contains(problem, error);
+        if (line is not null) Assert.Contains($"line {line}:", error);
+        Assert.Equal(0, await app.Get<ArticleStore>().CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_file_that_is_not_UTF8_is_rejected_with_the_line_of_the_bad_byte()
+    {
+        await using var app = await TestApp.CreateAsync();
+        Directory.CreateDirectory(app.Inbox);
+        var latin1 = Encoding.Latin1.GetBytes("Title\n\nA caf\u00e9 in Paris.\n");
+        File.WriteAllBytes(Path.Combine(app.Inbox, "latin1.txt"), latin1);
+
+        var summary = await app.Get<ArticleFiles>().ScanInboxAsync(Ct);
+
+        Assert.Equal(1, summary.Rejected);
+        var error = File.ReadAllText(Path.Combine(app.Inbox, "rejected", "latin1.txt.error.txt"));
+        Assert.Contains("line 3:", error);
+        Assert.Contains("not valid UTF-8", error);
+    }
+
+    [Fact]
+    public async Task A_body_over_the_size_limit_is_rejected_naming_the_setting()
+    {
+        await using var app = await TestApp.CreateAsync(settings: new() { ["Import:MaxBodyBytes"] = "2048" });
+        Directory.CreateDirectory(app.Inbox);
+        File.WriteAllText(Path.Combine(app.Inbox, "long.txt"), "Long one\n\n" + string.Join("\n\n", Enumerable.Repeat("Word word word word word.", 200)));
+
+        var summary = await app.Get<ArticleFiles>().ScanInboxAsync(Ct);
+
+        Assert.Equal(1, summary.Rejected);
+        Assert.Contains("Import:MaxBodyBytes", File.ReadAllText(Path.Combine(app.Inbox, "rejected", "long.txt.error.txt")));
+    }
+
+    [Fact]
+    public async Task One_bad_file_never_stops_the_others_and_good_files_move_to_processed_with_their_sidecar()
+    {
+        await using var app = await TestApp.CreateAsync();
+        Directory.CreateDirectory(app.Inbox);
+        File.WriteAllText(Path.Combine(app.Inbox, "a-bad.md"), "---\ntitle: [\n---\n");
+        File.WriteAllText(Path.Combine(app.Inbox, "b-good.txt"), "Good one\n\nBody.\n");
+        File.WriteAllText(Path.Combine(app.Inbox, "b-good.meta.json"), "{ \"tags\": [\"x\"] }");
+        File.WriteAllText(Path.Combine(app.Inbox, "c-good.md"), "# Another\n\nBody.\n");
+
+        var summary = await app.Get<ArticleFiles>().ScanInboxAsync(Ct);
+
+        Assert.Equal(2, summary.Created);
+        Assert.Equal(1, summary.Rejected);
+        Assert.True(File.Exists(Path.Combine(app.Inbox, "processed", "b-good.txt")));
+        Assert.True(File.Exists(Path.Combine(app.Inbox, "processed", "b-good.meta.json")));
+        Assert.True(File.Exists(Path.Combine(app.Inbox, "rejected", "a-bad.md.error.txt")));
+        Assert.Empty(Directory.GetFiles(app.Inbox));
+    }
+
+    [Fact]
+    public async Task A_rejected_file_named_on_the_command_line_is_copied_aside_and_the_original_left_in_place()
+    {
+        await using var app = await TestApp.CreateAsync();
+        var path = app.Dir.File("mine/empty.txt", "");
+
+        var summary = await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct);
+
+        Assert.Equal(1, summary.Rejected);
+        Assert.True(File.Exists(path));
+        Assert.True(File.Exists(Path.Combine(app.Inbox, "rejected", "empty.txt.error.txt")));
+    }
+
+    [Fact]
+    public async Task A_file_still_being_written_waits_for_the_next_scan()
+    {
+        await using var app = await TestApp.CreateAsync(settings: new() { ["Import:SettleSeconds"] = "60" });
+        Directory.CreateDirectory(app.Inbox);
+        File.WriteAllText(Path.Combine(app.Inbox, "fresh.txt"), "Fresh\n\nBody.\n");
+
+        var summary = await app.Get<ArticleFiles>().ScanInboxAsync(Ct);
+
+        Assert.Empty(summary.Files);
+        Assert.True(File.Exists(Path.Combine(app.Inbox, "fresh.txt")));
+    }
+}
