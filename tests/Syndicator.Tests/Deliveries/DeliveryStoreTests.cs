@@ -1,0 +1,137 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Syndicator.Deliveries;
+using Syndicator.Storage;
+using Syndicator.Tests.Support;
+
+namespace Syndicator.Tests.Deliveries;
+
+public sealed class DeliveryStoreTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(5);
+
+    public static TheoryData<StorageProvider> Providers => [StorageProvider.Sqlite, StorageProvider.PostgreSql];
+
+    private static async Task<(TestApp App, FakeTimeProvider Time, DeliveryStore Store)> CreateAsync(StorageProvider provider)
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+        var app = await TestApp.CreateAsync(provider, services: s => s.AddSingleton<TimeProvider>(time));
+        return (app, time, app.Get<DeliveryStore>());
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task A_delivery_is_created_once_per_channel_subject_and_recipient(StorageProvider provider)
+    {
+        var (app, time, store) = await CreateAsync(provider);
+        await using var _ = app;
+
+        Assert.True(await store.EnsureAsync("x", "article", "a1", "acct-1", time.GetUtcNow(), Ct));
+        Assert.False(await store.EnsureAsync("x", "article", "a1", "acct-1", time.GetUtcNow(), Ct));
+        Assert.True(await store.EnsureAsync("x", "article", "a1", "acct-2", time.GetUtcNow(), Ct));
+        Assert.True(await store.EnsureAsync("mastodon", "article", "a1", "acct-1", time.GetUtcNow(), Ct));
+
+        Assert.Equal(3, (await store.ListAsync(null, "a1", 10, Ct)).Count);
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task Claiming_counts_the_attempt_before_sending_and_a_claimed_delivery_is_not_claimed_again(StorageProvider provider)
+    {
+        var (app, time, store) = await CreateAsync(provider);
+        await using var _ = app;
+        await store.EnsureAsync("x", "article", "a1", "acct", time.GetUtcNow(), Ct);
+
+        var claimed = Assert.Single(await store.ClaimDueAsync("x", "node-a", Lease, 10, Ct));
+        Assert.Equal(DeliveryState.InFlight, claimed.State);
+        Assert.Equal(1, claimed.Attempts);
+        Assert.Equal("node-a", claimed.ClaimedBy);
+        Assert.Empty(await store.ClaimDueAsync("x", "node-b", Lease, 10, Ct));
+
+        Assert.True(await store.MarkSentAsync(claimed.Id, "node-a", "remote-1", "https://x.example/1", Ct));
+        var sent = await store.GetAsync(claimed.Id, Ct);
+        Assert.Equal(DeliveryState.Sent, sent!.State);
+        Assert.Equal("remote-1", sent.RemoteId);
+        Assert.Equal(time.GetUtcNow(), sent.SentAt);
+        Assert.Empty(await store.ClaimDueAsync("x", "node-a", Lease, 10, Ct));
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task A_transient_failure_waits_until_its_next_attempt_time_and_keeps_its_error(StorageProvider provider)
+    {
+        var (app, time, store) = await CreateAsync(provider);
+        await using var _ = app;
+        await store.EnsureAsync("email", "digest", "d1", "sub-1", time.GetUtcNow(), Ct);
+        var first = (await store.ClaimDueAsync("email", "n", Lease, 10, Ct))[0];
+
+        Assert.True(await store.MarkRetryAsync(first.Id, "n", "smtp: 451 try later", time.GetUtcNow().AddMinutes(2), Ct));
+        var waiting = await store.GetAsync(first.Id, Ct);
+        Assert.Equal(DeliveryState.RetryWait, waiting!.State);
+        Assert.Equal("smtp: 451 try later", waiting.LastError);
+
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Empty(await store.ClaimDueAsync("email", "n", Lease, 10, Ct));
+        time.Advance(TimeSpan.FromMinutes(1));
+        var second = Assert.Single(await store.ClaimDueAsync("email", "n", Lease, 10, Ct));
+        Assert.Equal(2, second.Attempts);
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task A_failed_delivery_keeps_its_error_and_can_be_retried_by_hand(StorageProvider provider)
+    {
+        var (app, time, store) = await CreateAsync(provider);
+        await using var _ = app;
+        await store.EnsureAsync("x", "article", "a1", "acct", time.GetUtcNow(), Ct);
+        var claimed = (await store.ClaimDueAsync("x", "n", Lease, 10, Ct))[0];
+        Assert.True(await store.MarkFailedAsync(claimed.Id, "n", "x: 401 Unauthorized", Ct));
+
+        Assert.Empty(await store.ClaimDueAsync("x", "n", Lease, 10, Ct));
+        Assert.Equal("x: 401 Unauthorized", Assert.Single(await store.ListAsync(DeliveryState.Failed, null, 10, Ct)).LastError);
+
+        Assert.True(await store.RetryAsync(claimed.Id, Ct));
+        Assert.False(await store.RetryAsync(claimed.Id, Ct)); // only failed deliveries can be retried
+        var again = Assert.Single(await store.ClaimDueAsync("x", "n", Lease, 10, Ct));
+        Assert.Equal(2, again.Attempts);
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task A_delivery_whose_node_died_is_reclaimed_after_its_lease_and_the_late_node_cannot_finish_it(StorageProvider provider)
+    {
+        var (app, time, store) = await CreateAsync(provider);
+        await using var _ = app;
+        await store.EnsureAsync("x", "article", "a1", "acct", time.GetUtcNow(), Ct);
+        var lost = (await store.ClaimDueAsync("x", "dead-node", Lease, 10, Ct))[0];
+
+        time.Advance(Lease - TimeSpan.FromSeconds(1));
+        Assert.Empty(await store.ClaimDueAsync("x", "survivor", Lease, 10, Ct));
+        time.Advance(TimeSpan.FromSeconds(2));
+        var reclaimed = Assert.Single(await store.ClaimDueAsync("x", "survivor", Lease, 10, Ct));
+        Assert.Equal(lost.Id, reclaimed.Id);
+        Assert.Equal(2, reclaimed.Attempts);
+
+        Assert.False(await store.MarkSentAsync(lost.Id, "dead-node", "late", null, Ct));
+        Assert.True(await store.MarkSentAsync(lost.Id, "survivor", "r", null, Ct));
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task Claims_honour_the_limit_and_take_the_oldest_due_first(StorageProvider provider)
+    {
+        var (app, time, store) = await CreateAsync(provider);
+        await using var _ = app;
+        for (var i = 0; i < 5; i++) await store.EnsureAsync("x", "article", $"a{i}", "acct", time.GetUtcNow().AddSeconds(-i), Ct);
+
+        var claimed = await store.ClaimDueAsync("x", "n", Lease, 2, Ct);
+
+        Assert.Equal(["a4", "a3"], claimed.Select(d => d.SubjectId));
+    }
+
+    [Fact]
+    public void The_state_machine_allows_only_the_documented_moves()
+    {
+        Assert.True(DeliveryStates.CanMove(DeliveryState.Pending, DeliveryState.InFlight));
+        Assert.True(DeliveryStates.CanMove(DeliveryState.InFlight, DeliveryState.RetryWait));
+        Assert.True(DeliveryStates.CanMove(DeliveryState.Failed, DeliveryState.Pending));
+        Assert.False(DeliveryStates.CanMove(DeliveryState.Sent, DeliveryState.Pending));
+        Assert.False(DeliveryStates.CanMove(DeliveryState.Pending, DeliveryState.Sent));
+        Assert.All(Enum.GetValues<DeliveryState>(), s => Assert.Equal(s, DeliveryStates.FromColumn(s.ToColumn())));
+    }
+}
