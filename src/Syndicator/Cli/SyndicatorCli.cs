@@ -23,6 +23,7 @@ public static class SyndicatorCli
         root.Add(ConfigCommand.Create());
         root.Add(ArticlesCommand.Create());
         root.Add(DbCommand.Create());
+        root.Add(HealthCommand.Create());
 
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });

@@ -1,0 +1,24 @@
+# Build: the same publish command the README gives for a systemd install.
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY Directory.Build.props Directory.Packages.props global.json ./
+COPY src/Syndicator/Syndicator.csproj src/Syndicator/
+RUN dotnet restore src/Syndicator/Syndicator.csproj
+COPY src/ src/
+RUN dotnet publish src/Syndicator/Syndicator.csproj -c Release -o /app --no-restore
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+WORKDIR /app
+COPY --from=build /app ./
+COPY appsettings.json ./
+COPY config/ ./config/
+# State lives in the /data volume; the listener binds all interfaces inside the container only.
+ENV Storage__ConnectionString="Data Source=/data/syndicator.db" \
+    Import__InboxPath=/data/inbox \
+    Http__Urls=http://0.0.0.0:5080
+RUN mkdir -p /data && chown app:app /data
+VOLUME /data
+USER app
+EXPOSE 5080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["/app/syndicator", "health"]
+ENTRYPOINT ["/app/syndicator"]
