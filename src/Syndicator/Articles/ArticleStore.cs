@@ -36,6 +36,13 @@ public sealed class ArticleStore(Database database)
         return await connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT COUNT(*) FROM articles", cancellationToken: cancellationToken));
     }
 
+    /// <summary>Articles (with tags) selected by a caller's <c>WHERE ... ORDER BY ... LIMIT</c> over <c>articles a JOIN authors au</c>.</summary>
+    internal async Task<IReadOnlyList<Article>> QueryAsync(DbConnection connection, string filter, object? parameters, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(SelectArticles + " " + filter, parameters, cancellationToken: cancellationToken));
+        return await WithTagsAsync(connection, null, rows.ToList(), cancellationToken);
+    }
+
     internal async Task<(Article Article, string? SourceName)?> FindForImportAsync(
         DbConnection connection, DbTransaction transaction, string column, string value, CancellationToken cancellationToken)
     {

@@ -11,15 +11,14 @@ internal static class ConfigCommand
         var check = new Command("check", "Validate the configuration and print every problem, each with its key and the fix.");
         check.SetAction(_ =>
         {
-            IReadOnlyList<string> problems;
+            IReadOnlyList<string> problems = [];
             try
             {
-                using var app = SyndicatorHost.Build([]);
-                problems = ConfigProblems.Find(app.Services);
+                using var app = ConfigProblems.BuildValidated(() => SyndicatorHost.Build([]));
             }
-            catch (Exception e)
+            catch (ConfigProblemsException e)
             {
-                problems = [e.Message];
+                problems = e.Problems;
             }
             if (problems.Count == 0)
             {

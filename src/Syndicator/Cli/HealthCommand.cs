@@ -27,7 +27,7 @@ internal static class HealthCommand
                 Console.WriteLine($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}".Trim());
                 return response.IsSuccessStatusCode ? 0 : 1;
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
                 Console.Error.WriteLine($"health: no answer from {first}/health: {e.Message}");
                 return 1;

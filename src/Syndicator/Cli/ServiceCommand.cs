@@ -12,8 +12,7 @@ internal static class ServiceCommand
         Microsoft.AspNetCore.Builder.WebApplication app;
         try
         {
-            app = SyndicatorHost.Build([]);
-            ConfigProblems.ThrowIfAny(app.Services);
+            app = ConfigProblems.BuildValidated(() => SyndicatorHost.Build([]));
         }
         catch (ConfigProblemsException e)
         {

@@ -25,6 +25,8 @@ public static class SyndicatorCli
         root.Add(DbCommand.Create());
         root.Add(HealthCommand.Create());
 
+        // Redirected output (logs, systemd's journal, tests) would otherwise wrap at 80 columns mid-message.
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 400;
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
@@ -38,8 +40,7 @@ public static class SyndicatorCli
         WebApplication app;
         try
         {
-            app = SyndicatorHost.Build([]);
-            ConfigProblems.ThrowIfAny(app.Services);
+            app = ConfigProblems.BuildValidated(() => SyndicatorHost.Build([]));
         }
         catch (ConfigProblemsException e)
         {

@@ -4,6 +4,7 @@ using Spectre.Console;
 
 namespace Syndicator.Hosting;
 
+/// <summary>Problems that stop Syndicator from starting, each naming its key and the fix.</summary>
 public sealed class ConfigProblemsException(IReadOnlyList<string> problems)
     : Exception("Syndicator's configuration has problems:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Select(p => "  - " + p)))
 {
@@ -13,23 +14,49 @@ public sealed class ConfigProblemsException(IReadOnlyList<string> problems)
 /// <summary>Runs every options validator at once and gathers all problems, so the publisher fixes them in one pass rather than one per restart.</summary>
 public static class ConfigProblems
 {
+    private sealed record Section(Type OptionsType);
+
+    internal static void Register<T>(IServiceCollection services) where T : class =>
+        services.AddSingleton(new Section(typeof(IOptions<T>)));
+
+    /// <summary>Resolves every options section on its own, so that one that cannot even be bound does not hide the others' problems.</summary>
     public static IReadOnlyList<string> Find(IServiceProvider services)
     {
-        try
+        var problems = new List<string>();
+        foreach (var section in services.GetServices<Section>())
         {
-            services.GetRequiredService<IStartupValidator>().Validate();
-            return [];
+            try
+            {
+                var options = services.GetRequiredService(section.OptionsType);
+                _ = section.OptionsType.GetProperty(nameof(IOptions<object>.Value))!.GetValue(options);
+            }
+            catch (Exception e)
+            {
+                problems.AddRange(Flatten(e));
+            }
         }
-        catch (Exception e)
-        {
-            return Flatten(e).Distinct().ToList();
-        }
+        return problems.Distinct().ToList();
     }
 
-    public static void ThrowIfAny(IServiceProvider services)
+    /// <summary>
+    /// Builds the app, turning everything that can go wrong before validation (no config file, malformed JSON,
+    /// a value the binder cannot convert) into configuration problems too.
+    /// </summary>
+    public static Microsoft.AspNetCore.Builder.WebApplication BuildValidated(Func<Microsoft.AspNetCore.Builder.WebApplication> build)
     {
-        var problems = Find(services);
-        if (problems.Count > 0) throw new ConfigProblemsException(problems);
+        Microsoft.AspNetCore.Builder.WebApplication app;
+        try
+        {
+            app = build();
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or FormatException or InvalidOperationException)
+        {
+            throw new ConfigProblemsException(Flatten(e).ToList());
+        }
+        var problems = Find(app.Services);
+        if (problems.Count == 0) return app;
+        ((IDisposable)app).Dispose();
+        throw new ConfigProblemsException(problems);
     }
 
     public static void Print(IReadOnlyList<string> problems)
@@ -44,6 +71,8 @@ public static class ConfigProblems
         OptionsValidationException o => o.Failures.Select(Clean),
         // The binder's messages already name the key: "Failed to convert configuration value at 'Storage:Provider'..."
         InvalidOperationException i when i.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase) => [i.Message + FixFor(i.Message)],
+        System.Reflection.TargetInvocationException { InnerException: { } inner } => Flatten(inner),
+        InvalidDataException d => [d.Message + (d.InnerException is null ? "" : ": " + d.InnerException.Message) + " Fix the JSON syntax at that place."],
         _ => [e.Message],
     };
 

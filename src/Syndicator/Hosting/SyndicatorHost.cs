@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Syndicator.Articles;
 using Syndicator.Articles.Import;
 using Syndicator.Deliveries;
+using Syndicator.Feeds;
 using Syndicator.Scheduling;
 using Syndicator.Storage;
 using Syndicator.Web;
@@ -37,7 +38,9 @@ public static class SyndicatorHost
         configure?.Invoke(builder.Configuration);
 
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        // Logs go to stderr so that stdout carries only what a command prints (its --json output above all).
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Services.AddSystemd();
         builder.Services.AddWindowsService();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
@@ -60,6 +63,7 @@ public static class SyndicatorHost
         Bind<ImportOptions>(services, configuration, ImportOptions.Section);
         Bind<HttpOptions>(services, configuration, HttpOptions.Section);
         Bind<ScheduleOptions>(services, configuration, ScheduleOptions.Section);
+        Bind<FeedOptions>(services, configuration, FeedOptions.Section);
         services.AddSingleton<IValidateOptions<StorageOptions>>(new StorageOptionsValidator(contentRoot));
         services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();
         services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
@@ -76,16 +80,24 @@ public static class SyndicatorHost
         services.AddSingleton<ArticleFiles>();
         services.AddHostedService<SampleArticles>();
 
+        // Feeds
+        services.AddSingleton<IArticleChangeHandler, FeedInvalidation>();
+        services.AddSingleton<FeedLinks>();
+        services.AddSingleton<FeedStore>();
+        services.AddSingleton<FeedBuilder>();
+
         // Deliveries
         services.AddSingleton<DeliveryStore>();
 
         // Scheduling
+        services.AddSingleton<JobTrigger>();
         SchedulingSetup.Add(services, configuration, contentRoot);
     }
 
-    private static void Bind<T>(IServiceCollection services, IConfiguration configuration, string section) where T : class =>
-        services.AddOptions<T>()
-            .Bind(configuration.GetSection(section), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+    private static void Bind<T>(IServiceCollection services, IConfiguration configuration, string section) where T : class
+    {
+        services.AddOptions<T>().Bind(configuration.GetSection(section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<T>>(new UnknownKeys<T>(configuration, section));
+        ConfigProblems.Register<T>(services);
+    }
 }

@@ -1,5 +1,6 @@
 using Quartz;
 using Syndicator.Articles.Import;
+using Syndicator.Feeds;
 
 namespace Syndicator.Scheduling;
 
@@ -13,10 +14,12 @@ public static class JobCatalog
 {
     public const string Group = "syndicator";
     public const string DropFolderImport = "DropFolderImport";
+    public const string FeedBuild = "FeedBuild";
 
     public static readonly IReadOnlyList<ScheduledJob> All =
     [
         new(DropFolderImport, typeof(DropFolderImportJob), new JobSchedule { IntervalSeconds = 15, Misfire = MisfirePolicy.Skip }),
+        new(FeedBuild, typeof(FeedBuildJob), new JobSchedule { IntervalSeconds = 300, Misfire = MisfirePolicy.Skip }),
     ];
 
     public static IEnumerable<string> Names => All.Select(j => j.Name);

@@ -15,8 +15,9 @@ public static class SchedulingSetup
 {
     public static void Add(IServiceCollection services, IConfiguration configuration, string contentRoot)
     {
-        var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
-        var schedules = configuration.GetSection(ScheduleOptions.Section).Get<ScheduleOptions>() ?? new ScheduleOptions();
+        // Values the binder cannot convert fall back to defaults here; validation reports them with their keys before anything starts.
+        var storage = TryGet<StorageOptions>(configuration, StorageOptions.Section);
+        var schedules = TryGet<ScheduleOptions>(configuration, ScheduleOptions.Section);
         var connectionString = TryResolve(storage, contentRoot);
 
         services.AddQuartz(q =>
@@ -60,6 +61,18 @@ public static class SchedulingSetup
         services.Configure<QuartzOptions>(o => o.Scheduling.ScheduleTriggerRelativeToReplacedTrigger = true);
         services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         services.AddHostedService<DisabledJobCleanup>();
+    }
+
+    internal static T TryGet<T>(IConfiguration configuration, string section) where T : new()
+    {
+        try
+        {
+            return configuration.GetSection(section).Get<T>() ?? new T();
+        }
+        catch (InvalidOperationException)
+        {
+            return new T();
+        }
     }
 
     /// <summary>Null when the storage settings are invalid: validation reports that, with the key, before anything starts.</summary>

@@ -14,7 +14,7 @@ public static class WebEndpoints
     {
         builder.WebHost.UseKestrelCore();
         builder.Services.AddRoutingCore();
-        var urls = builder.Configuration.GetSection(HttpOptions.Section).Get<HttpOptions>()?.Urls ?? new HttpOptions().Urls;
+        var urls = Scheduling.SchedulingSetup.TryGet<HttpOptions>(builder.Configuration, HttpOptions.Section).Urls;
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
@@ -24,5 +24,6 @@ public static class WebEndpoints
         app.MapGet("/health", () => Results.Text("alive\n"));
         app.MapGet("/articles", async (ArticleStore store, CancellationToken cancellationToken) =>
             Results.Json((await store.ListAsync(100, cancellationToken)).Select(a => new { a.Id, a.Slug, a.Title, Author = a.Author.Name, a.PublishedAt })));
+        FeedFileEndpoint.Map(app);
     }
 }

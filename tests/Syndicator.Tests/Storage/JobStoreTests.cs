@@ -17,7 +17,7 @@ public sealed class JobStoreTests
     private static async Task<int> TriggerCountAsync(TestStore store)
     {
         await using var connection = await store.Database.OpenAsync(Ct);
-        return await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM qrtz_triggers WHERE trigger_group = 'syndicator'");
+        return await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM qrtz_triggers WHERE trigger_group = 'syndicator' AND trigger_name = 'DropFolderImport'");
     }
 
     private static async Task RunOnceAsync(TestStore store, Dictionary<string, string?> settings)

@@ -275,11 +275,14 @@ public sealed class SyndicatorSandbox : IAsyncDisposable
 
     private readonly TempDir dir = new();
     private readonly List<SyndicatorProcess> processes = [];
+    private readonly CancellationToken cancellationToken;
 
-    public SyndicatorSandbox()
+    /// <param name="cancellationToken">The test's token (<c>TestContext.Current.CancellationToken</c>): every wait stops with it.</param>
+    public SyndicatorSandbox(CancellationToken cancellationToken)
     {
+        this.cancellationToken = cancellationToken;
         Port = FreePort();
-        Config = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Repo.Root, "appsettings.json")), null,
+        Config = (JsonObject)JsonNode.Parse(System.IO.File.ReadAllText(Path.Combine(Repo.Root, "appsettings.json")), null,
             new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
         Set("Storage:Provider", "Sqlite");
         Set("Storage:ConnectionString", $"Data Source={DatabasePath}");
@@ -361,7 +364,7 @@ public sealed class SyndicatorSandbox : IAsyncDisposable
     public async Task<ProcessResult> RunAsync(params string[] args)
     {
         await using var process = Start(args);
-        return await process.WaitForExitAsync(CliTimeout, TestContext.Current.CancellationToken);
+        return await process.WaitForExitAsync(CliTimeout, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

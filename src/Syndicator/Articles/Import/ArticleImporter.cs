@@ -33,6 +33,7 @@ public sealed partial class ArticleImporter(
     ArticleStore store,
     ArticleFileReader reader,
     IOptions<SiteOptions> site,
+    IEnumerable<IArticleChangeHandler> changeHandlers,
     TimeProvider time,
     ILogger<ArticleImporter> logger)
 {
@@ -96,6 +97,7 @@ public sealed partial class ArticleImporter(
             if (existing is null)
             {
                 await store.InsertAsync(connection, transaction, candidate, draft.SourceName, now, cancellationToken);
+                foreach (var handler in changeHandlers) await handler.OnArticleChangedAsync(connection, transaction, null, candidate, cancellationToken);
                 results.Add(new ImportedArticle(candidate, ImportChange.Created));
                 logger.LogInformation("Imported new article {ArticleId} {Slug} from {File}", candidate.Id, candidate.Slug, draft.SourceName);
                 continue;
@@ -113,6 +115,7 @@ public sealed partial class ArticleImporter(
                 ? candidate with { UpdatedAt = draft.UpdatedAt ?? old.UpdatedAt }
                 : candidate with { UpdatedAt = draft.UpdatedAt ?? now };
             await store.UpdateAsync(connection, transaction, updated, draft.SourceName, now, cancellationToken);
+            foreach (var handler in changeHandlers) await handler.OnArticleChangedAsync(connection, transaction, old, updated, cancellationToken);
             results.Add(new ImportedArticle(updated, ImportChange.Updated));
             logger.LogInformation("Updated article {ArticleId} {Slug} from {File}", updated.Id, updated.Slug, draft.SourceName);
         }

@@ -1,0 +1,164 @@
+using System.Net;
+using System.Text;
+using System.Xml;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Syndicator.Feeds;
+
+public sealed record FeedBuildReport(int Scopes, IReadOnlyList<string> Written, int Unchanged, TimeSpan Elapsed)
+{
+    public override string ToString() => $"{Scopes} feed(s) rebuilt: {Written.Count} file(s) rewritten, {Unchanged:N0} unchanged, in {Elapsed.TotalMilliseconds:N0} ms";
+}
+
+/// <summary>
+/// Rebuilds the feeds that imports marked dirty, in all three formats. For each dirty scope only the current feed
+/// and the archive pages from the earliest changed article on are regenerated, and only files whose bytes change
+/// are written. A full build marks every scope dirty from the beginning and takes the same path.
+/// </summary>
+public sealed class FeedBuilder(
+    FeedStore store,
+    FeedLinks links,
+    IOptions<FeedOptions> options,
+    IHostEnvironment environment,
+    ILogger<FeedBuilder> logger)
+{
+    public FeedOutput Output { get; } = new(Path.GetFullPath(options.Value.OutputPath, environment.ContentRootPath));
+
+    private int PageSize => options.Value.ItemsPerFeed;
+
+    public async Task<FeedBuildReport> BuildAsync(bool full, IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (full || !File.Exists(Path.Combine(Output.Root, FeedScope.Site.Folder, FeedPaths.Rss)))
+            await store.MarkAllAsync(cancellationToken);
+
+        var dirty = await store.DirtyAsync(cancellationToken);
+        var written = new List<string>();
+        var unchanged = 0;
+        await using (var connection = await store.OpenAsync(cancellationToken))
+        {
+            for (var i = 0; i < dirty.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var scope = await store.ResolveAsync(connection, dirty[i].Scope, cancellationToken);
+                if (scope is not null)
+                {
+                    try
+                    {
+                        foreach (var document in await DocumentsAsync(connection, scope, dirty[i].Since, cancellationToken))
+                        {
+                            foreach (var (file, bytes) in Render(document))
+                            {
+                                var path = links.RelativePath(scope, document.ArchivePage, file);
+                                if (await Output.WriteIfChangedAsync(path, bytes, cancellationToken)) written.Add(path);
+                                else unchanged++;
+                            }
+                        }
+                    }
+                    catch (Exception e) when (e is XmlException or ArgumentException or UriFormatException or InvalidOperationException)
+                    {
+                        // One bad article must not block the other feeds; the mark stays, so the scope is retried next build.
+                        logger.LogError(e, "Feed {Scope} could not be built: {Reason}", dirty[i].Scope, e.Message);
+                        continue;
+                    }
+                }
+                await store.ClearAsync(dirty[i], cancellationToken);
+                progress?.Report((i + 1, dirty.Count));
+            }
+
+            if (dirty.Count > 0) await WriteDirectoryAsync(connection, written, cancellationToken);
+        }
+
+        var report = new FeedBuildReport(dirty.Count, written, unchanged, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        if (dirty.Count > 0) logger.LogInformation("Feeds: {Report}", report.ToString());
+        return report;
+    }
+
+    /// <summary>The current feed, plus every complete archive page from the one holding <paramref name="since"/> on.</summary>
+    private async Task<IReadOnlyList<FeedDocument>> DocumentsAsync(System.Data.Common.DbConnection connection, FeedScope scope, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        var total = await store.CountAsync(connection, scope, cancellationToken);
+        var complete = total / PageSize;
+        var documents = new List<FeedDocument> { new(scope, await store.NewestAsync(connection, scope, PageSize, cancellationToken), null, complete) };
+        if (complete == 0) return documents;
+
+        var firstPage = since <= FeedStore.Beginning ? 1 : await store.CountBeforeAsync(connection, scope, since, cancellationToken) / PageSize + 1;
+        for (var page = firstPage; page <= complete; page++)
+        {
+            var items = await store.OldestFirstAsync(connection, scope, (page - 1) * PageSize, PageSize, cancellationToken);
+            documents.Add(new FeedDocument(scope, items.Reverse().ToList(), page, complete));
+        }
+        return documents;
+    }
+
+    private IEnumerable<(string File, byte[] Bytes)> Render(FeedDocument document)
+    {
+        yield return (FeedPaths.Rss, SyndicationWriter.Rss(document, links));
+        yield return (FeedPaths.Atom, SyndicationWriter.Atom(document, links));
+        yield return (FeedPaths.Json, JsonFeedWriter.Write(document, links));
+    }
+
+    /// <summary>The HTML index and the OPML list of every current feed.</summary>
+    private async Task WriteDirectoryAsync(System.Data.Common.DbConnection connection, List<string> written, CancellationToken cancellationToken)
+    {
+        var scopes = await store.ScopesAsync(connection, cancellationToken);
+        if (await Output.WriteIfChangedAsync(FeedPaths.Index, Encoding.UTF8.GetBytes(IndexHtml(scopes)), cancellationToken)) written.Add(FeedPaths.Index);
+        if (await Output.WriteIfChangedAsync(FeedPaths.Opml, Opml(scopes), cancellationToken)) written.Add(FeedPaths.Opml);
+    }
+
+    private string IndexHtml(IReadOnlyList<(FeedScope Scope, int Count)> scopes)
+    {
+        string E(string s) => WebUtility.HtmlEncode(s);
+        var sb = new StringBuilder();
+        sb.Append("<!DOCTYPE html>\n<html lang=\"").Append(E(links.Site.Language)).Append("\">\n<head>\n<meta charset=\"utf-8\">\n<title>")
+          .Append(E(links.Site.Title)).Append(" feeds</title>\n");
+        sb.Append("<link rel=\"alternate\" type=\"application/rss+xml\" title=\"").Append(E(links.Title(FeedScope.Site))).Append("\" href=\"").Append(E(links.Url(FeedScope.Site, null, FeedPaths.Rss))).Append("\">\n");
+        sb.Append("<link rel=\"alternate\" type=\"application/atom+xml\" title=\"").Append(E(links.Title(FeedScope.Site))).Append("\" href=\"").Append(E(links.Url(FeedScope.Site, null, FeedPaths.Atom))).Append("\">\n");
+        sb.Append("<link rel=\"alternate\" type=\"application/feed+json\" title=\"").Append(E(links.Title(FeedScope.Site))).Append("\" href=\"").Append(E(links.Url(FeedScope.Site, null, FeedPaths.Json))).Append("\">\n");
+        sb.Append("</head>\n<body>\n<h1>").Append(E(links.Site.Title)).Append(" feeds</h1>\n<p>Subscribe in any feed reader. <a href=\"").Append(FeedPaths.Opml).Append("\">All feeds as OPML</a>.</p>\n");
+        foreach (var group in scopes.GroupBy(s => s.Scope.Kind))
+        {
+            sb.Append("<h2>").Append(group.Key switch { FeedKind.Site => "Everything", FeedKind.Author => "Authors", _ => "Tags" }).Append("</h2>\n<ul>\n");
+            foreach (var (scope, count) in group)
+            {
+                var name = scope.Kind == FeedKind.Site ? links.Site.Title : scope.Name;
+                sb.Append("<li>").Append(E(name)).Append(" (").Append(count).Append(") — ")
+                  .Append("<a href=\"").Append(E(links.RelativePath(scope, null, FeedPaths.Rss))).Append("\">RSS</a> · ")
+                  .Append("<a href=\"").Append(E(links.RelativePath(scope, null, FeedPaths.Atom))).Append("\">Atom</a> · ")
+                  .Append("<a href=\"").Append(E(links.RelativePath(scope, null, FeedPaths.Json))).Append("\">JSON Feed</a></li>\n");
+            }
+            sb.Append("</ul>\n");
+        }
+        sb.Append("</body>\n</html>\n");
+        return sb.ToString();
+    }
+
+    private byte[] Opml(IReadOnlyList<(FeedScope Scope, int Count)> scopes)
+    {
+        using var stream = new MemoryStream();
+        using (var xml = XmlWriter.Create(stream, new XmlWriterSettings { Encoding = new UTF8Encoding(false), Indent = true }))
+        {
+            xml.WriteStartElement("opml");
+            xml.WriteAttributeString("version", "2.0");
+            xml.WriteStartElement("head");
+            xml.WriteElementString("title", links.Site.Title + " feeds");
+            xml.WriteEndElement();
+            xml.WriteStartElement("body");
+            foreach (var (scope, _) in scopes)
+            {
+                xml.WriteStartElement("outline");
+                xml.WriteAttributeString("type", "rss");
+                xml.WriteAttributeString("text", links.Title(scope));
+                xml.WriteAttributeString("title", links.Title(scope));
+                xml.WriteAttributeString("xmlUrl", links.Url(scope, null, FeedPaths.Rss));
+                xml.WriteAttributeString("htmlUrl", links.SiteUrl);
+                xml.WriteEndElement();
+            }
+            xml.WriteEndElement();
+            xml.WriteEndElement();
+        }
+        return stream.ToArray();
+    }
+}

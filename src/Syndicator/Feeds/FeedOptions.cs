@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Syndicator.Feeds;
+
+/// <summary>The <c>Feeds</c> section.</summary>
+public sealed class FeedOptions
+{
+    public const string Section = "Feeds";
+
+    /// <summary>Where feed files are written; Syndicator serves this folder under <c>/feeds/</c>, and so can any web server.</summary>
+    [Required(ErrorMessage = "Feeds:OutputPath is empty; set it to a folder such as data/feeds.")]
+    public string OutputPath { get; set; } = "data/feeds";
+
+    /// <summary>The public URL the output folder is served at; feed self links and OPML use it. Defaults to {Site:BaseUrl}/feeds.</summary>
+    [Url(ErrorMessage = "Feeds:PublicUrl is not an absolute http(s) URL; write it like https://magazine.example/feeds.")]
+    public string? PublicUrl { get; set; }
+
+    /// <summary>Items in each current feed and in each archive page (RFC 5005).</summary>
+    [Range(1, 1000, ErrorMessage = "Feeds:ItemsPerFeed must be between 1 and 1000.")]
+    public int ItemsPerFeed { get; set; } = 50;
+
+    /// <summary>Feed icon / logo URL.</summary>
+    [Url(ErrorMessage = "Feeds:IconUrl is not an absolute http(s) URL.")]
+    public string? IconUrl { get; set; }
+
+    /// <summary>WebSub hubs: advertised with rel="hub" and pinged after a feed changes.</summary>
+    public List<string> Hubs { get; set; } = [];
+}

@@ -1,0 +1,114 @@
+using System.Data.Common;
+using Dapper;
+using Syndicator.Articles;
+using Syndicator.Storage;
+
+namespace Syndicator.Feeds;
+
+public sealed record DirtyFeed
+{
+    public string Scope { get; init; } = "";
+    public DateTimeOffset Since { get; init; }
+}
+
+/// <summary>The feed capability's SQL: which articles a scope holds, in what order, and which scopes need rebuilding.</summary>
+public sealed class FeedStore(Database database, ArticleStore articles)
+{
+    /// <summary>Before any article could have been published: marking a scope dirty since then rebuilds all of it.</summary>
+    public static readonly DateTimeOffset Beginning = new(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static string Where(FeedScope scope) => scope.Kind switch
+    {
+        FeedKind.Site => "WHERE 1 = 1",
+        FeedKind.Author => "WHERE a.author_id = @key",
+        _ => "WHERE a.id IN (SELECT article_id FROM article_tags WHERE tag = @key)",
+    };
+
+    public Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
+
+    public Task<int> CountAsync(DbConnection connection, FeedScope scope, CancellationToken cancellationToken) =>
+        connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            $"SELECT COUNT(*) FROM articles a {Where(scope)}", new { key = scope.Key }, cancellationToken: cancellationToken));
+
+    public Task<int> CountBeforeAsync(DbConnection connection, FeedScope scope, DateTimeOffset since, CancellationToken cancellationToken) =>
+        connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            $"SELECT COUNT(*) FROM articles a {Where(scope)} AND a.published_at < @since", new { key = scope.Key, since }, cancellationToken: cancellationToken));
+
+    /// <summary>Articles of the scope in publication order (oldest first), from position <paramref name="offset"/>.</summary>
+    public Task<IReadOnlyList<Article>> OldestFirstAsync(DbConnection connection, FeedScope scope, int offset, int limit, CancellationToken cancellationToken) =>
+        articles.QueryAsync(connection, $"{Where(scope)} ORDER BY a.published_at, a.id LIMIT @limit OFFSET @offset",
+            new { key = scope.Key, limit, offset }, cancellationToken);
+
+    public Task<IReadOnlyList<Article>> NewestAsync(DbConnection connection, FeedScope scope, int limit, CancellationToken cancellationToken) =>
+        articles.QueryAsync(connection, $"{Where(scope)} ORDER BY a.published_at DESC, a.id DESC LIMIT @limit",
+            new { key = scope.Key, limit }, cancellationToken);
+
+    /// <summary>Every scope that has articles: the site, each author, each tag.</summary>
+    public async Task<IReadOnlyList<(FeedScope Scope, int Count)>> ScopesAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var scopes = new List<(FeedScope, int)> { (FeedScope.Site, await CountAsync(connection, FeedScope.Site, cancellationToken)) };
+        var authors = await connection.QueryAsync<(string Id, string Name, int Count)>(new CommandDefinition(
+            "SELECT au.id, au.name, COUNT(*) FROM authors au JOIN articles a ON a.author_id = au.id GROUP BY au.id, au.name ORDER BY au.name",
+            cancellationToken: cancellationToken));
+        scopes.AddRange(authors.Select(a => (new FeedScope(FeedKind.Author, a.Id, Articles.Import.ArticleImporter.Slugify(a.Name), a.Name), a.Count)));
+        var tags = await connection.QueryAsync<(string Tag, int Count)>(new CommandDefinition(
+            "SELECT tag, COUNT(*) FROM article_tags GROUP BY tag ORDER BY tag", cancellationToken: cancellationToken));
+        scopes.AddRange(tags.Select(t => (FeedScope.ForTag(t.Tag), t.Count)));
+        return scopes;
+    }
+
+    public async Task<FeedScope?> ResolveAsync(DbConnection connection, string scopeId, CancellationToken cancellationToken)
+    {
+        if (scopeId == FeedScope.Site.Id) return FeedScope.Site;
+        if (scopeId.StartsWith("tag:", StringComparison.Ordinal)) return FeedScope.ForTag(scopeId[4..]);
+        var name = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT name FROM authors WHERE id = @id", new { id = scopeId[7..] }, cancellationToken: cancellationToken));
+        return name is null ? null : new FeedScope(FeedKind.Author, scopeId[7..], Articles.Import.ArticleImporter.Slugify(name), name);
+    }
+
+    public async Task<IReadOnlyList<DirtyFeed>> DirtyAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<DirtyFeed>(new CommandDefinition(
+            "SELECT scope AS Scope, since AS Since FROM feed_dirty ORDER BY scope", cancellationToken: cancellationToken))).ToList();
+    }
+
+    /// <summary>Clears the mark unless a change arrived meanwhile (then <c>since</c> differs and the next build takes it).</summary>
+    public async Task ClearAsync(DirtyFeed dirty, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM feed_dirty WHERE scope = @Scope AND since = @Since", dirty, cancellationToken: cancellationToken));
+    }
+
+    public static Task MarkAsync(DbConnection connection, DbTransaction? transaction, IEnumerable<string> scopes, DateTimeOffset since, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO feed_dirty (scope, since) VALUES (@scope, @since)
+            ON CONFLICT (scope) DO UPDATE SET since = CASE WHEN excluded.since < feed_dirty.since THEN excluded.since ELSE feed_dirty.since END
+            """, scopes.Distinct().Select(scope => new { scope, since }), transaction, cancellationToken: cancellationToken));
+
+    public async Task MarkAllAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var scopes = await ScopesAsync(connection, cancellationToken);
+        await MarkAsync(connection, null, scopes.Select(s => s.Scope.Id), Beginning, cancellationToken);
+    }
+}
+
+/// <summary>Marks the feeds an article change touches: the site, its author and tags, before and after the change.</summary>
+public sealed class FeedInvalidation : IArticleChangeHandler
+{
+    public Task OnArticleChangedAsync(DbConnection connection, DbTransaction transaction, Article? before, Article after, CancellationToken cancellationToken)
+    {
+        var scopes = new List<string> { FeedScope.Site.Id, FeedScope.ForAuthor(after.Author).Id };
+        scopes.AddRange(after.Tags.Select(t => FeedScope.ForTag(t).Id));
+        var since = after.PublishedAt;
+        if (before is not null)
+        {
+            scopes.Add(FeedScope.ForAuthor(before.Author).Id);
+            scopes.AddRange(before.Tags.Select(t => FeedScope.ForTag(t).Id));
+            if (before.PublishedAt < since) since = before.PublishedAt;
+        }
+        return FeedStore.MarkAsync(connection, transaction, scopes, since, cancellationToken);
+    }
+}
