@@ -24,6 +24,7 @@ public static class SyndicatorCli
         root.Add(ArticlesCommand.Create());
         root.Add(DbCommand.Create());
         root.Add(HealthCommand.Create());
+        root.Add(FeedsCommand.Create());
 
         // Redirected output (logs, systemd's journal, tests) would otherwise wrap at 80 columns mid-message.
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 400;
@@ -35,12 +36,12 @@ public static class SyndicatorCli
     /// Builds the app for a verb, turning configuration problems into one readable list and exit code 2
     /// instead of a stack trace.
     /// </summary>
-    internal static async Task<int> WithAppAsync(Func<WebApplication, Task<int>> action)
+    internal static async Task<int> WithAppAsync(Func<WebApplication, Task<int>> action, string[]? configArgs = null)
     {
         WebApplication app;
         try
         {
-            app = ConfigProblems.BuildValidated(() => SyndicatorHost.Build([]));
+            app = ConfigProblems.BuildValidated(() => SyndicatorHost.Build(configArgs ?? []));
         }
         catch (ConfigProblemsException e)
         {

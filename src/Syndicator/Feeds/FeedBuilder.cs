@@ -28,13 +28,24 @@ public sealed class FeedBuilder(
 
     private int PageSize => options.Value.ItemsPerFeed;
 
-    public async Task<FeedBuildReport> BuildAsync(bool full, IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
+    /// <param name="exportTo">
+    /// Build every feed into this folder instead, leaving the dirty marks for the real output folder alone.
+    /// </param>
+    public async Task<FeedBuildReport> BuildAsync(bool full, IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken, string? exportTo = null)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (full || !File.Exists(Path.Combine(Output.Root, FeedScope.Site.Folder, FeedPaths.Rss)))
-            await store.MarkAllAsync(cancellationToken);
-
-        var dirty = await store.DirtyAsync(cancellationToken);
+        var output = exportTo is null ? Output : new FeedOutput(exportTo);
+        IReadOnlyList<DirtyFeed> dirty;
+        if (exportTo is not null)
+        {
+            await using var connection = await store.OpenAsync(cancellationToken);
+            dirty = (await store.ScopesAsync(connection, cancellationToken)).Select(s => new DirtyFeed { Scope = s.Scope.Id, Since = FeedStore.Beginning }).ToList();
+        }
+        else
+        {
+            if (full || !File.Exists(Path.Combine(Output.Root, FeedScope.Site.Folder, FeedPaths.Rss))) await store.MarkAllAsync(cancellationToken);
+            dirty = await store.DirtyAsync(cancellationToken);
+        }
         var written = new List<string>();
         var unchanged = 0;
         await using (var connection = await store.OpenAsync(cancellationToken))
@@ -52,7 +63,7 @@ public sealed class FeedBuilder(
                             foreach (var (file, bytes) in Render(document))
                             {
                                 var path = links.RelativePath(scope, document.ArchivePage, file);
-                                if (await Output.WriteIfChangedAsync(path, bytes, cancellationToken)) written.Add(path);
+                                if (await output.WriteIfChangedAsync(path, bytes, cancellationToken)) written.Add(path);
                                 else unchanged++;
                             }
                         }
@@ -64,11 +75,11 @@ public sealed class FeedBuilder(
                         continue;
                     }
                 }
-                await store.ClearAsync(dirty[i], cancellationToken);
+                if (exportTo is null) await store.ClearAsync(dirty[i], cancellationToken);
                 progress?.Report((i + 1, dirty.Count));
             }
 
-            if (dirty.Count > 0) await WriteDirectoryAsync(connection, written, cancellationToken);
+            if (dirty.Count > 0) await WriteDirectoryAsync(connection, output, written, cancellationToken);
         }
 
         var report = new FeedBuildReport(dirty.Count, written, unchanged, System.Diagnostics.Stopwatch.GetElapsedTime(started));
@@ -101,11 +112,11 @@ public sealed class FeedBuilder(
     }
 
     /// <summary>The HTML index and the OPML list of every current feed.</summary>
-    private async Task WriteDirectoryAsync(System.Data.Common.DbConnection connection, List<string> written, CancellationToken cancellationToken)
+    private async Task WriteDirectoryAsync(System.Data.Common.DbConnection connection, FeedOutput output, List<string> written, CancellationToken cancellationToken)
     {
         var scopes = await store.ScopesAsync(connection, cancellationToken);
-        if (await Output.WriteIfChangedAsync(FeedPaths.Index, Encoding.UTF8.GetBytes(IndexHtml(scopes)), cancellationToken)) written.Add(FeedPaths.Index);
-        if (await Output.WriteIfChangedAsync(FeedPaths.Opml, Opml(scopes), cancellationToken)) written.Add(FeedPaths.Opml);
+        if (await output.WriteIfChangedAsync(FeedPaths.Index, Encoding.UTF8.GetBytes(IndexHtml(scopes)), cancellationToken)) written.Add(FeedPaths.Index);
+        if (await output.WriteIfChangedAsync(FeedPaths.Opml, Opml(scopes), cancellationToken)) written.Add(FeedPaths.Opml);
     }
 
     private string IndexHtml(IReadOnlyList<(FeedScope Scope, int Count)> scopes)

@@ -25,7 +25,6 @@ public static class SyndicationWriter
         var file = rss ? FeedPaths.Rss : FeedPaths.Atom;
         var mediaType = rss ? "application/rss+xml" : "application/atom+xml";
         var self = links.Url(scope, document.ArchivePage, file);
-
         var feed = new SyndicationFeed(links.Title(scope), links.Description(scope), new Uri(links.SiteUrl))
         {
             Id = self,
@@ -34,9 +33,12 @@ public static class SyndicationWriter
             Generator = FeedLinks.Generator,
         };
         if (links.Options.IconUrl is { } icon) feed.ImageUrl = new Uri(icon);
-        feed.Links.Add(new SyndicationLink(new Uri(self), "self", null, mediaType, 0));
-        foreach (var hub in links.Options.Hubs) feed.Links.Add(new SyndicationLink(new Uri(hub), "hub", null, null, 0));
-        AddPagingLinks(feed, document, links, file, mediaType);
+        foreach (var (rel, href, type) in FeedLevelLinks(document, links, file, mediaType))
+        {
+            // RSS 2.0 has no element for these, so they go in as atom:link, as RSS readers and WebSub expect.
+            if (rss) feed.ElementExtensions.Add(AtomLink(rel, href, type));
+            else feed.Links.Add(new SyndicationLink(new Uri(href), rel, null, type, 0));
+        }
 
         if (rss)
         {
@@ -67,18 +69,26 @@ public static class SyndicationWriter
         return stream.ToArray();
     }
 
-    private static void AddPagingLinks(SyndicationFeed feed, FeedDocument document, FeedLinks links, string file, string mediaType)
+    /// <summary>self, hub (WebSub) and the RFC 5005 paging links: prev-archive from the current feed; current, prev- and next-archive from archive pages.</summary>
+    private static IEnumerable<(string Rel, string Href, string? Type)> FeedLevelLinks(FeedDocument document, FeedLinks links, string file, string mediaType)
     {
-        void Add(string rel, int? page) => feed.Links.Add(new SyndicationLink(new Uri(links.Url(document.Scope, page, file)), rel, null, mediaType, 0));
-
+        yield return ("self", links.Url(document.Scope, document.ArchivePage, file), mediaType);
+        foreach (var hub in links.Options.Hubs) yield return ("hub", hub, null);
         if (document.ArchivePage is not { } page)
         {
-            if (document.CompletePages > 0) Add("prev-archive", document.CompletePages);
-            return;
+            if (document.CompletePages > 0) yield return ("prev-archive", links.Url(document.Scope, document.CompletePages, file), mediaType);
+            yield break;
         }
-        Add("current", null);
-        if (page > 1) Add("prev-archive", page - 1);
-        if (page < document.CompletePages) Add("next-archive", page + 1);
+        yield return ("current", links.Url(document.Scope, null, file), mediaType);
+        if (page > 1) yield return ("prev-archive", links.Url(document.Scope, page - 1, file), mediaType);
+        if (page < document.CompletePages) yield return ("next-archive", links.Url(document.Scope, page + 1, file), mediaType);
+    }
+
+    private static XElement AtomLink(string rel, string href, string? type)
+    {
+        var link = new XElement(XName.Get("link", FeedNamespaces.Atom), new XAttribute("rel", rel), new XAttribute("href", href));
+        if (type is not null) link.Add(new XAttribute("type", type));
+        return link;
     }
 
     private static SyndicationItem Item(Article article, bool rss)

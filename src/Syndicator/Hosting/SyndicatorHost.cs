@@ -34,7 +34,8 @@ public static class SyndicatorHost
         builder.Configuration
             .AddJsonFile(configPath, optional: false, reloadOnChange: false)
             .AddJsonFile(Path.Combine(contentRoot, $"appsettings.{builder.Environment.EnvironmentName}.json"), optional: true, reloadOnChange: false)
-            .AddEnvironmentVariables();
+            .AddEnvironmentVariables()
+            .AddCommandLine(args);
         configure?.Invoke(builder.Configuration);
 
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
