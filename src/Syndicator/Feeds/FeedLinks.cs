@@ -1,3 +1,4 @@
+using Syndicator.Articles;
 using Microsoft.Extensions.Options;
 using Syndicator.Hosting;
 

@@ -30,6 +30,7 @@ public sealed class TestApp : IAsyncDisposable
         var all = store.Settings();
         all["Import:InboxPath"] = Path.Combine(dir.Path, "inbox");
         all["Import:SettleSeconds"] = "0";
+        all["Feeds:OutputPath"] = Path.Combine(dir.Path, "feeds");
         foreach (var (key, value) in settings ?? []) all[key] = value;
         var app = SyndicatorHost.Build([], config => config.AddInMemoryCollection(all), services);
         await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(TestContext.Current.CancellationToken);

@@ -68,7 +68,7 @@ public sealed partial class ArticleImporter(
         var results = new List<ImportedArticle>();
         foreach (var raw in drafts)
         {
-            var draft = raw with { PublishedAt = raw.PublishedAt?.ToStoredPrecision(), UpdatedAt = raw.UpdatedAt?.ToStoredPrecision() };
+            var draft = Clean(raw);
             var now = time.GetUtcNow().ToStoredPrecision();
             var author = await store.SaveAuthorAsync(connection, transaction, draft.Author.Name, draft.Author.Bio, draft.Author.Handles, now, cancellationToken);
 
@@ -122,6 +122,22 @@ public sealed partial class ArticleImporter(
         await transaction.CommitAsync(cancellationToken);
         return results;
     }
+
+    /// <summary>
+    /// Characters XML 1.0 forbids would break every feed and e-mail the article reaches, so they never enter the store;
+    /// times are cut to the store's precision so that what is written reads back equal.
+    /// </summary>
+    private static ArticleDraft Clean(ArticleDraft draft) => draft with
+    {
+        Title = XmlChars.Clean(draft.Title).Trim(),
+        BodyHtml = XmlChars.Clean(draft.BodyHtml),
+        Summary = draft.Summary is null ? null : XmlChars.Clean(draft.Summary),
+        Author = draft.Author with { Name = XmlChars.Clean(draft.Author.Name).Trim(), Bio = draft.Author.Bio is null ? null : XmlChars.Clean(draft.Author.Bio) },
+        Tags = draft.Tags.Select(XmlChars.Clean).ToList(),
+        Image = draft.Image is null ? null : new ArticleImage(draft.Image.Url, draft.Image.Caption is null ? null : XmlChars.Clean(draft.Image.Caption), draft.Image.Credit is null ? null : XmlChars.Clean(draft.Image.Credit)),
+        PublishedAt = draft.PublishedAt?.ToStoredPrecision(),
+        UpdatedAt = draft.UpdatedAt?.ToStoredPrecision(),
+    };
 
     private async Task<string> FreeSlugAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string slug, CancellationToken cancellationToken)
     {

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Syndicator.Feeds;
+namespace Syndicator.Articles;
 
 /// <summary>Removes characters XML 1.0 forbids (control characters, lone surrogates, U+FFFE/U+FFFF), which would make a feed unparseable.</summary>
 public static class XmlChars
