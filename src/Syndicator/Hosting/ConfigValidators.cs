@@ -44,7 +44,7 @@ internal sealed class ScheduleOptionsValidator : IValidateOptions<ScheduleOption
             var key = $"{ScheduleOptions.Section}:{job}";
             if (!JobCatalog.Names.Contains(job, StringComparer.OrdinalIgnoreCase))
                 errors.Add($"{key}: there is no job called '{job}'; the jobs are {string.Join(", ", JobCatalog.Names)}.");
-            if (schedule.Cron is null == schedule.IntervalSeconds is null)
+            if (schedule.Enabled && schedule.Cron is null == schedule.IntervalSeconds is null)
                 errors.Add($"{key}: set exactly one of Cron (e.g. \"0 */5 * * * ?\") or IntervalSeconds (e.g. 300).");
             if (schedule.IntervalSeconds is <= 0)
                 errors.Add($"{key}:IntervalSeconds is {schedule.IntervalSeconds}; it must be a positive number of seconds.");

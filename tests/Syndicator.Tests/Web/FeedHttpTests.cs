@@ -1,0 +1,607 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Syndicator.Hosting;
+using Syndicator.Scheduling;
+using Syndicator.Tests.Support;
+
+namespace Syndicator.Tests.Web;
+
+/// <summary>
+/// <c>/feeds/</c> over real HTTP: the real app started on a free loopback port with the feed folder in a temporary
+/// directory, which the tests fill with files of their own (the scheduled jobs are off, so nothing else writes there).
+/// </summary>
+public sealed class FeedHttpTests
+{
+    private const int TestTimeout = 30_000;
+
+    /// <summary>Big enough to be compressed, and compressible.</summary>
+    private static readonly byte[] Rss = Encoding.UTF8.GetBytes(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>The Opinion Magazine</title>" +
+        string.Concat(Enumerable.Range(1, 40).Select(i => $"<item><title>Column {i}</title><link>https://magazine.example/column-{i}</link><description>Why local papers still matter, part {i}.</description></item>")) +
+        "</channel></rss>\n");
+
+    private static readonly DateTime Modified = new(2025, 3, 14, 15, 9, 26, 535, DateTimeKind.Utc);
+    private static readonly DateTimeOffset ModifiedToTheSecond = new(2025, 3, 14, 15, 9, 26, TimeSpan.Zero);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static TheoryData<string, string> FiveKinds => new()
+    {
+        { "site/rss.xml", "application/rss+xml; charset=utf-8" },
+        { "site/atom.xml", "application/atom+xml; charset=utf-8" },
+        { "site/feed.json", "application/feed+json; charset=utf-8" },
+        { "feeds.opml", "text/x-opml; charset=utf-8" },
+        { "index.html", "text/html; charset=utf-8" },
+    };
+
+    [Theory(Timeout = TestTimeout), MemberData(nameof(FiveKinds))]
+    public async Task Each_kind_of_feed_file_is_served_with_its_content_type_and_exact_bytes(string path, string contentType)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        var bytes = Encoding.UTF8.GetBytes($"content of {path}: ünïcödé");
+        server.Write(path, bytes);
+
+        using var response = await server.Http.GetAsync("/feeds/" + path, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(contentType, response.Content.Headers.ContentType?.ToString());
+        Assert.Equal(bytes, await response.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(bytes.Length, response.Content.Headers.ContentLength);
+    }
+
+    [Theory(Timeout = TestTimeout)]
+    [InlineData("/feeds")]
+    [InlineData("/feeds/")]
+    public async Task The_feeds_folder_itself_serves_index_html(string url)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("index.html", "<!doctype html><title>Feeds</title>"u8.ToArray());
+
+        using var response = await server.Http.GetAsync(url, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        Assert.Equal("<!doctype html><title>Feeds</title>", await response.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_feed_carries_a_strong_etag_of_its_bytes_its_last_modified_to_the_second_and_cache_headers()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss, Modified);
+
+        using var response = await server.Http.GetAsync("/feeds/site/rss.xml", Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var etag = response.Headers.ETag;
+        Assert.NotNull(etag);
+        Assert.False(etag.IsWeak);
+        Assert.Equal(IdentityETag(Rss), etag.Tag);
+        Assert.Equal(ModifiedToTheSecond, response.Content.Headers.LastModified);
+        Assert.Equal("public, max-age=300", response.Headers.CacheControl?.ToString());
+        Assert.Contains("Accept-Encoding", response.Headers.Vary);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Two_files_with_the_same_bytes_have_the_same_etag_and_a_different_file_another()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("authors/ada/rss.xml", Rss);
+        server.Write("tags/press/rss.xml", Rss);
+        server.Write("tags/local/rss.xml", [.. Rss, (byte)'\n']);
+
+        var ada = await server.ETagOfAsync("/feeds/authors/ada/rss.xml");
+        var press = await server.ETagOfAsync("/feeds/tags/press/rss.xml");
+        var local = await server.ETagOfAsync("/feeds/tags/local/rss.xml");
+
+        Assert.Equal(ada, press);
+        Assert.NotEqual(ada, local);
+    }
+
+    [Theory(Timeout = TestTimeout)]
+    [InlineData("{0}")]
+    [InlineData("W/{0}")]
+    [InlineData("\"something-else\", {0}")]
+    [InlineData("\"something-else\",W/{0} , \"more\"")]
+    [InlineData("*")]
+    public async Task A_matching_if_none_match_gets_304_with_no_body_and_the_same_validators(string ifNoneMatch)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/atom.xml", Rss, Modified);
+        var etag = await server.ETagOfAsync("/feeds/site/atom.xml");
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/feeds/site/atom.xml");
+        request.Headers.TryAddWithoutValidation("If-None-Match", string.Format(ifNoneMatch, etag));
+        using var response = await server.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(etag, response.Headers.ETag?.Tag);
+        Assert.Equal("public, max-age=300", response.Headers.CacheControl?.ToString());
+        Assert.Equal(ModifiedToTheSecond, response.Content.Headers.LastModified);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task An_if_none_match_that_does_not_match_gets_200_even_when_if_modified_since_would_match()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss, Modified);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/feeds/site/rss.xml");
+        request.Headers.TryAddWithoutValidation("If-None-Match", "\"an-old-version\"");
+        request.Headers.IfModifiedSince = ModifiedToTheSecond.AddHours(1);
+        using var response = await server.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(Rss, await response.Content.ReadAsByteArrayAsync(Ct));
+    }
+
+    [Theory(Timeout = TestTimeout)]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(86_400)]
+    public async Task An_if_modified_since_at_or_after_last_modified_gets_304(int secondsAfter)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/feed.json", Rss, Modified);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/feeds/site/feed.json");
+        request.Headers.IfModifiedSince = ModifiedToTheSecond.AddSeconds(secondsAfter);
+        using var response = await server.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(IdentityETag(Rss), response.Headers.ETag?.Tag);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task An_if_modified_since_before_last_modified_gets_200_with_the_file()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/feed.json", Rss, Modified);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/feeds/site/feed.json");
+        request.Headers.IfModifiedSince = ModifiedToTheSecond.AddSeconds(-1);
+        using var response = await server.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(Rss, await response.Content.ReadAsByteArrayAsync(Ct));
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_file_replaced_after_a_reader_fetched_it_is_sent_again_with_a_new_etag_and_last_modified()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss, Modified);
+        var first = await server.ETagOfAsync("/feeds/site/rss.xml");
+        var changed = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(Rss).Replace("Column 1<", "Column one<", StringComparison.Ordinal));
+        server.Write("site/rss.xml", changed, Modified.AddMinutes(5));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/feeds/site/rss.xml");
+        request.Headers.TryAddWithoutValidation("If-None-Match", first);
+        request.Headers.IfModifiedSince = ModifiedToTheSecond;
+        using var response = await server.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(changed, await response.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(IdentityETag(changed), response.Headers.ETag?.Tag);
+        Assert.NotEqual(first, response.Headers.ETag?.Tag);
+        Assert.Equal(ModifiedToTheSecond.AddMinutes(5), response.Content.Headers.LastModified);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_gzip_response_decompresses_to_the_original_bytes_and_has_an_etag_of_its_own()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss);
+
+        using var response = await server.GetAsync("/feeds/site/rss.xml", acceptEncoding: "gzip");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["gzip"], response.Content.Headers.ContentEncoding);
+        Assert.Equal("application/rss+xml; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        var body = await response.Content.ReadAsByteArrayAsync(Ct);
+        Assert.True(body.Length < Rss.Length, $"{body.Length} compressed bytes for {Rss.Length}");
+        Assert.Equal(body.Length, response.Content.Headers.ContentLength);
+        Assert.Equal(Rss, Decompress(new GZipStream(new MemoryStream(body), CompressionMode.Decompress)));
+        Assert.Equal(IdentityETag(Rss)[..^1] + "-gz\"", response.Headers.ETag?.Tag);
+        Assert.Contains("Accept-Encoding", response.Headers.Vary);
+    }
+
+    [Theory(Timeout = TestTimeout)]
+    [InlineData("br")]
+    [InlineData("gzip, deflate, br")]
+    [InlineData("gzip, deflate, br, zstd")]
+    [InlineData("*")]
+    public async Task Brotli_is_preferred_when_accepted_and_decompresses_to_the_original_bytes(string acceptEncoding)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/atom.xml", Rss);
+
+        using var response = await server.GetAsync("/feeds/site/atom.xml", acceptEncoding);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["br"], response.Content.Headers.ContentEncoding);
+        var body = await response.Content.ReadAsByteArrayAsync(Ct);
+        Assert.Equal(Rss, Decompress(new BrotliStream(new MemoryStream(body), CompressionMode.Decompress)));
+        Assert.Equal(IdentityETag(Rss)[..^1] + "-br\"", response.Headers.ETag?.Tag);
+    }
+
+    [Theory(Timeout = TestTimeout)]
+    [InlineData("br;q=0, gzip", "gzip")]
+    [InlineData("gzip;q=1.0, br;q=0.5", "gzip")]
+    [InlineData("*;q=0, gzip", "gzip")]
+    [InlineData("br;q=0, gzip;q=0", null)]
+    [InlineData("gzip;q=0.5, identity", null)]
+    [InlineData("identity", null)]
+    [InlineData("deflate, zstd", null)]
+    public async Task The_weights_in_accept_encoding_are_respected(string acceptEncoding, string? expected)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss);
+
+        using var response = await server.GetAsync("/feeds/site/rss.xml", acceptEncoding);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected is null ? [] : [expected], response.Content.Headers.ContentEncoding);
+        if (expected is null) Assert.Equal(Rss, await response.Content.ReadAsByteArrayAsync(Ct));
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Without_accept_encoding_the_file_is_sent_as_it_is()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("feeds.opml", Rss);
+
+        using var response = await server.GetAsync("/feeds/feeds.opml", acceptEncoding: null);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Empty(response.Content.Headers.ContentEncoding);
+        Assert.Equal(Rss, await response.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(IdentityETag(Rss), response.Headers.ETag?.Tag);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task If_none_match_only_matches_the_representation_actually_served()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss);
+        string brotli;
+        using (var first = await server.GetAsync("/feeds/site/rss.xml", "br"))
+            brotli = first.Headers.ETag!.Tag;
+
+        using var sameCoding = await server.GetAsync("/feeds/site/rss.xml", "br", ifNoneMatch: brotli);
+        using var otherCoding = await server.GetAsync("/feeds/site/rss.xml", "gzip", ifNoneMatch: brotli);
+        using var identity = await server.GetAsync("/feeds/site/rss.xml", null, ifNoneMatch: brotli);
+
+        Assert.Equal(HttpStatusCode.NotModified, sameCoding.StatusCode);
+        Assert.Equal(brotli, sameCoding.Headers.ETag?.Tag);
+        Assert.Equal(HttpStatusCode.OK, otherCoding.StatusCode);
+        Assert.Equal(["gzip"], otherCoding.Content.Headers.ContentEncoding);
+        Assert.Equal(HttpStatusCode.OK, identity.StatusCode);
+        Assert.Equal(Rss, await identity.Content.ReadAsByteArrayAsync(Ct));
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_replaced_file_is_compressed_afresh_rather_than_served_from_the_cache()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss, Modified);
+        using (var before = await server.GetAsync("/feeds/site/rss.xml", "br"))
+            Assert.Equal(Rss, Decompress(new BrotliStream(await before.Content.ReadAsStreamAsync(Ct), CompressionMode.Decompress)));
+        var changed = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(Rss).Replace("Column 2<", "Column two<", StringComparison.Ordinal));
+        server.Write("site/rss.xml", changed, Modified.AddSeconds(1));
+
+        using var after = await server.GetAsync("/feeds/site/rss.xml", "br");
+
+        Assert.Equal(changed, Decompress(new BrotliStream(await after.Content.ReadAsStreamAsync(Ct), CompressionMode.Decompress)));
+        Assert.Equal(IdentityETag(changed)[..^1] + "-br\"", after.Headers.ETag?.Tag);
+    }
+
+    [Theory(Timeout = TestTimeout)]
+    [InlineData(null)]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task Head_returns_the_headers_of_get_without_a_body(string? acceptEncoding)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss, Modified);
+        using var get = await server.GetAsync("/feeds/site/rss.xml", acceptEncoding);
+        var getBody = await get.Content.ReadAsByteArrayAsync(Ct);
+
+        using var request = new HttpRequestMessage(HttpMethod.Head, "/feeds/site/rss.xml");
+        if (acceptEncoding is not null) request.Headers.TryAddWithoutValidation("Accept-Encoding", acceptEncoding);
+        using var head = await server.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(getBody.Length, head.Content.Headers.ContentLength);
+        Assert.Equal(get.Headers.ETag, head.Headers.ETag);
+        Assert.Equal(get.Content.Headers.ContentEncoding, head.Content.Headers.ContentEncoding);
+        Assert.Equal("application/rss+xml; charset=utf-8", head.Content.Headers.ContentType?.ToString());
+        Assert.Equal(ModifiedToTheSecond, head.Content.Headers.LastModified);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Head_with_a_matching_etag_gets_304()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("index.html", Rss);
+        var etag = await server.ETagOfAsync("/feeds/index.html");
+
+        using var request = new HttpRequestMessage(HttpMethod.Head, "/feeds/index.html");
+        request.Headers.TryAddWithoutValidation("If-None-Match", etag);
+        using var response = await server.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+    }
+
+    [Theory(Timeout = TestTimeout)]
+    [InlineData("/feeds/site/missing.xml")]
+    [InlineData("/feeds/nowhere/rss.xml")]
+    [InlineData("/feeds/site")] // a directory
+    [InlineData("/feeds/site/")]
+    [InlineData("/feeds/.hidden.xml")]
+    [InlineData("/feeds/site/.rss.xml.0123456789abcdef.tmp")] // the builder's temporary file, before its rename
+    [InlineData("/feeds/.git/config")]
+    [InlineData("/feeds/site//rss.xml")]
+    public async Task A_missing_hidden_or_non_file_path_is_404(string url)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss);
+        server.Write(".hidden.xml", Rss);
+        server.Write("site/.rss.xml.0123456789abcdef.tmp", Rss);
+        server.Write(".git/config", Rss);
+
+        var (status, response) = await server.RawGetAsync(url);
+
+        Assert.True(status == 404, response);
+    }
+
+    [Theory(Timeout = TestTimeout)]
+    [InlineData("/feeds/..%2Fappsettings.json")]
+    [InlineData("/feeds/..%2fsecret.txt")]
+    [InlineData("/feeds/../x")]
+    [InlineData("/feeds/../secret.txt")]
+    [InlineData("/feeds/%2E%2E/secret.txt")]
+    [InlineData("/feeds/%2e%2e%2fsecret.txt")]
+    [InlineData("/feeds/..%5Csecret.txt")]
+    [InlineData("/feeds/site/..%2F..%2Fsecret.txt")]
+    [InlineData("/feeds/site%2F..%2F..%2Fsecret.txt")]
+    [InlineData("/feeds/..%252Fsecret.txt")]
+    [InlineData("/feeds/%2Fetc%2Fpasswd")]
+    [InlineData("/feeds//etc/passwd")]
+    [InlineData("/feeds/{secret}")]
+    public async Task A_path_that_leaves_the_feed_folder_is_404_and_reveals_nothing(string url)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss);
+        var secret = Path.Combine(Path.GetDirectoryName(server.Output)!, "secret.txt");
+        File.WriteAllText(secret, "TOP SECRET");
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(server.Output)!, "appsettings.json"), "TOP SECRET");
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(server.Output)!, "x"), "TOP SECRET");
+
+        var (status, response) = await server.RawGetAsync(url.Replace("{secret}", Uri.EscapeDataString(secret), StringComparison.Ordinal));
+
+        Assert.True(status == 404, response);
+        Assert.DoesNotContain("TOP SECRET", response);
+        Assert.DoesNotContain("root:", response);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_symbolic_link_is_not_followed_even_to_a_file_in_the_folder()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss);
+        var outside = Path.Combine(Path.GetDirectoryName(server.Output)!, "secret.txt");
+        File.WriteAllText(outside, "TOP SECRET");
+        try
+        {
+            File.CreateSymbolicLink(Path.Combine(server.Output, "site", "atom.xml"), outside);
+            File.CreateSymbolicLink(Path.Combine(server.Output, "feeds.opml"), Path.Combine(server.Output, "site", "rss.xml"));
+            Directory.CreateSymbolicLink(Path.Combine(server.Output, "tags"), Path.Combine(server.Output, "site"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Assert.Skip($"This system does not let the test create symbolic links: {e.Message}");
+        }
+
+        var (toOutside, body) = await server.RawGetAsync("/feeds/site/atom.xml");
+        var (toInside, _) = await server.RawGetAsync("/feeds/feeds.opml");
+        var (throughFolder, _) = await server.RawGetAsync("/feeds/tags/rss.xml");
+
+        Assert.True(toOutside == 404, body);
+        Assert.DoesNotContain("TOP SECRET", body);
+        Assert.Equal(404, toInside);
+        Assert.Equal(404, throughFolder);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_missing_feed_folder_answers_404_rather_than_failing()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        Directory.Delete(server.Output, recursive: true);
+
+        using var index = await server.Http.GetAsync("/feeds/", Ct);
+        using var rss = await server.Http.GetAsync("/feeds/site/rss.xml", Ct);
+
+        Assert.Equal(HttpStatusCode.NotFound, index.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, rss.StatusCode);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_reader_never_sees_half_a_file_while_it_is_replaced_over_and_over()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        var versions = Enumerable.Range(0, 4).Select(v => Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(Rss).Replace("<title>Column", $"<title>v{v} Column", StringComparison.Ordinal))).ToArray();
+        server.Write("site/rss.xml", versions[0]);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var writer = Task.Run(() =>
+        {
+            for (var i = 1; !stop.IsCancellationRequested; i++) server.Write("site/rss.xml", versions[i % versions.Length], Modified.AddSeconds(i));
+        }, Ct);
+        try
+        {
+            for (var i = 0; i < 150; i++)
+            {
+                using var response = await server.GetAsync("/feeds/site/rss.xml", i % 3 == 0 ? "br" : i % 3 == 1 ? "gzip" : null);
+                var body = await response.Content.ReadAsByteArrayAsync(Ct);
+                var coding = response.Content.Headers.ContentEncoding.SingleOrDefault();
+                var content = coding switch
+                {
+                    "br" => Decompress(new BrotliStream(new MemoryStream(body), CompressionMode.Decompress)),
+                    "gzip" => Decompress(new GZipStream(new MemoryStream(body), CompressionMode.Decompress)),
+                    _ => body,
+                };
+                Assert.Contains(versions, v => v.AsSpan().SequenceEqual(content));
+                var suffix = coding switch { "br" => "-br", "gzip" => "-gz", _ => "" };
+                Assert.Equal(IdentityETag(content)[..^1] + suffix + "\"", response.Headers.ETag?.Tag);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+    }
+
+    private static string IdentityETag(byte[] bytes) => "\"" + Convert.ToBase64String(SHA256.HashData(bytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "\"";
+
+    private static byte[] Decompress(Stream decompressing)
+    {
+        using (decompressing)
+        {
+            using var output = new MemoryStream();
+            decompressing.CopyTo(output);
+            return output.ToArray();
+        }
+    }
+
+    /// <summary>The real app, started on a free loopback port, serving a temporary feed folder.</summary>
+    private sealed class FeedServer : IAsyncDisposable
+    {
+        private readonly TempDir dir;
+        private readonly WebApplication app;
+
+        private FeedServer(TempDir dir, WebApplication app, Uri address, CancellationToken cancellationToken)
+        {
+            this.dir = dir;
+            Ct = cancellationToken;
+            this.app = app;
+            Address = address;
+            Http = new HttpClient(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None, UseCookies = false })
+            {
+                BaseAddress = address,
+                Timeout = TimeSpan.FromSeconds(10),
+            };
+        }
+
+        /// <summary>The test's token; every request made through the server is cancelled with it.</summary>
+        public CancellationToken Ct { get; }
+
+        public Uri Address { get; }
+        public HttpClient Http { get; }
+        public string Output => Path.Combine(dir.Path, "site", "feeds");
+
+        public static async Task<FeedServer> StartAsync(CancellationToken cancellationToken)
+        {
+            var dir = new TempDir();
+            var settings = new Dictionary<string, string?>
+            {
+                ["Http:Urls"] = "http://127.0.0.1:0",
+                ["Feeds:OutputPath"] = Path.Combine(dir.Path, "site", "feeds"),
+                ["Storage:Provider"] = "Sqlite",
+                ["Storage:ConnectionString"] = $"Data Source={Path.Combine(dir.Path, "t.db")};Pooling=False",
+                ["Import:SamplesPath"] = "",
+                ["Import:InboxPath"] = Path.Combine(dir.Path, "inbox"),
+            };
+            // Nothing but the test writes to the feed folder: the feed builder would otherwise put its own files there.
+            // (A disabled job still needs exactly one of Cron and IntervalSeconds to pass validation.)
+            foreach (var job in JobCatalog.Names)
+            {
+                settings[$"Jobs:{job}:Enabled"] = "false";
+                settings[$"Jobs:{job}:Cron"] = null;
+                settings[$"Jobs:{job}:IntervalSeconds"] = "3600";
+            }
+            Directory.CreateDirectory(settings["Feeds:OutputPath"]!);
+
+            var app = SyndicatorHost.Build([], config => config.AddInMemoryCollection(settings));
+            try
+            {
+                await app.StartAsync(cancellationToken);
+                var address = app.Urls.Select(u => new Uri(u)).Single(u => u.Port != 0);
+                return new FeedServer(dir, app, address, cancellationToken);
+            }
+            catch
+            {
+                await app.DisposeAsync();
+                dir.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Writes a file the way the builder does (a hidden temporary file, then a rename), optionally with a given modification time.</summary>
+        public void Write(string relativePath, byte[] bytes, DateTime? modifiedUtc = null)
+        {
+            var path = Path.Combine(Output, relativePath);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+            File.WriteAllBytes(temp, bytes);
+            if (modifiedUtc is { } modified) File.SetLastWriteTimeUtc(temp, modified);
+            File.Move(temp, path, overwrite: true);
+        }
+
+        public async Task<HttpResponseMessage> GetAsync(string url, string? acceptEncoding, string? ifNoneMatch = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (acceptEncoding is not null) request.Headers.TryAddWithoutValidation("Accept-Encoding", acceptEncoding);
+            if (ifNoneMatch is not null) request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+            return await Http.SendAsync(request, Ct);
+        }
+
+        public async Task<string> ETagOfAsync(string url)
+        {
+            using var response = await Http.GetAsync(url, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return response.Headers.ETag?.Tag ?? throw new InvalidOperationException($"{url} has no ETag.");
+        }
+
+        /// <summary>
+        /// Sends <paramref name="target"/> exactly as written, over a plain socket: HttpClient would resolve <c>..</c>
+        /// and re-encode the path before it left the machine. Returns the status code and the whole response.
+        /// </summary>
+        public async Task<(int Status, string Response)> RawGetAsync(string target)
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(Address.Host, Address.Port, Ct);
+            await using var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {Address.Authority}\r\nConnection: close\r\n\r\n"), Ct);
+            using var reader = new StreamReader(stream, Encoding.Latin1);
+            var response = await reader.ReadToEndAsync(Ct);
+            var status = response.Split(' ', 3) is [_, var code, ..] && int.TryParse(code, out var parsed) ? parsed : -1;
+            return (status, $"GET {target} -> {response}");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            try
+            {
+                await app.StopAsync(CancellationToken.None);
+            }
+            finally
+            {
+                await app.DisposeAsync();
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                dir.Dispose();
+            }
+        }
+    }
+}
