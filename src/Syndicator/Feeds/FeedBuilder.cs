@@ -22,6 +22,7 @@ public sealed class FeedBuilder(
     FeedLinks links,
     IOptions<FeedOptions> options,
     IHostEnvironment environment,
+    WebSub.WebSubPings pings,
     ILogger<FeedBuilder> logger)
 {
     public FeedOutput Output { get; } = new(Path.GetFullPath(options.Value.OutputPath, environment.ContentRootPath));
@@ -63,8 +64,9 @@ public sealed class FeedBuilder(
                             foreach (var (file, bytes) in Render(document))
                             {
                                 var path = links.RelativePath(scope, document.ArchivePage, file);
-                                if (await output.WriteIfChangedAsync(path, bytes, cancellationToken)) written.Add(path);
-                                else unchanged++;
+                                if (!await output.WriteIfChangedAsync(path, bytes, cancellationToken)) { unchanged++; continue; }
+                                written.Add(path);
+                                if (exportTo is null && !document.IsArchive) await pings.QueueAsync(links.Url(scope, null, file), bytes, cancellationToken);
                             }
                         }
                     }

@@ -65,6 +65,7 @@ public static class SyndicatorHost
         Bind<HttpOptions>(services, configuration, HttpOptions.Section);
         Bind<ScheduleOptions>(services, configuration, ScheduleOptions.Section);
         Bind<FeedOptions>(services, configuration, FeedOptions.Section);
+        Bind<DeliveryOptions>(services, configuration, DeliveryOptions.Section);
         services.AddSingleton<IValidateOptions<StorageOptions>>(new StorageOptionsValidator(contentRoot));
         services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();
         services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
@@ -85,10 +86,13 @@ public static class SyndicatorHost
         services.AddSingleton<IArticleChangeHandler, FeedInvalidation>();
         services.AddSingleton<FeedLinks>();
         services.AddSingleton<FeedStore>();
-        services.AddSingleton<FeedBuilder>();
+        services.AddTransient<FeedBuilder>();
+        services.AddHttpClient<Feeds.WebSub.WebSubClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
+        services.AddTransient<Feeds.WebSub.WebSubPings>();
 
         // Deliveries
         services.AddSingleton<DeliveryStore>();
+        services.AddSingleton<DeliveryWorker>();
 
         // Scheduling
         services.AddSingleton<JobTrigger>();

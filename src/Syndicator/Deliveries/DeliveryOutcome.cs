@@ -1,0 +1,13 @@
+namespace Syndicator.Deliveries;
+
+/// <summary>What a channel's client reports for one attempt. Error texts start with the service's name ("websub: 503 ...").</summary>
+public abstract record DeliveryOutcome
+{
+    public sealed record Sent(string? RemoteId, string? RemoteUrl) : DeliveryOutcome;
+
+    /// <summary>Worth trying again: timeouts, dropped connections, 5xx, 429. <paramref name="NotBefore"/> is the service's own reset time, when it gave one.</summary>
+    public sealed record Transient(string Error, DateTimeOffset? NotBefore = null) : DeliveryOutcome;
+
+    /// <summary>Trying again would fail the same way (bad credentials, rejected content): fail now, keeping the service's words.</summary>
+    public sealed record Permanent(string Error) : DeliveryOutcome;
+}

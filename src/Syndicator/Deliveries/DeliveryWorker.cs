@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Syndicator.Deliveries;
+
+public sealed record DrainReport(int Sent, int Retrying, int Failed)
+{
+    public int Attempted => Sent + Retrying + Failed;
+    public override string ToString() => $"{Sent} sent, {Retrying} to retry, {Failed} failed";
+}
+
+/// <summary>
+/// Drains one channel's due deliveries: claims them (counting the attempt before anything is sent), hands each to
+/// the channel's sender, and records the outcome on the row. Transient failures wait with exponential backoff and
+/// jitter, or until the service's own reset time; permanent ones fail at once; retries stop at MaxAttempts.
+/// </summary>
+public sealed class DeliveryWorker(DeliveryStore store, IOptions<DeliveryOptions> options, TimeProvider time, ILogger<DeliveryWorker> logger)
+{
+    /// <summary>Identifies this process's claims; a cluster node's claims are its own.</summary>
+    public static readonly string Node = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    public async Task<DrainReport> DrainAsync(string channel, Func<Delivery, CancellationToken, Task<DeliveryOutcome>> send, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var claimed = await store.ClaimDueAsync(channel, Node, TimeSpan.FromSeconds(o.LeaseSeconds), o.BatchSize, cancellationToken);
+        int sent = 0, retrying = 0, failed = 0;
+        foreach (var delivery in claimed)
+        {
+            DeliveryOutcome outcome;
+            try
+            {
+                outcome = await send(delivery, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw; // the lease runs out and the delivery is claimed again; the channel's idempotency prevents a double send
+            }
+            catch (Exception e)
+            {
+                outcome = new DeliveryOutcome.Transient($"{channel}: {e.GetType().Name}: {e.Message}");
+            }
+
+            switch (outcome)
+            {
+                case DeliveryOutcome.Sent s:
+                    await store.MarkSentAsync(delivery.Id, Node, s.RemoteId, s.RemoteUrl, CancellationToken.None);
+                    sent++;
+                    break;
+                case DeliveryOutcome.Transient t when delivery.Attempts < o.MaxAttempts:
+                    var next = NextAttempt(delivery.Attempts, t.NotBefore);
+                    await store.MarkRetryAsync(delivery.Id, Node, t.Error, next, CancellationToken.None);
+                    logger.LogWarning("Delivery {DeliveryId} on {Channel} failed (attempt {Attempt}), retrying at {NextAttempt}: {Error}", delivery.Id, channel, delivery.Attempts, next, t.Error);
+                    retrying++;
+                    break;
+                case DeliveryOutcome.Transient t:
+                    await store.MarkFailedAsync(delivery.Id, Node, $"{t.Error} (gave up after {delivery.Attempts} attempts)", CancellationToken.None);
+                    logger.LogError("Delivery {DeliveryId} on {Channel} failed after {Attempt} attempts: {Error}", delivery.Id, channel, delivery.Attempts, t.Error);
+                    failed++;
+                    break;
+                case DeliveryOutcome.Permanent p:
+                    await store.MarkFailedAsync(delivery.Id, Node, p.Error, CancellationToken.None);
+                    logger.LogError("Delivery {DeliveryId} on {Channel} failed permanently: {Error}", delivery.Id, channel, p.Error);
+                    failed++;
+                    break;
+            }
+        }
+        return new DrainReport(sent, retrying, failed);
+    }
+
+    /// <summary>base × 2^(attempt−1), capped, with ±20 % jitter so that many failures do not retry in step; never before the service's reset time.</summary>
+    public DateTimeOffset NextAttempt(int attempts, DateTimeOffset? notBefore)
+    {
+        var o = options.Value;
+        var seconds = Math.Min(o.RetryMaxSeconds, o.RetryBaseSeconds * Math.Pow(2, Math.Max(0, attempts - 1)));
+        seconds *= 0.8 + Random.Shared.NextDouble() * 0.4;
+        var next = time.GetUtcNow().AddSeconds(seconds);
+        return notBefore is { } reset && reset > next ? reset : next;
+    }
+}

@@ -1,0 +1,14 @@
+using Quartz;
+
+namespace Syndicator.Feeds.WebSub;
+
+/// <summary>Notifies the configured WebSub hubs of feeds that changed, retrying failed pings.</summary>
+[DisallowConcurrentExecution]
+public sealed class WebSubPingJob(WebSubPings pings) : IJob
+{
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
+    {
+        var report = await pings.SendDueAsync(cancellationToken);
+        context.Result = report.Attempted == 0 ? JobRunReport.Skipped("nothing to ping") : JobRunReport.Succeeded($"hub pings: {report}");
+    }
+}

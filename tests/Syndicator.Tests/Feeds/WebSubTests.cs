@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Syndicator.Articles.Import;
+using Syndicator.Deliveries;
+using Syndicator.Feeds;
+using Syndicator.Feeds.WebSub;
+using Syndicator.Tests.Support;
+
+namespace Syndicator.Tests.Feeds;
+
+public sealed class WebSubTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private sealed class Hub
+    {
+        public ConcurrentQueue<(string Mode, string Url)> Received { get; } = new();
+        public Func<int, int> Status { get; set; } = _ => 204;
+        private int count;
+
+        public async Task<IResult> HandleAsync(HttpRequest request)
+        {
+            var form = await request.ReadFormAsync();
+            Received.Enqueue((form["hub.mode"].ToString(), form["hub.url"].ToString()));
+            var status = Status(Interlocked.Increment(ref count));
+            return status == 204 ? Results.NoContent() : Results.Text($"status {status}", statusCode: status);
+        }
+    }
+
+    private static async Task<(TestApp App, FakeTimeProvider Time, LoopbackServer Server, Hub Hub)> StartAsync()
+    {
+        var hub = new Hub();
+        var server = await LoopbackServer.StartAsync(app => app.MapPost("/hub", (HttpRequest r) => hub.HandleAsync(r)));
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero));
+        var app = await TestApp.CreateAsync(settings: new() { ["Feeds:Hubs:0"] = server.BaseUrl + "/hub" }, services: s => s.AddSingleton<TimeProvider>(time));
+        await app.Get<ArticleFiles>().ImportPathsAsync([Repo.SampleArticle], null, Ct);
+        return (app, time, server, hub);
+    }
+
+    [Fact]
+    public async Task Each_changed_current_feed_is_pinged_once_per_hub_with_hub_mode_publish()
+    {
+        var (app, _, server, hub) = await StartAsync();
+        await using var _a = app;
+        await using var _s = server;
+
+        await app.Get<FeedBuilder>().BuildAsync(full: false, null, Ct);
+        var report = await app.Get<WebSubPings>().SendDueAsync(Ct);
+
+        Assert.Equal(6, report.Sent); // site and author feeds, three formats each
+        Assert.All(hub.Received, r => Assert.Equal("publish", r.Mode));
+        Assert.Contains(hub.Received, r => r.Url == "https://magazine.example/feeds/site/rss.xml");
+        Assert.Contains(hub.Received, r => r.Url == "https://magazine.example/feeds/authors/hassan-mahmoudi/feed.json");
+
+        await app.Get<FeedBuilder>().BuildAsync(full: true, null, Ct);
+        Assert.Equal(0, (await app.Get<WebSubPings>().SendDueAsync(Ct)).Attempted);
+        Assert.Equal(6, hub.Received.Count);
+    }
+
+    [Fact]
+    public async Task A_hub_that_fails_with_503_is_retried_after_the_backoff_and_the_outcome_is_recorded()
+    {
+        var (app, time, server, hub) = await StartAsync();
+        await using var _a = app;
+        await using var _s = server;
+        hub.Status = n => n == 1 ? 503 : 204;
+
+        await app.Get<FeedBuilder>().BuildAsync(full: false, null, Ct);
+        var first = await app.Get<WebSubPings>().SendDueAsync(Ct);
+        Assert.Equal((5, 1, 0), (first.Sent, first.Retrying, first.Failed));
+        var waiting = Assert.Single(await app.Get<DeliveryStore>().ListAsync(DeliveryState.RetryWait, null, 10, Ct));
+        Assert.StartsWith("websub: ", waiting.LastError);
+        Assert.Contains("503", waiting.LastError);
+
+        Assert.Equal(0, (await app.Get<WebSubPings>().SendDueAsync(Ct)).Attempted);
+        time.Advance(TimeSpan.FromMinutes(5));
+        var second = await app.Get<WebSubPings>().SendDueAsync(Ct);
+
+        Assert.Equal(1, second.Sent);
+        var sent = await app.Get<DeliveryStore>().GetAsync(waiting.Id, Ct);
+        Assert.Equal(DeliveryState.Sent, sent!.State);
+        Assert.Equal(2, sent.Attempts);
+    }
+
+    [Fact]
+    public async Task A_hub_that_rejects_the_ping_with_404_fails_at_once_keeping_its_answer()
+    {
+        var (app, _, server, hub) = await StartAsync();
+        await using var _a = app;
+        await using var _s = server;
+        hub.Status = _ => 404;
+
+        await app.Get<FeedBuilder>().BuildAsync(full: false, null, Ct);
+        var report = await app.Get<WebSubPings>().SendDueAsync(Ct);
+
+        Assert.Equal(6, report.Failed);
+        var failed = await app.Get<DeliveryStore>().ListAsync(DeliveryState.Failed, null, 10, Ct);
+        Assert.All(failed, d => Assert.Contains("404", d.LastError));
+        Assert.All(failed, d => Assert.Equal(1, d.Attempts));
+    }
+
+    [Fact]
+    public async Task An_unreachable_hub_is_a_transient_failure()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var app = await TestApp.CreateAsync(settings: new() { ["Feeds:Hubs:0"] = "http://127.0.0.1:1/hub" }, services: s => s.AddSingleton<TimeProvider>(time));
+        await app.Get<ArticleFiles>().ImportPathsAsync([Repo.SampleArticle], null, Ct);
+        await app.Get<FeedBuilder>().BuildAsync(full: false, null, Ct);
+
+        var report = await app.Get<WebSubPings>().SendDueAsync(Ct);
+
+        Assert.Equal(6, report.Retrying);
+        Assert.All(await app.Get<DeliveryStore>().ListAsync(DeliveryState.RetryWait, null, 10, Ct), d => Assert.Contains("could not be reached", d.LastError));
+    }
+}
