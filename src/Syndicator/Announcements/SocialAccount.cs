@@ -1,0 +1,67 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Syndicator.Announcements;
+
+public enum Network
+{
+    X,
+    Mastodon,
+    Bluesky,
+}
+
+/// <summary>
+/// One social account Syndicator posts to (<c>Announcements:Accounts:N</c>). <see cref="Author"/> binds it to an
+/// author, by name or by the handle the importer read from the bio; without one it is the publication's account
+/// and announces every article.
+/// </summary>
+public sealed class SocialAccount
+{
+    /// <summary>Unique, stable name; deliveries are recorded against it, so renaming an account re-announces nothing but loses its history.</summary>
+    [Required(ErrorMessage = "every account under Announcements:Accounts needs a Name, e.g. \"magazine-x\".")]
+    public string Name { get; set; } = "";
+
+    public Network Network { get; set; }
+
+    /// <summary>The author's name ("Hassan Mahmoudi") or handle on this network ("hassan_mahmou1"); empty for the publication's account.</summary>
+    public string? Author { get; set; }
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// The API's base URL: <c>https://api.x.com</c>, the Mastodon instance (<c>https://mastodon.social</c>), or the
+    /// Bluesky PDS (<c>https://bsky.social</c>). Configurable so tests, staging and self-hosted instances work.
+    /// </summary>
+    public string? BaseUrl { get; set; }
+
+    /// <summary>
+    /// Credentials by name, each a reference <c>env:VARIABLE</c> or <c>file:/path</c>, never the secret itself.
+    /// X: ConsumerKey, ConsumerSecret, AccessToken, AccessTokenSecret. Mastodon: AccessToken. Bluesky: Identifier, AppPassword.
+    /// </summary>
+    public Dictionary<string, string> Credentials { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Mastodon only: public, unlisted, private or direct.</summary>
+    public string Visibility { get; set; } = "public";
+
+    /// <summary>ISO 639 language of the posts (Mastodon's <c>language</c>, Bluesky's <c>langs</c>); defaults to Site:Language.</summary>
+    public string? Language { get; set; }
+
+    /// <summary>At most this many announcements per run of the announcement job, so a backlog never floods the timeline.</summary>
+    [Range(1, 1000, ErrorMessage = "Announcements:Accounts:N:MaxPerRun must be between 1 and 1000.")]
+    public int MaxPerRun { get; set; } = 5;
+
+    public bool IsPublication => string.IsNullOrWhiteSpace(Author);
+
+    public static IReadOnlyList<string> RequiredCredentials(Network network) => network switch
+    {
+        Network.X => ["ConsumerKey", "ConsumerSecret", "AccessToken", "AccessTokenSecret"],
+        Network.Mastodon => ["AccessToken"],
+        _ => ["Identifier", "AppPassword"],
+    };
+
+    public static string DefaultBaseUrl(Network network) => network switch
+    {
+        Network.X => "https://api.x.com",
+        Network.Mastodon => "https://mastodon.social",
+        _ => "https://bsky.social",
+    };
+}
