@@ -30,6 +30,12 @@ public sealed class ArticleStore(Database database)
         return await FindAsync(connection, null, "a.slug = @value", slug, cancellationToken);
     }
 
+    public async Task<Article?> FindByIdAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await FindAsync(connection, null, "a.id = @value", id, cancellationToken);
+    }
+
     public async Task<int> CountAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);

@@ -25,6 +25,7 @@ public static class SyndicatorCli
         root.Add(DbCommand.Create());
         root.Add(HealthCommand.Create());
         root.Add(FeedsCommand.Create());
+        root.Add(AnnounceCommand.Create());
 
         // Redirected output (logs, systemd's journal, tests) would otherwise wrap at 80 columns mid-message.
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 400;

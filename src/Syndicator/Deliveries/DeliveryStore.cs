@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dapper;
 using Syndicator.Storage;
 
@@ -20,12 +21,18 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     public async Task<bool> EnsureAsync(string channel, string subjectKind, string subjectId, string recipient, DateTimeOffset notBefore, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
+        return await EnsureAsync(connection, null, channel, subjectKind, subjectId, recipient, notBefore, cancellationToken);
+    }
+
+    /// <summary>The same inside the caller's transaction, so a delivery is created exactly when what it delivers is committed.</summary>
+    public async Task<bool> EnsureAsync(DbConnection connection, DbTransaction? transaction, string channel, string subjectKind, string subjectId, string recipient, DateTimeOffset notBefore, CancellationToken cancellationToken)
+    {
         var now = time.GetUtcNow();
         var rows = await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO deliveries (channel, subject_kind, subject_id, recipient, state, attempts, next_attempt_at, created_at, updated_at)
             VALUES (@channel, @subjectKind, @subjectId, @recipient, 'pending', 0, @notBefore, @now, @now)
             ON CONFLICT (channel, subject_kind, subject_id, recipient) DO NOTHING
-            """, new { channel, subjectKind, subjectId, recipient, notBefore, now }, cancellationToken: cancellationToken));
+            """, new { channel, subjectKind, subjectId, recipient, notBefore, now }, transaction, cancellationToken: cancellationToken));
         return rows == 1;
     }
 
@@ -34,20 +41,22 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     /// retry-wait ones whose time has come, and in-flight ones whose lease ran out because their node died.
     /// The attempt is counted here, before anything is sent, so a crash mid-send is visible on the row.
     /// </summary>
-    public async Task<IReadOnlyList<Delivery>> ClaimDueAsync(string channel, string node, TimeSpan lease, int limit, CancellationToken cancellationToken)
+    /// <param name="recipient">Only this recipient's deliveries (one account's), or any recipient's when null.</param>
+    /// <param name="subjectId">Only deliveries of this subject (one article's), or of any when null.</param>
+    public async Task<IReadOnlyList<Delivery>> ClaimDueAsync(string channel, string node, TimeSpan lease, int limit, CancellationToken cancellationToken, string? recipient = null, string? subjectId = null)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var now = time.GetUtcNow();
         var ids = (await connection.QueryAsync<long>(new CommandDefinition($"""
             SELECT id FROM deliveries
-            WHERE channel = @channel
+            WHERE channel = @channel AND (@recipient IS NULL OR recipient = @recipient) AND (@subjectId IS NULL OR subject_id = @subjectId)
               AND ((state IN ('pending', 'retry-wait') AND next_attempt_at <= @now)
                    OR (state = 'in-flight' AND lease_expires_at < @now))
             ORDER BY next_attempt_at, id
             LIMIT @limit
             {database.Dialect.ForUpdateSkipLocked}
-            """, new { channel, now, limit }, transaction, cancellationToken: cancellationToken))).ToList();
+            """, new { channel, recipient, subjectId, now, limit }, transaction, cancellationToken: cancellationToken))).ToList();
 
         var claimed = new List<Delivery>();
         foreach (var id in ids)

@@ -19,10 +19,11 @@ public sealed class DeliveryWorker(DeliveryStore store, IOptions<DeliveryOptions
     /// <summary>Identifies this process's claims; a cluster node's claims are its own.</summary>
     public static readonly string Node = $"{Environment.MachineName}:{Environment.ProcessId}";
 
-    public async Task<DrainReport> DrainAsync(string channel, Func<Delivery, CancellationToken, Task<DeliveryOutcome>> send, CancellationToken cancellationToken)
+    public async Task<DrainReport> DrainAsync(string channel, Func<Delivery, CancellationToken, Task<DeliveryOutcome>> send, CancellationToken cancellationToken,
+        string? recipient = null, int? limit = null, string? subjectId = null)
     {
         var o = options.Value;
-        var claimed = await store.ClaimDueAsync(channel, Node, TimeSpan.FromSeconds(o.LeaseSeconds), o.BatchSize, cancellationToken);
+        var claimed = await store.ClaimDueAsync(channel, Node, TimeSpan.FromSeconds(o.LeaseSeconds), limit ?? o.BatchSize, cancellationToken, recipient, subjectId);
         int sent = 0, retrying = 0, failed = 0;
         foreach (var delivery in claimed)
         {

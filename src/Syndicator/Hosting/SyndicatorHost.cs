@@ -3,6 +3,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Syndicator.Announcements;
+using Syndicator.Announcements.Mastodon;
 using Syndicator.Articles;
 using Syndicator.Articles.Import;
 using Syndicator.Deliveries;
@@ -66,6 +68,8 @@ public static class SyndicatorHost
         Bind<ScheduleOptions>(services, configuration, ScheduleOptions.Section);
         Bind<FeedOptions>(services, configuration, FeedOptions.Section);
         Bind<DeliveryOptions>(services, configuration, DeliveryOptions.Section);
+        Bind<AnnouncementOptions>(services, configuration, AnnouncementOptions.Section);
+        services.AddSingleton<IValidateOptions<AnnouncementOptions>>(new AnnouncementOptionsValidator(contentRoot));
         services.AddSingleton<IValidateOptions<StorageOptions>>(new StorageOptionsValidator(contentRoot));
         services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();
         services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
@@ -89,6 +93,14 @@ public static class SyndicatorHost
         services.AddTransient<FeedBuilder>();
         services.AddHttpClient<Feeds.WebSub.WebSubClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
         services.AddTransient<Feeds.WebSub.WebSubPings>();
+
+        // Announcements
+        services.AddSingleton<AnnouncementPlanner>();
+        services.AddSingleton<IArticleChangeHandler>(sp => sp.GetRequiredService<AnnouncementPlanner>());
+        services.AddSingleton<PostComposer>();
+        services.AddTransient<Announcer>();
+        services.AddHttpClient<MastodonClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<MastodonClient>());
 
         // Deliveries
         services.AddSingleton<DeliveryStore>();

@@ -16,12 +16,14 @@ public static class JobCatalog
     public const string DropFolderImport = "DropFolderImport";
     public const string FeedBuild = "FeedBuild";
     public const string WebSubPing = "WebSubPing";
+    public const string Announcements = "Announcements";
 
     public static readonly IReadOnlyList<ScheduledJob> All =
     [
         new(DropFolderImport, typeof(DropFolderImportJob), new JobSchedule { IntervalSeconds = 15, Misfire = MisfirePolicy.Skip }),
         new(FeedBuild, typeof(FeedBuildJob), new JobSchedule { IntervalSeconds = 300, Misfire = MisfirePolicy.Skip }),
         new(WebSubPing, typeof(Feeds.WebSub.WebSubPingJob), new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip }),
+        new(Announcements, typeof(Announcements.AnnouncementJob), new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip }),
     ];
 
     public static IEnumerable<string> Names => All.Select(j => j.Name);
