@@ -97,9 +97,9 @@ public sealed class ArticleStore(Database database)
     {
         await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO articles (id, slug, title, summary, body_html, author_id, image_url, image_caption, image_credit,
-                                  canonical_url, comment_url, published_at, updated_at, content_hash, source_name, imported_at)
+                                  canonical_url, comment_url, published_at, updated_at, content_hash, source_name, imported_at, created_at)
             VALUES (@Id, @Slug, @Title, @Summary, @BodyHtml, @AuthorId, @ImageUrl, @ImageCaption, @ImageCredit,
-                    @CanonicalUrl, @CommentUrl, @PublishedAt, @UpdatedAt, @ContentHash, @sourceName, @now)
+                    @CanonicalUrl, @CommentUrl, @PublishedAt, @UpdatedAt, @ContentHash, @sourceName, @now, @now)
             """, Parameters(article, sourceName, now), transaction, cancellationToken: cancellationToken));
         await SaveTagsAsync(connection, transaction, article, cancellationToken);
     }

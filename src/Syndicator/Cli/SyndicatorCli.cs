@@ -26,6 +26,8 @@ public static class SyndicatorCli
         root.Add(HealthCommand.Create());
         root.Add(FeedsCommand.Create());
         root.Add(AnnounceCommand.Create());
+        root.Add(SubscribersCommand.Create());
+        root.Add(DigestCommand.Create());
 
         // Redirected output (logs, systemd's journal, tests) would otherwise wrap at 80 columns mid-message.
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 400;

@@ -41,31 +41,41 @@ public sealed class DeliveryWorker(DeliveryStore store, IOptions<DeliveryOptions
                 outcome = new DeliveryOutcome.Transient($"{channel}: {e.GetType().Name}: {e.Message}");
             }
 
-            switch (outcome)
+            switch (await RecordAsync(channel, delivery, outcome))
             {
-                case DeliveryOutcome.Sent s:
-                    await store.MarkSentAsync(delivery.Id, Node, s.RemoteId, s.RemoteUrl, CancellationToken.None);
-                    sent++;
-                    break;
-                case DeliveryOutcome.Transient t when delivery.Attempts < o.MaxAttempts:
-                    var next = NextAttempt(delivery.Attempts, t.NotBefore);
-                    await store.MarkRetryAsync(delivery.Id, Node, t.Error, next, CancellationToken.None);
-                    logger.LogWarning("Delivery {DeliveryId} on {Channel} failed (attempt {Attempt}), retrying at {NextAttempt}: {Error}", delivery.Id, channel, delivery.Attempts, next, t.Error);
-                    retrying++;
-                    break;
-                case DeliveryOutcome.Transient t:
-                    await store.MarkFailedAsync(delivery.Id, Node, $"{t.Error} (gave up after {delivery.Attempts} attempts)", CancellationToken.None);
-                    logger.LogError("Delivery {DeliveryId} on {Channel} failed after {Attempt} attempts: {Error}", delivery.Id, channel, delivery.Attempts, t.Error);
-                    failed++;
-                    break;
-                case DeliveryOutcome.Permanent p:
-                    await store.MarkFailedAsync(delivery.Id, Node, p.Error, CancellationToken.None);
-                    logger.LogError("Delivery {DeliveryId} on {Channel} failed permanently: {Error}", delivery.Id, channel, p.Error);
-                    failed++;
-                    break;
+                case DeliveryState.Sent: sent++; break;
+                case DeliveryState.RetryWait: retrying++; break;
+                default: failed++; break;
             }
         }
         return new DrainReport(sent, retrying, failed);
+    }
+
+    /// <summary>Writes an attempt's outcome on its row at once (never batched), so a crash right after loses nothing that happened.</summary>
+    public async Task<DeliveryState> RecordAsync(string channel, Delivery delivery, DeliveryOutcome outcome)
+    {
+        var o = options.Value;
+        switch (outcome)
+        {
+            case DeliveryOutcome.Sent s:
+                await store.MarkSentAsync(delivery.Id, Node, s.RemoteId, s.RemoteUrl, CancellationToken.None);
+                return DeliveryState.Sent;
+            case DeliveryOutcome.Transient t when delivery.Attempts < o.MaxAttempts:
+                var next = NextAttempt(delivery.Attempts, t.NotBefore);
+                await store.MarkRetryAsync(delivery.Id, Node, t.Error, next, CancellationToken.None);
+                logger.LogWarning("Delivery {DeliveryId} on {Channel} failed (attempt {Attempt}), retrying at {NextAttempt}: {Error}", delivery.Id, channel, delivery.Attempts, next, t.Error);
+                return DeliveryState.RetryWait;
+            case DeliveryOutcome.Transient t:
+                await store.MarkFailedAsync(delivery.Id, Node, $"{t.Error} (gave up after {delivery.Attempts} attempts)", CancellationToken.None);
+                logger.LogError("Delivery {DeliveryId} on {Channel} failed after {Attempt} attempts: {Error}", delivery.Id, channel, delivery.Attempts, t.Error);
+                return DeliveryState.Failed;
+            case DeliveryOutcome.Permanent p:
+                await store.MarkFailedAsync(delivery.Id, Node, p.Error, CancellationToken.None);
+                logger.LogError("Delivery {DeliveryId} on {Channel} failed permanently: {Error}", delivery.Id, channel, p.Error);
+                return DeliveryState.Failed;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(outcome));
+        }
     }
 
     /// <summary>base × 2^(attempt−1), capped, with ±20 % jitter so that many failures do not retry in step; never before the service's reset time.</summary>

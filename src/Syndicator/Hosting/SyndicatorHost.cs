@@ -8,6 +8,7 @@ using Syndicator.Announcements.Mastodon;
 using Syndicator.Articles;
 using Syndicator.Articles.Import;
 using Syndicator.Deliveries;
+using Syndicator.Digests;
 using Syndicator.Feeds;
 using Syndicator.Scheduling;
 using Syndicator.Storage;
@@ -70,6 +71,8 @@ public static class SyndicatorHost
         Bind<DeliveryOptions>(services, configuration, DeliveryOptions.Section);
         Bind<AnnouncementOptions>(services, configuration, AnnouncementOptions.Section);
         services.AddSingleton<IValidateOptions<AnnouncementOptions>>(new AnnouncementOptionsValidator(contentRoot));
+        Bind<DigestOptions>(services, configuration, DigestOptions.Section);
+        services.AddSingleton<IValidateOptions<DigestOptions>>(new DigestOptionsValidator(contentRoot));
         services.AddSingleton<IValidateOptions<StorageOptions>>(new StorageOptionsValidator(contentRoot));
         services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();
         services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
@@ -101,6 +104,14 @@ public static class SyndicatorHost
         services.AddTransient<Announcer>();
         services.AddHttpClient<MastodonClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<MastodonClient>());
+
+        // Digests
+        services.AddSingleton<SubscriberStore>();
+        services.AddSingleton<SubscriberTokens>();
+        services.AddSingleton<DigestComposer>();
+        services.AddSingleton<DigestPlanner>();
+        services.AddSingleton<PickupFolder>();
+        services.AddTransient<DigestSender>();
 
         // Deliveries
         services.AddSingleton<DeliveryStore>();

@@ -17,6 +17,9 @@ public static class JobCatalog
     public const string FeedBuild = "FeedBuild";
     public const string WebSubPing = "WebSubPing";
     public const string Announcements = "Announcements";
+    public const string DailyDigest = "DailyDigest";
+    public const string WeeklyDigest = "WeeklyDigest";
+    public const string EmailSend = "EmailSend";
 
     public static readonly IReadOnlyList<ScheduledJob> All =
     [
@@ -24,6 +27,9 @@ public static class JobCatalog
         new(FeedBuild, typeof(FeedBuildJob), new JobSchedule { IntervalSeconds = 300, Misfire = MisfirePolicy.Skip }),
         new(WebSubPing, typeof(Feeds.WebSub.WebSubPingJob), new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip }),
         new(Announcements, typeof(Announcements.AnnouncementJob), new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip }),
+        new(DailyDigest, typeof(Digests.DailyDigestJob), new JobSchedule { Cron = "0 0 7 * * ?", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow }),
+        new(WeeklyDigest, typeof(Digests.WeeklyDigestJob), new JobSchedule { Cron = "0 0 7 ? * MON", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow }),
+        new(EmailSend, typeof(Digests.EmailSendJob), new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip }),
     ];
 
     public static IEnumerable<string> Names => All.Select(j => j.Name);

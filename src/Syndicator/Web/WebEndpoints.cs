@@ -25,5 +25,6 @@ public static class WebEndpoints
         app.MapGet("/articles", async (ArticleStore store, CancellationToken cancellationToken) =>
             Results.Json((await store.ListAsync(100, cancellationToken)).Select(a => new { a.Id, a.Slug, a.Title, Author = a.Author.Name, a.PublishedAt })));
         FeedFileEndpoint.Map(app);
+        Digests.SubscriptionEndpoints.Map(app);
     }
 }

@@ -1,0 +1,147 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using CsvHelper;
+using CsvHelper.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using MimeKit;
+using Spectre.Console;
+using Syndicator.Digests;
+using Syndicator.Hosting;
+using Syndicator.Storage;
+
+namespace Syndicator.Cli;
+
+internal static class SubscribersCommand
+{
+    public static Command Create()
+    {
+        var email = new Argument<string>("EMAIL");
+        var name = new Option<string?>("--name") { Description = "The subscriber's name, used in the greeting." };
+        var frequency = new Option<DigestFrequency>("--frequency") { Description = "daily or weekly.", DefaultValueFactory = _ => DigestFrequency.Daily };
+        var tz = new Option<string>("--tz") { Description = "The subscriber's time zone (IANA id).", DefaultValueFactory = _ => "UTC" };
+        var pending = new Option<bool>("--pending") { Description = "Send a confirmation e-mail first instead of vouching for the address." };
+        var authors = new Option<string[]>("--author") { Description = "Only articles by this author (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var tags = new Option<string[]>("--tag") { Description = "Only articles with this tag (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var add = new Command("add", "Add a subscriber, or update an existing one's settings.") { email, name, frequency, tz, pending, authors, tags };
+        add.SetAction((parse, ct) => SyndicatorCli.WithAppAsync(async app =>
+        {
+            await Migrate(app.Services, ct);
+            var row = new Row(parse.GetValue(email)!, parse.GetValue(name), parse.GetValue(frequency), parse.GetValue(tz)!, parse.GetValue(authors) ?? [], parse.GetValue(tags) ?? []);
+            if (Problem(row) is { } problem)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]{problem}[/]");
+                return 1;
+            }
+            var (subscriber, created) = await SaveAsync(app.Services, row, parse.GetValue(pending), ct);
+            AnsiConsole.MarkupLineInterpolated($"{(created ? "added" : "updated")} {subscriber.Email} ({subscriber.Frequency.ToString().ToLowerInvariant()}, {subscriber.TimeZone}, {subscriber.State.ToString().ToLowerInvariant()})");
+            return 0;
+        }));
+
+        var file = new Argument<string>("FILE.csv") { Description = "Columns: email, name, frequency, tz, authors, tags (authors and tags separated by ';'). A header row is required." };
+        var import = new Command("import", "Add or update subscribers from a CSV file; bad rows are reported with their line and skipped.") { file };
+        import.SetAction((parse, ct) => SyndicatorCli.WithAppAsync(async app =>
+        {
+            await Migrate(app.Services, ct);
+            var path = parse.GetValue(file)!;
+            if (!File.Exists(path))
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]{path} does not exist.[/]");
+                return 1;
+            }
+            int added = 0, updated = 0, rejected = 0;
+            using var reader = new StreamReader(path);
+            using var csv = new CsvReader(reader, new CsvConfiguration(CultureInfo.InvariantCulture) { PrepareHeaderForMatch = a => a.Header.Trim().ToLowerInvariant(), MissingFieldFound = null, HeaderValidated = null, TrimOptions = TrimOptions.Trim });
+            await csv.ReadAsync();
+            csv.ReadHeader();
+            while (await csv.ReadAsync())
+            {
+                var line = csv.Parser.RawRow;
+                var freqText = csv.GetField("frequency");
+                if (!string.IsNullOrEmpty(freqText) && !Enum.TryParse<DigestFrequency>(freqText, true, out _))
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[red]line {line}:[/] frequency '{freqText}' is not daily or weekly");
+                    rejected++;
+                    continue;
+                }
+                var row = new Row(csv.GetField("email") ?? "", NullIfEmpty(csv.GetField("name")),
+                    string.IsNullOrEmpty(freqText) ? DigestFrequency.Daily : Enum.Parse<DigestFrequency>(freqText, true),
+                    NullIfEmpty(csv.GetField("tz")) ?? "UTC", Split(csv.GetField("authors")), Split(csv.GetField("tags")));
+                if (Problem(row) is { } problem)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[red]line {line}:[/] {problem}");
+                    rejected++;
+                    continue;
+                }
+                if ((await SaveAsync(app.Services, row, pending: false, ct)).Created) added++; else updated++;
+            }
+            AnsiConsole.MarkupLineInterpolated($"[bold]{added} added, {updated} updated, {rejected} rejected[/]");
+            return rejected > 0 ? 1 : 0;
+        }));
+
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var list = new Command("list", "List subscribers.") { json };
+        list.SetAction((parse, ct) => SyndicatorCli.WithAppAsync(async app =>
+        {
+            await Migrate(app.Services, ct);
+            var all = await app.Services.GetRequiredService<SubscriberStore>().ListAsync(ct);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(all, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } }));
+                return 0;
+            }
+            var table = new Table().AddColumns("E-mail", "Name", "Frequency", "Time zone", "State", "Follows", "Bounces");
+            foreach (var s in all)
+                table.AddRow(Markup.Escape(s.Email), Markup.Escape(s.Name ?? ""), s.Frequency.ToString().ToLowerInvariant(), Markup.Escape(s.TimeZone),
+                    s.State.ToString().ToLowerInvariant(), Markup.Escape(string.Join(", ", s.FollowedAuthors.Concat(s.FollowedTags.Select(t => "#" + t)))), s.HardBounces.ToString());
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"{all.Count} subscriber(s)");
+            return 0;
+        }));
+
+        var removeEmail = new Argument<string>("EMAIL");
+        var remove = new Command("remove", "Remove a subscriber and their digest history.") { removeEmail };
+        remove.SetAction((parse, ct) => SyndicatorCli.WithAppAsync(async app =>
+        {
+            await Migrate(app.Services, ct);
+            var removed = await app.Services.GetRequiredService<SubscriberStore>().RemoveAsync(parse.GetValue(removeEmail)!, ct);
+            if (removed) AnsiConsole.MarkupLineInterpolated($"removed {parse.GetValue(removeEmail)}");
+            else AnsiConsole.MarkupLineInterpolated($"[red]No subscriber {parse.GetValue(removeEmail)}.[/]");
+            return removed ? 0 : 1;
+        }));
+
+        var subscribers = new Command("subscribers", "Manage digest subscribers.");
+        subscribers.Add(add);
+        subscribers.Add(import);
+        subscribers.Add(list);
+        subscribers.Add(remove);
+        return subscribers;
+    }
+
+    private sealed record Row(string Email, string? Name, DigestFrequency Frequency, string TimeZone, IReadOnlyList<string> Authors, IReadOnlyList<string> Tags);
+
+    private static string? Problem(Row row)
+    {
+        if (!MailboxAddress.TryParse(row.Email, out var mailbox) || mailbox.Address.IndexOf('@') <= 0 || mailbox.Address != row.Email.Trim())
+            return $"'{row.Email}' is not an e-mail address";
+        if (ScheduleOptionsValidator.FindTimeZone(row.TimeZone) is null)
+            return $"time zone '{row.TimeZone}' is unknown; use an IANA id such as Europe/London";
+        return null;
+    }
+
+    private static async Task<(Subscriber Subscriber, bool Created)> SaveAsync(IServiceProvider services, Row row, bool pending, CancellationToken ct)
+    {
+        var planner = services.GetRequiredService<DigestPlanner>();
+        var result = await services.GetRequiredService<SubscriberStore>().SaveAsync(row.Email, row.Name, row.Frequency, row.TimeZone,
+            pending ? SubscriberState.Pending : SubscriberState.Confirmed, row.Authors, row.Tags, planner.FirstWatermark(row.Frequency), ct);
+        if (pending && result.Created)
+            await services.GetRequiredService<Deliveries.DeliveryStore>().EnsureAsync(DigestPlanner.Channel, "confirmation", result.Subscriber.Id + ":cli", result.Subscriber.Id, DateTimeOffset.UtcNow, ct);
+        return result;
+    }
+
+    private static Task Migrate(IServiceProvider services, CancellationToken ct) => services.GetRequiredService<SchemaMigrator>().MigrateAsync(ct);
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
+
+    private static IReadOnlyList<string> Split(string? s) => (s ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
+using Fluid;
+using Fluid.Values;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using MimeKit;
+using MimeKit.Cryptography;
+using Syndicator.Announcements;
+using Syndicator.Articles;
+using Syndicator.Hosting;
+
+namespace Syndicator.Digests;
+
+/// <summary>
+/// Builds digest and confirmation e-mails with MimeKit: multipart/alternative (plain text and HTML with inline
+/// styles) from the Liquid templates, a Message-ID fixed per delivery (so a resent copy is recognisably the same
+/// message), List-Unsubscribe with an HTTPS link and a mailto plus List-Unsubscribe-Post (RFC 8058), and DKIM when
+/// configured. Titles and names are stripped of line breaks, and MimeKit encodes headers, so nothing in an article or
+/// a subscriber's name can inject a header.
+/// </summary>
+public sealed class DigestComposer
+{
+    private static readonly FluidParser Parser = new();
+    private readonly DigestOptions options;
+    private readonly SiteOptions site;
+    private readonly SubscriberTokens tokens;
+    private readonly TimeProvider time;
+    private readonly IFluidTemplate html, text, confirm, subject;
+    private readonly DkimSigner? dkim;
+
+    public DigestComposer(IOptions<DigestOptions> options, IOptions<SiteOptions> site, SubscriberTokens tokens, IHostEnvironment environment, TimeProvider time)
+    {
+        this.options = options.Value;
+        this.site = site.Value;
+        this.tokens = tokens;
+        this.time = time;
+        var folder = Path.GetFullPath(this.options.TemplatesPath, environment.ContentRootPath);
+        html = PostComposer.Load(Path.Combine(folder, "digest.html.liquid"));
+        text = PostComposer.Load(Path.Combine(folder, "digest.txt.liquid"));
+        confirm = PostComposer.Load(Path.Combine(folder, "confirm.txt.liquid"));
+        subject = Parser.TryParse(this.options.Subject, out var s, out var error) ? s : throw new InvalidOperationException($"Digests:Subject is not valid Liquid: {error}");
+        if (this.options.Dkim.Enabled)
+        {
+            var keyFile = this.options.Dkim.PrivateKeyFile ?? "";
+            keyFile = Path.GetFullPath(keyFile.StartsWith("file:", StringComparison.Ordinal) ? keyFile[5..] : keyFile, environment.ContentRootPath);
+            dkim = new DkimSigner(keyFile, this.options.Dkim.Domain!, this.options.Dkim.Selector ?? "default")
+            {
+                HeaderCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
+                BodyCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
+            };
+        }
+    }
+
+    public string UnsubscribeUrl(Subscriber subscriber) => $"{options.PublicUrl.TrimEnd('/')}/unsubscribe?token={Uri.EscapeDataString(tokens.Create(SubscriberTokens.Unsubscribe, subscriber.Id))}";
+
+    public string ConfirmUrl(Subscriber subscriber) => $"{options.PublicUrl.TrimEnd('/')}/subscribe/confirm?token={Uri.EscapeDataString(tokens.Create(SubscriberTokens.Confirm, subscriber.Id))}";
+
+    public MimeMessage Digest(Subscriber subscriber, IReadOnlyList<Article> articles, string messageKey)
+    {
+        var shown = articles.Take(options.MaxArticles).ToList();
+        var context = Context(subscriber);
+        context.SetValue("count", NumberValue.Create(articles.Count));
+        context.SetValue("more", NumberValue.Create(articles.Count - shown.Count));
+        context.SetValue("first_title", new StringValue(OneLine(articles[0].Title)));
+        context.SetValue("articles", new ArrayValue(shown.Select(a => (FluidValue)new ObjectValue(new DigestArticle(
+            OneLine(a.Title), a.CanonicalUrl, a.Author.Name, a.Summary, a.PublishedAt.ToString("d MMMM yyyy", CultureInfo.InvariantCulture)))).ToList()));
+        var subjectLine = OneLine(subject.Render(context, NullEncoder.Default));
+        context.SetValue("subject", new StringValue(subjectLine));
+
+        var message = Envelope(subscriber, subjectLine, messageKey);
+        var unsubscribe = UnsubscribeUrl(subscriber);
+        message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{options.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(subscriber.Email)}>");
+        message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+        message.Body = new BodyBuilder
+        {
+            TextBody = text.Render(context, NullEncoder.Default),
+            HtmlBody = html.Render(context, HtmlEncoder.Default),
+        }.ToMessageBody();
+        return Signed(message);
+    }
+
+    public MimeMessage Confirmation(Subscriber subscriber, string messageKey)
+    {
+        var message = Envelope(subscriber, $"Confirm your subscription to {OneLine(site.Title)}", messageKey);
+        message.Body = new TextPart("plain") { Text = confirm.Render(Context(subscriber), NullEncoder.Default) };
+        return Signed(message);
+    }
+
+    private sealed record DigestArticle(string Title, string Url, string Author, string Summary, string Date);
+
+    private static readonly TemplateOptions Options = CreateOptions();
+
+    private static TemplateOptions CreateOptions()
+    {
+        var options = new TemplateOptions();
+        options.MemberAccessStrategy.IgnoreCasing = true;
+        options.MemberAccessStrategy.Register<DigestArticle>();
+        return options;
+    }
+
+    private TemplateContext Context(Subscriber subscriber)
+    {
+        var context = new TemplateContext(Options);
+        context.SetValue("site", new StringValue(OneLine(site.Title)));
+        context.SetValue("site_url", new StringValue(site.BaseUrl));
+        context.SetValue("language", new StringValue(site.Language));
+        context.SetValue("name", new StringValue(OneLine(subscriber.Name ?? "")));
+        context.SetValue("frequency", new StringValue(subscriber.Frequency == DigestFrequency.Daily ? "daily" : "weekly"));
+        context.SetValue("unsubscribe_url", new StringValue(UnsubscribeUrl(subscriber)));
+        context.SetValue("confirm_url", new StringValue(ConfirmUrl(subscriber)));
+        return context;
+    }
+
+    private MimeMessage Envelope(Subscriber subscriber, string subjectLine, string messageKey)
+    {
+        var message = new MimeMessage();
+        message.From.Add(new MailboxAddress(OneLine(options.FromName), options.FromAddress));
+        if (options.ReplyTo is { } replyTo) message.ReplyTo.Add(MailboxAddress.Parse(replyTo));
+        message.To.Add(new MailboxAddress(OneLine(subscriber.Name ?? ""), subscriber.Email));
+        message.Subject = subjectLine;
+        message.Date = time.GetUtcNow();
+        message.MessageId = $"{messageKey}@{options.FromAddress[(options.FromAddress.IndexOf('@') + 1)..]}";
+        return message;
+    }
+
+    private MimeMessage Signed(MimeMessage message)
+    {
+        if (dkim is null) return message;
+        message.Prepare(EncodingConstraint.SevenBit);
+        dkim.Sign(message, [HeaderId.From, HeaderId.To, HeaderId.Subject, HeaderId.Date, HeaderId.MessageId, HeaderId.ListUnsubscribe, HeaderId.ListUnsubscribePost]);
+        return message;
+    }
+
+    /// <summary>Line breaks in a title or name would otherwise end the header they are put in.</summary>
+    private static string OneLine(string value) => string.Join(' ', value.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}

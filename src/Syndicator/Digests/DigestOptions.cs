@@ -1,0 +1,121 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Syndicator.Digests;
+
+public enum DigestSchedule
+{
+    /// <summary>The DailyDigest and WeeklyDigest jobs' cron expressions, in their configured time zone.</summary>
+    Cron,
+
+    /// <summary>Each subscriber gets the digest at <see cref="DigestOptions.LocalHour"/> in their own time zone (the jobs then run hourly).</summary>
+    SubscriberLocalHour,
+}
+
+/// <summary>The <c>Digests</c> section.</summary>
+public sealed class DigestOptions
+{
+    public const string Section = "Digests";
+
+    [Required(ErrorMessage = "Digests:FromAddress is empty; set the address digests come from, e.g. digest@magazine.example.")]
+    [EmailAddress(ErrorMessage = "Digests:FromAddress is not an e-mail address.")]
+    public string FromAddress { get; set; } = "digest@magazine.example";
+
+    public string FromName { get; set; } = "The Opinion Magazine";
+
+    [EmailAddress(ErrorMessage = "Digests:ReplyTo is not an e-mail address.")]
+    public string? ReplyTo { get; set; }
+
+    /// <summary>Liquid subject; variables: site, count, frequency, first_title.</summary>
+    public string Subject { get; set; } = "{{ site }}: {{ count }} new article{% if count != 1 %}s{% endif %}";
+
+    /// <summary>Folder with <c>digest.html.liquid</c>, <c>digest.txt.liquid</c> and <c>confirm.txt.liquid</c>.</summary>
+    public string TemplatesPath { get; set; } = "config/templates";
+
+    /// <summary>Where Syndicator's /subscribe and /unsubscribe pages are reachable from readers' mail clients (https in production).</summary>
+    [Url(ErrorMessage = "Digests:PublicUrl is not an absolute URL; write it like https://syndicator.magazine.example.")]
+    public string PublicUrl { get; set; } = "http://127.0.0.1:5080";
+
+    /// <summary>Signs unsubscribe and confirmation links (HMAC-SHA256). A reference env:NAME or file:/path; created in data/ when absent.</summary>
+    public string SigningKey { get; set; } = "file:data/signing.key";
+
+    public DigestSchedule Schedule { get; set; } = DigestSchedule.Cron;
+
+    [Range(0, 23, ErrorMessage = "Digests:LocalHour must be an hour from 0 to 23.")]
+    public int LocalHour { get; set; } = 7;
+
+    /// <summary>For SubscriberLocalHour weekly digests: the day they go out.</summary>
+    public DayOfWeek WeeklyDay { get; set; } = DayOfWeek.Monday;
+
+    /// <summary>A new subscriber's first digest looks back this many periods (a day or a week each).</summary>
+    [Range(0, 52, ErrorMessage = "Digests:NewSubscriberLookBackPeriods must be between 0 and 52.")]
+    public int NewSubscriberLookBackPeriods { get; set; } = 1;
+
+    /// <summary>After this many hard bounces (5xx for the recipient) a subscriber is suspended.</summary>
+    [Range(1, 100, ErrorMessage = "Digests:MaxHardBounces must be between 1 and 100.")]
+    public int MaxHardBounces { get; set; } = 3;
+
+    /// <summary>Most articles one digest lists; the rest are counted with a link to the site.</summary>
+    [Range(1, 500, ErrorMessage = "Digests:MaxArticles must be between 1 and 500.")]
+    public int MaxArticles { get; set; } = 50;
+
+    public SmtpOptions Smtp { get; set; } = new();
+
+    /// <summary>With no Smtp:Host, messages are written here as .eml files instead of being sent.</summary>
+    public string PickupPath { get; set; } = "data/mail-pickup";
+
+    /// <summary>Optional DKIM signing.</summary>
+    public DkimOptions Dkim { get; set; } = new();
+}
+
+public enum SmtpSecurity
+{
+    /// <summary>STARTTLS when the server offers it.</summary>
+    Auto,
+    StartTls,
+    /// <summary>Implicit TLS (port 465).</summary>
+    Tls,
+    None,
+}
+
+public sealed class SmtpOptions
+{
+    /// <summary>Empty: write messages to Digests:PickupPath instead of sending.</summary>
+    public string? Host { get; set; }
+
+    [Range(1, 65535, ErrorMessage = "Digests:Smtp:Port must be between 1 and 65535.")]
+    public int Port { get; set; } = 587;
+
+    public SmtpSecurity Security { get; set; } = SmtpSecurity.Auto;
+
+    public string? UserName { get; set; }
+
+    /// <summary>env:NAME or file:/path.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>Accept any server certificate (test relays with self-signed certificates only).</summary>
+    public bool AcceptAnyCertificate { get; set; }
+
+    [Range(1, 32, ErrorMessage = "Digests:Smtp:Connections must be between 1 and 32.")]
+    public int Connections { get; set; } = 2;
+
+    [Range(0.1, 10000, ErrorMessage = "Digests:Smtp:MessagesPerSecond must be between 0.1 and 10000.")]
+    public double MessagesPerSecond { get; set; } = 10;
+
+    /// <summary>Relays cap hourly volume; 0 means no cap.</summary>
+    [Range(0, 10_000_000, ErrorMessage = "Digests:Smtp:MaxPerHour must be 0 (no cap) or a positive number.")]
+    public int MaxPerHour { get; set; }
+
+    [Range(1, 600, ErrorMessage = "Digests:Smtp:TimeoutSeconds must be between 1 and 600.")]
+    public int TimeoutSeconds { get; set; } = 60;
+}
+
+public sealed class DkimOptions
+{
+    public string? Domain { get; set; }
+    public string? Selector { get; set; }
+
+    /// <summary>PEM private key file (a path, or file:/path).</summary>
+    public string? PrivateKeyFile { get; set; }
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(Domain);
+}

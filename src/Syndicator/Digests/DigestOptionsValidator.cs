@@ -1,0 +1,55 @@
+using Fluid;
+using Microsoft.Extensions.Options;
+using Syndicator.Announcements;
+
+namespace Syndicator.Digests;
+
+/// <summary>Checks what annotations cannot: secrets resolve, the templates parse, a DKIM key exists.</summary>
+internal sealed class DigestOptionsValidator(string contentRoot) : IValidateOptions<DigestOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DigestOptions options)
+    {
+        var errors = new List<string>();
+        var smtp = options.Smtp;
+        if (!string.IsNullOrWhiteSpace(smtp.Host) && !string.IsNullOrEmpty(smtp.UserName))
+        {
+            if (string.IsNullOrWhiteSpace(smtp.Password))
+                errors.Add("Digests:Smtp:Password is missing while Digests:Smtp:UserName is set; set it to env:VARIABLE or file:/path.");
+            else if (!Secrets.IsReference(smtp.Password))
+                errors.Add("Digests:Smtp:Password holds the secret itself; write env:VARIABLE or file:/path instead, and keep the value out of committed files.");
+            else if (Secrets.TryResolve(smtp.Password, contentRoot, out var problem) is null)
+                errors.Add($"Digests:Smtp:Password ({smtp.Password}) cannot be read: {problem}.");
+        }
+        if (!options.SigningKey.StartsWith("file:", StringComparison.Ordinal))
+        {
+            if (!Secrets.IsReference(options.SigningKey))
+                errors.Add("Digests:SigningKey holds the key itself; write env:VARIABLE or file:/path instead.");
+            else if (Secrets.TryResolve(options.SigningKey, contentRoot, out var problem) is null)
+                errors.Add($"Digests:SigningKey ({options.SigningKey}) cannot be read: {problem}.");
+        }
+        var folder = Path.GetFullPath(options.TemplatesPath, contentRoot);
+        foreach (var file in new[] { "digest.html.liquid", "digest.txt.liquid", "confirm.txt.liquid" })
+        {
+            try
+            {
+                PostComposer.Load(Path.Combine(folder, file));
+            }
+            catch (InvalidOperationException e)
+            {
+                errors.Add($"Digests:TemplatesPath: {e.Message}");
+            }
+        }
+        if (!new FluidParser().TryParse(options.Subject, out _, out var subjectError))
+            errors.Add($"Digests:Subject is not valid Liquid: {subjectError}");
+        if (options.Dkim.Enabled)
+        {
+            var keyFile = options.Dkim.PrivateKeyFile ?? "";
+            keyFile = keyFile.StartsWith("file:", StringComparison.Ordinal) ? keyFile[5..] : keyFile;
+            if (string.IsNullOrWhiteSpace(keyFile) || !File.Exists(Path.GetFullPath(keyFile, contentRoot)))
+                errors.Add($"Digests:Dkim:PrivateKeyFile '{options.Dkim.PrivateKeyFile}' does not exist; point it at the PEM private key for {options.Dkim.Domain}, or remove Digests:Dkim:Domain.");
+            if (string.IsNullOrWhiteSpace(options.Dkim.Selector))
+                errors.Add("Digests:Dkim:Selector is empty; set the DNS selector of the DKIM key (the part before ._domainkey).");
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,135 @@
+using System.Globalization;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Syndicator.Deliveries;
+using Syndicator.Storage;
+
+namespace Syndicator.Digests;
+
+public sealed record PlanReport(int Planned, int NothingNew, int NotDue)
+{
+    public override string ToString() => $"{Planned} digest(s) planned, {NothingNew} subscriber(s) with nothing new, {NotDue} not due";
+}
+
+/// <summary>
+/// Decides who gets a digest now and fixes what it holds. For each confirmed subscriber of the frequency whose
+/// period has not had its digest yet: the articles imported after their <c>covered_until</c> (and up to five seconds ago,
+/// so an import still committing goes to the next one), filtered by the authors and tags they follow. The digest,
+/// its items, its delivery and the advanced <c>covered_until</c> are written in one transaction, so across crashes,
+/// restarts and late imports no article is missed or repeated. No new articles: no e-mail.
+/// </summary>
+public sealed class DigestPlanner(
+    Database database,
+    SubscriberStore subscribers,
+    DeliveryStore deliveries,
+    IOptions<DigestOptions> options,
+    TimeProvider time,
+    ILogger<DigestPlanner> logger)
+{
+    public const string Channel = "email";
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
+
+    /// <param name="manual">A digest sent by hand (<c>syndicator digest send</c>): ignores the schedule and does not use up the period's digest.</param>
+    public async Task<PlanReport> PlanAsync(DigestFrequency frequency, bool manual, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().ToStoredPrecision();
+        var cutoff = now - Settle;
+        int planned = 0, nothingNew = 0, notDue = 0;
+        foreach (var subscriber in await subscribers.ListAsync(cancellationToken, SubscriberState.Confirmed, frequency))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var period = manual ? $"manual-{now:yyyyMMddTHHmmss.ffffff}" : Period(subscriber, now);
+            if (!manual && (period == subscriber.LastPeriod || !Due(subscriber, now)))
+            {
+                notDue++;
+                continue;
+            }
+            if (await PlanOneAsync(subscriber, period, cutoff, manual, now, cancellationToken)) planned++;
+            else nothingNew++;
+        }
+        var report = new PlanReport(planned, nothingNew, notDue);
+        logger.LogInformation("{Frequency} digests: {Report}", frequency, report.ToString());
+        return report;
+    }
+
+    private async Task<bool> PlanOneAsync(Subscriber subscriber, string period, DateTimeOffset cutoff, bool manual, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // Moving the watermark first claims this subscriber's window: a planner on another node that read the same
+        // watermark updates nothing and backs off, so no window is planned twice.
+        var claimed = await connection.ExecuteAsync(new CommandDefinition($"""
+            UPDATE subscribers SET covered_until = @cutoff{(manual ? "" : ", last_period = @period")} WHERE id = @id AND covered_until = @since
+            """, new { cutoff, period, id = subscriber.Id, since = subscriber.CoveredUntil }, transaction, cancellationToken: cancellationToken));
+        if (claimed == 0) return false;
+
+        var articleIds = await NewArticlesAsync(connection, transaction, subscriber, cutoff, cancellationToken);
+
+        if (articleIds.Count > 0)
+        {
+            var digestId = Guid.CreateVersion7(now).ToString();
+            await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO digests (id, subscriber_id, frequency, period, created_at) VALUES (@digestId, @subscriberId, @frequency, @period, @now)",
+                new { digestId, subscriberId = subscriber.Id, frequency = SubscriberStore.Column(subscriber.Frequency), period, now }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO digest_items (digest_id, article_id, position) VALUES (@digestId, @articleId, @position)",
+                articleIds.Select((articleId, position) => new { digestId, articleId, position }), transaction, cancellationToken: cancellationToken));
+            await deliveries.EnsureAsync(connection, transaction, Channel, "digest", digestId, subscriber.Id, now, cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return articleIds.Count > 0;
+    }
+
+    /// <summary>What each subscriber of the frequency would get now, without planning or sending anything.</summary>
+    public async Task<IReadOnlyList<(Subscriber Subscriber, int Articles)>> PreviewAsync(DigestFrequency frequency, CancellationToken cancellationToken)
+    {
+        var cutoff = time.GetUtcNow().ToStoredPrecision() - Settle;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var result = new List<(Subscriber, int)>();
+        foreach (var subscriber in await subscribers.ListAsync(cancellationToken, SubscriberState.Confirmed, frequency))
+            result.Add((subscriber, (await NewArticlesAsync(connection, null, subscriber, cutoff, cancellationToken)).Count));
+        return result;
+    }
+
+    /// <summary>Articles imported after the subscriber's watermark and up to <paramref name="cutoff"/>, of the authors or tags they follow (all when they follow none).</summary>
+    private static async Task<List<string>> NewArticlesAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, Subscriber subscriber, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var parameters = new DynamicParameters(new { since = subscriber.CoveredUntil, cutoff });
+        var filters = new List<string>();
+        if (subscriber.FollowedAuthors.Count > 0)
+            filters.Add($"lower(au.name) IN {SqlList.In(parameters, "au", subscriber.FollowedAuthors.Select(a => a.ToLowerInvariant()).ToList())}");
+        if (subscriber.FollowedTags.Count > 0)
+            filters.Add($"a.id IN (SELECT article_id FROM article_tags WHERE lower(tag) IN {SqlList.In(parameters, "tg", subscriber.FollowedTags.Select(t => t.ToLowerInvariant()).ToList())})");
+        return (await connection.QueryAsync<string>(new CommandDefinition($"""
+            SELECT a.id FROM articles a JOIN authors au ON au.id = a.author_id
+            WHERE a.created_at > @since AND a.created_at <= @cutoff
+            {(filters.Count > 0 ? "AND (" + string.Join(" OR ", filters) + ")" : "")}
+            ORDER BY a.published_at DESC, a.id
+            """, parameters, transaction, cancellationToken: cancellationToken))).ToList();
+    }
+
+    /// <summary>Where a new subscriber's first digest starts: one period (or Digests:NewSubscriberLookBackPeriods) back.</summary>
+    public DateTimeOffset FirstWatermark(DigestFrequency frequency) =>
+        time.GetUtcNow() - (frequency == DigestFrequency.Daily ? TimeSpan.FromDays(1) : TimeSpan.FromDays(7)) * options.Value.NewSubscriberLookBackPeriods;
+
+    /// <summary>The subscriber's current period in their own time zone: the local date, or the ISO week.</summary>
+    public static string Period(Subscriber subscriber, DateTimeOffset now)
+    {
+        var local = TimeZoneInfo.ConvertTime(now, Zone(subscriber.TimeZone));
+        return subscriber.Frequency == DigestFrequency.Daily
+            ? local.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)
+            : $"{ISOWeek.GetYear(local.DateTime)}-W{ISOWeek.GetWeekOfYear(local.DateTime):D2}";
+    }
+
+    private bool Due(Subscriber subscriber, DateTimeOffset now)
+    {
+        var o = options.Value;
+        if (o.Schedule == DigestSchedule.Cron) return true;
+        var local = TimeZoneInfo.ConvertTime(now, Zone(subscriber.TimeZone));
+        return local.Hour >= o.LocalHour && (subscriber.Frequency == DigestFrequency.Daily || local.DayOfWeek == o.WeeklyDay);
+    }
+
+    public static TimeZoneInfo Zone(string id) => Hosting.ScheduleOptionsValidator.FindTimeZone(id) ?? TimeZoneInfo.Utc;
+}

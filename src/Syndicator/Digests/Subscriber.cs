@@ -1,0 +1,35 @@
+namespace Syndicator.Digests;
+
+public enum DigestFrequency
+{
+    Daily,
+    Weekly,
+}
+
+public enum SubscriberState
+{
+    /// <summary>Signed up over HTTP and not yet confirmed: receives nothing but the confirmation e-mail.</summary>
+    Pending,
+    Confirmed,
+    Unsubscribed,
+    /// <summary>Too many hard bounces: the address does not take mail.</summary>
+    Suspended,
+}
+
+/// <summary>
+/// A reader who gets digests. <see cref="CoveredUntil"/> is the import time up to which articles have been planned
+/// into this subscriber's digests: the next digest holds exactly the articles imported after it.
+/// </summary>
+public sealed record Subscriber(
+    string Id,
+    string Email,
+    string? Name,
+    DigestFrequency Frequency,
+    string TimeZone,
+    SubscriberState State,
+    int HardBounces,
+    DateTimeOffset CoveredUntil,
+    string? LastPeriod,
+    IReadOnlyList<string> FollowedAuthors,
+    IReadOnlyList<string> FollowedTags,
+    DateTimeOffset CreatedAt);

@@ -1,0 +1,149 @@
+using System.Data.Common;
+using Dapper;
+using Syndicator.Storage;
+
+namespace Syndicator.Digests;
+
+public sealed class SubscriberStore(Database database, TimeProvider time)
+{
+    private const string Columns = """
+        id AS Id, email AS Email, name AS Name, frequency AS Frequency, time_zone AS TimeZone, state AS State,
+        hard_bounces AS HardBounces, covered_until AS CoveredUntil, last_period AS LastPeriod, created_at AS CreatedAt
+        """;
+
+    public static string Normalize(string email) => email.Trim().ToLowerInvariant();
+
+    /// <summary>Adds a subscriber, or updates name, frequency, zone and follows of an existing one (keeping its digest history).</summary>
+    public async Task<(Subscriber Subscriber, bool Created)> SaveAsync(
+        string email, string? name, DigestFrequency frequency, string timeZone, SubscriberState state,
+        IReadOnlyList<string> authors, IReadOnlyList<string> tags, DateTimeOffset coveredUntil, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var now = time.GetUtcNow().ToStoredPrecision();
+        var normalized = Normalize(email);
+        var existing = await GetAsync(connection, transaction, "email = @value", normalized, cancellationToken);
+        string id;
+        if (existing is null)
+        {
+            id = Guid.CreateVersion7(now).ToString();
+            await connection.ExecuteAsync(new CommandDefinition($"""
+                INSERT INTO subscribers (id, email, name, frequency, time_zone, state, hard_bounces, covered_until, created_at, confirmed_at)
+                VALUES (@id, @normalized, @name, @frequency, @timeZone, @state, 0, @coveredUntil, @now, {(state == SubscriberState.Confirmed ? "@now" : "NULL")})
+                """, new { id, normalized, name, frequency = Column(frequency), timeZone, state = Column(state), coveredUntil = coveredUntil.ToStoredPrecision(), now }, transaction, cancellationToken: cancellationToken));
+        }
+        else
+        {
+            id = existing.Id;
+            await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE subscribers SET name = COALESCE(@name, name), frequency = @frequency, time_zone = @timeZone WHERE id = @id
+                """, new { id, name, frequency = Column(frequency), timeZone }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM subscriber_follows WHERE subscriber_id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        }
+        var follows = authors.Select(a => new { id, kind = "author", value = a.Trim() })
+            .Concat(tags.Select(t => new { id, kind = "tag", value = t.Trim() }))
+            .Where(f => f.value.Length > 0).DistinctBy(f => (f.kind, f.value.ToLowerInvariant()));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO subscriber_follows (subscriber_id, kind, value) VALUES (@id, @kind, @value)", follows, transaction, cancellationToken: cancellationToken));
+        var saved = (await GetAsync(connection, transaction, "id = @value", id, cancellationToken))!;
+        await transaction.CommitAsync(cancellationToken);
+        return (saved, existing is null);
+    }
+
+    public async Task<Subscriber?> FindAsync(string emailOrId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await GetAsync(connection, null, emailOrId.Contains('@') ? "email = @value" : "id = @value", emailOrId.Contains('@') ? Normalize(emailOrId) : emailOrId, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<Subscriber>> ListAsync(CancellationToken cancellationToken, SubscriberState? state = null, DigestFrequency? frequency = null)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await QueryAsync(connection, null, "(@state IS NULL OR state = @state) AND (@frequency IS NULL OR frequency = @frequency) ORDER BY email",
+            new { state = state is null ? null : Column(state.Value), frequency = frequency is null ? null : Column(frequency.Value) }, cancellationToken);
+    }
+
+    public async Task<bool> RemoveAsync(string email, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition("DELETE FROM subscribers WHERE email = @email", new { email = Normalize(email) }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    /// <summary>Confirms a pending subscriber; their first digest starts at <paramref name="coveredUntil"/>.</summary>
+    public async Task<bool> ConfirmAsync(string id, DateTimeOffset coveredUntil, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE subscribers SET state = 'confirmed', confirmed_at = @now, covered_until = @coveredUntil WHERE id = @id AND state = 'pending'",
+            new { id, now = time.GetUtcNow(), coveredUntil = coveredUntil.ToStoredPrecision() }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    public async Task<bool> UnsubscribeAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE subscribers SET state = 'unsubscribed', unsubscribed_at = @now WHERE id = @id AND state <> 'unsubscribed'",
+            new { id, now = time.GetUtcNow() }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    /// <summary>An unsubscribed reader signing up again starts over as pending: they must confirm again.</summary>
+    public async Task<Subscriber> ResubscribeAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE subscribers SET state = 'pending', unsubscribed_at = NULL WHERE id = @id AND state = 'unsubscribed'", new { id }, cancellationToken: cancellationToken));
+        return (await GetAsync(connection, null, "id = @value", id, cancellationToken))!;
+    }
+
+    /// <summary>Counts a hard bounce and suspends the subscriber at <paramref name="limit"/>. True when this bounce suspended them.</summary>
+    public async Task<bool> RecordHardBounceAsync(string id, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("UPDATE subscribers SET hard_bounces = hard_bounces + 1 WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE subscribers SET state = 'suspended' WHERE id = @id AND hard_bounces >= @limit AND state = 'confirmed'", new { id, limit }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    internal async Task<Subscriber?> GetAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken) =>
+        (await QueryAsync(connection, transaction, where, new { value }, cancellationToken)).FirstOrDefault();
+
+    internal async Task<IReadOnlyList<Subscriber>> QueryAsync(DbConnection connection, DbTransaction? transaction, string where, object parameters, CancellationToken cancellationToken)
+    {
+        var rows = (await connection.QueryAsync<Row>(new CommandDefinition($"SELECT {Columns} FROM subscribers WHERE {where}", parameters, transaction, cancellationToken: cancellationToken))).ToList();
+        if (rows.Count == 0) return [];
+        var lookup = new List<(string SubscriberId, string Kind, string Value)>();
+        foreach (var chunk in rows.Select(r => r.Id).Chunk(500))
+        {
+            var ids = new DynamicParameters();
+            lookup.AddRange(await connection.QueryAsync<(string, string, string)>(new CommandDefinition(
+                $"SELECT subscriber_id, kind, value FROM subscriber_follows WHERE subscriber_id IN {SqlList.In(ids, "s", chunk)} ORDER BY value",
+                ids, transaction, cancellationToken: cancellationToken)));
+        }
+        var follows = lookup.ToLookup(f => f.SubscriberId);
+        return rows.Select(r => r.ToSubscriber(
+            follows[r.Id].Where(f => f.Kind == "author").Select(f => f.Value).ToList(),
+            follows[r.Id].Where(f => f.Kind == "tag").Select(f => f.Value).ToList())).ToList();
+    }
+
+    public static string Column(DigestFrequency frequency) => frequency.ToString().ToLowerInvariant();
+    public static string Column(SubscriberState state) => state.ToString().ToLowerInvariant();
+
+    private sealed class Row
+    {
+        public string Id { get; init; } = "";
+        public string Email { get; init; } = "";
+        public string? Name { get; init; }
+        public string Frequency { get; init; } = "";
+        public string TimeZone { get; init; } = "";
+        public string State { get; init; } = "";
+        public int HardBounces { get; init; }
+        public DateTimeOffset CoveredUntil { get; init; }
+        public string? LastPeriod { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
+
+        public Subscriber ToSubscriber(IReadOnlyList<string> authors, IReadOnlyList<string> tags) => new(
+            Id, Email, Name, Enum.Parse<DigestFrequency>(Frequency, true), TimeZone, Enum.Parse<SubscriberState>(State, true),
+            HardBounces, CoveredUntil, LastPeriod, authors, tags, CreatedAt);
+    }
+}
