@@ -31,6 +31,8 @@ public sealed class TestApp : IAsyncDisposable
         all["Import:InboxPath"] = Path.Combine(dir.Path, "inbox");
         all["Import:SettleSeconds"] = "0";
         all["Feeds:OutputPath"] = Path.Combine(dir.Path, "feeds");
+        all["Digests:PickupPath"] = Path.Combine(dir.Path, "mail-pickup");
+        all["Digests:SigningKey"] = "file:" + Path.Combine(dir.Path, "signing.key");
         foreach (var (key, value) in settings ?? []) all[key] = value;
         var app = SyndicatorHost.Build([], config => config.AddInMemoryCollection(all), services);
         await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(TestContext.Current.CancellationToken);
