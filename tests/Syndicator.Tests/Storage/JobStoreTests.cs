@@ -25,6 +25,8 @@ public sealed class JobStoreTests
         var all = store.Settings();
         all["Http:Urls"] = "http://127.0.0.1:0";
         all["Import:SamplesPath"] = "";
+        all["Feeds:OutputPath"] = Path.Combine(Path.GetTempPath(), "syndicator-jobstore-" + Guid.NewGuid().ToString("N"));
+        all["Digests:SigningKey"] = "file:" + Path.Combine(Path.GetTempPath(), "syndicator-jobstore-" + Guid.NewGuid().ToString("N") + ".key");
         foreach (var (k, v) in settings) all[k] = v;
         await using var app = Syndicator.Hosting.SyndicatorHost.Build([], c => Microsoft.Extensions.Configuration.MemoryConfigurationBuilderExtensions.AddInMemoryCollection(c, all));
         await app.StartAsync(Ct);

@@ -291,6 +291,8 @@ public sealed class SyndicatorSandbox : IAsyncDisposable
         Set("Import:InboxPath", Inbox);
         Set("Import:SamplesPath", Path.Combine(Repo.Root, "config", "samples", "articles"));
         Set("Import:SettleSeconds", 0);
+        Set("Announcements:TemplatesPath", Path.Combine(Repo.Root, "config", "templates"));
+        Set("Digests:TemplatesPath", Path.Combine(Repo.Root, "config", "templates"));
         Set("Http:Urls", BaseUrl);
         Set("Jobs:DropFolderImport", new JsonObject { ["Enabled"] = true, ["IntervalSeconds"] = 1, ["Misfire"] = "Skip" });
     }

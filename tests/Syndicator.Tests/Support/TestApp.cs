@@ -41,6 +41,8 @@ public sealed class TestApp : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A started app keeps its scheduler polling the database until stopped; stopping an app never started is harmless.
+        await App.StopAsync(CancellationToken.None);
         await App.DisposeAsync();
         await Store.DisposeAsync();
         Dir.Dispose();
