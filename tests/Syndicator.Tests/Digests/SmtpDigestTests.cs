@@ -1,0 +1,171 @@
+using Syndicator.Deliveries;
+using Syndicator.Digests;
+using Syndicator.Tests.Support;
+
+namespace Syndicator.Tests.Digests;
+
+/// <summary>Digests sent through MailKit to a real SMTP server on loopback.</summary>
+public sealed class SmtpDigestTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<(DigestWorld World, SmtpTestServer Smtp, string PasswordVariable)> StartAsync(SmtpTestServerOptions? smtpOptions = null, Dictionary<string, string?>? extra = null)
+    {
+        var smtp = await SmtpTestServer.StartAsync(smtpOptions, Ct);
+        var variable = "SYN_TEST_SMTP_" + Guid.NewGuid().ToString("N");
+        var settings = new Dictionary<string, string?>
+        {
+            ["Digests:Smtp:Host"] = smtp.Host,
+            ["Digests:Smtp:Port"] = smtp.Port.ToString(),
+            ["Digests:Smtp:Security"] = smtpOptions?.StartTls == true ? "StartTls" : "None",
+            ["Digests:Smtp:AcceptAnyCertificate"] = "true",
+            ["Digests:Smtp:Connections"] = "2",
+            ["Digests:Smtp:MessagesPerSecond"] = "1000",
+            ["Deliveries:RetryBaseSeconds"] = "60",
+        };
+        if (smtpOptions?.Auth is { } auth)
+        {
+            Environment.SetEnvironmentVariable(variable, auth.Password);
+            settings["Digests:Smtp:UserName"] = auth.User;
+            settings["Digests:Smtp:Password"] = "env:" + variable;
+        }
+        foreach (var (k, v) in extra ?? []) settings[k] = v;
+        return (await DigestWorld.CreateAsync(settings: settings), smtp, variable);
+    }
+
+    private static async Task<int> SendAllDueAsync(DigestWorld world)
+    {
+        var total = 0;
+        while (true)
+        {
+            var report = await world.App.Get<DigestSender>().SendDueAsync(null, Ct);
+            if (report.Attempted == 0) return total;
+            total += report.Attempted;
+        }
+    }
+
+    [Fact]
+    public async Task Digests_go_out_over_starttls_with_authentication_many_messages_per_connection()
+    {
+        var (world, smtp, variable) = await StartAsync(new SmtpTestServerOptions { StartTls = true, RequireStartTls = true, Auth = ("relay", "relay-pass") });
+        await using var _ = world;
+        await using var __ = smtp;
+        for (var i = 0; i < 10; i++) await world.SubscribeAsync($"reader{i}@example.com");
+        await world.ImportAsync("Headline", "Jane Doe");
+
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+
+        var received = await smtp.WaitForMessagesAsync(10, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(10, received.Select(m => m.Recipients.Single()).Distinct().Count());
+        Assert.All(received, m => Assert.True(m.Tls));
+        Assert.All(received, m => Assert.Equal("relay", m.AuthenticatedUser));
+        var stats = await smtp.GetStatsAsync(Ct);
+        Assert.InRange(stats.Connections, 1, 2);
+        Assert.Equal(10, stats.Messages);
+        Environment.SetEnvironmentVariable(variable, null);
+    }
+
+    [Fact]
+    public async Task A_4xx_reply_is_retried_after_the_backoff_and_the_reader_gets_exactly_one_copy()
+    {
+        var (world, smtp, _) = await StartAsync();
+        await using var _w = world;
+        await using var _s = smtp;
+        await world.SubscribeAsync("busy@example.com");
+        await world.SubscribeAsync("fine@example.com");
+        smtp.FailRecipient("busy@example.com", 451, "4.7.1 Try again later", times: 1);
+        await world.ImportAsync("Headline", "Jane Doe");
+
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+        var waiting = Assert.Single(await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.RetryWait, null, 10, Ct));
+        Assert.StartsWith("smtp: ", waiting.LastError);
+        Assert.Contains("451", waiting.LastError);
+
+        world.Time.Advance(TimeSpan.FromMinutes(2));
+        await SendAllDueAsync(world);
+
+        var received = await smtp.WaitForMessagesAsync(2, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(["busy@example.com", "fine@example.com"], received.Select(m => m.Recipients.Single()).Order());
+        Assert.Equal(2, (await world.App.Get<DeliveryStore>().GetAsync(waiting.Id, Ct))!.Attempts);
+    }
+
+    [Fact]
+    public async Task A_5xx_for_the_recipient_fails_the_delivery_at_once_and_repeated_hard_bounces_suspend_the_subscriber()
+    {
+        var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:MaxHardBounces"] = "2" });
+        await using var _w = world;
+        await using var _s = smtp;
+        await world.SubscribeAsync("gone@example.com");
+        smtp.FailRecipient("gone@example.com", 550, "5.1.1 No such user");
+
+        await world.ImportAsync("First", "Jane Doe");
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+        var failed = Assert.Single(await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Failed, null, 10, Ct));
+        Assert.Contains("550", failed.LastError);
+        Assert.Contains("No such user", failed.LastError);
+        Assert.Equal(1, failed.Attempts);
+        Assert.Equal(SubscriberState.Confirmed, (await world.App.Get<SubscriberStore>().FindAsync("gone@example.com", Ct))!.State);
+
+        await world.ImportAsync("Second", "Jane Doe");
+        await world.RunDailyAsync(TimeSpan.FromDays(1));
+        Assert.Equal(SubscriberState.Suspended, (await world.App.Get<SubscriberStore>().FindAsync("gone@example.com", Ct))!.State);
+
+        await world.ImportAsync("Third", "Jane Doe");
+        await world.RunDailyAsync(TimeSpan.FromDays(1));
+        Assert.Equal(2, (await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Failed, null, 10, Ct)).Count);
+        Assert.Empty(await smtp.MessagesAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_crash_in_the_middle_of_a_send_resumes_without_a_second_copy_and_without_skipping_anyone()
+    {
+        var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:Smtp:Connections"] = "1" });
+        await using var _w = world;
+        await using var _s = smtp;
+        for (var i = 0; i < 12; i++) await world.SubscribeAsync($"reader{i:D2}@example.com");
+        await world.ImportAsync("Headline", "Jane Doe");
+        world.Time.Advance(TimeSpan.FromHours(1));
+        await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+
+        // The process "dies" after five messages: the run is cancelled, leaving claimed deliveries in flight.
+        using var crash = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var progress = new SynchronousProgress(p => { if (p.Done == 5) crash.Cancel(); });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => world.App.Get<DigestSender>().SendDueAsync(progress, crash.Token));
+        Assert.Equal(5, (await smtp.MessagesAsync(Ct)).Count);
+
+        // Planning again after the restart finds nothing new; the in-flight rows come back once their lease has run out.
+        await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+        await SendAllDueAsync(world);
+        Assert.Equal(5, (await smtp.MessagesAsync(Ct)).Count);
+        world.Time.Advance(TimeSpan.FromMinutes(6));
+        await SendAllDueAsync(world);
+
+        var received = await smtp.WaitForMessagesAsync(12, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(12, received.Count);
+        Assert.Equal(12, received.Select(m => m.Recipients.Single()).Distinct().Count());
+        Assert.Equal(12, (await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Sent, null, 100, Ct)).Count);
+    }
+
+    [Fact]
+    public async Task The_hourly_cap_holds_the_rest_back_until_the_hour_has_passed()
+    {
+        var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:Smtp:MaxPerHour"] = "3" });
+        await using var _w = world;
+        await using var _s = smtp;
+        for (var i = 0; i < 5; i++) await world.SubscribeAsync($"reader{i}@example.com");
+        await world.ImportAsync("Headline", "Jane Doe");
+
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+        await SendAllDueAsync(world);
+        Assert.Equal(3, (await smtp.MessagesAsync(Ct)).Count);
+
+        world.Time.Advance(TimeSpan.FromMinutes(61));
+        await SendAllDueAsync(world);
+        Assert.Equal(5, (await smtp.WaitForMessagesAsync(5, TimeSpan.FromSeconds(10), Ct)).Count);
+    }
+
+    private sealed class SynchronousProgress(Action<(int Done, int Total)> report) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value) => report(value);
+    }
+}
