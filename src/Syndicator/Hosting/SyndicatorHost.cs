@@ -104,6 +104,11 @@ public static class SyndicatorHost
         services.AddTransient<Announcer>();
         services.AddHttpClient<MastodonClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<MastodonClient>());
+        services.AddHttpClient<Announcements.X.XClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<Announcements.X.XClient>());
+        services.AddSingleton<Announcements.Bluesky.BlueskySessions>();
+        services.AddHttpClient<Announcements.Bluesky.BlueskyClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<Announcements.Bluesky.BlueskyClient>());
 
         // Digests
         services.AddSingleton<SubscriberStore>();

@@ -1,0 +1,362 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Syndicator.Deliveries;
+
+namespace Syndicator.Announcements.Bluesky;
+
+/// <summary>
+/// Posts to Bluesky over XRPC against the account's PDS (<see cref="SocialAccount.BaseUrl"/>, by default
+/// https://bsky.social), logged in with the Identifier and AppPassword credentials:
+/// <list type="bullet">
+/// <item>the session (<c>com.atproto.server.createSession</c>) is kept in <see cref="BlueskySessions"/>; an
+/// <c>ExpiredToken</c>/<c>InvalidToken</c> answer refreshes it (<c>com.atproto.server.refreshSession</c>), and when
+/// that fails too, logs in again — once per call;</item>
+/// <item>the post is an <c>app.bsky.feed.post</c> record created with <c>com.atproto.repo.createRecord</c> under a
+/// record key derived from <see cref="ComposedPost.IdempotencyKey"/> (<see cref="BlueskyRecordKey"/>). Before
+/// creating it, and again when creating fails, <c>com.atproto.repo.getRecord</c> looks for that key, so an attempt
+/// whose answer was lost is reported as sent and never posted twice;</item>
+/// <item>the record has the text, <c>createdAt</c>, <c>langs</c>, facets (<see cref="BlueskyRichText"/>: the URL as a
+/// link, hashtags as tags, offsets in UTF-8 bytes) and an <c>app.bsky.embed.external</c> link card with the title, the
+/// summary and, when the article has an image that can be downloaded (at most 1,000,000 bytes, an image/* type), a
+/// thumbnail uploaded with <c>com.atproto.repo.uploadBlob</c>; without it the post goes out without a thumbnail.</item>
+/// </list>
+/// Outcomes: Sent(at:// URI, https://bsky.app/profile/HANDLE/post/RKEY). Errors start with "bluesky:" and keep the
+/// server's error name and message; 429 (with <c>RateLimit-Reset</c>, epoch seconds, as NotBefore), 5xx, timeouts
+/// and connection failures are transient, other answers (400 InvalidRequest, 401 AuthenticationRequired for a wrong
+/// app password...) permanent.
+/// </summary>
+public sealed class BlueskyClient(
+    HttpClient http,
+    IHostEnvironment environment,
+    TimeProvider time,
+    BlueskySessions? sessions = null,
+    ILogger<BlueskyClient>? logger = null) : ISocialClient
+{
+    public const string PostCollection = "app.bsky.feed.post";
+
+    /// <summary>The largest thumbnail <c>app.bsky.embed.external</c> accepts.</summary>
+    public const int MaxThumbBytes = 1_000_000;
+
+    private readonly BlueskySessions sessions = sessions ?? BlueskySessions.Shared;
+    private readonly ILogger logger = logger ?? NullLogger<BlueskyClient>.Instance;
+
+    public Network Network => Network.Bluesky;
+
+    public async Task<DeliveryOutcome> PostAsync(SocialAccount account, ComposedPost post, bool isRetry, CancellationToken cancellationToken)
+    {
+        var baseUrl = (account.BaseUrl ?? SocialAccount.DefaultBaseUrl(Network)).TrimEnd('/');
+        var identifier = Secrets.Resolve(account.Credentials.GetValueOrDefault("Identifier") ?? "", environment.ContentRootPath, $"Announcements account {account.Name} Identifier");
+        var appPassword = Secrets.Resolve(account.Credentials.GetValueOrDefault("AppPassword") ?? "", environment.ContentRootPath, $"Announcements account {account.Name} AppPassword");
+        var call = new Call(baseUrl, identifier, appPassword);
+        var rkey = BlueskyRecordKey.FromIdempotencyKey(post.IdempotencyKey);
+        try
+        {
+            await SessionAsync(call, cancellationToken);
+
+            // Always (not only when isRetry): a post under this key means an earlier attempt got through.
+            if (await FindPostAsync(call, rkey, cancellationToken) is { } existing) return existing;
+
+            var thumb = string.IsNullOrWhiteSpace(post.ImageUrl) ? null : await ThumbAsync(call, post.ImageUrl, cancellationToken);
+            var record = Record(post, thumb);
+            var response = await AuthorizedAsync(call, HttpMethod.Post, "com.atproto.repo.createRecord", () => Json(new JsonObject
+            {
+                ["repo"] = call.Session!.Did,
+                ["collection"] = PostCollection,
+                ["rkey"] = rkey,
+                ["record"] = record.DeepClone(),
+            }), cancellationToken);
+            if (response.IsSuccess)
+                return Sent(call, response.Body?["uri"]?.GetValue<string>() ?? AtUri(call, rkey), rkey);
+
+            // The PDS refuses a second record under the same key (the reference PDS with a 500): if the post is
+            // there, an earlier attempt made it.
+            if (response.Status != HttpStatusCode.TooManyRequests && response.Status != HttpStatusCode.Unauthorized)
+            {
+                try
+                {
+                    if (await FindPostAsync(call, rkey, cancellationToken) is { } made) return made;
+                }
+                catch (BlueskyFailure) { }
+                catch (HttpRequestException) { }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested) { }
+            }
+            return Failure(call, "com.atproto.repo.createRecord", response);
+        }
+        catch (BlueskyFailure failure)
+        {
+            return failure.Outcome;
+        }
+        catch (HttpRequestException e)
+        {
+            return new DeliveryOutcome.Transient($"bluesky: {baseUrl} could not be reached: {e.Message}");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new DeliveryOutcome.Transient($"bluesky: {baseUrl} did not answer within {http.Timeout.TotalSeconds:N0} s");
+        }
+    }
+
+    /// <summary>The <c>app.bsky.feed.post</c> record for <paramref name="post"/> (public for tests and previews).</summary>
+    public JsonObject Record(ComposedPost post, JsonNode? thumb = null)
+    {
+        var record = new JsonObject
+        {
+            ["$type"] = PostCollection,
+            ["text"] = post.Text,
+            ["createdAt"] = time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+        };
+        if (!string.IsNullOrWhiteSpace(post.Language)) record["langs"] = new JsonArray(post.Language.Trim());
+
+        var facets = BlueskyRichText.Facets(post.Text, post.Url);
+        if (facets.Count > 0)
+        {
+            record["facets"] = new JsonArray(facets.Select(f => (JsonNode)new JsonObject
+            {
+                ["index"] = new JsonObject { ["byteStart"] = f.ByteStart, ["byteEnd"] = f.ByteEnd },
+                ["features"] = new JsonArray(f.Kind == BlueskyFacetKind.Link
+                    ? new JsonObject { ["$type"] = "app.bsky.richtext.facet#link", ["uri"] = f.Value }
+                    : new JsonObject { ["$type"] = "app.bsky.richtext.facet#tag", ["tag"] = f.Value }),
+            }).ToArray());
+        }
+
+        if (!string.IsNullOrWhiteSpace(post.Url))
+        {
+            var external = new JsonObject
+            {
+                ["uri"] = post.Url,
+                ["title"] = post.Title,
+                ["description"] = post.Summary,
+            };
+            if (thumb is not null) external["thumb"] = thumb.DeepClone();
+            record["embed"] = new JsonObject { ["$type"] = "app.bsky.embed.external", ["external"] = external };
+        }
+        return record;
+    }
+
+    // ------------------------------------------------------------------ posts
+
+    private async Task<DeliveryOutcome.Sent?> FindPostAsync(Call call, string rkey, CancellationToken cancellationToken)
+    {
+        var query = $"repo={Uri.EscapeDataString(call.Session!.Did)}&collection={PostCollection}&rkey={rkey}";
+        var response = await SendAsync(call, HttpMethod.Get, "com.atproto.repo.getRecord", query, null, null, cancellationToken);
+        if (response.IsSuccess)
+            return Sent(call, response.Body?["uri"]?.GetValue<string>() ?? AtUri(call, rkey), rkey);
+        if (response.Status == HttpStatusCode.TooManyRequests || (int)response.Status >= 500)
+            throw new BlueskyFailure(Failure(call, "com.atproto.repo.getRecord", response));
+        return null; // 400 RecordNotFound, or anything the create call will explain better
+    }
+
+    private static DeliveryOutcome.Sent Sent(Call call, string uri, string rkey)
+    {
+        var session = call.Session!;
+        var profile = string.IsNullOrEmpty(session.Handle) || session.Handle == "handle.invalid" ? session.Did : session.Handle;
+        return new DeliveryOutcome.Sent(uri, $"https://bsky.app/profile/{profile}/post/{rkey}");
+    }
+
+    private static string AtUri(Call call, string rkey) => $"at://{call.Session!.Did}/{PostCollection}/{rkey}";
+
+    /// <summary>
+    /// Downloads the image and uploads it as a blob; null (post without a thumbnail) when the image cannot be had or
+    /// the PDS will not take it. A PDS that is down or rate-limiting fails the attempt instead.
+    /// </summary>
+    private async Task<JsonNode?> ThumbAsync(Call call, string imageUrl, CancellationToken cancellationToken)
+    {
+        var image = await DownloadImageAsync(imageUrl, cancellationToken);
+        if (image is null) return null;
+        var response = await AuthorizedAsync(call, HttpMethod.Post, "com.atproto.repo.uploadBlob", () =>
+        {
+            var content = new ByteArrayContent(image.Value.Bytes);
+            content.Headers.ContentType = new MediaTypeHeaderValue(image.Value.MediaType);
+            return content;
+        }, cancellationToken);
+        if (response.IsSuccess && response.Body?["blob"] is { } blob) return blob.DeepClone();
+        if (response.Status == HttpStatusCode.TooManyRequests || (int)response.Status >= 500)
+            throw new BlueskyFailure(Failure(call, "com.atproto.repo.uploadBlob", response));
+        logger.LogWarning("Bluesky: the PDS did not take the thumbnail {ImageUrl} ({Status} {Error}); posting without it", imageUrl, (int)response.Status, response.Error);
+        return null;
+    }
+
+    private async Task<(byte[] Bytes, string MediaType)?> DownloadImageAsync(string imageUrl, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(imageUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            logger.LogWarning("Bluesky: the image URL {ImageUrl} is not an absolute http(s) URL; posting without a thumbnail", imageUrl);
+            return null;
+        }
+        try
+        {
+            using var response = await http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            var mediaType = response.Content.Headers.ContentType?.MediaType;
+            if (!response.IsSuccessStatusCode || mediaType is null || !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
+                || response.Content.Headers.ContentLength > MaxThumbBytes)
+            {
+                logger.LogWarning("Bluesky: the image {ImageUrl} answered {Status} {MediaType} ({Length} bytes); posting without a thumbnail",
+                    imageUrl, (int)response.StatusCode, mediaType, response.Content.Headers.ContentLength);
+                return null;
+            }
+            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+            using var buffer = new MemoryStream();
+            var chunk = new byte[81920];
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                buffer.Write(chunk, 0, read);
+                if (buffer.Length > MaxThumbBytes)
+                {
+                    logger.LogWarning("Bluesky: the image {ImageUrl} is larger than {Max} bytes; posting without a thumbnail", imageUrl, MaxThumbBytes);
+                    return null;
+                }
+            }
+            return buffer.Length == 0 ? null : (buffer.ToArray(), mediaType);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            logger.LogWarning("Bluesky: the image {ImageUrl} could not be downloaded ({Reason}); posting without a thumbnail", imageUrl, e.Message);
+            return null;
+        }
+    }
+
+    // ------------------------------------------------------------------ sessions
+
+    private async Task SessionAsync(Call call, CancellationToken cancellationToken)
+    {
+        call.Session = sessions.Get(call.BaseUrl, call.Identifier);
+        call.SessionIsFresh = false;
+        if (call.Session is null) await CreateSessionAsync(call, cancellationToken);
+    }
+
+    private async Task CreateSessionAsync(Call call, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(call, HttpMethod.Post, "com.atproto.server.createSession", null,
+            () => Json(new JsonObject { ["identifier"] = call.Identifier, ["password"] = call.AppPassword }), null, cancellationToken);
+        if (!response.IsSuccess)
+        {
+            sessions.Remove(call.BaseUrl, call.Identifier);
+            throw new BlueskyFailure(Failure(call, "com.atproto.server.createSession", response));
+        }
+        Store(call, response.Body);
+        call.SessionIsFresh = true;
+    }
+
+    /// <summary>After a token problem: refresh the session, or log in again when the refresh token is no good either.</summary>
+    private async Task RenewSessionAsync(Call call, CancellationToken cancellationToken)
+    {
+        if (call.Session is { } old)
+        {
+            var response = await SendAsync(call, HttpMethod.Post, "com.atproto.server.refreshSession", null, null, old.RefreshJwt, cancellationToken);
+            if (response.IsSuccess)
+            {
+                Store(call, response.Body);
+                call.SessionIsFresh = true;
+                return;
+            }
+            if (response.Status == HttpStatusCode.TooManyRequests || (int)response.Status >= 500)
+                throw new BlueskyFailure(Failure(call, "com.atproto.server.refreshSession", response));
+            logger.LogInformation("Bluesky: refreshing the session of {Identifier} failed ({Error}); logging in again", call.Identifier, response.Error);
+        }
+        await CreateSessionAsync(call, cancellationToken);
+    }
+
+    private void Store(Call call, JsonNode? body)
+    {
+        var access = body?["accessJwt"]?.GetValue<string>();
+        var refresh = body?["refreshJwt"]?.GetValue<string>();
+        var did = body?["did"]?.GetValue<string>();
+        if (access is null || refresh is null || did is null)
+            throw new BlueskyFailure(new DeliveryOutcome.Transient($"bluesky: {call.BaseUrl} answered a session without accessJwt, refreshJwt and did"));
+        call.Session = new BlueskySession(access, refresh, did, body?["handle"]?.GetValue<string>() ?? call.Session?.Handle);
+        sessions.Set(call.BaseUrl, call.Identifier, call.Session);
+    }
+
+    /// <summary>An XRPC call with the session's access token, renewed and repeated once when the PDS rejects the token.</summary>
+    private async Task<XrpcResponse> AuthorizedAsync(Call call, HttpMethod method, string nsid, Func<HttpContent>? content, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(call, method, nsid, null, content, call.Session!.AccessJwt, cancellationToken);
+        if (!IsTokenProblem(response, call.SessionIsFresh)) return response;
+        await RenewSessionAsync(call, cancellationToken);
+        return await SendAsync(call, method, nsid, null, content, call.Session!.AccessJwt, cancellationToken);
+    }
+
+    private static bool IsTokenProblem(XrpcResponse response, bool sessionIsFresh) =>
+        response.Status is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized
+        && (response.Error is "ExpiredToken" or "InvalidToken"
+            // a cached session the PDS no longer knows (revoked app password, reset PDS...)
+            || (!sessionIsFresh && response.Status == HttpStatusCode.Unauthorized && response.Error is "AuthenticationRequired" or "AuthMissing" or null));
+
+    // ------------------------------------------------------------------ XRPC
+
+    private async Task<XrpcResponse> SendAsync(Call call, HttpMethod method, string nsid, string? query, Func<HttpContent>? content, string? bearer, CancellationToken cancellationToken)
+    {
+        var url = $"{call.BaseUrl}/xrpc/{nsid}" + (query is null ? "" : "?" + query);
+        using var request = new HttpRequestMessage(method, url) { Content = content?.Invoke() };
+        if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        using var response = await http.SendAsync(request, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        JsonNode? body = null;
+        try
+        {
+            body = text.Length == 0 ? null : JsonNode.Parse(text);
+        }
+        catch (JsonException) { }
+        string? Field(string name) => body is JsonObject o && o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+        return new XrpcResponse(response.StatusCode, response.ReasonPhrase, body, Field("error"), Field("message"), text, RateLimitReset(response));
+    }
+
+    private static DeliveryOutcome Failure(Call call, string nsid, XrpcResponse response)
+    {
+        var detail = response.Error is null && response.Message is null
+            ? Shorten(response.Text)
+            : string.Join(": ", new[] { response.Error, response.Message }.Where(s => !string.IsNullOrEmpty(s)));
+        var error = $"bluesky: {nsid} at {call.BaseUrl} answered {(int)response.Status} {response.Reason}: {detail}";
+        return response.Status == HttpStatusCode.TooManyRequests || response.Status == HttpStatusCode.RequestTimeout || (int)response.Status >= 500
+            ? new DeliveryOutcome.Transient(error, response.RateLimitReset)
+            : new DeliveryOutcome.Permanent(error);
+    }
+
+    /// <summary>Bluesky's <c>RateLimit-Reset</c> is in epoch seconds; a <c>Retry-After</c> is used when there is none.</summary>
+    private DateTimeOffset? RateLimitReset(HttpResponseMessage response)
+    {
+        if (response.Headers.TryGetValues("RateLimit-Reset", out var values)
+            && long.TryParse(values.First(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+            return DateTimeOffset.FromUnixTimeSeconds(seconds);
+        return response.Headers.RetryAfter switch
+        {
+            { Date: { } date } => date,
+            { Delta: { } delta } => time.GetUtcNow() + delta,
+            _ => null,
+        };
+    }
+
+    private static StringContent Json(JsonObject body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
+
+    private static string Shorten(string text) => text.Length <= 300 ? text.Trim() : text[..300].Trim() + "…";
+
+    private sealed class Call(string baseUrl, string identifier, string appPassword)
+    {
+        public string BaseUrl { get; } = baseUrl;
+        public string Identifier { get; } = identifier;
+        public string AppPassword { get; } = appPassword;
+        public BlueskySession? Session { get; set; }
+
+        /// <summary>True when <see cref="Session"/> was made during this call (a token problem then is not a stale cache).</summary>
+        public bool SessionIsFresh { get; set; }
+    }
+
+    private sealed record XrpcResponse(HttpStatusCode Status, string? Reason, JsonNode? Body, string? Error, string? Message, string Text, DateTimeOffset? RateLimitReset)
+    {
+        public bool IsSuccess => (int)Status is >= 200 and < 300;
+    }
+
+    private sealed class BlueskyFailure(DeliveryOutcome outcome) : Exception(outcome is DeliveryOutcome.Permanent p ? p.Error : outcome.ToString())
+    {
+        public DeliveryOutcome Outcome { get; } = outcome;
+    }
+}

@@ -1,0 +1,275 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Syndicator.Deliveries;
+
+namespace Syndicator.Announcements.X;
+
+/// <summary>
+/// Posts to X with <c>POST /2/tweets</c> (JSON body <c>{"text": ...}</c>), signed with OAuth 1.0a in user context.
+/// X has no idempotency key, so a retry first looks for the article's URL among the account's 20 latest posts
+/// (<c>GET /2/users/me</c>, cached, then <c>GET /2/users/{id}/tweets</c>) and reports a post it finds as sent.
+/// X's own refusal of duplicate text (403 "duplicate content") also counts as sent, with the existing post's id
+/// when the lookup finds it. Errors start with "x:" and are classed as transient (timeouts, connection failures,
+/// 5xx, 429 with X's reset time) or permanent (401, 400, 403, 422 and other 4xx, with X's title and detail).
+/// </summary>
+public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeProvider time) : ISocialClient
+{
+    public const int LookupCount = 20;
+
+    /// <summary>User ids by API base URL and credentials: an access token belongs to one user for good.</summary>
+    private static readonly ConcurrentDictionary<string, string> UserIds = new(StringComparer.Ordinal);
+
+    private readonly OAuth1Signer signer = new(time);
+
+    public Network Network => Network.X;
+
+    public static string StatusUrl(string id) => "https://x.com/i/web/status/" + id;
+
+    public async Task<DeliveryOutcome> PostAsync(SocialAccount account, ComposedPost post, bool isRetry, CancellationToken cancellationToken)
+    {
+        var baseUrl = (account.BaseUrl ?? SocialAccount.DefaultBaseUrl(Network.X)).TrimEnd('/');
+        OAuth1Credentials credentials;
+        try
+        {
+            credentials = Credentials(account, environment.ContentRootPath);
+        }
+        catch (InvalidOperationException e)
+        {
+            return new DeliveryOutcome.Permanent("x: " + e.Message);
+        }
+
+        var step = "POST /2/tweets";
+        try
+        {
+            if (isRetry)
+            {
+                // An earlier attempt may have reached X: never post before making sure it did not.
+                var lookup = await FindExistingAsync(baseUrl, credentials, post.Url, s => step = s, cancellationToken);
+                if (lookup.Id is { } existing) return new DeliveryOutcome.Sent(existing, StatusUrl(existing));
+                // A transient failure leaves the question open: try again later rather than risk a second post.
+                // A permanent one (e.g. an access level without timeline reads) falls back on X's duplicate check.
+                if (lookup.Failure is DeliveryOutcome.Transient transient) return transient;
+                step = "POST /2/tweets";
+            }
+
+            using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/2/tweets")
+            {
+                Content = JsonContent.Create(new Dictionary<string, string> { ["text"] = post.Text }),
+            };
+            await signer.SignAsync(request, credentials, cancellationToken);
+            using var response = await http.SendAsync(request, cancellationToken);
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                var id = DataId(body);
+                return new DeliveryOutcome.Sent(id, id is null ? null : StatusUrl(id));
+            }
+            if (response.StatusCode == HttpStatusCode.Forbidden && IsDuplicate(body))
+            {
+                // X refuses the same text twice: the post is already there. Find its id if the timeline allows.
+                var lookup = await FindExistingAsync(baseUrl, credentials, post.Url, s => step = s, cancellationToken);
+                return lookup.Id is { } existing
+                    ? new DeliveryOutcome.Sent(existing, StatusUrl(existing))
+                    : new DeliveryOutcome.Sent(null, null);
+            }
+            return Failure("POST /2/tweets", response, body);
+        }
+        catch (HttpRequestException e)
+        {
+            return new DeliveryOutcome.Transient($"x: {baseUrl} could not be reached ({step}): {e.Message}");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new DeliveryOutcome.Transient($"x: {baseUrl} did not answer within {http.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s ({step})");
+        }
+        catch (JsonException e)
+        {
+            return new DeliveryOutcome.Transient($"x: {baseUrl} answered {step} with JSON that could not be read: {e.Message}");
+        }
+    }
+
+    /// <summary>The account's four X secrets, resolved from their <c>env:</c> or <c>file:</c> references.</summary>
+    public static OAuth1Credentials Credentials(SocialAccount account, string contentRoot)
+    {
+        string Resolve(string name)
+        {
+            var key = $"Announcements account {account.Name} Credentials:{name}";
+            if (!account.Credentials.TryGetValue(name, out var reference) || string.IsNullOrWhiteSpace(reference))
+                throw new InvalidOperationException($"{key} is missing; X needs ConsumerKey, ConsumerSecret, AccessToken and AccessTokenSecret.");
+            return Secrets.Resolve(reference, contentRoot, key);
+        }
+        return new OAuth1Credentials(Resolve("ConsumerKey"), Resolve("ConsumerSecret"), Resolve("AccessToken"), Resolve("AccessTokenSecret"));
+    }
+
+    private sealed record Lookup(string? Id, DeliveryOutcome? Failure);
+
+    /// <summary>The id of a recent post of this account that links to <paramref name="url"/>, or why it could not be looked for.</summary>
+    private async Task<Lookup> FindExistingAsync(string baseUrl, OAuth1Credentials credentials, string url, Action<string> step, CancellationToken cancellationToken)
+    {
+        var cacheKey = baseUrl + "\n" + credentials.ConsumerKey + "\n" + credentials.Token;
+        if (!UserIds.TryGetValue(cacheKey, out var userId))
+        {
+            step("GET /2/users/me");
+            var (meStatus, me) = await GetAsync(baseUrl + "/2/users/me", credentials, cancellationToken);
+            if (meStatus is not null) return new Lookup(null, Failure("GET /2/users/me", meStatus, me));
+            userId = DataId(me);
+            if (userId is null) return new Lookup(null, new DeliveryOutcome.Permanent($"x: GET /2/users/me answered without a user id: {Shorten(me)}"));
+            UserIds[cacheKey] = userId;
+        }
+
+        step("GET /2/users/:id/tweets");
+        var timeline = $"{baseUrl}/2/users/{Uri.EscapeDataString(userId)}/tweets?max_results={LookupCount}&tweet.fields=entities";
+        var (status, body) = await GetAsync(timeline, credentials, cancellationToken);
+        if (status is not null) return new Lookup(null, Failure("GET /2/users/:id/tweets", status, body));
+        return new Lookup(FindPostLinking(body, url), null);
+    }
+
+    /// <summary>A signed GET: null and the body on success, else the failed response (disposed after reading) and its body.</summary>
+    private async Task<(HttpResponseMessage? Failed, string Body)> GetAsync(string url, OAuth1Credentials credentials, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        await signer.SignAsync(request, credentials, cancellationToken);
+        var response = await http.SendAsync(request, cancellationToken);
+        string body;
+        try
+        {
+            body = await response.Content.ReadAsStringAsync(cancellationToken);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+        if (response.IsSuccessStatusCode)
+        {
+            response.Dispose();
+            return (null, body);
+        }
+        return (response, body);
+    }
+
+    /// <summary>The id of the first post whose text or <c>entities.urls</c> holds <paramref name="url"/>.</summary>
+    internal static string? FindPostLinking(string timelineJson, string url)
+    {
+        if (string.IsNullOrWhiteSpace(url)) return null;
+        using var json = JsonDocument.Parse(timelineJson);
+        if (!json.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array) return null;
+        foreach (var tweet in data.EnumerateArray())
+        {
+            if (!tweet.TryGetProperty("id", out var id) || id.GetString() is not { } tweetId) continue;
+            if (tweet.TryGetProperty("text", out var text) && text.GetString()?.Contains(url, StringComparison.Ordinal) == true)
+                return tweetId;
+            if (tweet.TryGetProperty("entities", out var entities) && entities.TryGetProperty("urls", out var urls) && urls.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var link in urls.EnumerateArray())
+                {
+                    foreach (var field in (ReadOnlySpan<string>)["expanded_url", "unwound_url", "url"])
+                        if (link.TryGetProperty(field, out var value) && SameUrl(value.GetString(), url)) return tweetId;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static bool SameUrl(string? candidate, string url)
+    {
+        if (string.IsNullOrWhiteSpace(candidate)) return false;
+        var a = candidate.Trim().TrimEnd('/');
+        var b = url.Trim().TrimEnd('/');
+        if (Uri.TryCreate(a, UriKind.Absolute, out var ua) && Uri.TryCreate(b, UriKind.Absolute, out var ub))
+            return Uri.Compare(ua, ub, UriComponents.HttpRequestUrl, UriFormat.UriEscaped, StringComparison.Ordinal) == 0;
+        return string.Equals(a, b, StringComparison.Ordinal);
+    }
+
+    private static DeliveryOutcome Failure(string step, HttpResponseMessage response, string body)
+    {
+        using var _ = response;
+        var status = (int)response.StatusCode;
+        var error = $"x: {step} answered {status} {response.ReasonPhrase}: {ErrorText(body)}";
+        return response.StatusCode switch
+        {
+            HttpStatusCode.TooManyRequests => new DeliveryOutcome.Transient(error, RateLimitReset(response)),
+            HttpStatusCode.RequestTimeout => new DeliveryOutcome.Transient(error),
+            >= HttpStatusCode.InternalServerError => new DeliveryOutcome.Transient(error),
+            _ => new DeliveryOutcome.Permanent(error),
+        };
+    }
+
+    /// <summary>
+    /// When X allows the next request: <c>x-rate-limit-reset</c> (epoch seconds) for the endpoint's window, or the
+    /// later reset of an exhausted 24-hour user or app cap; <c>Retry-After</c> as a last resort.
+    /// </summary>
+    internal static DateTimeOffset? RateLimitReset(HttpResponseMessage response)
+    {
+        DateTimeOffset? latest = null;
+        void Consider(DateTimeOffset? value)
+        {
+            if (value is { } v && (latest is null || v > latest)) latest = v;
+        }
+        Consider(EpochHeader(response, "x-rate-limit-reset"));
+        foreach (var cap in (ReadOnlySpan<string>)["x-user-limit-24hour", "x-app-limit-24hour"])
+            if (Header(response, cap + "-remaining") == "0") Consider(EpochHeader(response, cap + "-reset"));
+        if (latest is not null) return latest;
+        return response.Headers.RetryAfter switch
+        {
+            { Date: { } date } => date,
+            { Delta: { } delta } => DateTimeOffset.UtcNow + delta,
+            _ => null,
+        };
+    }
+
+    private static DateTimeOffset? EpochHeader(HttpResponseMessage response, string name) =>
+        long.TryParse(Header(response, name), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
+
+    private static string? Header(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault()?.Trim() : null;
+
+    private static bool IsDuplicate(string body) =>
+        body.Contains("duplicate content", StringComparison.OrdinalIgnoreCase) || body.Contains("is a duplicate", StringComparison.OrdinalIgnoreCase);
+
+    private static string? DataId(string body)
+    {
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object
+            && data.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
+            ? id.GetString()
+            : null;
+    }
+
+    /// <summary>X's words from a problem body (<c>title</c>, <c>detail</c>, <c>errors[].message</c>), else the body itself, shortened.</summary>
+    internal static string ErrorText(string body)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            var root = json.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return Shorten(body);
+            var parts = new List<string>();
+            void Add(string? text)
+            {
+                if (!string.IsNullOrWhiteSpace(text) && !parts.Contains(text.Trim(), StringComparer.Ordinal)) parts.Add(text.Trim());
+            }
+            Add(Text(root, "title"));
+            Add(Text(root, "detail"));
+            if (root.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Array)
+                foreach (var e in errors.EnumerateArray().Take(3))
+                    Add(Text(e, "message") ?? Text(e, "detail"));
+            return parts.Count == 0 ? Shorten(body) : Shorten(string.Join(": ", parts));
+        }
+        catch (JsonException)
+        {
+            return Shorten(body);
+        }
+    }
+
+    private static string? Text(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static string Shorten(string text) => text.Length <= 300 ? text.Trim() : text[..300].Trim() + "…";
+}
