@@ -49,16 +49,10 @@ public sealed class ArticleStore(Database database)
         return await WithTagsAsync(connection, null, rows.ToList(), cancellationToken);
     }
 
+    /// <summary>The article with this slug, or imported from a file of this name, with that file name.</summary>
     internal async Task<(Article Article, string? SourceName)?> FindForImportAsync(
-        DbConnection connection, DbTransaction transaction, string column, string value, CancellationToken cancellationToken)
-    {
-        var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(
-            SelectArticles + $" WHERE a.{column} = @value", new { value }, transaction, cancellationToken: cancellationToken));
-        var row = rows.FirstOrDefault();
-        if (row is null) return null;
-        var article = (await WithTagsAsync(connection, transaction, [row], cancellationToken))[0];
-        return (article, row.SourceName);
-    }
+        DbConnection connection, DbTransaction transaction, bool bySlug, string value, CancellationToken cancellationToken) =>
+        await FindRowAsync(connection, transaction, bySlug ? "a.slug = @value" : "a.source_name = @value", value, cancellationToken);
 
     internal async Task<bool> SlugTakenAsync(DbConnection connection, DbTransaction transaction, string slug, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<int>(new CommandDefinition(
@@ -130,12 +124,15 @@ public sealed class ArticleStore(Database database)
             "INSERT INTO article_tags (article_id, tag) VALUES (@id, @tag)",
             article.Tags.Select(tag => new { id = article.Id, tag }), transaction, cancellationToken: cancellationToken));
 
-    private async Task<Article?> FindAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken)
+    private async Task<Article?> FindAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken) =>
+        (await FindRowAsync(connection, transaction, where, value, cancellationToken))?.Article;
+
+    private static async Task<(Article Article, string? SourceName)?> FindRowAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken)
     {
         var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(
             SelectArticles + " WHERE " + where, new { value }, transaction, cancellationToken: cancellationToken));
         var row = rows.FirstOrDefault();
-        return row is null ? null : (await WithTagsAsync(connection, transaction, [row], cancellationToken))[0];
+        return row is null ? null : ((await WithTagsAsync(connection, transaction, [row], cancellationToken))[0], row.SourceName);
     }
 
     private static async Task<IReadOnlyList<Article>> WithTagsAsync(
@@ -146,11 +143,9 @@ public sealed class ArticleStore(Database database)
         var tags = new Dictionary<string, List<string>>();
         foreach (var chunk in ids.Chunk(500))
         {
-            var inList = string.Join(",", chunk.Select((_, i) => "@p" + i));
             var parameters = new DynamicParameters();
-            for (var i = 0; i < chunk.Length; i++) parameters.Add("p" + i, chunk[i]);
             var tagRows = await connection.QueryAsync<(string ArticleId, string Tag)>(new CommandDefinition(
-                $"SELECT article_id, tag FROM article_tags WHERE article_id IN ({inList}) ORDER BY tag", parameters, transaction, cancellationToken: cancellationToken));
+                $"SELECT article_id, tag FROM article_tags WHERE article_id IN {SqlList.In(parameters, "p", chunk)} ORDER BY tag", parameters, transaction, cancellationToken: cancellationToken));
             foreach (var (articleId, tag) in tagRows)
             {
                 if (!tags.TryGetValue(articleId, out var list)) tags[articleId] = list = [];

@@ -73,8 +73,8 @@ public sealed partial class ArticleImporter(
             var author = await store.SaveAuthorAsync(connection, transaction, draft.Author.Name, draft.Author.Bio, draft.Author.Handles, now, cancellationToken);
 
             // The file name identifies the article across edits of its title; an explicit slug identifies it across renames.
-            var existing = (draft.Slug is null ? null : await store.FindForImportAsync(connection, transaction, "slug", draft.Slug, cancellationToken))
-                ?? await store.FindForImportAsync(connection, transaction, "source_name", draft.SourceName, cancellationToken);
+            var existing = (draft.Slug is null ? null : await store.FindForImportAsync(connection, transaction, bySlug: true, draft.Slug, cancellationToken))
+                ?? await store.FindForImportAsync(connection, transaction, bySlug: false, draft.SourceName, cancellationToken);
 
             var slug = draft.Slug ?? existing?.Article.Slug ?? await FreeSlugAsync(connection, transaction, Slugify(draft.Title), cancellationToken);
 
