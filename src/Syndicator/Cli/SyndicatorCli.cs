@@ -28,6 +28,9 @@ public static class SyndicatorCli
         root.Add(AnnounceCommand.Create());
         root.Add(SubscribersCommand.Create());
         root.Add(DigestCommand.Create());
+        root.Add(StatusCommand.Create());
+        root.Add(DeliveriesCommand.Create());
+        root.Add(JobsCommand.Create());
 
         // Redirected output (logs, systemd's journal, tests) would otherwise wrap at 80 columns mid-message.
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 400;

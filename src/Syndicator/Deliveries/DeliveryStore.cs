@@ -113,6 +113,72 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         return rows.Select(r => r.ToDelivery()).ToList();
     }
 
+    /// <summary>Hands every failed delivery back to its channel (one channel's, when given), as <see cref="RetryAsync"/> does one. Returns how many.</summary>
+    public async Task<int> RetryAllFailedAsync(string? channel, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = @now, updated_at = @now WHERE state = 'failed' AND (@channel IS NULL OR channel = @channel)",
+            new { channel, now }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Deletes sent deliveries sent before <paramref name="cutoff"/>; nothing pending, waiting or failed is touched.</summary>
+    public async Task<int> DeleteSentBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM deliveries WHERE state = 'sent' AND sent_at < @cutoff", new { cutoff }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>How many deliveries each channel has in each state; combinations with none are left out.</summary>
+    public async Task<IReadOnlyList<DeliveryCount>> CountByChannelAndStateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(string Channel, string State, long Count)>(new CommandDefinition(
+            "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state ORDER BY channel, state", cancellationToken: cancellationToken));
+        return rows.Select(r => new DeliveryCount(r.Channel, DeliveryStates.FromColumn(r.State), r.Count)).ToList();
+    }
+
+    /// <summary>
+    /// Each channel's queue: the deliveries its next run would claim (the same condition as <see cref="ClaimDueAsync"/>).
+    /// Channels with nothing due are left out.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, long>> CountDueByChannelAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var rows = await connection.QueryAsync<(string Channel, long Count)>(new CommandDefinition("""
+            SELECT channel, COUNT(*) FROM deliveries
+            WHERE (state IN ('pending', 'retry-wait') AND next_attempt_at <= @now) OR (state = 'in-flight' AND lease_expires_at < @now)
+            GROUP BY channel
+            """, new { now }, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => r.Channel, r => r.Count, StringComparer.Ordinal);
+    }
+
+    /// <summary>Every delivery of one subject (e.g. kind <c>article</c> and an article's id), oldest first.</summary>
+    public async Task<IReadOnlyList<Delivery>> ListForSubjectAsync(string subjectKind, string subjectId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<DeliveryRow>(new CommandDefinition($"""
+            SELECT {Columns} FROM deliveries WHERE subject_kind = @subjectKind AND subject_id = @subjectId ORDER BY channel, recipient, id
+            """, new { subjectKind, subjectId }, cancellationToken: cancellationToken));
+        return rows.Select(r => r.ToDelivery()).ToList();
+    }
+
+    /// <summary>The e-mail digests that carry an article, counted by the state of their delivery.</summary>
+    public async Task<IReadOnlyDictionary<DeliveryState, long>> CountDigestsWithArticleAsync(string articleId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(string State, long Count)>(new CommandDefinition("""
+            SELECT d.state, COUNT(*) FROM digest_items i
+            JOIN deliveries d ON d.subject_kind = 'digest' AND d.subject_id = i.digest_id
+            WHERE i.article_id = @articleId
+            GROUP BY d.state
+            """, new { articleId }, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => DeliveryStates.FromColumn(r.State), r => r.Count);
+    }
+
     /// <summary>A claimed delivery moves on only while its node still holds the claim; a late node whose lease was taken over changes nothing.</summary>
     private async Task<bool> FinishAsync(long id, string node, DeliveryState to, string set, object values, CancellationToken cancellationToken)
     {
@@ -151,3 +217,6 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
             NextAttemptAt, LastError, RemoteId, RemoteUrl, ClaimedBy, LeaseExpiresAt, CreatedAt, UpdatedAt, SentAt);
     }
 }
+
+/// <summary>How many deliveries of one channel are in one state.</summary>
+public sealed record DeliveryCount(string Channel, DeliveryState State, long Count);

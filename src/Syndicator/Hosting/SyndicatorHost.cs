@@ -69,13 +69,17 @@ public static class SyndicatorHost
         Bind<ScheduleOptions>(services, configuration, ScheduleOptions.Section);
         Bind<FeedOptions>(services, configuration, FeedOptions.Section);
         Bind<DeliveryOptions>(services, configuration, DeliveryOptions.Section);
+        Bind<HistoryOptions>(services, configuration, HistoryOptions.Section);
         Bind<AnnouncementOptions>(services, configuration, AnnouncementOptions.Section);
         services.AddSingleton<IValidateOptions<AnnouncementOptions>>(new AnnouncementOptionsValidator(contentRoot));
         Bind<DigestOptions>(services, configuration, DigestOptions.Section);
         services.AddSingleton<IValidateOptions<DigestOptions>>(new DigestOptionsValidator(contentRoot));
         services.AddSingleton<IValidateOptions<StorageOptions>>(new StorageOptionsValidator(contentRoot));
         services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();
+        services.AddSingleton<IValidateOptions<ScheduleOptions>, JobRetriesValidator>();
         services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
+        Bind<DashboardOptions>(services, configuration, DashboardOptions.Section);
+        services.AddSingleton<IValidateOptions<DashboardOptions>>(new DashboardOptionsValidator(configuration, contentRoot));
 
         // Storage
         services.AddSingleton(sp => Database.FromOptions(sp.GetRequiredService<IOptions<StorageOptions>>().Value, contentRoot));
@@ -124,6 +128,8 @@ public static class SyndicatorHost
 
         // Scheduling
         services.AddSingleton<JobTrigger>();
+        services.AddSingleton<HistoryRetention>();
+        services.AddSingleton<StatusReader>();
         SchedulingSetup.Add(services, configuration, contentRoot);
     }
 

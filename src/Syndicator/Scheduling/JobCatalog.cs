@@ -20,6 +20,7 @@ public static class JobCatalog
     public const string DailyDigest = "DailyDigest";
     public const string WeeklyDigest = "WeeklyDigest";
     public const string EmailSend = "EmailSend";
+    public const string Retention = "Retention";
 
     public static readonly IReadOnlyList<ScheduledJob> All =
     [
@@ -30,6 +31,7 @@ public static class JobCatalog
         new(DailyDigest, typeof(Digests.DailyDigestJob), new JobSchedule { Cron = "0 0 7 * * ?", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow }),
         new(WeeklyDigest, typeof(Digests.WeeklyDigestJob), new JobSchedule { Cron = "0 0 7 ? * MON", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow }),
         new(EmailSend, typeof(Digests.EmailSendJob), new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip }),
+        new(Retention, typeof(RetentionJob), new JobSchedule { Cron = "0 30 3 * * ?", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow }),
     ];
 
     public static IEnumerable<string> Names => All.Select(j => j.Name);

@@ -24,6 +24,15 @@ public sealed class JobSchedule
     public int? IntervalSeconds { get; set; }
 
     public MisfirePolicy Misfire { get; set; } = MisfirePolicy.FireNow;
+
+    /// <summary>
+    /// How many times a run that throws is tried again, 0 for never; unset keeps the scheduler-wide default
+    /// (<see cref="JobRetries.Default"/>). Only a throw is retried; a retry never runs on or after the next regular firing.
+    /// </summary>
+    public int? RetryAttempts { get; set; }
+
+    /// <summary>How long the first retry waits; each further one waits twice as long as the one before (at most an hour).</summary>
+    public int? RetryDelaySeconds { get; set; }
 }
 
 /// <summary>The <c>Jobs</c> section: one <see cref="JobSchedule"/> per job, keyed by the job's name.</summary>

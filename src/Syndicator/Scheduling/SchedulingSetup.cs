@@ -27,6 +27,8 @@ public static class SchedulingSetup
                 s.InstanceName = "syndicator";
                 if (storage.Clustered) s.InstanceId = $"{Environment.MachineName}-{Environment.ProcessId}";
             });
+            // A run that throws is tried again; a Jobs:NAME section's RetryAttempts/RetryDelaySeconds override this on its trigger.
+            q.UseDefaultRetryPolicy(JobRetries.Default);
             if (connectionString is not null)
             {
                 q.UsePersistentStore(store =>
@@ -48,6 +50,7 @@ public static class SchedulingSetup
                 q.AddTrigger(t =>
                 {
                     t.ForJob(job.Key).WithIdentity(job.Name, JobCatalog.Group);
+                    if (JobRetries.For(schedule) is { } retry) t.WithRetryPolicy(retry);
                     if (schedule.Cron is not null)
                         t.WithCronSchedule(schedule.Cron, c => c.InTimeZone(timeZone).WithMisfireInstruction(
                             schedule.Misfire == MisfirePolicy.Skip ? CronTriggerMisfireInstruction.DoNothing : CronTriggerMisfireInstruction.FireAndProceed));
@@ -60,6 +63,12 @@ public static class SchedulingSetup
         // A replaced trigger keeps its place in time, so a restart neither re-fires every job at once nor stacks triggers.
         services.Configure<QuartzOptions>(o => o.Scheduling.ScheduleTriggerRelativeToReplacedTrigger = true);
         services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+        // History in our database, shared by a cluster. The store must be registered before AddQuartzExecutionHistory
+        // (which only adds its in-memory store if none is), and that call is still needed: it installs the recorder,
+        // without which nothing is recorded and nothing complains.
+        services.AddSingleton<DatabaseExecutionHistoryStore>();
+        services.AddSingleton<Quartz.Extensibility.IExecutionHistoryStore>(sp => sp.GetRequiredService<DatabaseExecutionHistoryStore>());
+        services.AddQuartzExecutionHistory();
         services.AddHostedService<DisabledJobCleanup>();
     }
 

@@ -16,12 +16,18 @@ public static class WebEndpoints
         builder.Services.AddRoutingCore();
         var urls = Scheduling.SchedulingSetup.TryGet<HttpOptions>(builder.Configuration, HttpOptions.Section).Urls;
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Dashboard.AddServices(builder.Services);
+        Readiness.AddServices(builder.Services, builder.Configuration);
+        SyndicatorMetrics.AddServices(builder.Services);
     }
 
     public static void Map(WebApplication app)
     {
         app.UseRouting();
         app.MapGet("/health", () => Results.Text("alive\n"));
+        Readiness.Map(app);
+        SyndicatorMetrics.Map(app);
+        Dashboard.Map(app);
         app.MapGet("/articles", async (ArticleStore store, CancellationToken cancellationToken) =>
             Results.Json((await store.ListAsync(100, cancellationToken)).Select(a => new { a.Id, a.Slug, a.Title, Author = a.Author.Name, a.PublishedAt })));
         FeedFileEndpoint.Map(app);

@@ -1,0 +1,135 @@
+using System.Buffers.Text;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Syndicator.Announcements;
+
+namespace Syndicator.Web;
+
+/// <summary>
+/// Guards every request under <c>/status</c>: credentials when <see cref="DashboardOptions"/> has any, loopback
+/// callers only when it has none, and a CSRF check on the forms that change something.
+/// </summary>
+/// <remarks>
+/// Accepted credentials: <c>Authorization: Bearer {ApiKey}</c>, <c>X-Api-Key: {ApiKey}</c>, or Basic with
+/// <c>Username</c>/<c>Password</c> or with any user name and the API key as password (so a browser, which can only
+/// ask for Basic credentials, can use the key). Secrets are read at the first request and kept, as everywhere else.
+/// </remarks>
+public sealed class DashboardAccess(IOptions<DashboardOptions> options, IWebHostEnvironment environment)
+{
+    public const string Realm = "Syndicator status";
+    public const string CsrfField = "csrf";
+
+    private Credentials? credentials;
+
+    /// <summary>
+    /// Put in a hidden field of every form; a POST without it is refused. A cross-site page cannot read it, and it
+    /// changes with every start, so a form from before a restart is refused too (and says to reload).
+    /// </summary>
+    public string CsrfToken { get; } = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+
+    private sealed record Credentials(byte[]? ApiKey, string? Username, byte[]? Password);
+
+    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        var o = options.Value;
+        if (!o.Enabled)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+        if (o.RequiresCredentials)
+        {
+            if (!IsAuthorized(context.Request, Resolve(o)))
+            {
+                await ChallengeAsync(context.Response);
+                return;
+            }
+        }
+        else if (context.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote))
+        {
+            // Start-up validation keeps an unprotected dashboard on loopback; this holds even if a listener slips past it.
+            await RefuseAsync(context.Response, StatusCodes.Status403Forbidden,
+                "The status dashboard has no credentials, so it answers only on this machine. Set Dashboard:ApiKey (or Dashboard:Username and Dashboard:Password) to open it to others.\n");
+            return;
+        }
+        await next(context);
+    }
+
+    /// <summary>
+    /// Whether a POST comes from the dashboard's own page: the CSRF token must match, and a browser's Sec-Fetch-Site
+    /// and Origin headers, when sent, must name this site. Null when it does; otherwise the reason, for the 403 page.
+    /// </summary>
+    public string? CheckForm(HttpRequest request, IFormCollection form)
+    {
+        var site = request.Headers["Sec-Fetch-Site"].ToString();
+        if (site.Length > 0 && site is not ("same-origin" or "none"))
+            return $"The request came from another site (Sec-Fetch-Site: {site}); use the button on the status page itself.";
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length > 0 && origin != "null" && !string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase))
+            return $"The request came from {origin}, not from this site; use the button on the status page itself.";
+        if (!FixedTimeEquals(form[CsrfField].ToString(), CsrfToken))
+            return "The form is older than the running service (it restarted since the page was loaded) or did not come from the status page. Reload the page and press the button again.";
+        return null;
+    }
+
+    private Credentials Resolve(DashboardOptions o) => credentials ??= new Credentials(
+        string.IsNullOrWhiteSpace(o.ApiKey) ? null : Encoding.UTF8.GetBytes(Secrets.Resolve(o.ApiKey, environment.ContentRootPath, "Dashboard:ApiKey")),
+        string.IsNullOrWhiteSpace(o.Username) ? null : o.Username,
+        string.IsNullOrWhiteSpace(o.Password) ? null : Encoding.UTF8.GetBytes(Secrets.Resolve(o.Password, environment.ContentRootPath, "Dashboard:Password")));
+
+    private static bool IsAuthorized(HttpRequest request, Credentials expected)
+    {
+        var apiKeyHeader = request.Headers["X-Api-Key"].ToString();
+        if (apiKeyHeader.Length > 0) return Matches(expected.ApiKey, apiKeyHeader);
+
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return Matches(expected.ApiKey, authorization[7..].Trim());
+        if (!authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return false;
+
+        string decoded;
+        try
+        {
+            decoded = Encoding.UTF8.GetString(Convert.FromBase64String(authorization[6..].Trim()));
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+        var colon = decoded.IndexOf(':');
+        if (colon < 0) return false;
+        var (user, password) = (decoded[..colon], decoded[(colon + 1)..]);
+        // Both comparisons always run, so the time taken does not tell which of the two a guess came close to.
+        var asUser = expected.Username is not null & FixedTimeEquals(user, expected.Username ?? "") & Matches(expected.Password, password);
+        var asKey = Matches(expected.ApiKey, password);
+        return asUser | asKey;
+    }
+
+    private static bool Matches(byte[]? expected, string offered) =>
+        expected is not null && CryptographicOperations.FixedTimeEquals(SHA256.HashData(expected), SHA256.HashData(Encoding.UTF8.GetBytes(offered)));
+
+    private static bool FixedTimeEquals(string a, string b) =>
+        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(a)), SHA256.HashData(Encoding.UTF8.GetBytes(b)));
+
+    private static Task ChallengeAsync(HttpResponse response)
+    {
+        response.Headers.Append(HeaderNames.WWWAuthenticate, $"Basic realm=\"{Realm}\", charset=\"UTF-8\"");
+        response.Headers.Append(HeaderNames.WWWAuthenticate, $"Bearer realm=\"{Realm}\"");
+        return RefuseAsync(response, StatusCodes.Status401Unauthorized,
+            "The status dashboard needs credentials: send Dashboard:ApiKey as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>', " +
+            "or sign in with Dashboard:Username and Dashboard:Password (in a browser, any user name with the API key as password works too).\n");
+    }
+
+    private static Task RefuseAsync(HttpResponse response, int status, string message)
+    {
+        response.StatusCode = status;
+        response.ContentType = "text/plain; charset=utf-8";
+        response.Headers.CacheControl = "no-store";
+        return response.WriteAsync(message);
+    }
+}

@@ -1,0 +1,219 @@
+using System.Data.Common;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Quartz;
+using Quartz.Extensibility;
+using Syndicator.Articles;
+using Syndicator.Deliveries;
+using Syndicator.Feeds;
+using Syndicator.Scheduling;
+
+namespace Syndicator.Web;
+
+/// <summary>One scheduled job as the dashboard shows it: its schedule from Quartz, its last run from the job history.</summary>
+public sealed record JobView(
+    string Name,
+    bool Scheduled,
+    string Schedule,
+    string? TriggerState,
+    DateTimeOffset? NextFireUtc,
+    DateTimeOffset? PreviousFireUtc,
+    LastRun? Last);
+
+/// <summary>A job's last recorded run; the counts are null when the history keeps no per-job status.</summary>
+public sealed record LastRun(DateTimeOffset FiredAtUtc, JobRunResult Result, TimeSpan Duration, string? Summary, string? Failure, long? RunCount, int? ConsecutiveFailures);
+
+public sealed record SchedulerView(string Name, string State, string? InstanceId);
+
+/// <summary>Runs per bucket of fire time, for the chart; null when no job history is recorded.</summary>
+public sealed record RunChart(TimeSpan BucketSize, DateTimeOffset From, int Slots, IReadOnlyList<ExecutionStatisticsBucket> Buckets);
+
+/// <summary>A feed an article appears in: the current feed and/or one archive page.</summary>
+public sealed record ArticleFeed(FeedScope Scope, string Label, bool InCurrentFeed, int? ArchivePage, IReadOnlyList<(string Format, string Url)> Links);
+
+/// <summary>
+/// What the dashboard reads. Every source may be missing or failing (no job history registered, the scheduler not
+/// started, the database down): each section then says so instead of the page failing whole.
+/// </summary>
+public sealed class DashboardData(
+    IServiceProvider services,
+    ISchedulerFactory schedulers,
+    DeliveryStore deliveries,
+    ArticleStore articles,
+    FeedStore feeds,
+    FeedLinks links,
+    IOptions<ScheduleOptions> schedules,
+    TimeProvider time,
+    ILogger<DashboardData> logger)
+{
+    /// <summary>The job history (the <c>job_runs</c> table, through the store registered for Quartz), or null when none is.</summary>
+    private IExecutionHistoryStore? History => services.GetService<IExecutionHistoryStore>();
+
+    public DateTimeOffset Now => time.GetUtcNow();
+
+    public async Task<SchedulerView> SchedulerAsync(CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        var status = await scheduler.GetStatus(cancellationToken);
+        var state = status switch
+        {
+            SchedulerStatus.Running => "running",
+            SchedulerStatus.Standby => "standby",
+            SchedulerStatus.Created => "not started",
+            SchedulerStatus.ShuttingDown or SchedulerStatus.Shutdown => "shut down",
+            _ => status.ToString(),
+        };
+        return new SchedulerView(scheduler.SchedulerName, state, await scheduler.GetSchedulerInstanceId(cancellationToken));
+    }
+
+    public async Task<IReadOnlyList<JobView>> JobsAsync(CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        var history = History;
+        var jobs = new List<JobView>();
+        foreach (var job in JobCatalog.All)
+        {
+            var triggers = await scheduler.GetTriggersOfJob(job.Key, cancellationToken);
+            var trigger = triggers.OrderBy(t => t.NextFireTimeUtc ?? DateTimeOffset.MaxValue).FirstOrDefault();
+            var last = history is null ? null : await LastRunAsync(history, scheduler.SchedulerName, job.Key, cancellationToken);
+            if (trigger is null)
+            {
+                jobs.Add(new JobView(job.Name, false, Describe(job), null, null, null, last));
+                continue;
+            }
+            var state = await scheduler.GetTriggerState(trigger.Key, cancellationToken);
+            jobs.Add(new JobView(job.Name, true, Describe(trigger), state.ToString(), trigger.NextFireTimeUtc, trigger.PreviousFireTimeUtc, last));
+        }
+        return jobs;
+    }
+
+    /// <summary>Runs over the last <paramref name="span"/> in buckets of <paramref name="bucket"/>; null when no job history is kept.</summary>
+    public async Task<RunChart?> ChartAsync(TimeSpan span, TimeSpan bucket, CancellationToken cancellationToken)
+    {
+        if (History is not { } history) return null;
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        // Buckets start on whole multiples of their size, so the window does too: the first bar is a full hour (or day).
+        var end = Floor(Now, bucket) + bucket;
+        var from = end - span;
+        var statistics = await history.QueryExecutionStatistics(new ExecutionStatisticsQuery
+        {
+            SchedulerName = scheduler.SchedulerName,
+            FiredFrom = from,
+            BucketSize = bucket,
+        }, cancellationToken);
+        return new RunChart(bucket, from, (int)(span / bucket), statistics.Buckets);
+    }
+
+    /// <summary>Delivery counts by channel and state, and each channel's due queue.</summary>
+    public async Task<(IReadOnlyList<DeliveryCount> Counts, IReadOnlyDictionary<string, long> Due)> DeliveryCountsAsync(CancellationToken cancellationToken) =>
+        (await deliveries.CountByChannelAndStateAsync(cancellationToken), await deliveries.CountDueByChannelAsync(cancellationToken));
+
+    /// <summary>The most recently failed deliveries, with the titles of the articles among their subjects.</summary>
+    public async Task<(IReadOnlyList<Delivery> Failed, IReadOnlyDictionary<string, string> Titles)> FailedAsync(int limit, CancellationToken cancellationToken)
+    {
+        var failed = await deliveries.ListAsync(DeliveryState.Failed, null, limit, cancellationToken);
+        var titles = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var id in failed.Where(d => d.SubjectKind == "article").Select(d => d.SubjectId).Distinct())
+            if (await articles.FindByIdAsync(id, cancellationToken) is { } article) titles[id] = article.Title;
+        return (failed, titles);
+    }
+
+    public Task<IReadOnlyList<Article>> RecentArticlesAsync(int limit, CancellationToken cancellationToken) =>
+        articles.ListAsync(limit, cancellationToken);
+
+    public Task<Article?> ArticleAsync(string id, CancellationToken cancellationToken) => articles.FindByIdAsync(id, cancellationToken);
+
+    public Task<IReadOnlyList<Delivery>> ArticleDeliveriesAsync(string id, CancellationToken cancellationToken) =>
+        deliveries.ListForSubjectAsync("article", id, cancellationToken);
+
+    public Task<IReadOnlyDictionary<DeliveryState, long>> ArticleDigestsAsync(string id, CancellationToken cancellationToken) =>
+        deliveries.CountDigestsWithArticleAsync(id, cancellationToken);
+
+    /// <summary>
+    /// The feeds that hold <paramref name="article"/>: the site's, its author's and each tag's, and where in each it
+    /// sits, by the builder's paging: archive page p holds positions [(p−1)·N, p·N) oldest first, complete pages only;
+    /// the current feed holds the newest N.
+    /// </summary>
+    public async Task<IReadOnlyList<ArticleFeed>> ArticleFeedsAsync(Article article, CancellationToken cancellationToken)
+    {
+        var perFeed = links.Options.ItemsPerFeed;
+        var scopes = new List<(FeedScope Scope, string Label)> { (FeedScope.Site, "Site"), (FeedScope.ForAuthor(article.Author), $"Author: {article.Author.Name}") };
+        scopes.AddRange(article.Tags.Order(StringComparer.OrdinalIgnoreCase).Select(t => (FeedScope.ForTag(t), $"Tag: {t}")));
+
+        await using DbConnection connection = await feeds.OpenAsync(cancellationToken);
+        var result = new List<ArticleFeed>();
+        foreach (var (scope, label) in scopes)
+        {
+            var total = await feeds.CountAsync(connection, scope, cancellationToken);
+            // Articles published at the same instant are ordered by id, as the builder orders them: count those before this one.
+            var earlier = await feeds.CountBeforeAsync(connection, scope, article.PublishedAt, cancellationToken);
+            var sameInstant = await feeds.OldestFirstAsync(connection, scope, earlier, 100, cancellationToken);
+            var before = earlier + sameInstant.TakeWhile(a => a.Id != article.Id).Count();
+            var page = before / perFeed + 1;
+            int? archivePage = page <= total / perFeed ? page : null;
+            var inCurrent = before >= total - perFeed;
+            result.Add(new ArticleFeed(scope, label, inCurrent, archivePage,
+            [
+                ("RSS", links.Url(scope, null, FeedPaths.Rss)),
+                ("Atom", links.Url(scope, null, FeedPaths.Atom)),
+                ("JSON Feed", links.Url(scope, null, FeedPaths.Json)),
+                .. archivePage is { } p ? new[] { ($"archive page {p} (RSS)", links.Url(scope, p, FeedPaths.Rss)) } : [],
+            ]));
+        }
+        return result;
+    }
+
+    private async Task<LastRun?> LastRunAsync(IExecutionHistoryStore history, string schedulerName, JobKey key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var status = await history.GetJobRunStatus(schedulerName, key, cancellationToken);
+            return status is null ? null : new LastRun(status.LastFiredAtUtc, status.LastResult, status.LastDuration, status.LastSummary,
+                status.LastResult == JobRunResult.Failed ? status.LastFailureMessage : null, status.RunCount, status.ConsecutiveFailures);
+        }
+        catch (NotSupportedException)
+        {
+            // A store without per-job statuses still lists its runs: the newest one is the last run.
+            var page = await history.QueryExecutions(new ExecutionHistoryQuery { SchedulerName = schedulerName, Job = key }, cancellationToken);
+            var entry = page.Items.FirstOrDefault();
+            return entry is null ? null : new LastRun(entry.FiredAtUtc, entry.EffectiveResult, entry.Duration, entry.Summary, entry.ExceptionMessage, null, null);
+        }
+    }
+
+    private string Describe(ScheduledJob job)
+    {
+        var schedule = schedules.Value.TryGetValue(job.Name, out var configured) ? configured : job.Default;
+        return schedule.Enabled ? "not scheduled" : "disabled (Jobs:" + job.Name + ":Enabled=false)";
+    }
+
+    private static string Describe(ITrigger trigger) => trigger switch
+    {
+        ICronTrigger cron => $"cron {cron.CronExpressionString} ({cron.TimeZone.Id})",
+        ISimpleTrigger simple => "every " + Every(simple.RepeatInterval),
+        _ => trigger.GetType().Name,
+    };
+
+    internal static string Every(TimeSpan interval) =>
+        interval.TotalSeconds < 60 ? $"{interval.TotalSeconds:0} s"
+        : interval.TotalMinutes < 60 ? $"{interval.TotalMinutes:0.#} min"
+        : interval.TotalHours < 24 ? $"{interval.TotalHours:0.#} h"
+        : $"{interval.TotalDays:0.#} days";
+
+    internal static DateTimeOffset Floor(DateTimeOffset value, TimeSpan size) =>
+        new(value.UtcTicks - value.UtcTicks % size.Ticks, TimeSpan.Zero);
+
+    /// <summary>Runs <paramref name="read"/>; a failure becomes the message shown in place of its section, and is logged.</summary>
+    public async Task<(T? Value, string? Problem)> TryAsync<T>(string what, Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await read(cancellationToken), null);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "The status page could not read {What}", what);
+            return (default, $"Could not read {what}: {e.GetType().Name}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+return await Syndicator.Benchmarks.Bench.MainAsync(args);

@@ -1,0 +1,64 @@
+using Microsoft.Playwright;
+
+namespace Syndicator.Tests.Web;
+
+/// <summary>
+/// Debian's chromium, driven by Playwright, shared by the tests of a class. Playwright never downloads a browser here:
+/// it launches /usr/bin/chromium (installed by .ci/run). Without it the browser tests are skipped with the reason,
+/// except under CI=true, where a missing browser fails the run.
+/// </summary>
+public sealed class Chromium : IAsyncLifetime
+{
+    public const string ExecutablePath = "/usr/bin/chromium";
+
+    private static readonly string[] Args =
+    [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run",
+    ];
+
+    private IPlaywright? playwright;
+    private IBrowser? browser;
+
+    /// <summary>Where the test run keeps its screenshots: beside the test binaries.</summary>
+    public static string ScreenshotFolder => Path.Combine(AppContext.BaseDirectory, "screenshots");
+
+    public async ValueTask InitializeAsync()
+    {
+        if (!File.Exists(ExecutablePath)) return;
+        playwright = await Playwright.CreateAsync();
+        browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ExecutablePath,
+            Headless = true,
+            Args = Args,
+            Timeout = 60_000,
+        });
+    }
+
+    /// <summary>A fresh context (own cookies, own credentials) and page; dispose the context at the end of the test.</summary>
+    public async Task<(IBrowserContext Context, IPage Page)> NewPageAsync(HttpCredentials? credentials = null)
+    {
+        if (browser is null)
+        {
+            var reason = $"{ExecutablePath} is not installed; the browser tests need Debian's chromium ('apt-get install chromium', as .ci/run does).";
+            if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase)) Assert.Fail("CI=true but " + reason);
+            Assert.Skip(reason);
+        }
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
+            HttpCredentials = credentials,
+            Locale = "en-GB",
+            TimezoneId = "UTC",
+        });
+        context.SetDefaultTimeout(15_000);
+        return (context, await context.NewPageAsync());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (browser is not null) await browser.DisposeAsync();
+        playwright?.Dispose();
+    }
+}
