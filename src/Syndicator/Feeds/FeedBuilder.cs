@@ -59,7 +59,7 @@ public sealed class FeedBuilder(
                 {
                     try
                     {
-                        foreach (var document in await DocumentsAsync(connection, scope, dirty[i].Since, cancellationToken))
+                        await foreach (var document in DocumentsAsync(connection, scope, dirty[i].Since, cancellationToken))
                         {
                             foreach (var (file, bytes) in Render(document))
                             {
@@ -89,21 +89,29 @@ public sealed class FeedBuilder(
         return report;
     }
 
-    /// <summary>The current feed, plus every complete archive page from the one holding <paramref name="since"/> on.</summary>
-    private async Task<IReadOnlyList<FeedDocument>> DocumentsAsync(System.Data.Common.DbConnection connection, FeedScope scope, DateTimeOffset since, CancellationToken cancellationToken)
+    /// <summary>
+    /// The current feed, plus every complete archive page from the one holding <paramref name="since"/> on, one page
+    /// at a time so a scope of any size is never held in memory whole. Pages after the first are read by keyset
+    /// (after the previous page's last article) rather than by OFFSET, whose cost grows with the depth of the page.
+    /// </summary>
+    private async IAsyncEnumerable<FeedDocument> DocumentsAsync(System.Data.Common.DbConnection connection, FeedScope scope, DateTimeOffset since,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var total = await store.CountAsync(connection, scope, cancellationToken);
         var complete = total / PageSize;
-        var documents = new List<FeedDocument> { new(scope, await store.NewestAsync(connection, scope, PageSize, cancellationToken), null, complete) };
-        if (complete == 0) return documents;
+        yield return new FeedDocument(scope, await store.NewestAsync(connection, scope, PageSize, cancellationToken), null, complete);
+        if (complete == 0) yield break;
 
         var firstPage = since <= FeedStore.Beginning ? 1 : await store.CountBeforeAsync(connection, scope, since, cancellationToken) / PageSize + 1;
+        Articles.Article? last = null;
         for (var page = firstPage; page <= complete; page++)
         {
-            var items = await store.OldestFirstAsync(connection, scope, (page - 1) * PageSize, PageSize, cancellationToken);
-            documents.Add(new FeedDocument(scope, items.Reverse().ToList(), page, complete));
+            var items = last is null
+                ? await store.OldestFirstAsync(connection, scope, (page - 1) * PageSize, PageSize, cancellationToken)
+                : await store.OldestAfterAsync(connection, scope, last, PageSize, cancellationToken);
+            last = items[^1];
+            yield return new FeedDocument(scope, items.Reverse().ToList(), page, complete);
         }
-        return documents;
     }
 
     private IEnumerable<(string File, byte[] Bytes)> Render(FeedDocument document)

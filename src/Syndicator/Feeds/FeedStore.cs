@@ -39,6 +39,12 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         articles.QueryAsync(connection, $"{Where(scope)} ORDER BY a.published_at, a.id LIMIT @limit OFFSET @offset",
             new { key = scope.Key, limit, offset }, cancellationToken);
 
+    /// <summary>The next articles of the scope in publication order after <paramref name="after"/> (keyset paging).</summary>
+    public Task<IReadOnlyList<Article>> OldestAfterAsync(DbConnection connection, FeedScope scope, Article after, int limit, CancellationToken cancellationToken) =>
+        articles.QueryAsync(connection,
+            $"{Where(scope)} AND (a.published_at > @publishedAt OR (a.published_at = @publishedAt AND a.id > @id)) ORDER BY a.published_at, a.id LIMIT @limit",
+            new { key = scope.Key, publishedAt = after.PublishedAt, id = after.Id, limit }, cancellationToken);
+
     public Task<IReadOnlyList<Article>> NewestAsync(DbConnection connection, FeedScope scope, int limit, CancellationToken cancellationToken) =>
         articles.QueryAsync(connection, $"{Where(scope)} ORDER BY a.published_at DESC, a.id DESC LIMIT @limit",
             new { key = scope.Key, limit }, cancellationToken);
