@@ -15,6 +15,9 @@ COPY config/ ./config/
 # State lives in the /data volume; the listener binds all interfaces inside the container only.
 ENV Storage__ConnectionString="Data Source=/data/syndicator.db" \
     Import__InboxPath=/data/inbox \
+    Feeds__OutputPath=/data/feeds \
+    Digests__PickupPath=/data/mail-pickup \
+    Digests__SigningKey=file:/data/signing.key \
     Http__Urls=http://0.0.0.0:5080
 RUN mkdir -p /data && chown app:app /data
 VOLUME /data

@@ -52,9 +52,10 @@ public sealed partial class SyndicatorProcess : IAsyncDisposable
     /// would override its configuration (<c>Section__Key</c> variables, the hosting environment name), plus
     /// <paramref name="environment"/> (a null value removes the variable).
     /// </summary>
-    public static SyndicatorProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    /// <param name="executable">A published apphost to run instead of <c>dotnet syndicator.dll</c> from the build output.</param>
+    public static SyndicatorProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, string? executable = null)
     {
-        var info = new ProcessStartInfo(DotnetHost())
+        var info = new ProcessStartInfo(executable ?? DotnetHost())
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
@@ -64,7 +65,7 @@ public sealed partial class SyndicatorProcess : IAsyncDisposable
             StandardErrorEncoding = Encoding.UTF8,
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
-        info.ArgumentList.Add(Repo.AppDll);
+        if (executable is null) info.ArgumentList.Add(Repo.AppDll);
         foreach (var arg in args) info.ArgumentList.Add(arg);
 
         foreach (var key in info.Environment.Keys.ToList())

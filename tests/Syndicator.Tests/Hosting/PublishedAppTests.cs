@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Syndicator.Tests.Support;
+
+namespace Syndicator.Tests.Hosting;
+
+/// <summary>
+/// No Docker engine runs here, so this runs what the Dockerfile runs: the same publish command, the same files
+/// copied beside the executable, the Dockerfile's own ENV lines (with /data pointed at a temporary folder), the
+/// entrypoint, and the HEALTHCHECK command.
+/// </summary>
+public sealed partial class PublishedAppTests
+{
+    [Fact(Timeout = 300_000)]
+    public async Task The_published_app_starts_like_the_container_keeps_all_state_in_the_data_folder_and_passes_its_healthcheck()
+    {
+        var Ct = TestContext.Current.CancellationToken;
+        using var dir = new TempDir();
+        var app = Path.Combine(dir.Path, "app");
+        var data = Path.Combine(dir.Path, "data");
+        Directory.CreateDirectory(data);
+        var dockerfile = File.ReadAllText(Path.Combine(Repo.Root, "Dockerfile"));
+        Assert.Contains("dotnet publish src/Syndicator/Syndicator.csproj -c Release -o /app", dockerfile);
+
+        var publish = Process.Start(new ProcessStartInfo("dotnet", ["publish", "src/Syndicator/Syndicator.csproj", "-c", "Release", "-o", app])
+        {
+            WorkingDirectory = Repo.Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var publishOutput = publish.StandardOutput.ReadToEndAsync(Ct);
+        await publish.WaitForExitAsync(Ct);
+        Assert.True(publish.ExitCode == 0, await publishOutput);
+        File.Copy(Path.Combine(Repo.Root, "appsettings.json"), Path.Combine(app, "appsettings.json"));
+        CopyFolder(Path.Combine(Repo.Root, "config"), Path.Combine(app, "config"));
+
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var environment = DockerfileEnvironment(dockerfile, data);
+        environment["Http__Urls"] = $"http://127.0.0.1:{port}";
+        environment["Dashboard__ApiKey"] = "env:SYN_TEST_DASHBOARD_KEY";
+        environment["SYN_TEST_DASHBOARD_KEY"] = "a-dashboard-key-long-enough";
+        environment["SYNDICATOR_CONFIG"] = null;
+        var entrypoint = Path.Combine(app, "syndicator");
+
+        await using var service = SyndicatorProcess.Start([], environment, dir.Path, entrypoint);
+        Assert.Equal("alive", (await service.WaitForHttpAsync($"http://127.0.0.1:{port}/health", TimeSpan.FromSeconds(60), Ct)).Trim());
+
+        await using var health = SyndicatorProcess.Start(["health"], environment, dir.Path, entrypoint);
+        var check = await health.WaitForExitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.True(check.ExitCode == 0, check.ToString());
+        Assert.Contains("200 alive", check.Stdout);
+
+        await service.WaitUntilAsync(() => File.Exists(Path.Combine(data, "feeds", "site", "rss.xml")), "the sample's feeds in the data folder", TimeSpan.FromSeconds(60), Ct);
+        Assert.True(File.Exists(Path.Combine(data, "syndicator.db")));
+        Assert.False(Directory.Exists(Path.Combine(app, "data")), "the app folder must stay read-only: nothing may be written under it");
+    }
+
+    /// <summary>The Dockerfile's ENV instruction, as key/value pairs, with /data replaced by <paramref name="data"/>.</summary>
+    private static Dictionary<string, string?> DockerfileEnvironment(string dockerfile, string data)
+    {
+        var block = EnvBlock().Match(dockerfile.Replace("\\\r\n", " ").Replace("\\\n", " "));
+        Assert.True(block.Success, "the Dockerfile has no ENV instruction");
+        var result = new Dictionary<string, string?>();
+        foreach (Match pair in EnvPair().Matches(block.Groups[1].Value))
+            result[pair.Groups[1].Value] = pair.Groups[2].Value.Trim('"').Replace("/data", data);
+        Assert.Contains("Storage__ConnectionString", result.Keys);
+        return result;
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    [GeneratedRegex(@"^ENV\s+(.+)$", RegexOptions.Multiline)]
+    private static partial Regex EnvBlock();
+
+    [GeneratedRegex(@"(\w+)=(""[^""]*""|\S+)")]
+    private static partial Regex EnvPair();
+}
