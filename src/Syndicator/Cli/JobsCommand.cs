@@ -92,31 +92,8 @@ internal static class JobsCommand
     /// that would rewrite the running service's triggers under it (and could drop a firing it has acquired). Here the
     /// scheduler, which is never started, only adds what is missing and leaves the stored jobs and triggers alone.
     /// </summary>
-    internal static async Task<int> WithJobStoreAsync(Func<WebApplication, Task<int>> action)
-    {
-        WebApplication app;
-        try
-        {
-            app = ConfigProblems.BuildValidated(() => SyndicatorHost.Build([], services: s => s.Configure<QuartzOptions>(o => o.Scheduling.IgnoreDuplicates = true)));
-        }
-        catch (ConfigProblemsException e)
-        {
-            ConfigProblems.Print(e.Problems);
-            return 2;
-        }
-        await using (app)
-        {
-            try
-            {
-                return await action(app);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
-                return 1;
-            }
-        }
-    }
+    internal static Task<int> WithJobStoreAsync(Func<WebApplication, Task<int>> action) =>
+        SyndicatorCli.WithAppAsync(action, s => s.Configure<QuartzOptions>(o => o.Scheduling.IgnoreDuplicates = true));
 
     private static Command History()
     {

@@ -42,12 +42,12 @@ public static class SyndicatorCli
     /// Builds the app for a verb, turning configuration problems into one readable list and exit code 2
     /// instead of a stack trace.
     /// </summary>
-    internal static async Task<int> WithAppAsync(Func<WebApplication, Task<int>> action, string[]? configArgs = null)
+    internal static async Task<int> WithAppAsync(Func<WebApplication, Task<int>> action, Action<IServiceCollection>? services = null)
     {
         WebApplication app;
         try
         {
-            app = ConfigProblems.BuildValidated(() => SyndicatorHost.Build(configArgs ?? []));
+            app = ConfigProblems.BuildValidated(() => SyndicatorHost.Build([], services: services));
         }
         catch (ConfigProblemsException e)
         {

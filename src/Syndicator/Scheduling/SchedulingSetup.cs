@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Quartz;
+using Syndicator.Hosting;
 using Syndicator.Storage;
 
 namespace Syndicator.Scheduling;
@@ -15,9 +16,8 @@ public static class SchedulingSetup
 {
     public static void Add(IServiceCollection services, IConfiguration configuration, string contentRoot)
     {
-        // Values the binder cannot convert fall back to defaults here; validation reports them with their keys before anything starts.
-        var storage = TryGet<StorageOptions>(configuration, StorageOptions.Section);
-        var schedules = TryGet<ScheduleOptions>(configuration, ScheduleOptions.Section);
+        var storage = ConfigSections.ReadOrDefault<StorageOptions>(configuration, StorageOptions.Section);
+        var schedules = ConfigSections.ReadOrDefault<ScheduleOptions>(configuration, ScheduleOptions.Section);
         var connectionString = TryResolve(storage, contentRoot);
 
         services.AddQuartz(q =>
@@ -70,18 +70,6 @@ public static class SchedulingSetup
         services.AddSingleton<Quartz.Extensibility.IExecutionHistoryStore>(sp => sp.GetRequiredService<DatabaseExecutionHistoryStore>());
         services.AddQuartzExecutionHistory();
         services.AddHostedService<DisabledJobCleanup>();
-    }
-
-    internal static T TryGet<T>(IConfiguration configuration, string section) where T : new()
-    {
-        try
-        {
-            return configuration.GetSection(section).Get<T>() ?? new T();
-        }
-        catch (InvalidOperationException)
-        {
-            return new T();
-        }
     }
 
     /// <summary>Null when the storage settings are invalid: validation reports that, with the key, before anything starts.</summary>

@@ -81,7 +81,7 @@ internal sealed class DashboardOptionsValidator(IConfiguration configuration, st
     }
 
     private static IEnumerable<string> SyndicatorUrls(IConfiguration configuration) =>
-        Scheduling.SchedulingSetup.TryGet<HttpOptions>(configuration, HttpOptions.Section).Urls
+        Hosting.ConfigSections.ReadOrDefault<HttpOptions>(configuration, HttpOptions.Section).Urls
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>The listen addresses that are not loopback: wildcards (<c>*</c>, <c>+</c>, <c>0.0.0.0</c>, <c>[::]</c>), other IPs and host names.</summary>

@@ -34,7 +34,7 @@ public static class Readiness
     {
         // RequireSuccessWithin reads the execution history; without a store Quartz refuses to start, so ask only when one is registered.
         var historyKept = services.Any(d => d.ServiceType == typeof(IExecutionHistoryStore));
-        var required = historyKept ? RequiredJobs(SchedulingSetup.TryGet<ScheduleOptions>(configuration, ScheduleOptions.Section), DateTimeOffset.UtcNow) : [];
+        var required = historyKept ? RequiredJobs(Hosting.ConfigSections.ReadOrDefault<ScheduleOptions>(configuration, ScheduleOptions.Section), DateTimeOffset.UtcNow) : [];
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [Tag])

@@ -14,7 +14,7 @@ public static class WebEndpoints
     {
         builder.WebHost.UseKestrelCore();
         builder.Services.AddRoutingCore();
-        var urls = Scheduling.SchedulingSetup.TryGet<HttpOptions>(builder.Configuration, HttpOptions.Section).Urls;
+        var urls = Hosting.ConfigSections.ReadOrDefault<HttpOptions>(builder.Configuration, HttpOptions.Section).Urls;
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Dashboard.AddServices(builder.Services);
         Readiness.AddServices(builder.Services, builder.Configuration);
