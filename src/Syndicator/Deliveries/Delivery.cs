@@ -57,7 +57,9 @@ public static class DeliveryStates
 /// <summary>
 /// One thing sent to one recipient over one channel: an article announced on one account, a digest mailed to
 /// one subscriber, a feed change pinged to one hub. The (channel, subject, recipient) triple is unique, which is
-/// what makes "exactly once" hold across crashes, restarts and re-imports.
+/// what makes "exactly once" hold across crashes, restarts and re-imports. <see cref="ClaimedBy"/> names the node
+/// that holds the claim, or that made the last attempt once it is finished. <see cref="HandedOverAt"/> is set while
+/// an attempt has handed its message over and waits for the answer.
 /// </summary>
 public sealed record Delivery(
     long Id,
@@ -75,4 +77,5 @@ public sealed record Delivery(
     DateTimeOffset? LeaseExpiresAt,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    DateTimeOffset? SentAt);
+    DateTimeOffset? SentAt,
+    DateTimeOffset? HandedOverAt);

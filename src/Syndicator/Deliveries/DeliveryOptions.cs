@@ -25,4 +25,8 @@ public sealed class DeliveryOptions
     /// <summary>How many due deliveries one run of a channel's job claims at once.</summary>
     [Range(1, 10000, ErrorMessage = "Deliveries:BatchSize must be between 1 and 10000.")]
     public int BatchSize { get; set; } = 100;
+
+    /// <summary>In a cluster every node sends due e-mail; an idle node looks for more this often.</summary>
+    [Range(1, 3600, ErrorMessage = "Deliveries:PollSeconds must be between 1 and 3600.")]
+    public int PollSeconds { get; set; } = 5;
 }

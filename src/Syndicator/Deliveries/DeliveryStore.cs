@@ -14,7 +14,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         id AS Id, channel AS Channel, subject_kind AS SubjectKind, subject_id AS SubjectId, recipient AS Recipient,
         state AS State, attempts AS Attempts, next_attempt_at AS NextAttemptAt, last_error AS LastError,
         remote_id AS RemoteId, remote_url AS RemoteUrl, claimed_by AS ClaimedBy, lease_expires_at AS LeaseExpiresAt,
-        created_at AS CreatedAt, updated_at AS UpdatedAt, sent_at AS SentAt
+        created_at AS CreatedAt, updated_at AS UpdatedAt, sent_at AS SentAt, handed_over_at AS HandedOverAt
         """;
 
     /// <summary>Creates the delivery unless one exists for the same channel, subject and recipient. True when it was created.</summary>
@@ -71,6 +71,36 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         }
         await transaction.CommitAsync(cancellationToken);
         return claimed;
+    }
+
+    /// <summary>
+    /// Notes that the attempt is about to hand its message to a service that cannot tell a repeat from a new one
+    /// (an SMTP relay), with the id the message carries. A claim that later finds this set, with no outcome
+    /// recorded, knows the node died while the service may already have taken the message.
+    /// </summary>
+    public async Task<bool> MarkHandedOverAsync(long id, string node, string? remoteId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE deliveries SET handed_over_at = @now, remote_id = @remoteId, updated_at = @now
+            WHERE id = @id AND state = 'in-flight' AND claimed_by = @node
+            """, new { id, node, remoteId, now }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    /// <summary>
+    /// Gives back claims this node will not use (it is stopping): they become due again at once for any node,
+    /// without the attempt their claim counted. Deliveries already handed over are not given back.
+    /// </summary>
+    public async Task<int> ReleaseAsync(IReadOnlyCollection<long> ids, string node, CancellationToken cancellationToken)
+    {
+        if (ids.Count == 0) return 0;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE deliveries SET state = 'pending', attempts = attempts - 1, lease_expires_at = NULL, updated_at = @now
+            WHERE id IN @ids AND state = 'in-flight' AND claimed_by = @node AND handed_over_at IS NULL
+            """, new { ids, node, now }, cancellationToken: cancellationToken));
     }
 
     public Task<bool> MarkSentAsync(long id, string node, string? remoteId, string? remoteUrl, CancellationToken cancellationToken) =>
@@ -179,7 +209,10 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         return rows.ToDictionary(r => DeliveryStates.FromColumn(r.State), r => r.Count);
     }
 
-    /// <summary>A claimed delivery moves on only while its node still holds the claim; a late node whose lease was taken over changes nothing.</summary>
+    /// <summary>
+    /// A claimed delivery moves on only while its node still holds the claim; a late node whose lease was taken over
+    /// changes nothing. The node's name stays on the row, so it tells who made the last attempt.
+    /// </summary>
     private async Task<bool> FinishAsync(long id, string node, DeliveryState to, string set, object values, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -189,7 +222,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         parameters.Add("to", to.ToColumn());
         parameters.Add("now", time.GetUtcNow());
         return await connection.ExecuteAsync(new CommandDefinition($"""
-            UPDATE deliveries SET state = @to, {set}, claimed_by = NULL, lease_expires_at = NULL, updated_at = @now
+            UPDATE deliveries SET state = @to, {set}, lease_expires_at = NULL, handed_over_at = NULL, updated_at = @now
             WHERE id = @id AND state = 'in-flight' AND claimed_by = @node
             """, parameters, cancellationToken: cancellationToken)) == 1;
     }
@@ -212,9 +245,10 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         public DateTimeOffset CreatedAt { get; init; }
         public DateTimeOffset UpdatedAt { get; init; }
         public DateTimeOffset? SentAt { get; init; }
+        public DateTimeOffset? HandedOverAt { get; init; }
 
         public Delivery ToDelivery() => new(Id, Channel, SubjectKind, SubjectId, Recipient, DeliveryStates.FromColumn(State), Attempts,
-            NextAttemptAt, LastError, RemoteId, RemoteUrl, ClaimedBy, LeaseExpiresAt, CreatedAt, UpdatedAt, SentAt);
+            NextAttemptAt, LastError, RemoteId, RemoteUrl, ClaimedBy, LeaseExpiresAt, CreatedAt, UpdatedAt, SentAt, HandedOverAt);
     }
 }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Syndicator.Hosting;
 
 namespace Syndicator.Deliveries;
 
@@ -13,8 +14,10 @@ public sealed record DrainReport(int Sent, int Retrying, int Failed)
 /// Drains one channel's due deliveries: claims them (counting the attempt before anything is sent), hands each to
 /// the channel's sender, and records the outcome on the row. Transient failures wait with exponential backoff and
 /// jitter, or until the service's own reset time; permanent ones fail at once; retries stop at MaxAttempts.
+/// When the service stops, a send in progress may finish until the shutdown deadline, and claims not yet started
+/// are handed back at once rather than left to their lease.
 /// </summary>
-public sealed class DeliveryWorker(DeliveryStore store, IOptions<DeliveryOptions> options, TimeProvider time, ILogger<DeliveryWorker> logger)
+public sealed class DeliveryWorker(DeliveryStore store, ShutdownGrace shutdown, IOptions<DeliveryOptions> options, TimeProvider time, ILogger<DeliveryWorker> logger)
 {
     /// <summary>Identifies this process's claims; a cluster node's claims are its own.</summary>
     public static readonly string Node = $"{Environment.MachineName}:{Environment.ProcessId}";
@@ -24,17 +27,28 @@ public sealed class DeliveryWorker(DeliveryStore store, IOptions<DeliveryOptions
     {
         var o = options.Value;
         var claimed = await store.ClaimDueAsync(channel, Node, TimeSpan.FromSeconds(o.LeaseSeconds), limit ?? o.BatchSize, cancellationToken, recipient, subjectId);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Stopping);
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Deadline);
         int sent = 0, retrying = 0, failed = 0;
-        foreach (var delivery in claimed)
+        for (var i = 0; i < claimed.Count; i++)
         {
+            if (stop.IsCancellationRequested)
+            {
+                await HandBackAsync(channel, claimed.Skip(i).Select(d => d.Id).ToList());
+                break;
+            }
+            var delivery = claimed[i];
             DeliveryOutcome outcome;
             try
             {
-                outcome = await send(delivery, cancellationToken);
+                outcome = await send(delivery, abandon.Token);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (abandon.IsCancellationRequested)
             {
-                throw; // the lease runs out and the delivery is claimed again; the channel's idempotency prevents a double send
+                // Cut off mid-send: the service may or may not have it, so the row keeps its lease and is claimed
+                // again when that runs out, where the channel's idempotency key prevents a second post.
+                await HandBackAsync(channel, claimed.Skip(i + 1).Select(d => d.Id).ToList());
+                break;
             }
             catch (Exception e)
             {
@@ -49,6 +63,13 @@ public sealed class DeliveryWorker(DeliveryStore store, IOptions<DeliveryOptions
             }
         }
         return new DrainReport(sent, retrying, failed);
+    }
+
+    /// <summary>Gives back claims this node is stopping before it starts; written whatever the stop, so they need no lease to run out.</summary>
+    public async Task HandBackAsync(string channel, IReadOnlyCollection<long> ids)
+    {
+        var released = await store.ReleaseAsync(ids, Node, CancellationToken.None);
+        if (released > 0) logger.LogInformation("Stopping: {Count} claimed {Channel} deliveries handed back unsent", released, channel);
     }
 
     /// <summary>Writes an attempt's outcome on its row at once (never batched), so a crash right after loses nothing that happened.</summary>

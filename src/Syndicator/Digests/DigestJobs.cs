@@ -24,7 +24,7 @@ public sealed class EmailSendJob(DigestSender sender) : IJob
 {
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
-        var report = await sender.SendDueAsync(null, cancellationToken);
+        var report = await sender.SendAllDueAsync(cancellationToken);
         context.Result = report.Attempted == 0 ? JobRunReport.Skipped("no e-mail due") : JobRunReport.Succeeded($"e-mail: {report}").With("sent", report.Sent);
     }
 }
@@ -34,7 +34,7 @@ internal static class DigestRun
     public static async ValueTask ExecuteAsync(IJobExecutionContext context, DigestPlanner planner, DigestSender sender, DigestFrequency frequency, CancellationToken cancellationToken)
     {
         var plan = await planner.PlanAsync(frequency, manual: false, cancellationToken);
-        var report = await sender.SendDueAsync(null, cancellationToken);
+        var report = await sender.SendAllDueAsync(cancellationToken);
         context.Result = JobRunReport.Succeeded($"{plan}; e-mail: {report}").With("planned", plan.Planned).With("sent", report.Sent);
     }
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using MimeKit;
 using Syndicator.Articles;
 using Syndicator.Deliveries;
+using Syndicator.Hosting;
 using Syndicator.Storage;
 
 namespace Syndicator.Digests;
@@ -14,6 +15,9 @@ namespace Syndicator.Digests;
 /// Sends due e-mail deliveries (digests and sign-up confirmations) over a configurable number of SMTP connections,
 /// many messages per connection, at most MessagesPerSecond and (optionally) MaxPerHour. Each outcome is recorded
 /// on its row the moment the server answers, so a crash or restart resumes with the unsent ones only.
+/// An SMTP relay cannot tell a resent message from a new one, so the moment a message is handed to it is written
+/// down first: a node that dies after that point leaves the message "unconfirmed" for a person to check, never
+/// resent on its own. On a stop, messages being sent finish and the rest of the batch is handed back.
 /// </summary>
 public sealed class DigestSender(
     Database database,
@@ -23,12 +27,27 @@ public sealed class DigestSender(
     ArticleStore articles,
     DigestComposer composer,
     PickupFolder pickup,
+    ShutdownGrace shutdown,
     IOptions<DigestOptions> options,
     IOptions<DeliveryOptions> deliveryOptions,
     IHostEnvironment environment,
     TimeProvider time,
     ILogger<DigestSender> logger)
 {
+    /// <summary>Sends batch after batch while there is due e-mail and the last batch sent something (a relay that refuses everything ends the run).</summary>
+    public async Task<DrainReport> SendAllDueAsync(CancellationToken cancellationToken)
+    {
+        var total = new DrainReport(0, 0, 0);
+        while (!cancellationToken.IsCancellationRequested && !shutdown.Stopping.IsCancellationRequested)
+        {
+            var batch = await SendDueAsync(null, cancellationToken);
+            total = new DrainReport(total.Sent + batch.Sent, total.Retrying + batch.Retrying, total.Failed + batch.Failed);
+            if (batch.Sent == 0) break;
+        }
+        return total;
+    }
+
+    /// <summary>Claims one batch of due e-mail and sends it.</summary>
     public async Task<DrainReport> SendDueAsync(IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
     {
         var o = options.Value;
@@ -56,32 +75,81 @@ public sealed class DigestSender(
             AutoReplenishment = true,
         });
 
-        var connections = string.IsNullOrWhiteSpace(o.Smtp.Host) ? 1 : Math.Min(o.Smtp.Connections, claimed.Count);
-        await Task.WhenAll(Enumerable.Range(0, connections).Select(async lane =>
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Stopping);
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Deadline);
+        var started = new bool[claimed.Count];
+        var usesRelay = !string.IsNullOrWhiteSpace(o.Smtp.Host);
+        var connections = usesRelay ? Math.Min(o.Smtp.Connections, claimed.Count) : 1;
+        try
         {
-            await using var connection = string.IsNullOrWhiteSpace(o.Smtp.Host) ? null : new MailConnection(o.Smtp, environment.ContentRootPath);
-            for (var i = lane; i < claimed.Count; i += connections)
+            await Task.WhenAll(Enumerable.Range(0, connections).Select(async lane =>
             {
-                var delivery = claimed[i];
-                var (message, problem, subscriber) = await BuildAsync(delivery, cancellationToken);
-                MailResult result;
-                if (message is null) result = new MailResult(problem!, false);
-                else
+                await using var connection = usesRelay ? new MailConnection(o.Smtp, environment.ContentRootPath) : null;
+                for (var i = lane; i < claimed.Count; i += connections)
                 {
-                    await limiter.AcquireAsync(1, cancellationToken);
-                    result = connection is null
-                        ? await pickup.WriteAsync(delivery.Id, message, cancellationToken)
-                        : await connection.SendAsync(message, cancellationToken);
+                    if (!await TakeTurnAsync(limiter, stop.Token)) return;
+                    started[i] = true;
+                    var delivery = claimed[i];
+                    MailResult result;
+                    Subscriber? subscriber = null;
+                    var handedOver = false;
+                    try
+                    {
+                        if (usesRelay && delivery.HandedOverAt is { } earlier) result = Unconfirmed(delivery, earlier);
+                        else
+                        {
+                            (var message, var problem, subscriber) = await BuildAsync(delivery, abandon.Token);
+                            if (message is null) result = new MailResult(problem!, false);
+                            else if (connection is null) result = await pickup.WriteAsync(delivery.Id, message, abandon.Token);
+                            else
+                            {
+                                handedOver = await deliveries.MarkHandedOverAsync(delivery.Id, DeliveryWorker.Node, message.MessageId, abandon.Token);
+                                result = await connection.SendAsync(message, abandon.Token);
+                            }
+                        }
+                    }
+                    catch (OperationCanceledException) when (abandon.IsCancellationRequested)
+                    {
+                        // Cut off by the shutdown deadline. Not yet at the relay: handed back with the unstarted ones.
+                        // At the relay: left in flight, and the next claim marks it unconfirmed.
+                        started[i] = handedOver;
+                        return;
+                    }
+                    var state = await worker.RecordAsync(DigestPlanner.Channel, delivery, result.Outcome);
+                    if (result.HardBounce && subscriber is not null && await subscribers.RecordHardBounceAsync(subscriber.Id, o.MaxHardBounces, CancellationToken.None))
+                        logger.LogWarning("Subscriber {SubscriberId} suspended after {Count} hard bounces", subscriber.Id, o.MaxHardBounces);
+                    Interlocked.Increment(ref counts[state switch { DeliveryState.Sent => 0, DeliveryState.RetryWait => 1, _ => 2 }]);
+                    progress?.Report((Interlocked.Increment(ref done), claimed.Count));
                 }
-                var state = await worker.RecordAsync(DigestPlanner.Channel, delivery, result.Outcome);
-                if (result.HardBounce && subscriber is not null && await subscribers.RecordHardBounceAsync(subscriber.Id, o.MaxHardBounces, CancellationToken.None))
-                    logger.LogWarning("Subscriber {SubscriberId} suspended after {Count} hard bounces", subscriber.Id, o.MaxHardBounces);
-                Interlocked.Increment(ref counts[state switch { DeliveryState.Sent => 0, DeliveryState.RetryWait => 1, _ => 2 }]);
-                progress?.Report((Interlocked.Increment(ref done), claimed.Count));
-            }
-        }));
+            }));
+        }
+        finally
+        {
+            await worker.HandBackAsync(DigestPlanner.Channel, claimed.Where((_, i) => !started[i]).Select(d => d.Id).ToList());
+        }
         return new DrainReport(counts[0], counts[1], counts[2]);
     }
+
+    /// <summary>Waits for the rate limit; false when the service is stopping, so the lane starts nothing more.</summary>
+    private static async Task<bool> TakeTurnAsync(RateLimiter limiter, CancellationToken stop)
+    {
+        if (stop.IsCancellationRequested) return false;
+        try
+        {
+            using var lease = await limiter.AcquireAsync(1, stop);
+            return true;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>An earlier attempt handed this message to the relay and its node stopped before the answer was written.</summary>
+    private static MailResult Unconfirmed(Delivery delivery, DateTimeOffset handedOver) => new(new DeliveryOutcome.Permanent(
+        $"smtp: unconfirmed: attempt {delivery.Attempts - 1} handed Message-ID <{delivery.RemoteId}> to the relay at {handedOver:u} and its node stopped " +
+        "before the relay's answer was recorded, so it may have been delivered. Not resent automatically, to avoid a duplicate: " +
+        $"look for that Message-ID in the relay's log, and if it is not there run `syndicator deliveries retry {delivery.Id}`."), false);
 
     private async Task<(MimeMessage? Message, DeliveryOutcome? Problem, Subscriber? Subscriber)> BuildAsync(Delivery delivery, CancellationToken cancellationToken)
     {

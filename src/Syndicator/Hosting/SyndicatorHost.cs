@@ -47,7 +47,8 @@ public static class SyndicatorHost
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Services.AddSystemd();
         builder.Services.AddWindowsService();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<ServiceOptions>>((host, service) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(service.Value.ShutdownTimeoutSeconds));
 
         AddCapabilities(builder.Services, builder.Configuration, contentRoot);
         WebEndpoints.AddServer(builder);
@@ -63,6 +64,8 @@ public static class SyndicatorHost
         services.AddSingleton(TimeProvider.System);
 
         Bind<SiteOptions>(services, configuration, SiteOptions.Section);
+        Bind<ServiceOptions>(services, configuration, ServiceOptions.Section);
+        services.AddSingleton<ShutdownGrace>();
         Bind<StorageOptions>(services, configuration, StorageOptions.Section);
         Bind<ImportOptions>(services, configuration, ImportOptions.Section);
         Bind<HttpOptions>(services, configuration, HttpOptions.Section);
@@ -121,6 +124,7 @@ public static class SyndicatorHost
         services.AddSingleton<DigestPlanner>();
         services.AddSingleton<PickupFolder>();
         services.AddTransient<DigestSender>();
+        services.AddHostedService<ClusterEmailSender>();
 
         // Deliveries
         services.AddSingleton<DeliveryStore>();

@@ -117,7 +117,7 @@ public sealed class SmtpDigestTests
     }
 
     [Fact]
-    public async Task A_crash_in_the_middle_of_a_send_resumes_without_a_second_copy_and_without_skipping_anyone()
+    public async Task A_stop_in_the_middle_of_a_send_hands_the_unsent_back_at_once_without_counting_an_attempt()
     {
         var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:Smtp:Connections"] = "1" });
         await using var _w = world;
@@ -127,23 +127,61 @@ public sealed class SmtpDigestTests
         world.Time.Advance(TimeSpan.FromHours(1));
         await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
 
-        // The process "dies" after five messages: the run is cancelled, leaving claimed deliveries in flight.
-        using var crash = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        var progress = new SynchronousProgress(p => { if (p.Done == 5) crash.Cancel(); });
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => world.App.Get<DigestSender>().SendDueAsync(progress, crash.Token));
+        // The run is told to stop after five messages: it starts no sixth, and gives back the seven it had claimed.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var progress = new SynchronousProgress(p => { if (p.Done == 5) stop.Cancel(); });
+        var report = await world.App.Get<DigestSender>().SendDueAsync(progress, stop.Token);
+        Assert.Equal(5, report.Sent);
         Assert.Equal(5, (await smtp.MessagesAsync(Ct)).Count);
+        var handedBack = await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Pending, null, 100, Ct);
+        Assert.Equal(7, handedBack.Count);
+        Assert.All(handedBack, d => Assert.Equal(0, d.Attempts));
+        Assert.Empty(await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.InFlight, null, 100, Ct));
 
-        // Planning again after the restart finds nothing new; the in-flight rows come back once their lease has run out.
-        await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+        // No lease has to run out: the next run sends the seven straight away.
         await SendAllDueAsync(world);
-        Assert.Equal(5, (await smtp.MessagesAsync(Ct)).Count);
+        var received = await smtp.WaitForMessagesAsync(12, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(12, received.Select(m => m.Recipients.Single()).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_node_that_died_mid_send_has_its_untouched_claims_resent_and_the_message_it_handed_to_the_relay_marked_unconfirmed_not_resent()
+    {
+        var (world, smtp, _) = await StartAsync();
+        await using var _w = world;
+        await using var _s = smtp;
+        for (var i = 0; i < 4; i++) await world.SubscribeAsync($"reader{i}@example.com");
+        await world.ImportAsync("Headline", "Jane Doe");
+        world.Time.Advance(TimeSpan.FromHours(1));
+        await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+
+        // Another node claimed all four, handed the first to the relay, and died before the relay's answer was recorded.
+        var store = world.App.Get<DeliveryStore>();
+        var claimed = await store.ClaimDueAsync(DigestPlanner.Channel, "dead-node:1", TimeSpan.FromMinutes(5), 10, Ct);
+        Assert.Equal(4, claimed.Count);
+        Assert.True(await store.MarkHandedOverAsync(claimed[0].Id, "dead-node:1", "<handed@magazine.example>", Ct));
+
+        Assert.Equal(0, await SendAllDueAsync(world));
         world.Time.Advance(TimeSpan.FromMinutes(6));
         await SendAllDueAsync(world);
 
-        var received = await smtp.WaitForMessagesAsync(12, TimeSpan.FromSeconds(10), Ct);
-        Assert.Equal(12, received.Count);
-        Assert.Equal(12, received.Select(m => m.Recipients.Single()).Distinct().Count());
-        Assert.Equal(12, (await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Sent, null, 100, Ct)).Count);
+        var received = await smtp.WaitForMessagesAsync(3, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(3, received.Count);
+        Assert.DoesNotContain(claimed[0].Recipient, received.Select(m => m.Recipients.Single()));
+        var unconfirmed = (await store.GetAsync(claimed[0].Id, Ct))!;
+        Assert.Equal(DeliveryState.Failed, unconfirmed.State);
+        Assert.StartsWith("smtp: unconfirmed:", unconfirmed.LastError);
+        Assert.Contains("<handed@magazine.example>", unconfirmed.LastError);
+        Assert.Contains($"syndicator deliveries retry {claimed[0].Id}", unconfirmed.LastError);
+        Assert.Equal("<handed@magazine.example>", unconfirmed.RemoteId);
+        Assert.Null(unconfirmed.HandedOverAt);
+
+        // The person who checked the relay's log and found nothing retries it: now it goes out, once.
+        Assert.True(await store.RetryAsync(claimed[0].Id, Ct));
+        await SendAllDueAsync(world);
+        received = await smtp.WaitForMessagesAsync(4, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(4, received.Select(m => m.Recipients.Single()).Distinct().Count());
+        Assert.Equal(4, (await store.ListAsync(DeliveryState.Sent, null, 100, Ct)).Count);
     }
 
     [Fact]
