@@ -28,7 +28,9 @@ public sealed class DeliveryWorker(DeliveryStore store, ShutdownGrace shutdown, 
         var o = options.Value;
         var claimed = await store.ClaimDueAsync(channel, Node, TimeSpan.FromSeconds(o.LeaseSeconds), limit ?? o.BatchSize, cancellationToken, recipient, subjectId);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Stopping);
-        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Deadline);
+        // The caller's token stops new sends only: a send under way is cut off by nothing but the shutdown deadline
+        // (and its client's own timeout), so that its outcome is known and written.
+        var abandon = shutdown.Deadline;
         int sent = 0, retrying = 0, failed = 0;
         for (var i = 0; i < claimed.Count; i++)
         {
@@ -41,7 +43,7 @@ public sealed class DeliveryWorker(DeliveryStore store, ShutdownGrace shutdown, 
             DeliveryOutcome outcome;
             try
             {
-                outcome = await send(delivery, abandon.Token);
+                outcome = await send(delivery, abandon);
             }
             catch (OperationCanceledException) when (abandon.IsCancellationRequested)
             {

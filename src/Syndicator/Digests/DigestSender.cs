@@ -76,7 +76,9 @@ public sealed class DigestSender(
         });
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Stopping);
-        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Deadline);
+        // The caller's token stops new sends only: a send under way is cut off by nothing but the shutdown deadline
+        // (and its client's own timeout), so that its outcome is known and written.
+        var abandon = shutdown.Deadline;
         var started = new bool[claimed.Count];
         var usesRelay = !string.IsNullOrWhiteSpace(o.Smtp.Host);
         var connections = usesRelay ? Math.Min(o.Smtp.Connections, claimed.Count) : 1;
@@ -98,13 +100,13 @@ public sealed class DigestSender(
                         if (usesRelay && delivery.HandedOverAt is { } earlier) result = Unconfirmed(delivery, earlier);
                         else
                         {
-                            (var message, var problem, subscriber) = await BuildAsync(delivery, abandon.Token);
+                            (var message, var problem, subscriber) = await BuildAsync(delivery, abandon);
                             if (message is null) result = new MailResult(problem!, false);
-                            else if (connection is null) result = await pickup.WriteAsync(delivery.Id, message, abandon.Token);
+                            else if (connection is null) result = await pickup.WriteAsync(delivery.Id, message, abandon);
                             else
                             {
-                                handedOver = await deliveries.MarkHandedOverAsync(delivery.Id, DeliveryWorker.Node, message.MessageId, abandon.Token);
-                                result = await connection.SendAsync(message, abandon.Token);
+                                handedOver = await deliveries.MarkHandedOverAsync(delivery.Id, DeliveryWorker.Node, message.MessageId, abandon);
+                                result = await connection.SendAsync(message, abandon);
                             }
                         }
                     }

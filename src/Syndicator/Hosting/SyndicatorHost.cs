@@ -47,8 +47,8 @@ public static class SyndicatorHost
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Services.AddSystemd();
         builder.Services.AddWindowsService();
-        builder.Services.AddOptions<HostOptions>().Configure<IOptions<ServiceOptions>>((host, service) =>
-            host.ShutdownTimeout = TimeSpan.FromSeconds(service.Value.ShutdownTimeoutSeconds));
+        var shutdownTimeout = ConfigSections.ReadOrDefault<ServiceOptions>(builder.Configuration, ServiceOptions.Section).ShutdownTimeoutSeconds;
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(shutdownTimeout));
 
         AddCapabilities(builder.Services, builder.Configuration, contentRoot);
         WebEndpoints.AddServer(builder);
