@@ -46,31 +46,22 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     public async Task<IReadOnlyList<Delivery>> ClaimDueAsync(string channel, string node, TimeSpan lease, int limit, CancellationToken cancellationToken, string? recipient = null, string? subjectId = null)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var now = time.GetUtcNow();
-        var ids = (await connection.QueryAsync<long>(new CommandDefinition($"""
-            SELECT id FROM deliveries
-            WHERE channel = @channel AND (@recipient IS NULL OR recipient = @recipient) AND (@subjectId IS NULL OR subject_id = @subjectId)
-              AND ((state IN ('pending', 'retry-wait') AND next_attempt_at <= @now)
-                   OR (state = 'in-flight' AND lease_expires_at < @now))
-            ORDER BY next_attempt_at, id
-            LIMIT @limit
-            {database.Dialect.ForUpdateSkipLocked}
-            """, new { channel, recipient, subjectId, now, limit }, transaction, cancellationToken: cancellationToken))).ToList();
-
-        var claimed = new List<Delivery>();
-        foreach (var id in ids)
-        {
-            var row = await connection.QuerySingleAsync<DeliveryRow>(new CommandDefinition($"""
-                UPDATE deliveries
-                SET state = 'in-flight', attempts = attempts + 1, claimed_by = @node, lease_expires_at = @leaseEnd, updated_at = @now
-                WHERE id = @id
-                RETURNING {Columns}
-                """, new { id, node, leaseEnd = now + lease, now }, transaction, cancellationToken: cancellationToken));
-            claimed.Add(row.ToDelivery());
-        }
-        await transaction.CommitAsync(cancellationToken);
-        return claimed;
+        // One statement: the inner SELECT picks and locks (skipping rows other nodes hold), the UPDATE claims them.
+        var rows = await connection.QueryAsync<DeliveryRow>(new CommandDefinition($"""
+            UPDATE deliveries
+            SET state = 'in-flight', attempts = attempts + 1, claimed_by = @node, lease_expires_at = @leaseEnd, updated_at = @now
+            WHERE id IN (
+                SELECT id FROM deliveries
+                WHERE channel = @channel AND (@recipient IS NULL OR recipient = @recipient) AND (@subjectId IS NULL OR subject_id = @subjectId)
+                  AND ((state IN ('pending', 'retry-wait') AND next_attempt_at <= @now)
+                       OR (state = 'in-flight' AND lease_expires_at < @now))
+                ORDER BY next_attempt_at, id
+                LIMIT @limit
+                {database.Dialect.ForUpdateSkipLocked})
+            RETURNING {Columns}
+            """, new { channel, recipient, subjectId, now, limit, node, leaseEnd = now + lease }, cancellationToken: cancellationToken));
+        return rows.Select(r => r.ToDelivery()).OrderBy(d => d.NextAttemptAt).ThenBy(d => d.Id).ToList();
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.RateLimiting;
 using Dapper;
 using Microsoft.Extensions.Hosting;
@@ -80,6 +81,8 @@ public sealed class DigestSender(
         // (and its client's own timeout), so that its outcome is known and written.
         var abandon = shutdown.Deadline;
         var started = new bool[claimed.Count];
+        // A digest run mails the same few articles to everyone: each is read once per batch, not once per message.
+        var articleCache = new ConcurrentDictionary<string, Task<Article?>>(StringComparer.Ordinal);
         var usesRelay = !string.IsNullOrWhiteSpace(o.Smtp.Host);
         var connections = usesRelay ? Math.Min(o.Smtp.Connections, claimed.Count) : 1;
         try
@@ -100,7 +103,7 @@ public sealed class DigestSender(
                         if (usesRelay && delivery.HandedOverAt is { } earlier) result = Unconfirmed(delivery, earlier);
                         else
                         {
-                            (var message, var problem, subscriber) = await BuildAsync(delivery, abandon);
+                            (var message, var problem, subscriber) = await BuildAsync(delivery, articleCache, abandon);
                             if (message is null) result = new MailResult(problem!, false);
                             else if (connection is null) result = await pickup.WriteAsync(delivery.Id, message, abandon);
                             else
@@ -153,7 +156,8 @@ public sealed class DigestSender(
         "before the relay's answer was recorded, so it may have been delivered. Not resent automatically, to avoid a duplicate: " +
         $"look for that Message-ID in the relay's log, and if it is not there run `syndicator deliveries retry {delivery.Id}`."), false);
 
-    private async Task<(MimeMessage? Message, DeliveryOutcome? Problem, Subscriber? Subscriber)> BuildAsync(Delivery delivery, CancellationToken cancellationToken)
+    private async Task<(MimeMessage? Message, DeliveryOutcome? Problem, Subscriber? Subscriber)> BuildAsync(
+        Delivery delivery, ConcurrentDictionary<string, Task<Article?>> articleCache, CancellationToken cancellationToken)
     {
         var subscriber = await subscribers.FindAsync(delivery.Recipient, cancellationToken);
         if (subscriber is null) return (null, new DeliveryOutcome.Permanent($"email: subscriber {delivery.Recipient} no longer exists"), null);
@@ -172,7 +176,7 @@ public sealed class DigestSender(
             "SELECT article_id FROM digest_items WHERE digest_id = @id ORDER BY position", new { id = delivery.SubjectId }, cancellationToken: cancellationToken))).ToList();
         var items = new List<Article>();
         foreach (var id in ids)
-            if (await articles.FindByIdAsync(id, cancellationToken) is { } article) items.Add(article);
+            if (await articleCache.GetOrAdd(id, key => articles.FindByIdAsync(key, cancellationToken)) is { } article) items.Add(article);
         if (items.Count == 0) return (null, new DeliveryOutcome.Permanent($"email: the articles of digest {delivery.SubjectId} are no longer in the store"), subscriber);
         return (composer.Digest(subscriber, items, key), null, subscriber);
     }
