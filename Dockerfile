@@ -12,8 +12,10 @@ WORKDIR /app
 COPY --from=build /app ./
 COPY appsettings.json ./
 COPY config/ ./config/
-# State lives in the /data volume; the listener binds all interfaces inside the container only.
+# State lives in the /data volume; the listener binds all interfaces inside the container only. The shipped
+# sample article is for trying Syndicator locally: a real deployment must not announce or mail it.
 ENV Storage__ConnectionString="Data Source=/data/syndicator.db" \
+    Import__SamplesPath="" \
     Import__InboxPath=/data/inbox \
     Feeds__OutputPath=/data/feeds \
     Digests__PickupPath=/data/mail-pickup \

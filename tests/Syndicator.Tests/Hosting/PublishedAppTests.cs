@@ -55,7 +55,7 @@ public sealed partial class PublishedAppTests
         Assert.True(check.ExitCode == 0, check.ToString());
         Assert.Contains("200 alive", check.Stdout);
 
-        await service.WaitUntilAsync(() => File.Exists(Path.Combine(data, "feeds", "site", "rss.xml")), "the sample's feeds in the data folder", TimeSpan.FromSeconds(60), Ct);
+        await service.WaitUntilAsync(() => File.Exists(Path.Combine(data, "feeds", "site", "rss.xml")), "the site feeds in the data folder", TimeSpan.FromSeconds(60), Ct);
         Assert.True(File.Exists(Path.Combine(data, "syndicator.db")));
         Assert.False(Directory.Exists(Path.Combine(app, "data")), "the app folder must stay read-only: nothing may be written under it");
     }
