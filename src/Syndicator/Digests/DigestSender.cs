@@ -109,6 +109,12 @@ public sealed class DigestSender(
                             else
                             {
                                 handedOver = await deliveries.MarkHandedOverAsync(delivery.Id, DeliveryWorker.Node, message.MessageId, abandon);
+                                if (!handedOver)
+                                {
+                                    // This node stalled past its lease and another node has claimed the delivery since.
+                                    logger.LogWarning("Delivery {DeliveryId} on {Channel}: the claim ran out before sending and another node holds it; not sent from here", delivery.Id, DigestPlanner.Channel);
+                                    continue;
+                                }
                                 result = await connection.SendAsync(message, abandon);
                             }
                         }

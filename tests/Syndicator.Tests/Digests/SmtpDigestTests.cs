@@ -185,6 +185,38 @@ public sealed class SmtpDigestTests
     }
 
     [Fact]
+    public async Task A_node_that_stalled_past_its_lease_does_not_send_what_another_node_has_claimed_since()
+    {
+        var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:Smtp:Connections"] = "1" });
+        await using var _w = world;
+        await using var _s = smtp;
+        for (var i = 0; i < 3; i++) await world.SubscribeAsync($"reader{i}@example.com");
+        await world.ImportAsync("Headline", "Jane Doe");
+        world.Time.Advance(TimeSpan.FromHours(1));
+        await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+
+        // After the first message this node stalls for longer than its lease, and another node claims the other two.
+        var store = world.App.Get<DeliveryStore>();
+        IReadOnlyList<Delivery> takenOver = [];
+        var progress = new SynchronousProgress(p =>
+        {
+            if (p.Done != 1) return;
+            world.Time.Advance(TimeSpan.FromMinutes(6));
+            takenOver = store.ClaimDueAsync(DigestPlanner.Channel, "other-node:2", TimeSpan.FromMinutes(5), 10, Ct).GetAwaiter().GetResult();
+        });
+        var report = await world.App.Get<DigestSender>().SendDueAsync(progress, Ct);
+
+        Assert.Equal(1, report.Sent);
+        Assert.Equal(2, takenOver.Count);
+        Assert.Single(await smtp.MessagesAsync(Ct));
+        foreach (var delivery in takenOver)
+        {
+            var row = (await store.GetAsync(delivery.Id, Ct))!;
+            Assert.Equal((DeliveryState.InFlight, "other-node:2", (DateTimeOffset?)null), (row.State, row.ClaimedBy, row.HandedOverAt));
+        }
+    }
+
+    [Fact]
     public async Task The_hourly_cap_holds_the_rest_back_until_the_hour_has_passed()
     {
         var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:Smtp:MaxPerHour"] = "3" });
