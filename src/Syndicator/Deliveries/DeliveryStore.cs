@@ -67,16 +67,18 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     /// <summary>
     /// Notes that the attempt is about to hand its message to a service that cannot tell a repeat from a new one
     /// (an SMTP relay), with the id the message carries. A claim that later finds this set, with no outcome
-    /// recorded, knows the node died while the service may already have taken the message.
+    /// recorded, knows the node died while the service may already have taken the message. False when this node
+    /// no longer holds the claim: it must not send. The lease is renewed, so a long batch does not lose the
+    /// message being sent to another node.
     /// </summary>
-    public async Task<bool> MarkHandedOverAsync(long id, string node, string? remoteId, CancellationToken cancellationToken)
+    public async Task<bool> MarkHandedOverAsync(long id, string node, string? remoteId, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var now = time.GetUtcNow();
         return await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE deliveries SET handed_over_at = @now, remote_id = @remoteId, updated_at = @now
+            UPDATE deliveries SET handed_over_at = @now, remote_id = @remoteId, lease_expires_at = @leaseEnd, updated_at = @now
             WHERE id = @id AND state = 'in-flight' AND claimed_by = @node
-            """, new { id, node, remoteId, now }, cancellationToken: cancellationToken)) == 1;
+            """, new { id, node, remoteId, now, leaseEnd = now + lease }, cancellationToken: cancellationToken)) == 1;
     }
 
     /// <summary>

@@ -62,7 +62,8 @@ public sealed class DigestSender(
                 return new DrainReport(0, 0, 0);
             }
         }
-        var claimed = await deliveries.ClaimDueAsync(DigestPlanner.Channel, DeliveryWorker.Node, TimeSpan.FromSeconds(deliveryOptions.Value.LeaseSeconds), limit, cancellationToken);
+        var lease = TimeSpan.FromSeconds(deliveryOptions.Value.LeaseSeconds);
+        var claimed = await deliveries.ClaimDueAsync(DigestPlanner.Channel, DeliveryWorker.Node, lease, limit, cancellationToken);
         if (claimed.Count == 0) return new DrainReport(0, 0, 0);
 
         var counts = new int[3];
@@ -108,7 +109,7 @@ public sealed class DigestSender(
                             else if (connection is null) result = await pickup.WriteAsync(delivery.Id, message, abandon);
                             else
                             {
-                                handedOver = await deliveries.MarkHandedOverAsync(delivery.Id, DeliveryWorker.Node, message.MessageId, abandon);
+                                handedOver = await deliveries.MarkHandedOverAsync(delivery.Id, DeliveryWorker.Node, message.MessageId, lease, abandon);
                                 if (!handedOver)
                                 {
                                     // This node stalled past its lease and another node has claimed the delivery since.

@@ -159,7 +159,7 @@ public sealed class SmtpDigestTests
         var store = world.App.Get<DeliveryStore>();
         var claimed = await store.ClaimDueAsync(DigestPlanner.Channel, "dead-node:1", TimeSpan.FromMinutes(5), 10, Ct);
         Assert.Equal(4, claimed.Count);
-        Assert.True(await store.MarkHandedOverAsync(claimed[0].Id, "dead-node:1", "<handed@magazine.example>", Ct));
+        Assert.True(await store.MarkHandedOverAsync(claimed[0].Id, "dead-node:1", "<handed@magazine.example>", TimeSpan.FromMinutes(5), Ct));
 
         Assert.Equal(0, await SendAllDueAsync(world));
         world.Time.Advance(TimeSpan.FromMinutes(6));
