@@ -26,7 +26,7 @@ public sealed class ClusterEmailSender(
             try
             {
                 var report = await sender.SendAllDueAsync(stoppingToken);
-                if (report.Attempted > 0) logger.LogInformation("E-mail: {Report}", report);
+                if (report is { Attempted: > 0 }) logger.LogInformation("E-mail: {Report}", report);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

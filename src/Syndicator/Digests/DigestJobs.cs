@@ -24,8 +24,12 @@ public sealed class EmailSendJob(DigestSender sender) : IJob
 {
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
-        var report = await sender.SendAllDueAsync(cancellationToken);
-        context.Result = report.Attempted == 0 ? JobRunReport.Skipped("no e-mail due") : JobRunReport.Succeeded($"e-mail: {report}").With("sent", report.Sent);
+        context.Result = await sender.SendAllDueAsync(cancellationToken) switch
+        {
+            null => JobRunReport.Skipped("e-mail is being sent on this node already"),
+            { Attempted: 0 } => JobRunReport.Skipped("no e-mail due"),
+            var report => JobRunReport.Succeeded($"e-mail: {report}").With("sent", report.Sent),
+        };
     }
 }
 
@@ -35,6 +39,7 @@ internal static class DigestRun
     {
         var plan = await planner.PlanAsync(frequency, manual: false, cancellationToken);
         var report = await sender.SendAllDueAsync(cancellationToken);
-        context.Result = JobRunReport.Succeeded($"{plan}; e-mail: {report}").With("planned", plan.Planned).With("sent", report.Sent);
+        context.Result = JobRunReport.Succeeded($"{plan}; e-mail: {report?.ToString() ?? "being sent on this node already"}")
+            .With("planned", plan.Planned).With("sent", report?.Sent ?? 0);
     }
 }

@@ -35,17 +35,31 @@ public sealed class DigestSender(
     TimeProvider time,
     ILogger<DigestSender> logger)
 {
-    /// <summary>Sends batch after batch while there is due e-mail and the last batch sent something (a relay that refuses everything ends the run).</summary>
-    public async Task<DrainReport> SendAllDueAsync(CancellationToken cancellationToken)
+    /// <summary>One sending run per node at a time, so the node's relay limits (connections, messages a second) hold.</summary>
+    private readonly SemaphoreSlim running = new(1, 1);
+
+    /// <summary>
+    /// Sends batch after batch while there is due e-mail and the last batch sent something (a relay that refuses
+    /// everything ends the run). Null when another run on this node is already sending: it will send this too.
+    /// </summary>
+    public async Task<DrainReport?> SendAllDueAsync(CancellationToken cancellationToken)
     {
-        var total = new DrainReport(0, 0, 0);
-        while (!cancellationToken.IsCancellationRequested && !shutdown.Stopping.IsCancellationRequested)
+        if (!await running.WaitAsync(TimeSpan.Zero, cancellationToken)) return null;
+        try
         {
-            var batch = await SendDueAsync(null, cancellationToken);
-            total = new DrainReport(total.Sent + batch.Sent, total.Retrying + batch.Retrying, total.Failed + batch.Failed);
-            if (batch.Sent == 0) break;
+            var total = new DrainReport(0, 0, 0);
+            while (!cancellationToken.IsCancellationRequested && !shutdown.Stopping.IsCancellationRequested)
+            {
+                var batch = await SendDueAsync(null, cancellationToken);
+                total = new DrainReport(total.Sent + batch.Sent, total.Retrying + batch.Retrying, total.Failed + batch.Failed);
+                if (batch.Sent == 0) break;
+            }
+            return total;
         }
-        return total;
+        finally
+        {
+            running.Release();
+        }
     }
 
     /// <summary>Claims one batch of due e-mail and sends it.</summary>

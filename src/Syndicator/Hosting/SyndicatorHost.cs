@@ -123,7 +123,7 @@ public static class SyndicatorHost
         services.AddSingleton<DigestComposer>();
         services.AddSingleton<DigestPlanner>();
         services.AddSingleton<PickupFolder>();
-        services.AddTransient<DigestSender>();
+        services.AddSingleton<DigestSender>();
         services.AddHostedService<ClusterEmailSender>();
 
         // Deliveries
