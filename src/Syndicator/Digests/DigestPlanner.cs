@@ -29,6 +29,8 @@ public sealed class DigestPlanner(
 {
     public const string Channel = "email";
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
+    private const int SubscribersPerTransaction = 200;
+    private const int ItemsPerInsert = 500;
 
     /// <param name="manual">A digest sent by hand (<c>syndicator digest send</c>): ignores the schedule and does not use up the period's digest.</param>
     public async Task<PlanReport> PlanAsync(DigestFrequency frequency, bool manual, CancellationToken cancellationToken)
@@ -36,28 +38,33 @@ public sealed class DigestPlanner(
         var now = time.GetUtcNow().ToStoredPrecision();
         var cutoff = now - Settle;
         int planned = 0, nothingNew = 0, notDue = 0;
+        var due = new List<(Subscriber Subscriber, string Period)>();
         foreach (var subscriber in await subscribers.ListAsync(cancellationToken, SubscriberState.Confirmed, frequency))
         {
-            cancellationToken.ThrowIfCancellationRequested();
             var period = manual ? $"manual-{now:yyyyMMddTHHmmss.ffffff}" : Period(subscriber, now);
-            if (!manual && (period == subscriber.LastPeriod || !Due(subscriber, now)))
+            if (!manual && (period == subscriber.LastPeriod || !Due(subscriber, now))) notDue++;
+            else due.Add((subscriber, period));
+        }
+        // Many subscribers share a transaction: one commit per subscriber would make a large list wait on the disk.
+        foreach (var chunk in due.Chunk(SubscribersPerTransaction))
+        {
+            await using var connection = await database.OpenAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            foreach (var (subscriber, period) in chunk)
             {
-                notDue++;
-                continue;
+                if (await PlanOneAsync(connection, transaction, subscriber, period, cutoff, manual, now, cancellationToken)) planned++;
+                else nothingNew++;
             }
-            if (await PlanOneAsync(subscriber, period, cutoff, manual, now, cancellationToken)) planned++;
-            else nothingNew++;
+            await transaction.CommitAsync(cancellationToken);
         }
         var report = new PlanReport(planned, nothingNew, notDue);
         logger.LogInformation("{Frequency} digests: {Report}", frequency, report.ToString());
         return report;
     }
 
-    private async Task<bool> PlanOneAsync(Subscriber subscriber, string period, DateTimeOffset cutoff, bool manual, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<bool> PlanOneAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, Subscriber subscriber, string period,
+        DateTimeOffset cutoff, bool manual, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
         // Moving the watermark first claims this subscriber's window: a planner on another node that read the same
         // watermark updates nothing and backs off, so no window is planned twice.
         var claimed = await connection.ExecuteAsync(new CommandDefinition($"""
@@ -66,20 +73,26 @@ public sealed class DigestPlanner(
         if (claimed == 0) return false;
 
         var articleIds = await NewArticlesAsync(connection, transaction, subscriber, cutoff, cancellationToken);
+        if (articleIds.Count == 0) return false;
 
-        if (articleIds.Count > 0)
+        var digestId = Guid.CreateVersion7(now).ToString();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO digests (id, subscriber_id, frequency, period, created_at) VALUES (@digestId, @subscriberId, @frequency, @period, @now)",
+            new { digestId, subscriberId = subscriber.Id, frequency = SubscriberStore.Column(subscriber.Frequency), period, now }, transaction, cancellationToken: cancellationToken));
+        foreach (var chunk in articleIds.Select((articleId, position) => (articleId, position)).Chunk(ItemsPerInsert))
         {
-            var digestId = Guid.CreateVersion7(now).ToString();
+            var parameters = new DynamicParameters(new { digestId });
+            var rows = chunk.Select((item, i) =>
+            {
+                parameters.Add($"a{i}", item.articleId);
+                parameters.Add($"p{i}", item.position);
+                return $"(@digestId, @a{i}, @p{i})";
+            });
             await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO digests (id, subscriber_id, frequency, period, created_at) VALUES (@digestId, @subscriberId, @frequency, @period, @now)",
-                new { digestId, subscriberId = subscriber.Id, frequency = SubscriberStore.Column(subscriber.Frequency), period, now }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO digest_items (digest_id, article_id, position) VALUES (@digestId, @articleId, @position)",
-                articleIds.Select((articleId, position) => new { digestId, articleId, position }), transaction, cancellationToken: cancellationToken));
-            await deliveries.EnsureAsync(connection, transaction, Channel, "digest", digestId, subscriber.Id, now, cancellationToken);
+                $"INSERT INTO digest_items (digest_id, article_id, position) VALUES {string.Join(", ", rows)}", parameters, transaction, cancellationToken: cancellationToken));
         }
-        await transaction.CommitAsync(cancellationToken);
-        return articleIds.Count > 0;
+        await deliveries.EnsureAsync(connection, transaction, Channel, "digest", digestId, subscriber.Id, now, cancellationToken);
+        return true;
     }
 
     /// <summary>What each subscriber of the frequency would get now, without planning or sending anything.</summary>
