@@ -47,10 +47,12 @@ public sealed class DigestSender(
         if (!await running.WaitAsync(TimeSpan.Zero, cancellationToken)) return null;
         try
         {
+            // The relay connections outlive each batch, so a large list is sent over a handful of connections.
+            await using var relay = new RelayConnections(options.Value.Smtp, environment.ContentRootPath);
             var total = new DrainReport(0, 0, 0);
             while (!cancellationToken.IsCancellationRequested && !shutdown.Stopping.IsCancellationRequested)
             {
-                var batch = await SendDueAsync(null, cancellationToken);
+                var batch = await SendBatchAsync(relay, null, cancellationToken);
                 total = new DrainReport(total.Sent + batch.Sent, total.Retrying + batch.Retrying, total.Failed + batch.Failed);
                 if (batch.Sent == 0) break;
             }
@@ -64,6 +66,12 @@ public sealed class DigestSender(
 
     /// <summary>Claims one batch of due e-mail and sends it.</summary>
     public async Task<DrainReport> SendDueAsync(IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
+    {
+        await using var relay = new RelayConnections(options.Value.Smtp, environment.ContentRootPath);
+        return await SendBatchAsync(relay, progress, cancellationToken);
+    }
+
+    private async Task<DrainReport> SendBatchAsync(RelayConnections relay, IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
     {
         var o = options.Value;
         var limit = deliveryOptions.Value.BatchSize;
@@ -98,13 +106,13 @@ public sealed class DigestSender(
         var started = new bool[claimed.Count];
         // A digest run mails the same few articles to everyone: each is read once per batch, not once per message.
         var articleCache = new ConcurrentDictionary<string, Task<Article?>>(StringComparer.Ordinal);
-        var usesRelay = !string.IsNullOrWhiteSpace(o.Smtp.Host);
-        var connections = usesRelay ? Math.Min(o.Smtp.Connections, claimed.Count) : 1;
+        var usesRelay = relay.Count > 0;
+        var connections = usesRelay ? Math.Min(relay.Count, claimed.Count) : 1;
         try
         {
             await Task.WhenAll(Enumerable.Range(0, connections).Select(async lane =>
             {
-                await using var connection = usesRelay ? new MailConnection(o.Smtp, environment.ContentRootPath) : null;
+                var connection = usesRelay ? relay[lane] : null;
                 for (var i = lane; i < claimed.Count; i += connections)
                 {
                     if (!await TakeTurnAsync(limiter, stop.Token)) return;
@@ -208,5 +216,22 @@ public sealed class DigestSender(
         return await connection.ExecuteScalarAsync<int>(new CommandDefinition(
             "SELECT COUNT(*) FROM deliveries WHERE channel = @channel AND state = 'sent' AND sent_at > @since",
             new { channel = DigestPlanner.Channel, since = time.GetUtcNow().AddHours(-1) }, cancellationToken: cancellationToken));
+    }
+}
+
+/// <summary>Digests:Smtp:Connections connections to the relay, one per sending lane, connected on first use; none when mail goes to the pickup folder.</summary>
+internal sealed class RelayConnections(SmtpOptions options, string contentRoot) : IAsyncDisposable
+{
+    private readonly MailConnection[] connections = string.IsNullOrWhiteSpace(options.Host)
+        ? []
+        : Enumerable.Range(0, options.Connections).Select(_ => new MailConnection(options, contentRoot)).ToArray();
+
+    public int Count => connections.Length;
+
+    public MailConnection this[int lane] => connections[lane];
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var connection in connections) await connection.DisposeAsync();
     }
 }

@@ -217,6 +217,25 @@ public sealed class SmtpDigestTests
     }
 
     [Fact]
+    public async Task A_run_of_many_batches_keeps_its_relay_connections_open_from_batch_to_batch()
+    {
+        var (world, smtp, _) = await StartAsync(extra: new() { ["Deliveries:BatchSize"] = "10" });
+        await using var _w = world;
+        await using var _s = smtp;
+        for (var i = 0; i < 45; i++) await world.SubscribeAsync($"reader{i:D2}@example.com");
+        await world.ImportAsync("Headline", "Jane Doe");
+        world.Time.Advance(TimeSpan.FromHours(1));
+        await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+
+        var report = await world.App.Get<DigestSender>().SendAllDueAsync(Ct);
+
+        Assert.Equal(45, report!.Sent);
+        var stats = await smtp.GetStatsAsync(Ct);
+        Assert.Equal(45, stats.Messages);
+        Assert.True(stats.Connections <= 2, $"5 batches of 10 over Digests:Smtp:Connections=2 opened {stats.Connections} connections");
+    }
+
+    [Fact]
     public async Task The_hourly_cap_holds_the_rest_back_until_the_hour_has_passed()
     {
         var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:Smtp:MaxPerHour"] = "3" });
