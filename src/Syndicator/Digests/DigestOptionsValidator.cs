@@ -5,7 +5,8 @@ using Syndicator.Announcements;
 namespace Syndicator.Digests;
 
 /// <summary>Checks what annotations cannot: secrets resolve, the templates parse, a DKIM key exists.</summary>
-internal sealed class DigestOptionsValidator(string contentRoot) : IValidateOptions<DigestOptions>
+/// <param name="clustered">Storage:Clustered: every node must then sign with the same key, so none may make its own.</param>
+internal sealed class DigestOptionsValidator(string contentRoot, bool clustered) : IValidateOptions<DigestOptions>
 {
     public ValidateOptionsResult Validate(string? name, DigestOptions options)
     {
@@ -20,7 +21,13 @@ internal sealed class DigestOptionsValidator(string contentRoot) : IValidateOpti
             else if (Secrets.TryResolve(smtp.Password, contentRoot, out var problem) is null)
                 errors.Add($"Digests:Smtp:Password ({smtp.Password}) cannot be read: {problem}.");
         }
-        if (!options.SigningKey.StartsWith("file:", StringComparison.Ordinal))
+        if (options.SigningKey.StartsWith("file:", StringComparison.Ordinal))
+        {
+            if (clustered && !File.Exists(Path.GetFullPath(options.SigningKey[5..], contentRoot)))
+                errors.Add($"Digests:SigningKey ({options.SigningKey}) does not exist, and in a cluster every node must sign links with the same key " +
+                    "(a link made on one node is checked on another): create it once, e.g. `head -c 32 /dev/urandom | base64 > signing.key`, and give that file (or env:VARIABLE) to every node.");
+        }
+        else
         {
             if (!Secrets.IsReference(options.SigningKey))
                 errors.Add("Digests:SigningKey holds the key itself; write env:VARIABLE or file:/path instead.");

@@ -90,15 +90,6 @@ public sealed class DigestSender(
 
         var counts = new int[3];
         var done = 0;
-        using var limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = Math.Max(1, (int)Math.Ceiling(o.Smtp.MessagesPerSecond)),
-            TokensPerPeriod = Math.Max(1, (int)Math.Ceiling(o.Smtp.MessagesPerSecond)),
-            ReplenishmentPeriod = TimeSpan.FromSeconds(Math.Max(1, (int)Math.Ceiling(o.Smtp.MessagesPerSecond)) / o.Smtp.MessagesPerSecond),
-            QueueLimit = int.MaxValue,
-            AutoReplenishment = true,
-        });
-
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Stopping);
         // The caller's token stops new sends only: a send under way is cut off by nothing but the shutdown deadline
         // (and its client's own timeout), so that its outcome is known and written.
@@ -115,7 +106,7 @@ public sealed class DigestSender(
                 var connection = usesRelay ? relay[lane] : null;
                 for (var i = lane; i < claimed.Count; i += connections)
                 {
-                    if (!await TakeTurnAsync(limiter, stop.Token)) return;
+                    if (!await TakeTurnAsync(relay.Limiter, stop.Token)) return;
                     started[i] = true;
                     var delivery = claimed[i];
                     MailResult result;
@@ -219,7 +210,11 @@ public sealed class DigestSender(
     }
 }
 
-/// <summary>Digests:Smtp:Connections connections to the relay, one per sending lane, connected on first use; none when mail goes to the pickup folder.</summary>
+/// <summary>
+/// What a sending run shares across its batches: Digests:Smtp:Connections connections to the relay, one per lane,
+/// connected on first use (none when mail goes to the pickup folder), and the Digests:Smtp:MessagesPerSecond rate,
+/// so a new batch does not start with a fresh burst.
+/// </summary>
 internal sealed class RelayConnections(SmtpOptions options, string contentRoot) : IAsyncDisposable
 {
     private readonly MailConnection[] connections = string.IsNullOrWhiteSpace(options.Host)
@@ -230,8 +225,18 @@ internal sealed class RelayConnections(SmtpOptions options, string contentRoot) 
 
     public MailConnection this[int lane] => connections[lane];
 
+    public RateLimiter Limiter { get; } = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+    {
+        TokenLimit = Math.Max(1, (int)Math.Ceiling(options.MessagesPerSecond)),
+        TokensPerPeriod = Math.Max(1, (int)Math.Ceiling(options.MessagesPerSecond)),
+        ReplenishmentPeriod = TimeSpan.FromSeconds(Math.Max(1, (int)Math.Ceiling(options.MessagesPerSecond)) / options.MessagesPerSecond),
+        QueueLimit = int.MaxValue,
+        AutoReplenishment = true,
+    });
+
     public async ValueTask DisposeAsync()
     {
         foreach (var connection in connections) await connection.DisposeAsync();
+        await Limiter.DisposeAsync();
     }
 }

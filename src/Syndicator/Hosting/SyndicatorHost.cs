@@ -76,7 +76,8 @@ public static class SyndicatorHost
         Bind<AnnouncementOptions>(services, configuration, AnnouncementOptions.Section);
         services.AddSingleton<IValidateOptions<AnnouncementOptions>>(new AnnouncementOptionsValidator(contentRoot));
         Bind<DigestOptions>(services, configuration, DigestOptions.Section);
-        services.AddSingleton<IValidateOptions<DigestOptions>>(new DigestOptionsValidator(contentRoot));
+        services.AddSingleton<IValidateOptions<DigestOptions>>(new DigestOptionsValidator(contentRoot,
+            ConfigSections.ReadOrDefault<StorageOptions>(configuration, StorageOptions.Section).Clustered));
         services.AddSingleton<IValidateOptions<StorageOptions>>(new StorageOptionsValidator(contentRoot));
         services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();
         services.AddSingleton<IValidateOptions<ScheduleOptions>, JobRetriesValidator>();

@@ -43,6 +43,8 @@ public sealed class JobRecoveryTests
             return null;
         };
 
+        // One key for the whole cluster, as a real deployment gives every node the same file.
+        var signingKey = seed.Dir.File("cluster-signing.key", Convert.ToBase64String(Guid.NewGuid().ToByteArray()));
         var sandboxes = new List<SyndicatorSandbox>();
         var nodes = new List<SyndicatorProcess>();
         try
@@ -52,7 +54,7 @@ public sealed class JobRecoveryTests
                 var sandbox = new SyndicatorSandbox(Ct);
                 sandboxes.Add(sandbox);
                 sandbox.Set("Storage:Provider", "PostgreSql").Set("Storage:ConnectionString", seed.Store.ConnectionString).Set("Storage:Clustered", true)
-                    .Set("Deliveries:LeaseSeconds", 10).Set("Import:SamplesPath", "")
+                    .Set("Deliveries:LeaseSeconds", 10).Set("Import:SamplesPath", "").Set("Digests:SigningKey", "file:" + signingKey)
                     .Set("Jobs:Announcements", new JsonObject { ["IntervalSeconds"] = 2 });
                 foreach (var (key, value) in account) sandbox.Set(key, value);
                 nodes.Add(sandbox.Start([]));
@@ -80,7 +82,9 @@ public sealed class JobRecoveryTests
             Assert.Single(mastodon.Posts);
             Assert.True(sent >= 2, $"the delivery was sent on attempt {sent}; the killed node's attempt must have been counted");
             Assert.False(survivor.HasExited, survivor.Describe());
-            TestContext.Current.TestOutputHelper?.WriteLine($"killed node {victim.Id}; survivor {survivor.Id} ran the recovered job {recoveredAfter.TotalSeconds:0.0} s after the kill; post sent on attempt {sent}");
+            var figures = $"killed node {victim.Id}; survivor {survivor.Id} ran the recovered job {recoveredAfter.TotalSeconds:0.0} s after the kill; post sent on attempt {sent}";
+            TestContext.Current.TestOutputHelper?.WriteLine(figures);
+            await File.WriteAllTextAsync(Path.Combine(Path.GetTempPath(), "job-recovery.txt"), figures + Environment.NewLine, Ct);
         }
         finally
         {
