@@ -51,6 +51,10 @@ public sealed class BenchOptions
           --no-verify             skip checking that the full build wrote the same bytes the baseline rendered
           --json FILE             also write every result as JSON
           --keep                  keep the temporary databases and output folders
+
+        E-mail delivery with a cluster of 1, 2, 3 service processes (PostgreSQL):
+          dotnet run -c Release --project tests/Syndicator.Benchmarks -- cluster [--quick] [--messages N] [--nodes 1,2,3]
+          (cluster --help for its options)
         """;
 
     public static BenchOptions Parse(string[] args)

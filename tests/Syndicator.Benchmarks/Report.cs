@@ -191,7 +191,7 @@ public static class Report
         }
     }
 
-    private static void Table(StringBuilder sb, List<string[]> rows)
+    internal static void Table(StringBuilder sb, List<string[]> rows)
     {
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => c < r.Length ? r[c].Length : 0)).ToArray();
         for (var i = 0; i < rows.Count; i++)
