@@ -25,7 +25,7 @@ public sealed record ClusterSeed(int Articles, double ArticlesMs, int ServiceSub
 
 public sealed record NodeShare(int Node, int Pid, long Sent);
 
-public sealed record SinkCalibration(int Messages, int Connections, int MessageBytes, double Seconds, double SinkCpuPercent, bool NoDelay)
+public sealed record SinkCalibration(int Messages, int Connections, int MessageBytes, double Seconds, double SinkCpuPercent)
 {
     public double PerSecond => Messages / Seconds;
 }
@@ -108,10 +108,8 @@ public static class ClusterBench
 
         var command = ("dotnet run -c Release --project tests/Syndicator.Benchmarks -- cluster " + string.Join(' ', args)).TrimEnd();
         var appDll = typeof(SyndicatorHost).Assembly.Location;
-        var perNodeSender = typeof(DeliveryOptions).GetProperty("PollSeconds") is not null;
         Log(command);
-        Log($"{o.Messages:N0} e-mails per node count, node counts {string.Join(", ", o.Nodes)}; {Environment.ProcessorCount} cores; app {appDll}; " +
-            (perNodeSender ? "per-node sender (Deliveries:PollSeconds=1)" : "scheduled EmailSend job (every 1 s, one node per firing)"));
+        Log($"{o.Messages:N0} e-mails per node count, node counts {string.Join(", ", o.Nodes)}; {Environment.ProcessorCount} cores; app {appDll}; every node's own sender (Deliveries:PollSeconds=1)");
 
         var root = Path.Combine(Path.GetTempPath(), $"syndicator-cluster-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}");
         Directory.CreateDirectory(root);
@@ -126,7 +124,7 @@ public static class ClusterBench
             foreach (var n in o.Nodes)
             {
                 ct.ThrowIfCancellationRequested();
-                var (run, message) = await RunAsync(o, n, admin, Path.Combine(root, $"n{n}"), appDll, perNodeSender, ct);
+                var (run, message) = await RunAsync(o, n, admin, Path.Combine(root, $"n{n}"), appDll, ct);
                 runs.Add(run);
                 sample ??= message;
             }
@@ -134,8 +132,7 @@ public static class ClusterBench
             {
                 try
                 {
-                    foreach (var noDelay in new[] { false, true })
-                        calibrations.Add(await CalibrateAsync(Math.Min(o.Messages, 1_000), o.Connections * o.Nodes.Max(), sample, Path.Combine(root, $"calibration{(noDelay ? "-nodelay" : "")}"), noDelay, ct));
+                    calibrations.Add(await CalibrateAsync(Math.Min(o.Messages, 1_000), o.Connections * o.Nodes.Max(), sample, Path.Combine(root, "calibration"), ct));
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -153,10 +150,10 @@ public static class ClusterBench
             else Log($"kept {root}");
         }
 
-        Print(o, command, runs, calibrations, calibrationError, perNodeSender, started.Elapsed, $"load average (1/5/15 min) at start {loadBefore}, at end {LoadAverage()}");
+        Print(o, command, runs, calibrations, calibrationError, started.Elapsed, $"load average (1/5/15 min) at start {loadBefore}, at end {LoadAverage()}");
         if (o.JsonOut is not null)
         {
-            await File.WriteAllTextAsync(o.JsonOut, JsonSerializer.Serialize(new { command, options = o, cores = Environment.ProcessorCount, perNodeSender, runs, calibrations },
+            await File.WriteAllTextAsync(o.JsonOut, JsonSerializer.Serialize(new { command, options = o, cores = Environment.ProcessorCount, runs, calibrations },
                 new JsonSerializerOptions { WriteIndented = true }), CancellationToken.None);
             Log($"results written to {o.JsonOut}");
         }
@@ -164,7 +161,7 @@ public static class ClusterBench
     }
 
     // ---------------------------------------------------------------- one node count
-    private static async Task<(ClusterRun Run, byte[]? Sample)> RunAsync(ClusterOptions o, int n, string admin, string work, string appDll, bool perNodeSender, CancellationToken ct)
+    private static async Task<(ClusterRun Run, byte[]? Sample)> RunAsync(ClusterOptions o, int n, string admin, string work, string appDll, CancellationToken ct)
     {
         var run = new ClusterRun { Nodes = n, Due = o.Messages };
         byte[]? sample = null;
@@ -201,7 +198,7 @@ public static class ClusterBench
             var startWatch = Stopwatch.StartNew();
             for (var i = 0; i < n; i++)
             {
-                var env = NodeEnvironment(o, i, ports[i], connection, config, work, sink, signingKey, perNodeSender);
+                var env = NodeEnvironment(o, i, ports[i], connection, config, work, sink, signingKey);
                 nodes.Add(ServiceNode.Start(i + 1, ports[i], appDll, env, work, Path.Combine(work, $"node{i + 1}.log")));
                 // The first node alone first: it creates the Quartz tables; the others then join an existing cluster.
                 if (i == 0 && !o.StartTogether) await nodes[0].WaitHealthyAsync(TimeSpan.FromMinutes(2), ct);
@@ -297,7 +294,7 @@ public static class ClusterBench
         return (run, sample);
     }
 
-    private static Dictionary<string, string> NodeEnvironment(ClusterOptions o, int i, int port, string connection, string config, string work, SmtpSink sink, string signingKey, bool perNodeSender)
+    private static Dictionary<string, string> NodeEnvironment(ClusterOptions o, int i, int port, string connection, string config, string work, SmtpSink sink, string signingKey)
     {
         var templates = Path.Combine(RepoRoot, "config", "templates");
         var env = new Dictionary<string, string>
@@ -326,8 +323,8 @@ public static class ClusterBench
         };
         if (o.BatchSize is { } batch) env["Deliveries__BatchSize"] = batch.ToString(Inv);
         // Only once the product has it: an unknown key stops the app at start.
-        if (perNodeSender) env["Deliveries__PollSeconds"] = "1";
-        env["Jobs__EmailSend__IntervalSeconds"] = EmailJobSeconds(o, perNodeSender).ToString(Inv);
+        env["Deliveries__PollSeconds"] = "1";
+        env["Jobs__EmailSend__IntervalSeconds"] = EmailJobSeconds(o).ToString(Inv);
         foreach (var job in QuietJobs) env[$"Jobs__{job}__Enabled"] = "false";
         return env;
     }
@@ -337,7 +334,7 @@ public static class ClusterBench
     /// start (nothing is due yet) and then only after an hour: fired at some point of a run (every 60 s by default), it
     /// would add a second sender to one node for the rest of the run, by chance. --email-job-seconds 60 measures that.
     /// </summary>
-    private static int EmailJobSeconds(ClusterOptions o, bool perNodeSender) => o.EmailJobSeconds ?? (perNodeSender ? 3600 : 1);
+    private static int EmailJobSeconds(ClusterOptions o) => o.EmailJobSeconds ?? 3600;
 
     // ---------------------------------------------------------------- seeding
     /// <summary>
@@ -486,28 +483,7 @@ public static class ClusterBench
         var byClaim = (await c.QueryAsync<(string? Node, long Count)>(new CommandDefinition(
             "SELECT claimed_by, COUNT(*) FROM deliveries WHERE channel = @channel AND state = 'sent' GROUP BY claimed_by",
             new { channel = DigestPlanner.Channel }, cancellationToken: ct))).ToList();
-        if (byClaim.Any(r => r.Node is not null))
-            return (Attribute(byClaim.Select(r => (r.Node ?? "", r.Count)), nodes), "deliveries.claimed_by");
-
-        var runs = await c.QueryAsync<(string Node, string? Metrics)>(new CommandDefinition(
-            "SELECT node, metrics_json FROM job_runs WHERE job_name = @job", new { job = JobCatalog.EmailSend }, cancellationToken: ct));
-        var sent = new List<(string, long)>();
-        foreach (var (node, metrics) in runs)
-        {
-            if (string.IsNullOrEmpty(metrics)) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(metrics);
-                if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("sent", out var value) && value.TryGetInt64(out var count))
-                    sent.Add((node, count));
-            }
-            catch (JsonException)
-            {
-            }
-        }
-        return sent.Count > 0
-            ? (Attribute(sent, nodes), "EmailSend runs in job_runs (claimed_by is cleared when a delivery finishes)")
-            : (nodes.Select(x => new NodeShare(x.Index, x.Pid, 0)).ToList(), "unknown: claimed_by cleared and no EmailSend run recorded a sent count");
+        return (Attribute(byClaim.Select(r => (r.Node ?? "", r.Count)), nodes), "deliveries.claimed_by");
     }
 
     /// <summary>EmailSend job runs since the release that sent something, and how much they sent (the job's "sent" metric).</summary>
@@ -553,15 +529,15 @@ public static class ClusterBench
     // ---------------------------------------------------------------- the SMTP server alone
     /// <summary>
     /// The SMTP server's own ceiling: a real digest (the first one received) sent <paramref name="messages"/> times
-    /// over <paramref name="connections"/> MailKit connections from this process, nothing else running; once connected
-    /// as the product connects (MailKit opens the socket) and once over sockets with TCP_NODELAY set.
+    /// over <paramref name="connections"/> MailKit connections from this process, nothing else running, on sockets with
+    /// TCP_NODELAY as the product opens them.
     /// </summary>
-    private static async Task<SinkCalibration> CalibrateAsync(int messages, int connections, byte[] raw, string work, bool noDelay, CancellationToken ct)
+    private static async Task<SinkCalibration> CalibrateAsync(int messages, int connections, byte[] raw, string work, CancellationToken ct)
     {
         MimeMessage message;
         using (var stream = new MemoryStream(raw, writable: false)) message = await MimeMessage.LoadAsync(stream, ct);
         await using var sink = await SmtpSink.StartAsync(work, ct);
-        Log($"calibration: {messages:N0} copies of a {raw.Length / 1024.0:N1} KB digest over {connections} connections straight to the SMTP server{(noDelay ? ", TCP_NODELAY" : "")}");
+        Log($"calibration: {messages:N0} copies of a {raw.Length / 1024.0:N1} KB digest over {connections} connections straight to the SMTP server");
         var clients = new List<SmtpClient>();
         try
         {
@@ -569,13 +545,9 @@ public static class ClusterBench
             {
                 var client = new SmtpClient();
                 clients.Add(client);
-                if (noDelay)
-                {
-                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                    await socket.ConnectAsync(IPAddress.Parse(sink.Host), sink.Port, ct);
-                    await client.ConnectAsync(socket, sink.Host, sink.Port, SecureSocketOptions.None, ct);
-                }
-                else await client.ConnectAsync(sink.Host, sink.Port, SecureSocketOptions.None, ct);
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await socket.ConnectAsync(IPAddress.Parse(sink.Host), sink.Port, ct);
+                await client.ConnectAsync(socket, sink.Host, sink.Port, SecureSocketOptions.None, ct);
             }
             // A few messages first, so JIT and the server's first file writes are not in the timing.
             foreach (var client in clients) await client.SendAsync(message, ct);
@@ -589,7 +561,7 @@ public static class ClusterBench
             var seconds = sw.Elapsed.TotalSeconds;
             var sinkCpu = 100 * (Processes.CpuSeconds(sink.Pid) - cpu) / seconds;
             foreach (var client in clients) await client.DisconnectAsync(true, ct);
-            var result = new SinkCalibration(messages, connections, raw.Length, seconds, sinkCpu, noDelay);
+            var result = new SinkCalibration(messages, connections, raw.Length, seconds, sinkCpu);
             Log($"calibration: {result.PerSecond:N0} messages/s, SMTP server at {sinkCpu:N0}% of one core");
             return result;
         }
@@ -600,7 +572,7 @@ public static class ClusterBench
     }
 
     // ---------------------------------------------------------------- report
-    private static void Print(ClusterOptions o, string command, List<ClusterRun> runs, List<SinkCalibration> calibrations, string? calibrationError, bool perNodeSender, TimeSpan elapsed, string machine)
+    private static void Print(ClusterOptions o, string command, List<ClusterRun> runs, List<SinkCalibration> calibrations, string? calibrationError, TimeSpan elapsed, string machine)
     {
         var sb = new StringBuilder();
         sb.AppendLine();
@@ -641,14 +613,9 @@ public static class ClusterBench
                       "DB transactions per message = committed and rolled back transactions in the run's database (pg_stat_database, read after the nodes " +
                       "stopped; including their idle polling and Quartz) divided by the deliveries finished.");
         sb.AppendLine();
-        sb.AppendLine(perNodeSender
-            ? $"Sender: every node's own sender (Deliveries:PollSeconds=1), {o.Connections} SMTP connection(s) per node, Deliveries:BatchSize {(o.BatchSize?.ToString(Inv) ?? "default")}; " +
-              $"the EmailSend job every {EmailJobSeconds(o, perNodeSender)} s (when it fires during a run, that node sends with a second set of connections until nothing is due; " +
-              "the product's default is 60 s, --email-job-seconds 60 measures that)."
-            : $"Sender: the scheduled EmailSend job (Jobs:EmailSend:IntervalSeconds=1), which Quartz fires on one node at a time; {o.Connections} SMTP connection(s) per run, " +
-              $"Deliveries:BatchSize {(o.BatchSize?.ToString(Inv) ?? "default")}.");
-        if (perNodeSender)
-            sb.AppendLine().AppendLine("EmailSend job runs that sent e-mail during the timing (beside the per-node senders): " +
+        sb.AppendLine($"Sender: every node's own sender (Deliveries:PollSeconds=1), {o.Connections} SMTP connection(s) per node, Deliveries:BatchSize {(o.BatchSize?.ToString(Inv) ?? "default")}; " +
+              $"the EmailSend job every {EmailJobSeconds(o)} s (a firing on a node whose own sender is busy steps aside; the product's default is 60 s, --email-job-seconds 60 measures that).");
+        sb.AppendLine().AppendLine("EmailSend job runs that sent e-mail during the timing (beside the per-node senders): " +
                 string.Join("; ", runs.Select(r => $"{r.Nodes} node(s): {r.JobRuns} run(s), {r.JobSent:N0} messages")) + ".");
         var shareSources = runs.Select(r => r.ShareSource).Where(s => s.Length > 0).Distinct().ToList();
         if (shareSources.Count > 0) sb.AppendLine().AppendLine("Per-node shares from: " + string.Join("; ", shareSources) + ".");
@@ -657,25 +624,16 @@ public static class ClusterBench
         {
             sb.AppendLine();
             var fastest = runs.Where(r => r.Sent > 0).Select(r => r.PerSecond).DefaultIfEmpty(0).Max();
-            var asProduct = calibrations.FirstOrDefault(c => !c.NoDelay) ?? calibrations[0];
-            var noDelay = calibrations.FirstOrDefault(c => c.NoDelay);
-            sb.AppendLine($"SMTP server alone (smtp_server.py, one Python process): {asProduct.Messages:N0} copies of a {asProduct.MessageBytes / 1024.0:N1} KB digest " +
-                          $"over {asProduct.Connections} MailKit connections from this process, " +
-                          string.Join("; ", calibrations.Select(c => $"{c.PerSecond:N0} messages/s with {(c.NoDelay ? "TCP_NODELAY set on the sockets" : "MailKit's own sockets, as the product connects")} " +
-                                                                   $"({1000.0 * c.Connections / c.PerSecond:N1} ms per message per connection; the server at {c.SinkCpuPercent:N0}% of one core)")) + ".");
-            if (noDelay is not null && noDelay.SinkCpuPercent > 0)
+            var sink = calibrations[0];
+            sb.AppendLine($"SMTP server alone (smtp_server.py, one Python process): {sink.Messages:N0} copies of a {sink.MessageBytes / 1024.0:N1} KB digest " +
+                          $"over {sink.Connections} MailKit connections from this process, sockets opened as the product opens them (TCP_NODELAY): " +
+                          $"{sink.PerSecond:N0} messages/s, {1000.0 * sink.Connections / sink.PerSecond:N1} ms per message per connection, the server at {sink.SinkCpuPercent:N0}% of one core.");
+            if (sink.SinkCpuPercent > 0)
             {
-                // CPU per message from the faster pass, where the server is busiest; its ceiling on one core.
-                var ceiling = noDelay.PerSecond / (noDelay.SinkCpuPercent / 100);
+                var ceiling = sink.PerSecond / (sink.SinkCpuPercent / 100);
                 sb.AppendLine();
                 sb.AppendLine($"The server costs about {1000.0 / ceiling:N2} ms of CPU per message, a ceiling near {ceiling:N0} messages/s on a free core; the fastest cluster run " +
-                              $"reached {fastest / ceiling:P0} of that, so the server's per-message cost " +
-                              (fastest >= 0.7 * ceiling ? "dominates." : "does not dominate.") +
-                              (noDelay.PerSecond > 1.5 * asProduct.PerSecond
-                                  ? $" What does is latency: over MailKit's own sockets each message waits about {1000.0 * asProduct.Connections / asProduct.PerSecond:N0} ms per connection " +
-                                    $"(TCP_NODELAY makes the same sends {noDelay.PerSecond / asProduct.PerSecond:N1}x faster, i.e. Nagle's algorithm against delayed ACKs), " +
-                                    $"so one sender with {o.Connections} connection(s) cannot pass about {1000.0 * o.Connections / (1000.0 * asProduct.Connections / asProduct.PerSecond):N0} messages/s however idle the cores are."
-                                  : ""));
+                              $"reached {fastest / ceiling:P0} of that, so the server's per-message cost " + (fastest >= 0.7 * ceiling ? "dominates." : "does not dominate."));
             }
         }
         else if (calibrationError is not null) sb.AppendLine().AppendLine($"SMTP server calibration failed: {calibrationError}");

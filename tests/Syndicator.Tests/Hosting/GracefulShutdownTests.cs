@@ -54,6 +54,9 @@ public sealed class GracefulShutdownTests
         Assert.Equal(subscribers, states.GetValueOrDefault("sent") + states.GetValueOrDefault("pending"));
         Assert.All(await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Pending, null, subscribers, Ct), d => Assert.Equal(0, d.Attempts));
         Assert.Contains("handed back unsent", result.Flat);
+        await File.WriteAllTextAsync(Path.Combine(Path.GetTempPath(), "graceful-stop.txt"),
+            $"SIGTERM after {received.Count} of {subscribers} messages: exit {result.ExitCode} in {stoppedIn.TotalSeconds:0.00} s, " +
+            $"{states.GetValueOrDefault("pending")} handed back with no attempt counted, 0 left in flight{Environment.NewLine}", Ct);
 
         await using var restarted = sandbox.Start([]);
         await restarted.WaitUntilAsync(() => smtp.Stats.Messages >= subscribers, $"{subscribers} messages at the relay", TimeSpan.FromSeconds(40), Ct);
