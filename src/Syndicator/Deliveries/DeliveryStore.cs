@@ -89,16 +89,11 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     {
         if (ids.Count == 0) return 0;
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var now = time.GetUtcNow();
-        var released = 0;
-        foreach (var id in ids)
-            released += await connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE deliveries SET state = 'pending', attempts = attempts - 1, lease_expires_at = NULL, updated_at = @now
-                WHERE id = @id AND state = 'in-flight' AND claimed_by = @node AND handed_over_at IS NULL
-                """, new { id, node, now }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-        return released;
+        var parameters = new DynamicParameters(new { node, now = time.GetUtcNow() });
+        return await connection.ExecuteAsync(new CommandDefinition($"""
+            UPDATE deliveries SET state = 'pending', attempts = attempts - 1, lease_expires_at = NULL, updated_at = @now
+            WHERE id IN {SqlList.In(parameters, "id", ids)} AND state = 'in-flight' AND claimed_by = @node AND handed_over_at IS NULL
+            """, parameters, cancellationToken: cancellationToken));
     }
 
     public Task<bool> MarkSentAsync(long id, string node, string? remoteId, string? remoteUrl, CancellationToken cancellationToken) =>
