@@ -417,7 +417,7 @@ public static class ClusterBench
         // Held back until every node is up, so the timing starts with all of them ready.
         await using (var c = await database.OpenAsync(ct))
             await c.ExecuteAsync(new CommandDefinition("UPDATE deliveries SET next_attempt_at = @later WHERE channel = @channel",
-                new { later = DateTimeOffset.UtcNow.AddYears(1), channel = DigestPlanner.Channel }, cancellationToken: ct));
+                new { later = DateTimeOffset.UtcNow.AddYears(1), channel = EmailChannel.ChannelName }, cancellationToken: ct));
         return new ClusterSeed(o.ArticlesPerDigest, articlesMs, viaService, serviceMs, rest.Count, sqlMs, planMs, plan.Planned);
     }
 
@@ -429,7 +429,7 @@ public static class ClusterBench
         await using var c = new NpgsqlConnection(connection);
         await c.OpenAsync(ct);
         await c.ExecuteAsync(new CommandDefinition("UPDATE deliveries SET next_attempt_at = @released WHERE channel = @channel",
-            new { released, channel = DigestPlanner.Channel }, cancellationToken: ct));
+            new { released, channel = EmailChannel.ChannelName }, cancellationToken: ct));
         return released;
     }
 
@@ -438,7 +438,7 @@ public static class ClusterBench
         await using var c = new NpgsqlConnection(connection);
         await c.OpenAsync(ct);
         var rows = await c.QueryAsync<(string State, long Count)>(new CommandDefinition(
-            "SELECT state, COUNT(*) FROM deliveries WHERE channel = @channel GROUP BY state ORDER BY state", new { channel = DigestPlanner.Channel }, cancellationToken: ct));
+            "SELECT state, COUNT(*) FROM deliveries WHERE channel = @channel GROUP BY state ORDER BY state", new { channel = EmailChannel.ChannelName }, cancellationToken: ct));
         return rows.ToDictionary(r => r.State, r => r.Count, StringComparer.Ordinal);
     }
 
@@ -450,7 +450,7 @@ public static class ClusterBench
         await using var c = new NpgsqlConnection(connection);
         await c.OpenAsync(ct);
         var value = await c.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
-            "SELECT MAX(updated_at) FROM deliveries WHERE channel = @channel AND state IN ('sent', 'failed')", new { channel = DigestPlanner.Channel }, cancellationToken: ct));
+            "SELECT MAX(updated_at) FROM deliveries WHERE channel = @channel AND state IN ('sent', 'failed')", new { channel = EmailChannel.ChannelName }, cancellationToken: ct));
         return value is { } v ? BenchHost.ReadTime(v) : null;
     }
 
@@ -482,7 +482,7 @@ public static class ClusterBench
         await c.OpenAsync(ct);
         var byClaim = (await c.QueryAsync<(string? Node, long Count)>(new CommandDefinition(
             "SELECT claimed_by, COUNT(*) FROM deliveries WHERE channel = @channel AND state = 'sent' GROUP BY claimed_by",
-            new { channel = DigestPlanner.Channel }, cancellationToken: ct))).ToList();
+            new { channel = EmailChannel.ChannelName }, cancellationToken: ct))).ToList();
         return (Attribute(byClaim.Select(r => (r.Node ?? "", r.Count)), nodes), "deliveries.claimed_by");
     }
 

@@ -33,7 +33,7 @@ public sealed class AnnouncementPlanner(IOptions<AnnouncementOptions> options, D
 
     /// <summary>The delivery is due at the article's publication time: a backlog goes out oldest first, a future article waits.</summary>
     public Task<bool> PlanAsync(DbConnection connection, DbTransaction? transaction, Article article, SocialAccount account, CancellationToken cancellationToken) =>
-        deliveries.EnsureAsync(connection, transaction, Channel(account.Network), "article", article.Id, account.Name, article.PublishedAt, cancellationToken);
+        deliveries.EnsureAsync(connection, transaction, Channel(account.Network), DeliverySubject.Article(article.Id), DeliveryRecipient.Account(account.Name), article.PublishedAt, cancellationToken);
 
     private static bool BelongsTo(SocialAccount account, Author author)
     {

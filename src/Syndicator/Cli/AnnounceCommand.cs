@@ -63,7 +63,7 @@ internal static class AnnounceCommand
         var deliveries = services.GetRequiredService<DeliveryStore>();
         var ids = new List<string>();
         foreach (var state in new[] { DeliveryState.Pending, DeliveryState.RetryWait })
-            ids.AddRange((await deliveries.ListAsync(state, null, 1000, ct)).Where(d => d.SubjectKind == "article").Select(d => d.SubjectId));
+            ids.AddRange((await deliveries.ListAsync(state, null, null, 1000, ct)).Where(d => d.Subject.Kind == SubjectKind.Article).Select(d => d.Subject.Id));
         var articles = new List<Article>();
         foreach (var id in ids.Distinct())
             if (await store.FindByIdAsync(id, ct) is { } a) articles.Add(a);

@@ -36,21 +36,17 @@ internal static class DigestCommand
 
             var planned = 0;
             foreach (var freq in frequencies) planned += (await planner.PlanAsync(freq, manual: true, ct)).Planned;
-            var sender = app.Services.GetRequiredService<DigestSender>();
-            int sent = 0, retrying = 0, failed = 0;
+            var worker = app.Services.GetRequiredService<DeliveryWorker>();
+            var email = app.Services.GetRequiredService<EmailChannel>();
+            var report = DrainReport.None;
             await AnsiConsole.Progress().AutoClear(false).StartAsync(async progress =>
             {
                 var task = progress.AddTask("Sending digests", maxValue: Math.Max(1, planned));
-                while (true)
-                {
-                    var report = await sender.SendDueAsync(new Progress<(int Done, int Total)>(_ => task.Increment(1)), ct);
-                    sent += report.Sent; retrying += report.Retrying; failed += report.Failed;
-                    if (report.Attempted == 0) break;
-                }
+                report = await worker.DrainAsync(email, DrainFilter.All, untilEmpty: true, ct, new Progress<(int Done, int Total)>(_ => task.Increment(1))) ?? DrainReport.None;
                 task.Value = task.MaxValue;
             });
-            AnsiConsole.MarkupLineInterpolated($"[bold]{planned} digest(s) planned: {sent} sent, {retrying} to retry, {failed} failed[/]");
-            return failed > 0 ? 1 : 0;
+            AnsiConsole.MarkupLineInterpolated($"[bold]{planned} digest(s) planned: {report}[/]");
+            return report.LeftWorkFailed ? 1 : 0;
         }));
         var digest = new Command("digest", "E-mail digests.");
         digest.Add(send);

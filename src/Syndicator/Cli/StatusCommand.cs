@@ -90,7 +90,7 @@ internal static class StatusCommand
         {
             var failed = new Table().Title("Latest failed deliveries").AddColumns("Id", "Channel", "Subject", "Recipient", "Attempts", "Error");
             foreach (var d in status.DeliveryFailures)
-                failed.AddRow(d.Id.ToString(CultureInfo.InvariantCulture), Markup.Escape(d.Channel), Markup.Escape($"{d.SubjectKind} {d.SubjectId}"),
+                failed.AddRow(d.Id.ToString(CultureInfo.InvariantCulture), Markup.Escape(d.Channel), Markup.Escape(d.Subject),
                     Markup.Escape(d.Recipient), d.Attempts.ToString(CultureInfo.InvariantCulture), Markup.Escape(d.Error ?? ""));
             AnsiConsole.Write(failed);
             AnsiConsole.MarkupLine("Retry one with [bold]syndicator deliveries retry ID[/], or all with [bold]--all-failed[/].");

@@ -6,6 +6,7 @@ using CsvHelper.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using MimeKit;
 using Spectre.Console;
+using Syndicator.Deliveries;
 using Syndicator.Digests;
 using Syndicator.Hosting;
 using Syndicator.Storage;
@@ -135,7 +136,7 @@ internal static class SubscribersCommand
         var result = await services.GetRequiredService<SubscriberStore>().SaveAsync(row.Email, row.Name, row.Frequency, row.TimeZone,
             pending ? SubscriberState.Pending : SubscriberState.Confirmed, row.Authors, row.Tags, planner.FirstWatermark(row.Frequency), ct);
         if (pending && result.Created)
-            await services.GetRequiredService<Deliveries.DeliveryStore>().EnsureAsync(DigestPlanner.Channel, "confirmation", result.Subscriber.Id + ":cli", result.Subscriber.Id, DateTimeOffset.UtcNow, ct);
+            await services.GetRequiredService<Deliveries.DeliveryStore>().EnsureAsync(EmailChannel.ChannelName, DeliverySubject.Confirmation(result.Subscriber.Id, "cli"), DeliveryRecipient.Subscriber(result.Subscriber.Id), DateTimeOffset.UtcNow, ct);
         return result;
     }
 

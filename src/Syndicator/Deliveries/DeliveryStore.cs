@@ -1,75 +1,130 @@
 using System.Data.Common;
+using System.Security.Cryptography;
 using Dapper;
 using Syndicator.Storage;
 
 namespace Syndicator.Deliveries;
 
+/// <summary>Which due deliveries a drain takes: one account's, one article's, at most so many.</summary>
+public sealed record DrainFilter(string? Recipient = null, DeliverySubject? Subject = null, int? Limit = null)
+{
+    public static DrainFilter All { get; } = new();
+}
+
+/// <summary>An account a network told to wait, until when and why.</summary>
+public sealed record DeliveryPause(string Channel, string Recipient, DateTimeOffset PausedUntil, string Reason, DateTimeOffset UpdatedAt);
+
 /// <summary>
 /// The outbox. Retry state lives on the row (attempts, last error, next attempt), never in memory, so a restart
-/// or another node picks up exactly where the last one left off.
+/// or another node picks up exactly where the last one left off. Every state change goes through
+/// <see cref="MoveAsync"/>, which only makes the moves <see cref="DeliveryStates.Transitions"/> allows.
 /// </summary>
 public sealed class DeliveryStore(Database database, TimeProvider time)
 {
     private const string Columns = """
-        id AS Id, channel AS Channel, subject_kind AS SubjectKind, subject_id AS SubjectId, recipient AS Recipient,
+        id AS Id, channel AS Channel, subject_kind AS SubjectKind, subject_id AS SubjectId, subject_version AS SubjectVersion,
+        recipient_kind AS RecipientKind, recipient AS Recipient, delivery_key AS Key,
         state AS State, attempts AS Attempts, next_attempt_at AS NextAttemptAt, last_error AS LastError,
         remote_id AS RemoteId, remote_url AS RemoteUrl, claimed_by AS ClaimedBy, lease_expires_at AS LeaseExpiresAt,
         created_at AS CreatedAt, updated_at AS UpdatedAt, sent_at AS SentAt, handed_over_at AS HandedOverAt
         """;
 
+    /// <summary>Due now: waiting and its time has come, or in flight on a node whose lease ran out.</summary>
+    private const string Due = """
+        ((state IN ('pending', 'retry-wait') AND next_attempt_at <= @now) OR (state = 'in-flight' AND lease_expires_at < @now))
+        """;
+
+    /// <summary>Not to an account a network told to wait.</summary>
+    private const string NotPaused = """
+        NOT EXISTS (SELECT 1 FROM delivery_pauses p WHERE p.channel = deliveries.channel AND p.recipient = deliveries.recipient AND p.paused_until > @now)
+        """;
+
     /// <summary>Creates the delivery unless one exists for the same channel, subject and recipient. True when it was created.</summary>
-    public async Task<bool> EnsureAsync(string channel, string subjectKind, string subjectId, string recipient, DateTimeOffset notBefore, CancellationToken cancellationToken)
+    public async Task<bool> EnsureAsync(string channel, DeliverySubject subject, DeliveryRecipient recipient, DateTimeOffset notBefore, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await EnsureAsync(connection, null, channel, subjectKind, subjectId, recipient, notBefore, cancellationToken);
+        return await EnsureAsync(connection, null, channel, subject, recipient, notBefore, cancellationToken);
     }
 
     /// <summary>The same inside the caller's transaction, so a delivery is created exactly when what it delivers is committed.</summary>
-    public async Task<bool> EnsureAsync(DbConnection connection, DbTransaction? transaction, string channel, string subjectKind, string subjectId, string recipient, DateTimeOffset notBefore, CancellationToken cancellationToken)
+    public async Task<bool> EnsureAsync(DbConnection connection, DbTransaction? transaction, string channel, DeliverySubject subject, DeliveryRecipient recipient, DateTimeOffset notBefore, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var rows = await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO deliveries (channel, subject_kind, subject_id, recipient, state, attempts, next_attempt_at, created_at, updated_at)
-            VALUES (@channel, @subjectKind, @subjectId, @recipient, 'pending', 0, @notBefore, @now, @now)
-            ON CONFLICT (channel, subject_kind, subject_id, recipient) DO NOTHING
-            """, new { channel, subjectKind, subjectId, recipient, notBefore, now }, transaction, cancellationToken: cancellationToken));
+            INSERT INTO deliveries (channel, subject_kind, subject_id, subject_version, recipient_kind, recipient, delivery_key, state, attempts, next_attempt_at, created_at, updated_at)
+            VALUES (@channel, @subjectKind, @subjectId, @subjectVersion, @recipientKind, @recipient, @key, 'pending', 0, @notBefore, @now, @now)
+            ON CONFLICT (channel, subject_kind, subject_id, subject_version, recipient) DO NOTHING
+            """, new
+            {
+                channel, subjectKind = subject.KindColumn, subjectId = subject.Id, subjectVersion = subject.Version,
+                recipientKind = recipient.KindColumn, recipient = recipient.Id, key = NewKey(), notBefore, now,
+            }, transaction, cancellationToken: cancellationToken));
         return rows == 1;
     }
 
+    /// <summary>128 random bits, base-36: short enough for a Message-ID's left part, unique across every store.</summary>
+    private static string NewKey()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        RandomNumberGenerator.Fill(bytes);
+        return new System.Numerics.BigInteger(bytes, isUnsigned: true).ToString("x32");
+    }
+
     /// <summary>
-    /// Claims up to <paramref name="limit"/> due deliveries of a channel for <paramref name="node"/>: pending or
-    /// retry-wait ones whose time has come, and in-flight ones whose lease ran out because their node died.
-    /// The attempt is counted here, before anything is sent, so a crash mid-send is visible on the row.
+    /// Claims up to <paramref name="limit"/> due deliveries of a channel for <paramref name="node"/>, oldest first,
+    /// skipping accounts a network told to wait. The attempt is counted here, before anything is sent, so a crash
+    /// mid-send is visible on the row. With <paramref name="oneNodePerRecipient"/>, a recipient another node is
+    /// sending to is left to that node, so an account's posts go out one at a time across the cluster.
     /// </summary>
-    /// <param name="recipient">Only this recipient's deliveries (one account's), or any recipient's when null.</param>
-    /// <param name="subjectId">Only deliveries of this subject (one article's), or of any when null.</param>
-    public async Task<IReadOnlyList<Delivery>> ClaimDueAsync(string channel, string node, TimeSpan lease, int limit, CancellationToken cancellationToken, string? recipient = null, string? subjectId = null)
+    public async Task<IReadOnlyList<Delivery>> ClaimDueAsync(string channel, string node, TimeSpan lease, int limit, DrainFilter filter, bool oneNodePerRecipient, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var now = time.GetUtcNow();
+        var othersSending = oneNodePerRecipient
+            ? """
+              AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.channel = deliveries.channel AND o.recipient = deliveries.recipient
+                              AND o.state = 'in-flight' AND o.claimed_by <> @node AND o.lease_expires_at >= @now)
+              """
+            : "";
         // One statement: the inner SELECT picks and locks (skipping rows other nodes hold), the UPDATE claims them.
         var rows = await connection.QueryAsync<DeliveryRow>(new CommandDefinition($"""
             UPDATE deliveries
             SET state = 'in-flight', attempts = attempts + 1, claimed_by = @node, lease_expires_at = @leaseEnd, updated_at = @now
             WHERE id IN (
                 SELECT id FROM deliveries
-                WHERE channel = @channel AND (@recipient IS NULL OR recipient = @recipient) AND (@subjectId IS NULL OR subject_id = @subjectId)
-                  AND ((state IN ('pending', 'retry-wait') AND next_attempt_at <= @now)
-                       OR (state = 'in-flight' AND lease_expires_at < @now))
+                WHERE channel = @channel AND (@recipient IS NULL OR recipient = @recipient)
+                  AND (@subjectKind IS NULL OR (subject_kind = @subjectKind AND subject_id = @subjectId))
+                  AND {Due} AND {NotPaused} {othersSending}
                 ORDER BY next_attempt_at, id
                 LIMIT @limit
                 {database.Dialect.ForUpdateSkipLocked})
             RETURNING {Columns}
-            """, new { channel, recipient, subjectId, now, limit, node, leaseEnd = now + lease }, cancellationToken: cancellationToken));
+            """, new
+            {
+                channel, recipient = filter.Recipient, subjectKind = filter.Subject?.KindColumn, subjectId = filter.Subject?.Id,
+                now, limit, node, leaseEnd = now + lease,
+            }, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToDelivery()).OrderBy(d => d.NextAttemptAt).ThenBy(d => d.Id).ToList();
+    }
+
+    /// <summary>Extends the lease of claims this node still holds, so a batch that outlives its lease is not taken over while it is being sent.</summary>
+    public async Task<int> RenewAsync(IReadOnlyCollection<long> ids, string node, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        if (ids.Count == 0) return 0;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var parameters = new DynamicParameters(new { node, now, leaseEnd = now + lease });
+        return await connection.ExecuteAsync(new CommandDefinition($"""
+            UPDATE deliveries SET lease_expires_at = @leaseEnd
+            WHERE id IN {SqlList.In(parameters, "id", ids)} AND state = 'in-flight' AND claimed_by = @node
+            """, parameters, cancellationToken: cancellationToken));
     }
 
     /// <summary>
     /// Notes that the attempt is about to hand its message to a service that cannot tell a repeat from a new one
     /// (an SMTP relay), with the id the message carries. A claim that later finds this set, with no outcome
     /// recorded, knows the node died while the service may already have taken the message. False when this node
-    /// no longer holds the claim: it must not send. The lease is renewed, so a long batch does not lose the
-    /// message being sent to another node.
+    /// no longer holds the claim: it must not send. The lease is renewed with it.
     /// </summary>
     public async Task<bool> MarkHandedOverAsync(long id, string node, string? remoteId, TimeSpan lease, CancellationToken cancellationToken)
     {
@@ -82,38 +137,105 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     }
 
     /// <summary>
-    /// Gives back claims this node will not use (it is stopping): they become due again at once for any node,
-    /// without the attempt their claim counted. Deliveries already handed over are not given back.
+    /// Gives back claims this node will not use (it is stopping, or the account was told to wait): they become due
+    /// again without the attempt their claim counted, keeping their place in the queue. Deliveries already handed
+    /// over are not given back.
     /// </summary>
-    public async Task<int> ReleaseAsync(IReadOnlyCollection<long> ids, string node, CancellationToken cancellationToken)
+    public Task<int> ReleaseAsync(IReadOnlyCollection<long> ids, string node, CancellationToken cancellationToken) =>
+        MoveAsync(ids, node, DeliveryState.InFlight, DeliveryState.Pending, "attempts = attempts - 1", null, "handed_over_at IS NULL", cancellationToken);
+
+    /// <summary>The network refused for rate reasons only: the delivery waits, in its place, without the attempt counting.</summary>
+    public async Task<bool> DeferAsync(long id, string node, string error, CancellationToken cancellationToken) =>
+        await MoveAsync([id], node, DeliveryState.InFlight, DeliveryState.Pending, "attempts = attempts - 1, last_error = @error", new { error }, null, cancellationToken) == 1;
+
+    public async Task<bool> MarkSentAsync(long id, string node, string? remoteId, string? remoteUrl, CancellationToken cancellationToken) =>
+        await MoveAsync([id], node, DeliveryState.InFlight, DeliveryState.Sent, "remote_id = COALESCE(@remoteId, remote_id), remote_url = @remoteUrl, sent_at = @now, last_error = NULL",
+            new { remoteId, remoteUrl }, null, cancellationToken) == 1;
+
+    public async Task<bool> MarkRetryAsync(long id, string node, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
+        await MoveAsync([id], node, DeliveryState.InFlight, DeliveryState.RetryWait, "last_error = @error, next_attempt_at = @nextAttemptAt", new { error, nextAttemptAt }, null, cancellationToken) == 1;
+
+    public async Task<bool> MarkFailedAsync(long id, string node, string error, CancellationToken cancellationToken) =>
+        await MoveAsync([id], node, DeliveryState.InFlight, DeliveryState.Failed, "last_error = @error", new { error }, null, cancellationToken) == 1;
+
+    public async Task<bool> MarkUnconfirmedAsync(long id, string node, string error, CancellationToken cancellationToken) =>
+        await MoveAsync([id], node, DeliveryState.InFlight, DeliveryState.Unconfirmed, "last_error = @error", new { error }, null, cancellationToken) == 1;
+
+    /// <summary>Hands a failed or unconfirmed delivery back to its channel (by hand), keeping its attempts and last error for the record.</summary>
+    public async Task<bool> RetryAsync(long id, CancellationToken cancellationToken) =>
+        await MoveAsync([id], null, [DeliveryState.Failed, DeliveryState.Unconfirmed], DeliveryState.Pending, "next_attempt_at = @now", null, null, cancellationToken) == 1;
+
+    /// <summary>Hands every failed delivery back to its channel (one channel's, when given). Unconfirmed ones are left: each needs a person to check it first.</summary>
+    public Task<int> RetryAllFailedAsync(string? channel, CancellationToken cancellationToken) =>
+        MoveAsync(null, null, [DeliveryState.Failed], DeliveryState.Pending, "next_attempt_at = @now", new { channel }, "(@channel IS NULL OR channel = @channel)", cancellationToken);
+
+    private Task<int> MoveAsync(IReadOnlyCollection<long>? ids, string? node, DeliveryState from, DeliveryState to, string set, object? values, string? where, CancellationToken cancellationToken) =>
+        MoveAsync(ids, node, [from], to, set, values, where, cancellationToken);
+
+    /// <summary>
+    /// The one place a delivery changes state. The move must be in the state table; the row must be in one of the
+    /// <paramref name="from"/> states and, for a claimed delivery, still held by <paramref name="node"/>, so a late
+    /// node whose lease was taken over changes nothing. Leaving in-flight clears the lease and the hand-over mark;
+    /// the node's name stays on the row, so it tells who made the last attempt.
+    /// </summary>
+    private async Task<int> MoveAsync(IReadOnlyCollection<long>? ids, string? node, DeliveryState[] from, DeliveryState to, string set, object? values, string? where, CancellationToken cancellationToken)
     {
-        if (ids.Count == 0) return 0;
+        foreach (var f in from)
+            if (!DeliveryStates.CanMove(f, to)) throw new InvalidOperationException($"A delivery cannot move from {f.ToColumn()} to {to.ToColumn()}.");
+        if (ids is { Count: 0 }) return 0;
         await using var connection = await database.OpenAsync(cancellationToken);
-        var parameters = new DynamicParameters(new { node, now = time.GetUtcNow() });
+        var parameters = new DynamicParameters(values);
+        parameters.Add("node", node);
+        parameters.Add("to", to.ToColumn());
+        parameters.Add("now", time.GetUtcNow());
+        var conditions = new List<string> { $"state IN {SqlList.In(parameters, "from", from.Select(f => f.ToColumn()).ToList())}" };
+        if (ids is not null) conditions.Add($"id IN {SqlList.In(parameters, "id", ids)}");
+        if (node is not null) conditions.Add("claimed_by = @node");
+        if (where is not null) conditions.Add(where);
+        var leaving = from.Contains(DeliveryState.InFlight) ? ", lease_expires_at = NULL, handed_over_at = NULL" : "";
         return await connection.ExecuteAsync(new CommandDefinition($"""
-            UPDATE deliveries SET state = 'pending', attempts = attempts - 1, lease_expires_at = NULL, updated_at = @now
-            WHERE id IN {SqlList.In(parameters, "id", ids)} AND state = 'in-flight' AND claimed_by = @node AND handed_over_at IS NULL
+            UPDATE deliveries SET state = @to, {set}{leaving}, updated_at = @now
+            WHERE {string.Join(" AND ", conditions)}
             """, parameters, cancellationToken: cancellationToken));
     }
 
-    public Task<bool> MarkSentAsync(long id, string node, string? remoteId, string? remoteUrl, CancellationToken cancellationToken) =>
-        FinishAsync(id, node, DeliveryState.Sent, "remote_id = @remoteId, remote_url = @remoteUrl, sent_at = @now, last_error = NULL",
-            new { remoteId, remoteUrl }, cancellationToken);
-
-    public Task<bool> MarkRetryAsync(long id, string node, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
-        FinishAsync(id, node, DeliveryState.RetryWait, "last_error = @error, next_attempt_at = @nextAttemptAt", new { error, nextAttemptAt }, cancellationToken);
-
-    public Task<bool> MarkFailedAsync(long id, string node, string error, CancellationToken cancellationToken) =>
-        FinishAsync(id, node, DeliveryState.Failed, "last_error = @error", new { error }, cancellationToken);
-
-    /// <summary>Hands a failed delivery back to its channel, keeping its attempts and last error for the record.</summary>
-    public async Task<bool> RetryAsync(long id, CancellationToken cancellationToken)
+    /// <summary>Stops every claim of deliveries to this recipient until <paramref name="until"/>, on every node (a later pause wins).</summary>
+    public async Task PauseAsync(string channel, string recipient, DateTimeOffset until, string reason, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        var now = time.GetUtcNow();
-        return await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = @now, updated_at = @now WHERE id = @id AND state = 'failed'",
-            new { id, now }, cancellationToken: cancellationToken)) == 1;
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO delivery_pauses (channel, recipient, paused_until, reason, updated_at) VALUES (@channel, @recipient, @until, @reason, @now)
+            ON CONFLICT (channel, recipient) DO UPDATE SET
+                paused_until = CASE WHEN excluded.paused_until > delivery_pauses.paused_until THEN excluded.paused_until ELSE delivery_pauses.paused_until END,
+                reason = excluded.reason, updated_at = excluded.updated_at
+            """, new { channel, recipient, until, reason, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Until when this recipient must not be sent to, or null when it may be now.</summary>
+    public async Task<DateTimeOffset?> PausedUntilAsync(string channel, string recipient, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<DateTimeOffset?>(new CommandDefinition(
+            "SELECT paused_until FROM delivery_pauses WHERE channel = @channel AND recipient = @recipient AND paused_until > @now",
+            new { channel, recipient, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Every pause on record, newest first, the ones over included (the dashboard and /ready show them).</summary>
+    public async Task<IReadOnlyList<DeliveryPause>> ListPausesAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<DeliveryPause>(new CommandDefinition(
+            "SELECT channel AS Channel, recipient AS Recipient, paused_until AS PausedUntil, reason AS Reason, updated_at AS UpdatedAt FROM delivery_pauses ORDER BY updated_at DESC",
+            cancellationToken: cancellationToken))).ToList();
+    }
+
+    /// <summary>How many e-mails (or posts) of a channel were sent in the hour before now, on every node.</summary>
+    public async Task<int> CountSentSinceAsync(string channel, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            "SELECT COUNT(*) FROM deliveries WHERE channel = @channel AND state = 'sent' AND sent_at > @since",
+            new { channel, since }, cancellationToken: cancellationToken));
     }
 
     public async Task<Delivery?> GetAsync(long id, CancellationToken cancellationToken)
@@ -124,26 +246,18 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         return row?.ToDelivery();
     }
 
-    public async Task<IReadOnlyList<Delivery>> ListAsync(DeliveryState? state, string? subjectId, int limit, CancellationToken cancellationToken)
+    /// <summary>The newest deliveries first, narrowed by state, channel and subject when given.</summary>
+    public async Task<IReadOnlyList<Delivery>> ListAsync(DeliveryState? state, string? channel, DeliverySubject? subject, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<DeliveryRow>(new CommandDefinition($"""
             SELECT {Columns} FROM deliveries
-            WHERE (@state IS NULL OR state = @state) AND (@subjectId IS NULL OR subject_id = @subjectId)
+            WHERE (@state IS NULL OR state = @state) AND (@channel IS NULL OR channel = @channel)
+              AND (@subjectKind IS NULL OR (subject_kind = @subjectKind AND subject_id = @subjectId))
             ORDER BY updated_at DESC, id DESC
             LIMIT @limit
-            """, new { state = state?.ToColumn(), subjectId, limit }, cancellationToken: cancellationToken));
+            """, new { state = state?.ToColumn(), channel, subjectKind = subject?.KindColumn, subjectId = subject?.Id, limit }, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToDelivery()).ToList();
-    }
-
-    /// <summary>Hands every failed delivery back to its channel (one channel's, when given), as <see cref="RetryAsync"/> does one. Returns how many.</summary>
-    public async Task<int> RetryAllFailedAsync(string? channel, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var now = time.GetUtcNow();
-        return await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = @now, updated_at = @now WHERE state = 'failed' AND (@channel IS NULL OR channel = @channel)",
-            new { channel, now }, cancellationToken: cancellationToken));
     }
 
     /// <summary>Deletes sent deliveries sent before <paramref name="cutoff"/>; nothing pending, waiting or failed is touched.</summary>
@@ -170,54 +284,20 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     public async Task<IReadOnlyDictionary<string, long>> CountDueByChannelAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        var now = time.GetUtcNow();
-        var rows = await connection.QueryAsync<(string Channel, long Count)>(new CommandDefinition("""
-            SELECT channel, COUNT(*) FROM deliveries
-            WHERE (state IN ('pending', 'retry-wait') AND next_attempt_at <= @now) OR (state = 'in-flight' AND lease_expires_at < @now)
-            GROUP BY channel
-            """, new { now }, cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<(string Channel, long Count)>(new CommandDefinition($"""
+            SELECT channel, COUNT(*) FROM deliveries WHERE {Due} AND {NotPaused} GROUP BY channel
+            """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken));
         return rows.ToDictionary(r => r.Channel, r => r.Count, StringComparer.Ordinal);
     }
 
-    /// <summary>Every delivery of one subject (e.g. kind <c>article</c> and an article's id), oldest first.</summary>
-    public async Task<IReadOnlyList<Delivery>> ListForSubjectAsync(string subjectKind, string subjectId, CancellationToken cancellationToken)
+    /// <summary>Every delivery of one subject (e.g. an article), oldest first.</summary>
+    public async Task<IReadOnlyList<Delivery>> ListForSubjectAsync(DeliverySubject subject, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<DeliveryRow>(new CommandDefinition($"""
             SELECT {Columns} FROM deliveries WHERE subject_kind = @subjectKind AND subject_id = @subjectId ORDER BY channel, recipient, id
-            """, new { subjectKind, subjectId }, cancellationToken: cancellationToken));
+            """, new { subjectKind = subject.KindColumn, subjectId = subject.Id }, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToDelivery()).ToList();
-    }
-
-    /// <summary>The e-mail digests that carry an article, counted by the state of their delivery.</summary>
-    public async Task<IReadOnlyDictionary<DeliveryState, long>> CountDigestsWithArticleAsync(string articleId, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<(string State, long Count)>(new CommandDefinition("""
-            SELECT d.state, COUNT(*) FROM digest_items i
-            JOIN deliveries d ON d.subject_kind = 'digest' AND d.subject_id = i.digest_id
-            WHERE i.article_id = @articleId
-            GROUP BY d.state
-            """, new { articleId }, cancellationToken: cancellationToken));
-        return rows.ToDictionary(r => DeliveryStates.FromColumn(r.State), r => r.Count);
-    }
-
-    /// <summary>
-    /// A claimed delivery moves on only while its node still holds the claim; a late node whose lease was taken over
-    /// changes nothing. The node's name stays on the row, so it tells who made the last attempt.
-    /// </summary>
-    private async Task<bool> FinishAsync(long id, string node, DeliveryState to, string set, object values, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var parameters = new DynamicParameters(values);
-        parameters.Add("id", id);
-        parameters.Add("node", node);
-        parameters.Add("to", to.ToColumn());
-        parameters.Add("now", time.GetUtcNow());
-        return await connection.ExecuteAsync(new CommandDefinition($"""
-            UPDATE deliveries SET state = @to, {set}, lease_expires_at = NULL, handed_over_at = NULL, updated_at = @now
-            WHERE id = @id AND state = 'in-flight' AND claimed_by = @node
-            """, parameters, cancellationToken: cancellationToken)) == 1;
     }
 
     private sealed class DeliveryRow
@@ -226,7 +306,10 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         public string Channel { get; init; } = "";
         public string SubjectKind { get; init; } = "";
         public string SubjectId { get; init; } = "";
+        public string SubjectVersion { get; init; } = "";
+        public string RecipientKind { get; init; } = "";
         public string Recipient { get; init; } = "";
+        public string Key { get; init; } = "";
         public string State { get; init; } = "";
         public int Attempts { get; init; }
         public DateTimeOffset NextAttemptAt { get; init; }
@@ -240,8 +323,11 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         public DateTimeOffset? SentAt { get; init; }
         public DateTimeOffset? HandedOverAt { get; init; }
 
-        public Delivery ToDelivery() => new(Id, Channel, SubjectKind, SubjectId, Recipient, DeliveryStates.FromColumn(State), Attempts,
-            NextAttemptAt, LastError, RemoteId, RemoteUrl, ClaimedBy, LeaseExpiresAt, CreatedAt, UpdatedAt, SentAt, HandedOverAt);
+        public Delivery ToDelivery() => new(Id, Channel,
+            new DeliverySubject(DeliverySubject.ParseKind(SubjectKind), SubjectId, SubjectVersion),
+            new DeliveryRecipient(DeliveryRecipient.ParseKind(RecipientKind), Recipient), Key,
+            DeliveryStates.FromColumn(State), Attempts, NextAttemptAt, LastError, RemoteId, RemoteUrl, ClaimedBy, LeaseExpiresAt,
+            CreatedAt, UpdatedAt, SentAt, HandedOverAt);
     }
 }
 

@@ -1,105 +1,298 @@
+using System.Collections.Concurrent;
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Syndicator.Hosting;
 
 namespace Syndicator.Deliveries;
 
-public sealed record DrainReport(int Sent, int Retrying, int Failed)
+/// <summary>What one drain came to. <see cref="Deferred"/>: handed back because a network told the account to wait.</summary>
+public sealed record DrainReport(int Sent, int Retrying, int Failed, int Unconfirmed = 0, int Deferred = 0)
 {
-    public int Attempted => Sent + Retrying + Failed;
-    public override string ToString() => $"{Sent} sent, {Retrying} to retry, {Failed} failed";
+    public static DrainReport None { get; } = new(0, 0, 0);
+
+    public int Attempted => Sent + Retrying + Failed + Unconfirmed;
+
+    /// <summary>Some of what was tried did not go out and will not on its own.</summary>
+    public bool LeftWorkFailed => Failed + Unconfirmed > 0;
+
+    public DrainReport Add(DrainReport other) => new(Sent + other.Sent, Retrying + other.Retrying, Failed + other.Failed,
+        Unconfirmed + other.Unconfirmed, Deferred + other.Deferred);
+
+    public override string ToString()
+    {
+        var text = $"{Sent} sent, {Retrying} to retry, {Failed} failed";
+        if (Unconfirmed > 0) text += $", {Unconfirmed} unconfirmed";
+        if (Deferred > 0) text += $", {Deferred} waiting for a rate limit";
+        return text;
+    }
+}
+
+/// <summary>The name this process's claims carry in <c>deliveries.claimed_by</c>: <c>{machine}:{pid}</c>, one per cluster node.</summary>
+public sealed record DeliveryNode(string Name)
+{
+    public static DeliveryNode ThisProcess { get; } = new($"{Environment.MachineName}:{Environment.ProcessId}");
 }
 
 /// <summary>
-/// Drains one channel's due deliveries: claims them (counting the attempt before anything is sent), hands each to
-/// the channel's sender, and records the outcome on the row. Transient failures wait with exponential backoff and
-/// jitter, or until the service's own reset time; permanent ones fail at once; retries stop at MaxAttempts.
-/// When the service stops, a send in progress may finish until the shutdown deadline, and claims not yet started
-/// are handed back at once rather than left to their lease.
+/// The one delivery worker, for every channel. It claims due deliveries (counting the attempt before anything is
+/// sent), sends them through the channel in lanes at the channel's pace, keeps the claims' leases alive while the
+/// batch is being sent, and records each outcome on its row the moment it is known. Transient failures wait with
+/// exponential backoff and jitter, or until the service's own reset time; permanent ones fail at once; retries stop
+/// at MaxAttempts. A network that says an account must wait pauses that account in the database, for every node,
+/// and its claimed deliveries go back in their place. When the service stops, a send in progress may finish until
+/// the shutdown deadline, and claims not yet started are handed back at once rather than left to their lease.
+/// Data flows one way: claim → compose and send (the channel) → record.
 /// </summary>
-public sealed class DeliveryWorker(DeliveryStore store, ShutdownGrace shutdown, IOptions<DeliveryOptions> options, TimeProvider time, ILogger<DeliveryWorker> logger)
+public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, ShutdownGrace shutdown, IOptions<DeliveryOptions> options, TimeProvider time, ILogger<DeliveryWorker> logger)
 {
-    /// <summary>Identifies this process's claims; a cluster node's claims are its own.</summary>
-    public static readonly string Node = $"{Environment.MachineName}:{Environment.ProcessId}";
+    /// <summary>One run per channel (and account) per node at a time, so the channel's limits (connections, rate) hold on the node.</summary>
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> running = new(StringComparer.Ordinal);
 
-    public async Task<DrainReport> DrainAsync(string channel, Func<Delivery, CancellationToken, Task<DeliveryOutcome>> send, CancellationToken cancellationToken,
-        string? recipient = null, int? limit = null, string? subjectId = null)
+    public string Node => node.Name;
+
+    /// <summary>
+    /// Sends the channel's due deliveries that match <paramref name="filter"/>: one batch, or with
+    /// <paramref name="untilEmpty"/> batch after batch while the last one sent something (a service that refuses
+    /// everything ends the run). Null when a run of the same channel and account is already sending on this node:
+    /// it will send these too.
+    /// </summary>
+    public async Task<DrainReport?> DrainAsync(IDeliveryChannel channel, DrainFilter filter, bool untilEmpty, CancellationToken cancellationToken,
+        IProgress<(int Done, int Total)>? progress = null)
+    {
+        var gate = running.GetOrAdd(channel.Name + "\n" + filter.Recipient, _ => new SemaphoreSlim(1, 1));
+        if (!await gate.WaitAsync(TimeSpan.Zero, cancellationToken)) return null;
+        var policy = channel.Policy;
+        // The pace outlives each batch, so a new batch does not start with a fresh burst.
+        using var pace = policy.PerSecond is { } perSecond ? Pace(perSecond) : null;
+        try
+        {
+            var total = DrainReport.None;
+            while (!cancellationToken.IsCancellationRequested && !shutdown.Stopping.IsCancellationRequested)
+            {
+                var batch = await DrainBatchAsync(channel, policy, pace, filter, progress, cancellationToken);
+                total = total.Add(batch);
+                if (!untilEmpty || batch.Sent == 0) break;
+            }
+            return total;
+        }
+        finally
+        {
+            try
+            {
+                await channel.EndRunAsync();
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
+    }
+
+    private async Task<DrainReport> DrainBatchAsync(IDeliveryChannel channel, ChannelPolicy policy, RateLimiter? pace, DrainFilter filter,
+        IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var claimed = await store.ClaimDueAsync(channel, Node, TimeSpan.FromSeconds(o.LeaseSeconds), limit ?? o.BatchSize, cancellationToken, recipient, subjectId);
+        var limit = filter.Limit ?? o.BatchSize;
+        if (policy.MaxPerHour is { } cap)
+        {
+            limit = Math.Min(limit, cap - await store.CountSentSinceAsync(channel.Name, time.GetUtcNow().AddHours(-1), cancellationToken));
+            if (limit <= 0)
+            {
+                logger.LogInformation("{Channel}: the hourly cap ({Cap}) is reached; the rest waits for a later run", channel.Name, cap);
+                return DrainReport.None;
+            }
+        }
+        var lease = TimeSpan.FromSeconds(o.LeaseSeconds);
+        var claimed = await store.ClaimDueAsync(channel.Name, Node, lease, limit, filter, policy.OneLanePerRecipient, cancellationToken);
+        if (claimed.Count == 0) return DrainReport.None;
+
+        // Claims this batch still holds and has not finished: renewed while the batch runs, handed back at the end.
+        var held = new ConcurrentDictionary<long, bool>(claimed.Select(d => KeyValuePair.Create(d.Id, true)));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Stopping);
         // The caller's token stops new sends only: a send under way is cut off by nothing but the shutdown deadline
         // (and its client's own timeout), so that its outcome is known and written.
         var abandon = shutdown.Deadline;
-        int sent = 0, retrying = 0, failed = 0;
-        for (var i = 0; i < claimed.Count; i++)
+        using var batchOver = new CancellationTokenSource();
+        var renewing = RenewWhileSendingAsync(channel.Name, held, lease, batchOver.Token);
+        var counts = new int[5];
+        var done = 0;
+        try
         {
-            if (stop.IsCancellationRequested)
+            // A recipient with its own limit is a lane of its own, sent in order; otherwise Lanes lanes share the batch.
+            var lanes = policy.OneLanePerRecipient
+                ? claimed.GroupBy(d => d.Recipient.Id).Select(g => new ConcurrentQueue<Delivery>(g)).ToList()
+                : Enumerable.Repeat(new ConcurrentQueue<Delivery>(claimed), Math.Min(Math.Max(1, policy.Lanes), claimed.Count)).ToList();
+            await Task.WhenAll(lanes.Select(async (queue, lane) =>
             {
-                await HandBackAsync(channel, claimed.Skip(i).Select(d => d.Id).ToList());
-                break;
-            }
-            var delivery = claimed[i];
-            DeliveryOutcome outcome;
+                while (queue.TryDequeue(out var delivery))
+                {
+                    if (!await TakeTurnAsync(pace, stop.Token)) return;
+                    if (policy.OneLanePerRecipient && await store.PausedUntilAsync(channel.Name, delivery.Recipient.Id, CancellationToken.None) is { } until)
+                    {
+                        // Another attempt here or on another node was told to wait: nothing more reaches the account.
+                        logger.LogInformation("{Channel}: account {Account} is paused until {Until:O}; its {Count} claimed deliveries wait in their place",
+                            channel.Name, delivery.Recipient.Id, until, queue.Count + 1);
+                        Interlocked.Add(ref counts[4], queue.Count + 1);
+                        return;
+                    }
+                    var (state, keep) = await AttemptAsync(channel, policy, delivery, lane, lease, abandon);
+                    if (!keep) held.TryRemove(delivery.Id, out _);
+                    if (state is null) return; // cut off by the shutdown deadline: this lane starts nothing more
+                    progress?.Report((Interlocked.Increment(ref done), claimed.Count));
+                    if (state == DeliveryState.InFlight) continue; // another node took the claim over
+                    if (state == DeliveryState.Pending)
+                    {
+                        // The account was told to wait: this delivery and the rest of its lane keep their places.
+                        Interlocked.Add(ref counts[4], 1 + queue.Count);
+                        return;
+                    }
+                    Interlocked.Increment(ref counts[state switch
+                    {
+                        DeliveryState.Sent => 0,
+                        DeliveryState.RetryWait => 1,
+                        DeliveryState.Unconfirmed => 3,
+                        _ => 2,
+                    }]);
+                }
+            }));
+        }
+        finally
+        {
+            await batchOver.CancelAsync();
+            await renewing;
+            await HandBackAsync(channel.Name, held.Keys.ToList());
+        }
+        return new DrainReport(counts[0], counts[1], counts[2], counts[3], counts[4]);
+    }
+
+    /// <summary>
+    /// One attempt: the state it ended in (null when the shutdown deadline cut it off) and whether the claim is still
+    /// this batch's to hand back (false once an outcome is written, or once the message may be at the service).
+    /// </summary>
+    private async Task<(DeliveryState? State, bool Keep)> AttemptAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon)
+    {
+        DeliveryOutcome outcome;
+        var attempt = new DeliveryAttempt(lane, remoteId => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, CancellationToken.None));
+        if (policy.Guard == DuplicateGuard.HandOverMark && delivery.HandedOverAt is { } earlier)
+        {
+            outcome = new DeliveryOutcome.Unconfirmed(
+                $"{channel.Name}: attempt {delivery.Attempts - 1} handed {Describe(delivery)} over at {earlier:u} and its node stopped before the answer was recorded");
+        }
+        else
+        {
             try
             {
-                outcome = await send(delivery, abandon);
+                outcome = await channel.SendAsync(delivery, attempt, abandon);
             }
             catch (OperationCanceledException) when (abandon.IsCancellationRequested)
             {
-                // Cut off mid-send: the service may or may not have it, so the row keeps its lease and is claimed
-                // again when that runs out, where the channel's idempotency key prevents a second post.
-                await HandBackAsync(channel, claimed.Skip(i + 1).Select(d => d.Id).ToList());
-                break;
+                // Not yet handed over: given back with the unstarted ones. Handed over: left in flight, and the next
+                // claim marks it unconfirmed (or the channel's idempotency key makes the retry harmless).
+                return (null, !attempt.HandedOver);
             }
             catch (Exception e)
             {
-                outcome = new DeliveryOutcome.Transient($"{channel}: {e.GetType().Name}: {e.Message}");
+                outcome = attempt.HandedOver && policy.Guard == DuplicateGuard.HandOverMark
+                    ? new DeliveryOutcome.Unconfirmed($"{channel.Name}: {e.GetType().Name} after the message was handed over: {e.Message}")
+                    : new DeliveryOutcome.Transient($"{channel.Name}: {e.GetType().Name}: {e.Message}");
             }
+            if (policy.Guard == DuplicateGuard.HandOverMark && !attempt.HandedOver && outcome is DeliveryOutcome.Sent)
+                throw new InvalidOperationException($"The {channel.Name} channel reported a message sent without marking its hand-over first.");
+        }
+        var state = await RecordAsync(channel.Name, delivery, outcome);
+        if (state is null)
+        {
+            // This node stalled past its lease and another node has claimed the delivery since: its outcome is theirs to write.
+            logger.LogWarning("Delivery {DeliveryId} on {Channel}: the claim was taken over by another node before the outcome was written; left to that node", delivery.Id, channel.Name);
+            return (DeliveryState.InFlight, false);
+        }
+        return (state, false);
+    }
 
-            switch (await RecordAsync(channel, delivery, outcome))
+    /// <summary>Renews the batch's leases a few times per lease period until the batch is over.</summary>
+    private async Task RenewWhileSendingAsync(string channel, ConcurrentDictionary<long, bool> held, TimeSpan lease, CancellationToken batchOver)
+    {
+        var every = lease / 3;
+        try
+        {
+            while (true)
             {
-                case DeliveryState.Sent: sent++; break;
-                case DeliveryState.RetryWait: retrying++; break;
-                default: failed++; break;
+                await Task.Delay(every, time, batchOver);
+                var ids = held.Keys.ToList();
+                if (ids.Count == 0) continue;
+                try
+                {
+                    await store.RenewAsync(ids, Node, lease, CancellationToken.None);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The database is away: the next renewal tries again, and a claim that does run out is only taken over, never sent twice.
+                    logger.LogWarning("{Channel}: renewing the leases of {Count} claimed deliveries failed: {Reason}", channel, ids.Count, e.Message);
+                }
             }
         }
-        return new DrainReport(sent, retrying, failed);
+        catch (OperationCanceledException) when (batchOver.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>Gives back claims this node is stopping before it starts; written whatever the stop, so they need no lease to run out.</summary>
-    public async Task HandBackAsync(string channel, IReadOnlyCollection<long> ids)
+    private async Task HandBackAsync(string channel, IReadOnlyCollection<long> ids)
     {
         var released = await store.ReleaseAsync(ids, Node, CancellationToken.None);
-        if (released > 0) logger.LogInformation("Stopping: {Count} claimed {Channel} deliveries handed back unsent", released, channel);
+        if (released > 0) logger.LogInformation("{Count} claimed {Channel} deliveries handed back unsent", released, channel);
     }
 
-    /// <summary>Writes an attempt's outcome on its row at once (never batched), so a crash right after loses nothing that happened.</summary>
-    public async Task<DeliveryState> RecordAsync(string channel, Delivery delivery, DeliveryOutcome outcome)
+    /// <summary>
+    /// Writes an attempt's outcome on its row at once (never batched), so a crash right after loses nothing that
+    /// happened. Null when the row was no longer this node's to write.
+    /// </summary>
+    private async Task<DeliveryState?> RecordAsync(string channel, Delivery delivery, DeliveryOutcome outcome)
     {
         var o = options.Value;
+        if (outcome.PauseRecipientUntil is { } pause)
+        {
+            var reason = outcome switch { DeliveryOutcome.Transient t => t.Error, _ => $"{channel}: no requests left in the network's window" };
+            await store.PauseAsync(channel, delivery.Recipient.Id, pause, reason, CancellationToken.None);
+            logger.LogWarning("{Channel}: account {Account} paused until {Until:O}: {Reason}", channel, delivery.Recipient.Id, pause, reason);
+        }
         switch (outcome)
         {
             case DeliveryOutcome.Sent s:
-                await store.MarkSentAsync(delivery.Id, Node, s.RemoteId, s.RemoteUrl, CancellationToken.None);
-                return DeliveryState.Sent;
+                return await store.MarkSentAsync(delivery.Id, Node, s.RemoteId, s.RemoteUrl, CancellationToken.None) ? DeliveryState.Sent : null;
+            case DeliveryOutcome.Transient t when outcome.PauseRecipientUntil is not null:
+                // Refused for the account's rate only: not the delivery's fault, so no attempt is used up and it keeps its place.
+                return await store.DeferAsync(delivery.Id, Node, t.Error, CancellationToken.None) ? DeliveryState.Pending : null;
             case DeliveryOutcome.Transient t when delivery.Attempts < o.MaxAttempts:
                 var next = NextAttempt(delivery.Attempts, t.NotBefore);
-                await store.MarkRetryAsync(delivery.Id, Node, t.Error, next, CancellationToken.None);
-                logger.LogWarning("Delivery {DeliveryId} on {Channel} failed (attempt {Attempt}), retrying at {NextAttempt}: {Error}", delivery.Id, channel, delivery.Attempts, next, t.Error);
+                if (!await store.MarkRetryAsync(delivery.Id, Node, t.Error, next, CancellationToken.None)) return null;
+                logger.LogWarning("Delivery {DeliveryId} on {Channel} ({Subject} to {Recipient}) failed (attempt {Attempt}), retrying at {NextAttempt:O}: {Error}",
+                    delivery.Id, channel, delivery.Subject, delivery.Recipient, delivery.Attempts, next, t.Error);
                 return DeliveryState.RetryWait;
             case DeliveryOutcome.Transient t:
-                await store.MarkFailedAsync(delivery.Id, Node, $"{t.Error} (gave up after {delivery.Attempts} attempts)", CancellationToken.None);
-                logger.LogError("Delivery {DeliveryId} on {Channel} failed after {Attempt} attempts: {Error}", delivery.Id, channel, delivery.Attempts, t.Error);
+                if (!await store.MarkFailedAsync(delivery.Id, Node, $"{t.Error} (gave up after {delivery.Attempts} attempts)", CancellationToken.None)) return null;
+                logger.LogError("Delivery {DeliveryId} on {Channel} ({Subject} to {Recipient}) failed after {Attempt} attempts: {Error}",
+                    delivery.Id, channel, delivery.Subject, delivery.Recipient, delivery.Attempts, t.Error);
                 return DeliveryState.Failed;
             case DeliveryOutcome.Permanent p:
-                await store.MarkFailedAsync(delivery.Id, Node, p.Error, CancellationToken.None);
-                logger.LogError("Delivery {DeliveryId} on {Channel} failed permanently: {Error}", delivery.Id, channel, p.Error);
+                if (!await store.MarkFailedAsync(delivery.Id, Node, p.Error, CancellationToken.None)) return null;
+                logger.LogError("Delivery {DeliveryId} on {Channel} ({Subject} to {Recipient}) failed permanently: {Error}",
+                    delivery.Id, channel, delivery.Subject, delivery.Recipient, p.Error);
                 return DeliveryState.Failed;
+            case DeliveryOutcome.Unconfirmed u:
+                var error = $"{u.Error}. It may have been delivered, so it is not resent automatically: look for {Describe(delivery)} in the service's log, " +
+                            $"and if it is not there run `syndicator deliveries retry {delivery.Id}`.";
+                if (!await store.MarkUnconfirmedAsync(delivery.Id, Node, error, CancellationToken.None)) return null;
+                logger.LogError("Delivery {DeliveryId} on {Channel} ({Subject} to {Recipient}) is unconfirmed: {Error}",
+                    delivery.Id, channel, delivery.Subject, delivery.Recipient, error);
+                return DeliveryState.Unconfirmed;
             default:
                 throw new ArgumentOutOfRangeException(nameof(outcome));
         }
     }
+
+    private static string Describe(Delivery delivery) => delivery.RemoteId is { } id ? $"the message with Message-ID <{id}>" : "the message";
 
     /// <summary>base × 2^(attempt−1), capped, with ±20 % jitter so that many failures do not retry in step; never before the service's reset time.</summary>
     public DateTimeOffset NextAttempt(int attempts, DateTimeOffset? notBefore)
@@ -109,5 +302,47 @@ public sealed class DeliveryWorker(DeliveryStore store, ShutdownGrace shutdown, 
         seconds *= 0.8 + Random.Shared.NextDouble() * 0.4;
         var next = time.GetUtcNow().AddSeconds(seconds);
         return notBefore is { } reset && reset > next ? reset : next;
+    }
+
+    private static TokenBucketRateLimiter Pace(double perSecond)
+    {
+        var tokens = Math.Max(1, (int)Math.Ceiling(perSecond));
+        return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = tokens,
+            TokensPerPeriod = tokens,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(tokens / perSecond),
+            QueueLimit = int.MaxValue,
+            AutoReplenishment = true,
+        });
+    }
+
+    /// <summary>Waits for the channel's pace; false when the service is stopping, so the lane starts nothing more.</summary>
+    private static async Task<bool> TakeTurnAsync(RateLimiter? pace, CancellationToken stop)
+    {
+        if (stop.IsCancellationRequested) return false;
+        if (pace is null) return true;
+        try
+        {
+            using var lease = await pace.AcquireAsync(1, stop);
+            return true;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>How a job that drained deliveries reports its run: failed when it left work that will not go out on its own.</summary>
+public static class DrainReports
+{
+    public static Quartz.JobRunReport ToJobRun(this DrainReport? report, string what, string nothingDue)
+    {
+        if (report is null) return Quartz.JobRunReport.Skipped($"{what} is being sent on this node already");
+        if (report.Attempted == 0 && report.Deferred == 0) return Quartz.JobRunReport.Skipped(nothingDue);
+        var summary = $"{what}: {report}";
+        var run = report.LeftWorkFailed ? Quartz.JobRunReport.Failed(summary) : Quartz.JobRunReport.Succeeded(summary);
+        return run.With("sent", report.Sent).With("failed", report.Failed).With("unconfirmed", report.Unconfirmed);
     }
 }

@@ -13,7 +13,8 @@ namespace Syndicator.Digests;
 public sealed class ClusterEmailSender(
     IOptions<StorageOptions> storage,
     IOptions<DeliveryOptions> options,
-    DigestSender sender,
+    DeliveryWorker worker,
+    EmailChannel email,
     TimeProvider time,
     ILogger<ClusterEmailSender> logger) : BackgroundService
 {
@@ -25,7 +26,7 @@ public sealed class ClusterEmailSender(
         {
             try
             {
-                var report = await sender.SendAllDueAsync(stoppingToken);
+                var report = await worker.DrainAsync(email, DrainFilter.All, untilEmpty: true, stoppingToken);
                 if (report is { Attempted: > 0 }) logger.LogInformation("E-mail: {Report}", report);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -27,7 +27,6 @@ public sealed class DigestPlanner(
     TimeProvider time,
     ILogger<DigestPlanner> logger)
 {
-    public const string Channel = "email";
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
     private const int SubscribersPerTransaction = 200;
     private const int ItemsPerInsert = 500;
@@ -91,7 +90,7 @@ public sealed class DigestPlanner(
             await connection.ExecuteAsync(new CommandDefinition(
                 $"INSERT INTO digest_items (digest_id, article_id, position) VALUES {string.Join(", ", rows)}", parameters, transaction, cancellationToken: cancellationToken));
         }
-        await deliveries.EnsureAsync(connection, transaction, Channel, "digest", digestId, subscriber.Id, now, cancellationToken);
+        await deliveries.EnsureAsync(connection, transaction, EmailChannel.ChannelName, DeliverySubject.Digest(digestId), DeliveryRecipient.Subscriber(subscriber.Id), now, cancellationToken);
         return true;
     }
 

@@ -16,18 +16,37 @@ public sealed record MailResult(DeliveryOutcome Outcome, bool HardBounce);
 /// <summary>
 /// One SMTP connection through MailKit (STARTTLS or implicit TLS, authentication per config), reused for many
 /// messages; errors start with "smtp:" and are classed: 4xx and connection failures transient, 5xx permanent.
+/// A connection lost, a timeout or a cancellation after the end of a message's data was written is neither: the
+/// relay may have stored the message before its answer was lost, so the attempt is unconfirmed.
 /// </summary>
-public sealed class MailConnection(SmtpOptions options, string contentRoot) : IAsyncDisposable
+public sealed class MailConnection : IAsyncDisposable
 {
-    private readonly SmtpClient client = new() { Timeout = options.TimeoutSeconds * 1000 };
+    private readonly SmtpOptions options;
+    private readonly string contentRoot;
+    private readonly DataEndWatch watch = new();
+    private readonly SmtpClient client;
+
+    public MailConnection(SmtpOptions options, string contentRoot)
+    {
+        this.options = options;
+        this.contentRoot = contentRoot;
+        client = new SmtpClient(watch) { Timeout = options.TimeoutSeconds * 1000 };
+    }
 
     public async Task<MailResult> SendAsync(MimeMessage message, CancellationToken cancellationToken)
     {
+        watch.Reset();
         try
         {
             if (!client.IsConnected) await ConnectAsync(cancellationToken);
             await client.SendAsync(message, cancellationToken);
             return new MailResult(new DeliveryOutcome.Sent(message.MessageId, null), false);
+        }
+        catch (Exception e) when (watch.DataEndWritten && e is not SmtpCommandException)
+        {
+            await DropAsync();
+            return new MailResult(new DeliveryOutcome.Unconfirmed(
+                $"smtp: {options.Host}:{options.Port}: the whole message was written, then {e.GetType().Name} before the relay's answer: {e.Message}"), false);
         }
         catch (SmtpCommandException e)
         {
@@ -100,19 +119,88 @@ public sealed class MailConnection(SmtpOptions options, string contentRoot) : IA
     }
 }
 
+/// <summary>
+/// Follows the SMTP conversation through MailKit's protocol log (which sees it in clear, inside TLS) to know one
+/// thing: whether the end of the current message's data has been written to the relay. Before that, a failure
+/// cannot have delivered the message (a relay discards an unfinished DATA); after it, the relay may have stored it.
+/// </summary>
+internal sealed class DataEndWatch : IProtocolLogger
+{
+    private static readonly byte[] DataEnd = "\r\n.\r\n"u8.ToArray();
+    private readonly byte[] tail = new byte[DataEnd.Length];
+    private int tailLength;
+    private volatile bool awaitingGoAhead;
+    private volatile bool inData;
+
+    public bool DataEndWritten { get; private set; }
+
+    public IAuthenticationSecretDetector? AuthenticationSecretDetector { get; set; }
+
+    public void Reset()
+    {
+        awaitingGoAhead = inData = DataEndWritten = false;
+        tailLength = 0;
+    }
+
+    public void LogConnect(Uri uri)
+    {
+    }
+
+    public void LogClient(byte[] buffer, int offset, int count)
+    {
+        if (DataEndWritten || count == 0) return;
+        if (inData)
+        {
+            // Keep the last five bytes written: the data ends with CRLF "." CRLF.
+            for (var i = Math.Max(offset, offset + count - DataEnd.Length); i < offset + count; i++)
+            {
+                if (tailLength == tail.Length) Array.Copy(tail, 1, tail, 0, --tailLength);
+                tail[tailLength++] = buffer[i];
+            }
+            if (tailLength == tail.Length && tail.AsSpan().SequenceEqual(DataEnd)) DataEndWritten = true;
+            return;
+        }
+        var text = buffer.AsSpan(offset, count);
+        // With PIPELINING, DATA may be the last of several commands in one write.
+        if (StartsWith(text, "DATA\r\n"u8) || text.IndexOf("\r\nDATA\r\n"u8) >= 0) awaitingGoAhead = true;
+        // CHUNKING: the last BDAT carries the end of the message with it.
+        else if (StartsWith(text, "BDAT"u8) && text.IndexOf(" LAST"u8) >= 0) DataEndWritten = true;
+    }
+
+    public void LogServer(byte[] buffer, int offset, int count)
+    {
+        if (!awaitingGoAhead) return;
+        // Pipelined replies may come together or one by one: the go-ahead is the line that starts with 354.
+        var text = buffer.AsSpan(offset, count);
+        if (StartsWith(text, "354"u8) || text.IndexOf("\n354"u8) >= 0)
+        {
+            awaitingGoAhead = false;
+            inData = true;
+            tailLength = 0;
+        }
+    }
+
+    private static bool StartsWith(ReadOnlySpan<byte> text, ReadOnlySpan<byte> prefix) =>
+        text.Length >= prefix.Length && System.Text.Ascii.EqualsIgnoreCase(text[..prefix.Length], prefix);
+
+    public void Dispose()
+    {
+    }
+}
+
 /// <summary>The embedded default: with no SMTP host, each message is written to the pickup folder as {delivery}.eml.</summary>
 public sealed class PickupFolder(IOptions<DigestOptions> options, IHostEnvironment environment)
 {
     public string Path => System.IO.Path.GetFullPath(options.Value.PickupPath, environment.ContentRootPath);
 
     /// <summary>Written atomically under a name fixed by the delivery, so a repeated attempt replaces rather than duplicates.</summary>
-    public async Task<MailResult> WriteAsync(long deliveryId, MimeMessage message, CancellationToken cancellationToken)
+    public async Task<DeliveryOutcome> WriteAsync(long deliveryId, MimeMessage message, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Path);
         var target = System.IO.Path.Combine(Path, $"{deliveryId:D8}.eml");
         var temp = System.IO.Path.Combine(Path, $".{deliveryId}.{Guid.NewGuid():N}.tmp");
         await message.WriteToAsync(temp, cancellationToken);
         File.Move(temp, target, overwrite: true);
-        return new MailResult(new DeliveryOutcome.Sent(message.MessageId, target), false);
+        return new DeliveryOutcome.Sent(message.MessageId, target);
     }
 }

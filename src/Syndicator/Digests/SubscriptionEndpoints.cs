@@ -47,7 +47,7 @@ public static class SubscriptionEndpoints
                     ? (await store.ResubscribeAsync(existing.Id, ct), false)
                     : await store.SaveAsync(mailbox.Address, string.IsNullOrWhiteSpace(name) ? null : name, frequency, zone, SubscriberState.Pending, [], [], time.GetUtcNow(), ct);
                 // At most one confirmation an hour per address, so the form cannot be used to flood someone's inbox.
-                await deliveries.EnsureAsync(DigestPlanner.Channel, "confirmation", $"{subscriber.Id}:{time.GetUtcNow():yyyyMMddHH}", subscriber.Id, time.GetUtcNow(), ct);
+                await deliveries.EnsureAsync(EmailChannel.ChannelName, DeliverySubject.Confirmation(subscriber.Id, $"{time.GetUtcNow():yyyyMMddHH}"), DeliveryRecipient.Subscriber(subscriber.Id), time.GetUtcNow(), ct);
                 await jobs.FireNowAsync(JobCatalog.EmailSend, ct);
             }
             // The same answer whatever the address's state, so the form does not reveal who subscribes.

@@ -109,6 +109,7 @@ public static class SyndicatorHost
         services.AddSingleton<AnnouncementPlanner>();
         services.AddSingleton<IArticleChangeHandler>(sp => sp.GetRequiredService<AnnouncementPlanner>());
         services.AddSingleton<PostComposer>();
+        services.AddSingleton<IDeliveryNamer, ArticleNamer>();
         services.AddTransient<Announcer>();
         services.AddHttpClient<MastodonClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<MastodonClient>());
@@ -117,6 +118,9 @@ public static class SyndicatorHost
         services.AddSingleton<Announcements.Bluesky.BlueskySessions>();
         services.AddHttpClient<Announcements.Bluesky.BlueskyClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<Announcements.Bluesky.BlueskyClient>());
+        services.AddTransient(sp => ActivatorUtilities.CreateInstance<AnnouncementChannel>(sp, sp.GetRequiredService<MastodonClient>()));
+        services.AddTransient(sp => ActivatorUtilities.CreateInstance<AnnouncementChannel>(sp, sp.GetRequiredService<Announcements.X.XClient>()));
+        services.AddTransient(sp => ActivatorUtilities.CreateInstance<AnnouncementChannel>(sp, sp.GetRequiredService<Announcements.Bluesky.BlueskyClient>()));
 
         // Digests
         services.AddSingleton<SubscriberStore>();
@@ -124,12 +128,16 @@ public static class SyndicatorHost
         services.AddSingleton<DigestComposer>();
         services.AddSingleton<DigestPlanner>();
         services.AddSingleton<PickupFolder>();
-        services.AddSingleton<DigestSender>();
+        services.AddSingleton<EmailChannel>();
+        services.AddSingleton<DigestNamer>();
+        services.AddSingleton<IDeliveryNamer>(sp => sp.GetRequiredService<DigestNamer>());
         services.AddHostedService<ClusterEmailSender>();
 
         // Deliveries
         services.AddSingleton<DeliveryStore>();
         services.AddSingleton<DeliveryWorker>();
+        services.AddSingleton(DeliveryNode.ThisProcess);
+        services.AddSingleton<DeliveryDirectory>();
 
         // Scheduling
         services.AddSingleton<JobTrigger>();

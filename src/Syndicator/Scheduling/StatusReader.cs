@@ -27,7 +27,8 @@ public sealed record ChannelDeliveries(string Channel, long Total, IReadOnlyDict
 public sealed record JobFailure(string Job, DateTimeOffset At, int RetryAttempt, bool WillRetry, bool Manual, string Node, string? Error, string? Summary);
 
 /// <summary>A delivery that failed for good, with the service's last words.</summary>
-public sealed record DeliveryFailure(long Id, string Channel, string SubjectKind, string SubjectId, string Recipient, int Attempts, DateTimeOffset UpdatedAt, string? Error);
+/// <summary>A failed or unconfirmed delivery, its subject and recipient named as the publisher knows them.</summary>
+public sealed record DeliveryFailure(long Id, string Channel, string State, string Subject, string Recipient, int Attempts, DateTimeOffset UpdatedAt, string? Error);
 
 public sealed record StatusSnapshot(
     DateTimeOffset At,
@@ -46,6 +47,7 @@ public sealed class StatusReader(
     ISchedulerFactory schedulers,
     DatabaseExecutionHistoryStore history,
     DeliveryStore deliveries,
+    DeliveryDirectory directory,
     IOptions<ScheduleOptions> schedules,
     TimeProvider time)
 {
@@ -82,11 +84,14 @@ public sealed class StatusReader(
             Results = [JobRunResult.Failed],
             Take = failures,
         }, cancellationToken);
-        var failedDeliveries = await deliveries.ListAsync(DeliveryState.Failed, null, failures, cancellationToken);
+        var failedDeliveries = (await deliveries.ListAsync(DeliveryState.Unconfirmed, null, null, failures, cancellationToken))
+            .Concat(await deliveries.ListAsync(DeliveryState.Failed, null, null, failures, cancellationToken))
+            .OrderByDescending(d => d.UpdatedAt).Take(failures).ToList();
+        var names = await directory.NameAsync(failedDeliveries, cancellationToken);
 
         return new StatusSnapshot(time.GetUtcNow(), scheduler.SchedulerName, jobs, channels,
             failedRuns.Items.Select(r => new JobFailure(r.JobName, r.FiredAtUtc, r.RetryAttempt, r.RetryScheduled, r.Manual, r.SchedulerInstanceId, r.ExceptionMessage, r.Summary)).ToList(),
-            failedDeliveries.Select(d => new DeliveryFailure(d.Id, d.Channel, d.SubjectKind, d.SubjectId, d.Recipient, d.Attempts, d.UpdatedAt, d.LastError)).ToList());
+            failedDeliveries.Select(d => new DeliveryFailure(d.Id, d.Channel, d.State.ToColumn(), names.Of(d.Subject), names.Of(d.Recipient), d.Attempts, d.UpdatedAt, d.LastError)).ToList());
     }
 
     public static string Describe(JobSchedule schedule) =>

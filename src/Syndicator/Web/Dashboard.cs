@@ -80,7 +80,7 @@ public static class Dashboard
         body.Append("</section>");
 
         body.Append($"<section id=\"failed\"><h2>Failed deliveries</h2>");
-        body.Append(failed.Problem is { } p4 ? Problem(p4) : DashboardPages.Failed(failed.Value.Failed, failed.Value.Titles, access.CsrfToken, Path, now));
+        body.Append(failed.Problem is { } p4 ? Problem(p4) : DashboardPages.Failed(failed.Value.Failed, failed.Value.Names, access.CsrfToken, Path, now));
         if (failed.Value.Failed is { Count: FailedShown }) body.Append($"<p class=\"small muted\">The {FailedShown} most recent are shown; <code>syndicator deliveries list --state failed --limit 1000</code> lists more.</p>");
         body.Append("</section>");
 

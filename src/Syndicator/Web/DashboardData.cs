@@ -40,6 +40,8 @@ public sealed class DashboardData(
     IServiceProvider services,
     ISchedulerFactory schedulers,
     DeliveryStore deliveries,
+    DeliveryDirectory directory,
+    Digests.DigestNamer digests,
     ArticleStore articles,
     FeedStore feeds,
     FeedLinks links,
@@ -109,14 +111,13 @@ public sealed class DashboardData(
     public async Task<(IReadOnlyList<DeliveryCount> Counts, IReadOnlyDictionary<string, long> Due)> DeliveryCountsAsync(CancellationToken cancellationToken) =>
         (await deliveries.CountByChannelAndStateAsync(cancellationToken), await deliveries.CountDueByChannelAsync(cancellationToken));
 
-    /// <summary>The most recently failed deliveries, with the titles of the articles among their subjects.</summary>
-    public async Task<(IReadOnlyList<Delivery> Failed, IReadOnlyDictionary<string, string> Titles)> FailedAsync(int limit, CancellationToken cancellationToken)
+    /// <summary>The most recently failed and unconfirmed deliveries, named as the publisher knows their subjects and recipients.</summary>
+    public async Task<(IReadOnlyList<Delivery> Failed, DeliveryNames Names)> FailedAsync(int limit, CancellationToken cancellationToken)
     {
-        var failed = await deliveries.ListAsync(DeliveryState.Failed, null, limit, cancellationToken);
-        var titles = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var id in failed.Where(d => d.SubjectKind == "article").Select(d => d.SubjectId).Distinct())
-            if (await articles.FindByIdAsync(id, cancellationToken) is { } article) titles[id] = article.Title;
-        return (failed, titles);
+        var failed = (await deliveries.ListAsync(DeliveryState.Unconfirmed, null, null, limit, cancellationToken))
+            .Concat(await deliveries.ListAsync(DeliveryState.Failed, null, null, limit, cancellationToken))
+            .OrderByDescending(d => d.UpdatedAt).Take(limit).ToList();
+        return (failed, await directory.NameAsync(failed, cancellationToken));
     }
 
     public Task<IReadOnlyList<Article>> RecentArticlesAsync(int limit, CancellationToken cancellationToken) =>
@@ -125,10 +126,10 @@ public sealed class DashboardData(
     public Task<Article?> ArticleAsync(string id, CancellationToken cancellationToken) => articles.FindByIdAsync(id, cancellationToken);
 
     public Task<IReadOnlyList<Delivery>> ArticleDeliveriesAsync(string id, CancellationToken cancellationToken) =>
-        deliveries.ListForSubjectAsync("article", id, cancellationToken);
+        deliveries.ListForSubjectAsync(DeliverySubject.Article(id), cancellationToken);
 
     public Task<IReadOnlyDictionary<DeliveryState, long>> ArticleDigestsAsync(string id, CancellationToken cancellationToken) =>
-        deliveries.CountDigestsWithArticleAsync(id, cancellationToken);
+        digests.CountDigestsWithArticleAsync(id, cancellationToken);
 
     /// <summary>
     /// The feeds that hold <paramref name="article"/>: the site's, its author's and each tag's, and where in each it

@@ -206,14 +206,14 @@ internal static class DashboardPages
         return sb.ToString();
     }
 
-    public static string Failed(IReadOnlyList<Delivery> failed, IReadOnlyDictionary<string, string> titles, string csrf, string returnTo, DateTimeOffset now)
+    public static string Failed(IReadOnlyList<Delivery> failed, DeliveryNames names, string csrf, string returnTo, DateTimeOffset now)
     {
         if (failed.Count == 0) return "<p class=\"muted\">No delivery has failed.</p>";
-        var sb = new StringBuilder("<table><thead><tr><th class=\"num\">#</th><th>Channel</th><th>What</th><th>To</th><th class=\"num\">Attempts</th><th>Failed</th><th>Error</th><th></th></tr></thead><tbody>");
+        var sb = new StringBuilder("<table><thead><tr><th class=\"num\">#</th><th>Channel</th><th>What</th><th>To</th><th>State</th><th class=\"num\">Attempts</th><th>When</th><th>Error</th><th></th></tr></thead><tbody>");
         foreach (var d in failed)
         {
-            sb.Append($"<tr data-delivery=\"{d.Id}\"><td class=\"num\">{d.Id}</td><td>{E(d.Channel)}</td><td>{Subject(d, titles)}</td><td class=\"small\">{E(d.Recipient)}</td>");
-            sb.Append($"<td class=\"num\">{d.Attempts}</td><td class=\"small\">{Time(d.UpdatedAt, now)}</td><td><div class=\"error\">{E(d.LastError)}</div></td>");
+            sb.Append($"<tr data-delivery=\"{d.Id}\" data-state=\"{d.State.ToColumn()}\"><td class=\"num\">{d.Id}</td><td>{E(d.Channel)}</td><td>{Subject(d, names)}</td><td class=\"small\">{E(names.Of(d.Recipient))}</td>");
+            sb.Append($"<td>{Badge(d.State.ToColumn())}</td><td class=\"num\">{d.Attempts}</td><td class=\"small\">{Time(d.UpdatedAt, now)}</td><td><div class=\"error\">{E(d.LastError)}</div></td>");
             sb.Append($"<td>{RetryForm(d.Id, csrf, returnTo)}</td></tr>");
         }
         sb.Append("</tbody></table>");
@@ -224,12 +224,10 @@ internal static class DashboardPages
         <form method="post" action="{Dashboard.Path}/deliveries/{id}/retry"><input type="hidden" name="{DashboardAccess.CsrfField}" value="{E(csrf)}"><input type="hidden" name="return" value="{E(returnTo)}"><button type="submit">Retry</button></form>
         """;
 
-    private static string Subject(Delivery d, IReadOnlyDictionary<string, string> titles) => d.SubjectKind switch
+    private static string Subject(Delivery d, DeliveryNames names) => d.Subject.Kind switch
     {
-        "article" => $"article <a href=\"{ArticleHref(d.SubjectId)}\">{E(titles.GetValueOrDefault(d.SubjectId, d.SubjectId))}</a>",
-        // A ping's subject is the feed URL plus a hash of the version pinged.
-        "feed" => $"feed <span class=\"small\">{E(d.SubjectId.Split('#')[0])}</span>",
-        _ => $"{E(d.SubjectKind)} <span class=\"small muted\">{E(d.SubjectId)}</span>",
+        SubjectKind.Article => $"article <a href=\"{ArticleHref(d.Subject.Id)}\">{E(names.Of(d.Subject))}</a>",
+        _ => E(names.Of(d.Subject)),
     };
 
     public static string ArticleHref(string id) => $"{Dashboard.Path}/articles/{Uri.EscapeDataString(id)}";
@@ -264,12 +262,12 @@ internal static class DashboardPages
         var sb = new StringBuilder("<table><thead><tr><th>Network</th><th>Account</th><th>State</th><th class=\"num\">Attempts</th><th>Sent</th><th>Post</th></tr></thead><tbody>");
         foreach (var d in deliveries)
         {
-            sb.Append($"<tr data-delivery=\"{d.Id}\" data-channel=\"{E(d.Channel)}\"><td>{E(d.Channel)}</td><td>{E(d.Recipient)}</td><td>{Badge(d.State.ToColumn())}</td>");
+            sb.Append($"<tr data-delivery=\"{d.Id}\" data-channel=\"{E(d.Channel)}\"><td>{E(d.Channel)}</td><td>{E(d.Recipient.Id)}</td><td>{Badge(d.State.ToColumn())}</td>");
             sb.Append($"<td class=\"num\">{d.Attempts}</td><td class=\"small\">{(d.SentAt is null ? "" : Time(d.SentAt, now))}</td><td>");
             if (IsWebUrl(d.RemoteUrl)) sb.Append($"<a href=\"{E(d.RemoteUrl)}\" rel=\"noopener noreferrer\" data-remote>{E(d.RemoteUrl)}</a>");
             else if (d.RemoteId is not null) sb.Append($"<span class=\"small\">{E(d.RemoteId)}</span>");
             if (d.LastError is not null && d.State != DeliveryState.Sent) sb.Append($"<div class=\"error\">{E(d.LastError)}</div>");
-            if (d.State == DeliveryState.Failed) sb.Append(RetryForm(d.Id, csrf, returnTo));
+            if (d.State is DeliveryState.Failed or DeliveryState.Unconfirmed) sb.Append(RetryForm(d.Id, csrf, returnTo));
             sb.Append("</td></tr>");
         }
         sb.Append("</tbody></table>");

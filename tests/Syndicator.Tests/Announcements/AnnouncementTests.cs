@@ -143,8 +143,8 @@ public sealed class AnnouncementTests
 
         // A node claims the delivery and the post reaches Mastodon, then the node dies before recording it.
         var claimed = Assert.Single(await store.ClaimDueAsync("mastodon", "dead-node", TimeSpan.FromMinutes(5), 10, Ct));
-        var post = s.App.Get<PostComposer>().Compose((await s.App.Get<ArticleStore>().FindByIdAsync(claimed.SubjectId, Ct))!,
-            new SocialAccount { Name = "magazine-mastodon", Network = Network.Mastodon }, $"syndicator-{claimed.Id}-{claimed.SubjectId}");
+        var post = s.App.Get<PostComposer>().Compose((await s.App.Get<ArticleStore>().FindByIdAsync(claimed.Subject.Id, Ct))!,
+            new SocialAccount { Name = "magazine-mastodon", Network = Network.Mastodon }, $"syndicator-{claimed.Id}-{claimed.Subject.Id}");
         var mastodon = s.App.Get<Syndicator.Announcements.Mastodon.MastodonClient>();
         var account = new SocialAccount { Name = "magazine-mastodon", Network = Network.Mastodon, BaseUrl = s.Mastodon.BaseUrl, Credentials = { ["AccessToken"] = "env:" + s.TokenVariable } };
         await mastodon.PostAsync(account, post, isRetry: false, Ct);

@@ -121,7 +121,7 @@ public sealed class DeliveryStoreTests
 
         var claimed = await store.ClaimDueAsync("x", "n", Lease, 2, Ct);
 
-        Assert.Equal(["a4", "a3"], claimed.Select(d => d.SubjectId));
+        Assert.Equal(["a4", "a3"], claimed.Select(d => d.Subject.Id));
     }
 
     [Fact]

@@ -27,14 +27,14 @@ public sealed class DeliveryWorkerTests
             stop.Cancel(); // the stop arrives while the first post is on its way
             await Task.Yield();
             ct.ThrowIfCancellationRequested(); // the send itself is not cut off by the stop, only by the deadline
-            sent.Add(delivery.SubjectId);
+            sent.Add(delivery.Subject.Id);
             return new DeliveryOutcome.Sent("remote", null);
         }, stop.Token);
 
         Assert.Equal(new DrainReport(1, 0, 0), report);
         var all = await store.ListAsync(null, null, 10, Ct);
-        Assert.Equal(DeliveryState.Sent, Assert.Single(all, d => d.SubjectId == sent.Single()).State);
-        var handedBack = all.Where(d => d.SubjectId != sent.Single()).ToList();
+        Assert.Equal(DeliveryState.Sent, Assert.Single(all, d => d.Subject.Id == sent.Single()).State);
+        var handedBack = all.Where(d => d.Subject.Id != sent.Single()).ToList();
         Assert.Equal(4, handedBack.Count);
         Assert.All(handedBack, d => Assert.Equal((DeliveryState.Pending, 0), (d.State, d.Attempts)));
         Assert.Equal(4, (await store.ClaimDueAsync("mastodon", "node-b", TimeSpan.FromMinutes(5), 10, Ct)).Count);

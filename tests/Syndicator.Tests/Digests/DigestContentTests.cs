@@ -3,6 +3,8 @@ using Syndicator.Deliveries;
 using Syndicator.Digests;
 using Syndicator.Storage;
 
+using Syndicator.Tests.Support;
+
 namespace Syndicator.Tests.Digests;
 
 public sealed class DigestContentTests
@@ -139,7 +141,7 @@ public sealed class DigestContentTests
         await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
 
         await world.App.Get<SubscriberStore>().UnsubscribeAsync(subscriber.Id, Ct);
-        await world.App.Get<DigestSender>().SendDueAsync(null, Ct);
+        await world.App.SendEmailAsync(null, Ct);
 
         Assert.Empty(world.Mailed());
         var failed = Assert.Single(await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Failed, null, 10, Ct));

@@ -52,7 +52,7 @@ public sealed class DigestWorld : IAsyncDisposable
     {
         Time.Advance(advance);
         await App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
-        while ((await App.Get<DigestSender>().SendDueAsync(null, Ct)).Attempted > 0) { }
+        while ((await App.SendEmailAsync(null, Ct)).Attempted > 0) { }
     }
 
     /// <summary>Every message written to the pickup folder, parsed.</summary>

@@ -1,4 +1,5 @@
 using Syndicator.Digests;
+using Syndicator.Tests.Support;
 
 namespace Syndicator.Tests.Digests;
 
@@ -15,15 +16,14 @@ public sealed class EmailSendingRunTests
         await world.ImportAsync("Headline", "Jane Doe");
         world.Time.Advance(TimeSpan.FromHours(1));
         await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
-        var sender = world.App.Get<DigestSender>();
 
-        var first = sender.SendAllDueAsync(Ct);
+        var first = world.App.SendAllEmailAsync(Ct);
         while (world.Mailed().Count == 0) await Task.Delay(20, Ct);
-        var second = await sender.SendAllDueAsync(Ct);
+        var second = await world.App.SendAllEmailAsync(Ct);
 
         Assert.Null(second);
         Assert.Equal(3, (await first)!.Sent);
         Assert.Equal(3, world.Mailed().Count);
-        Assert.Equal(0, (await sender.SendAllDueAsync(Ct))!.Attempted);
+        Assert.Equal(0, (await world.App.SendAllEmailAsync(Ct))!.Attempted);
     }
 }

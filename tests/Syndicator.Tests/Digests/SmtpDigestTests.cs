@@ -38,7 +38,7 @@ public sealed class SmtpDigestTests
         var total = 0;
         while (true)
         {
-            var report = await world.App.Get<DigestSender>().SendDueAsync(null, Ct);
+            var report = await world.App.SendEmailAsync(null, Ct);
             if (report.Attempted == 0) return total;
             total += report.Attempted;
         }
@@ -130,7 +130,7 @@ public sealed class SmtpDigestTests
         // The run is told to stop after five messages: it starts no sixth, and gives back the seven it had claimed.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var progress = new SynchronousProgress(p => { if (p.Done == 5) stop.Cancel(); });
-        var report = await world.App.Get<DigestSender>().SendDueAsync(progress, stop.Token);
+        var report = await world.App.SendEmailAsync(progress, stop.Token);
         Assert.Equal(5, report.Sent);
         Assert.Equal(5, (await smtp.MessagesAsync(Ct)).Count);
         var handedBack = await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Pending, null, 100, Ct);
@@ -157,7 +157,7 @@ public sealed class SmtpDigestTests
 
         // Another node claimed all four, handed the first to the relay, and died before the relay's answer was recorded.
         var store = world.App.Get<DeliveryStore>();
-        var claimed = await store.ClaimDueAsync(DigestPlanner.Channel, "dead-node:1", TimeSpan.FromMinutes(5), 10, Ct);
+        var claimed = await store.ClaimDueAsync(EmailChannel.ChannelName, "dead-node:1", TimeSpan.FromMinutes(5), 10, Ct);
         Assert.Equal(4, claimed.Count);
         Assert.True(await store.MarkHandedOverAsync(claimed[0].Id, "dead-node:1", "<handed@magazine.example>", TimeSpan.FromMinutes(5), Ct));
 
@@ -167,7 +167,7 @@ public sealed class SmtpDigestTests
 
         var received = await smtp.WaitForMessagesAsync(3, TimeSpan.FromSeconds(10), Ct);
         Assert.Equal(3, received.Count);
-        Assert.DoesNotContain(claimed[0].Recipient, received.Select(m => m.Recipients.Single()));
+        Assert.DoesNotContain(claimed[0].Recipient.Id, received.Select(m => m.Recipients.Single()));
         var unconfirmed = (await store.GetAsync(claimed[0].Id, Ct))!;
         Assert.Equal(DeliveryState.Failed, unconfirmed.State);
         Assert.StartsWith("smtp: unconfirmed:", unconfirmed.LastError);
@@ -202,9 +202,9 @@ public sealed class SmtpDigestTests
         {
             if (p.Done != 1) return;
             world.Time.Advance(TimeSpan.FromMinutes(6));
-            takenOver = store.ClaimDueAsync(DigestPlanner.Channel, "other-node:2", TimeSpan.FromMinutes(5), 10, Ct).GetAwaiter().GetResult();
+            takenOver = store.ClaimDueAsync(EmailChannel.ChannelName, "other-node:2", TimeSpan.FromMinutes(5), 10, Ct).GetAwaiter().GetResult();
         });
-        var report = await world.App.Get<DigestSender>().SendDueAsync(progress, Ct);
+        var report = await world.App.SendEmailAsync(progress, Ct);
 
         Assert.Equal(1, report.Sent);
         Assert.Equal(2, takenOver.Count);
@@ -227,7 +227,7 @@ public sealed class SmtpDigestTests
         world.Time.Advance(TimeSpan.FromHours(1));
         await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
 
-        var report = await world.App.Get<DigestSender>().SendAllDueAsync(Ct);
+        var report = await world.App.SendAllEmailAsync(Ct);
 
         Assert.Equal(45, report!.Sent);
         var stats = await smtp.GetStatsAsync(Ct);

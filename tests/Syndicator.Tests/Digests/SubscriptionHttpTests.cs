@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Syndicator.Digests;
 
+using Syndicator.Tests.Support;
+
 namespace Syndicator.Tests.Digests;
 
 /// <summary>Double opt-in and unsubscribe over real HTTP against the running app.</summary>
@@ -42,7 +44,7 @@ public sealed partial class SubscriptionHttpTests
         var response = await http.PostAsync("/subscribe", new FormUrlEncodedContent([new("email", "new@example.com"), new("frequency", "weekly"), new("tz", "Europe/London")]), Ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("confirmation link", await response.Content.ReadAsStringAsync(Ct));
-        await world.App.Get<DigestSender>().SendDueAsync(null, Ct);
+        await world.App.SendEmailAsync(null, Ct);
 
         var confirmation = Assert.Single(world.Mailed());
         Assert.StartsWith("Confirm your subscription", confirmation.Subject);
@@ -55,7 +57,7 @@ public sealed partial class SubscriptionHttpTests
         await world.ImportAsync("News", "Jane Doe");
         world.Time.Advance(TimeSpan.FromDays(8));
         await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Weekly, manual: true, Ct);
-        await world.App.Get<DigestSender>().SendDueAsync(null, Ct);
+        await world.App.SendEmailAsync(null, Ct);
         Assert.Single(world.Mailed());
 
         // Following the link (as a mail scanner would) changes nothing; pressing the button confirms.

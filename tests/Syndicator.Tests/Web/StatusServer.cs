@@ -122,8 +122,8 @@ internal sealed class StatusServer : IAsyncDisposable
             await connection.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO digest_items (digest_id, article_id, position) VALUES ('digest-1', @articleId, 0)", new { articleId = article.Id }, cancellationToken: Ct));
         }
-        await deliveries.EnsureAsync(DigestPlanner.Channel, "digest", "digest-1", subscriber.Id, DateTimeOffset.UtcNow, Ct);
-        var email = Assert.Single(await deliveries.ClaimDueAsync(DigestPlanner.Channel, node, TimeSpan.FromMinutes(5), 10, Ct));
+        await deliveries.EnsureAsync(EmailChannel.ChannelName, "digest", "digest-1", subscriber.Id, DateTimeOffset.UtcNow, Ct);
+        var email = Assert.Single(await deliveries.ClaimDueAsync(EmailChannel.ChannelName, node, TimeSpan.FromMinutes(5), 10, Ct));
         Assert.True(await deliveries.MarkSentAsync(email.Id, node, null, null, Ct));
 
         return new Seeded(article, mastodon.Id, bluesky.Id);

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Options;
+using Syndicator.Articles;
+using Syndicator.Deliveries;
+
+namespace Syndicator.Announcements;
+
+/// <summary>
+/// One social network (X, Mastodon or Bluesky) as a delivery channel: composes the article's post for the account
+/// the delivery names and hands it to that network's client. An account's posts go one at a time, from one node
+/// at a time, so its rate limit is met in order; accounts post side by side.
+/// </summary>
+public sealed class AnnouncementChannel(
+    ISocialClient client,
+    IOptions<AnnouncementOptions> options,
+    ArticleStore articles,
+    PostComposer composer) : IDeliveryChannel
+{
+    public Network Network => client.Network;
+
+    public string Name => AnnouncementPlanner.Channel(client.Network);
+
+    /// <summary>Mastodon takes an Idempotency-Key and Bluesky a record key; X has neither, so a retry looks for the post first.</summary>
+    public ChannelPolicy Policy { get; } = new(RecipientKind.Account,
+        client.Network == Network.X ? DuplicateGuard.Reconciliation : DuplicateGuard.IdempotencyKey, OneLanePerRecipient: true);
+
+    public async Task<DeliveryOutcome> SendAsync(Delivery delivery, DeliveryAttempt attempt, CancellationToken cancellationToken)
+    {
+        var account = options.Value.Accounts.FirstOrDefault(a => a.Network == Network && string.Equals(a.Name, delivery.Recipient.Id, StringComparison.Ordinal));
+        if (account is null)
+            return new DeliveryOutcome.Permanent($"{Name}: account {delivery.Recipient.Id} is no longer in Announcements:Accounts; add it back and run `syndicator deliveries retry {delivery.Id}`");
+        var article = await articles.FindByIdAsync(delivery.Subject.Id, cancellationToken);
+        if (article is null) return new DeliveryOutcome.Permanent($"{Name}: article {delivery.Subject.Id} is no longer in the store");
+        // The key is the delivery's, so every attempt of this (article, account) carries the same one.
+        var post = composer.Compose(article, account, $"syndicator-{delivery.Key}");
+        return await client.PostAsync(account, post, isRetry: delivery.Attempts > 1, cancellationToken);
+    }
+}
