@@ -3,6 +3,12 @@ namespace Syndicator.Deliveries;
 /// <summary>What a channel's client reports for one attempt. Error texts start with the service's name ("websub: 503 ...").</summary>
 public abstract record DeliveryOutcome
 {
+    /// <summary>
+    /// When the service said the account may make no more requests until a time (a 429, or a response whose
+    /// remaining-count header reached 0): every delivery to that recipient waits until then, on every node.
+    /// </summary>
+    public DateTimeOffset? PauseRecipientUntil { get; init; }
+
     public sealed record Sent(string? RemoteId, string? RemoteUrl) : DeliveryOutcome;
 
     /// <summary>Worth trying again: timeouts, dropped connections, 5xx, 429. <paramref name="NotBefore"/> is the service's own reset time, when it gave one.</summary>
