@@ -87,8 +87,8 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
         if (!UserIds.TryGetValue(cacheKey, out var userId))
         {
             step("GET /2/users/me");
-            var (meStatus, me) = await GetAsync(baseUrl + "/2/users/me", credentials, cancellationToken);
-            if (meStatus is not null) return new Lookup(null, Failed("GET /2/users/me", meStatus, me));
+            var (meFailure, me) = await GetAsync("GET /2/users/me", baseUrl + "/2/users/me", credentials, cancellationToken);
+            if (meFailure is not null) return new Lookup(null, meFailure);
             userId = DataId(me);
             if (userId is null) return new Lookup(null, new DeliveryOutcome.Permanent($"x: GET /2/users/me answered without a user id: {HttpOutcomes.Shorten(me)}"));
             UserIds[cacheKey] = userId;
@@ -96,33 +96,19 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
 
         step("GET /2/users/:id/tweets");
         var timeline = $"{baseUrl}/2/users/{Uri.EscapeDataString(userId)}/tweets?max_results={LookupCount}&tweet.fields=entities";
-        var (status, body) = await GetAsync(timeline, credentials, cancellationToken);
-        if (status is not null) return new Lookup(null, Failed("GET /2/users/:id/tweets", status, body));
+        var (failure, body) = await GetAsync("GET /2/users/:id/tweets", timeline, credentials, cancellationToken);
+        if (failure is not null) return new Lookup(null, failure);
         return new Lookup(FindPostLinking(body, url), null);
     }
 
-    /// <summary>A signed GET: null and the body on success, else the failed response (disposed after reading) and its body.</summary>
-    private async Task<(HttpResponseMessage? Failed, string Body)> GetAsync(string url, OAuth1Credentials credentials, CancellationToken cancellationToken)
+    /// <summary>A signed GET of <paramref name="step"/>: the body on success, else X's answer classified.</summary>
+    private async Task<(DeliveryOutcome? Failure, string Body)> GetAsync(string step, string url, OAuth1Credentials credentials, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         await signer.SignAsync(request, credentials, cancellationToken);
-        var response = await http.SendAsync(request, cancellationToken);
-        string body;
-        try
-        {
-            body = await response.Content.ReadAsStringAsync(cancellationToken);
-        }
-        catch
-        {
-            response.Dispose();
-            throw;
-        }
-        if (response.IsSuccessStatusCode)
-        {
-            response.Dispose();
-            return (null, body);
-        }
-        return (response, body);
+        using var response = await http.SendAsync(request, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        return (response.IsSuccessStatusCode ? null : outcomes.Failure(step, response, body), body);
     }
 
     /// <summary>The id of the first post whose text or <c>entities.urls</c> holds <paramref name="url"/>.</summary>
@@ -156,13 +142,6 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
         if (Uri.TryCreate(a, UriKind.Absolute, out var ua) && Uri.TryCreate(b, UriKind.Absolute, out var ub))
             return Uri.Compare(ua, ub, UriComponents.HttpRequestUrl, UriFormat.UriEscaped, StringComparison.Ordinal) == 0;
         return string.Equals(a, b, StringComparison.Ordinal);
-    }
-
-    /// <summary>Classifies a failed lookup answer, then disposes it.</summary>
-    private DeliveryOutcome Failed(string step, HttpResponseMessage response, string body)
-    {
-        using var _ = response;
-        return outcomes.Failure(step, response, body);
     }
 
     private static bool IsDuplicate(string body) =>
