@@ -26,10 +26,19 @@ public static class Secrets
             var path = Path.GetFullPath(reference[5..], contentRoot);
             if (!File.Exists(path))
             {
-                problem = $"the file {path} does not exist";
+                problem = Directory.Exists(path) ? $"{path} is a folder, not a file" : $"the file {path} does not exist";
                 return null;
             }
-            var value = File.ReadAllText(path).Trim();
+            string value;
+            try
+            {
+                value = File.ReadAllText(path).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                problem = $"the file {path} cannot be read ({e.Message}); check its permissions";
+                return null;
+            }
             if (value.Length == 0) problem = $"the file {path} is empty";
             return value.Length == 0 ? null : value;
         }

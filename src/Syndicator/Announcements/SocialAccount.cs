@@ -58,6 +58,33 @@ public sealed class SocialAccount
         _ => ["Identifier", "AppPassword"],
     };
 
+    /// <summary>
+    /// The account's <see cref="RequiredCredentials"/>, resolved; or null, with <paramref name="problem"/> naming the
+    /// first one that is missing or cannot be read and what to do. Every client reports that the same way: a permanent
+    /// failure, since no retry can succeed until someone sets the secret. A literal secret is never echoed.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? TryResolveCredentials(string contentRoot, out string? problem)
+    {
+        var resolved = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var credential in RequiredCredentials(Network))
+        {
+            var key = $"Announcements account {Name} Credentials:{credential}";
+            if (!Credentials.TryGetValue(credential, out var reference) || string.IsNullOrWhiteSpace(reference))
+            {
+                problem = $"{key} is missing; {Network} needs {string.Join(", ", RequiredCredentials(Network))}, each as env:VARIABLE or file:/path.";
+                return null;
+            }
+            if (Secrets.TryResolve(reference, contentRoot, out var why) is not { } secret)
+            {
+                problem = Secrets.IsReference(reference) ? $"{key} ({reference}) cannot be read: {why}." : $"{key}: {why}.";
+                return null;
+            }
+            resolved[credential] = secret;
+        }
+        problem = null;
+        return resolved;
+    }
+
     public static string DefaultBaseUrl(Network network) => network switch
     {
         Network.X => "https://api.x.com",

@@ -115,4 +115,82 @@ public sealed class WebSubTests
         Assert.Equal(6, report.Retrying);
         Assert.All(await app.Get<DeliveryStore>().ListAsync(DeliveryState.RetryWait, null, 10, Ct), d => Assert.Contains("could not be reached", d.LastError));
     }
+
+    // ---------------------------------------------------------------- the client alone, against a loopback hub
+
+    private static readonly DateTimeOffset ClientNow = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static async Task<(LoopbackServer Server, string Hub)> HubAsync(Func<HttpContext, Task> answer)
+    {
+        var server = await LoopbackServer.StartAsync(app => app.MapPost("/hub", answer));
+        return (server, server.BaseUrl + "/hub");
+    }
+
+    private static WebSubClient Client(TimeSpan? timeout = null) =>
+        new(new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(10) }, new FakeTimeProvider(ClientNow));
+
+    [Fact]
+    public async Task A_hub_answering_429_with_retry_after_is_transient_and_paused_until_then()
+    {
+        var (server, hub) = await HubAsync(c =>
+        {
+            c.Response.StatusCode = 429;
+            c.Response.Headers.RetryAfter = "600";
+            return c.Response.WriteAsync("slow down");
+        });
+        await using var _ = server;
+
+        var transient = Assert.IsType<DeliveryOutcome.Transient>(await Client().PublishAsync(hub, "https://magazine.example/feeds/site/rss.xml", Ct));
+
+        Assert.Equal(ClientNow.AddMinutes(10), transient.NotBefore);
+        Assert.Equal(ClientNow.AddMinutes(10), transient.PauseRecipientUntil);
+        Assert.StartsWith($"websub: {hub} answered 429 Too Many Requests: slow down; paused until 2026-11-01T00:10:00Z (Retry-After)", transient.Error);
+    }
+
+    [Fact]
+    public async Task A_hub_answering_503_with_retry_after_as_a_date_is_transient_until_that_date()
+    {
+        var (server, hub) = await HubAsync(c =>
+        {
+            c.Response.StatusCode = 503;
+            c.Response.Headers.RetryAfter = "Sun, 01 Nov 2026 01:00:00 GMT";
+            return c.Response.WriteAsync("maintenance\r\nuntil one");
+        });
+        await using var _ = server;
+
+        var transient = Assert.IsType<DeliveryOutcome.Transient>(await Client().PublishAsync(hub, "https://magazine.example/feeds/site/rss.xml", Ct));
+
+        Assert.Equal(ClientNow.AddHours(1), transient.NotBefore);
+        Assert.Null(transient.PauseRecipientUntil);
+        Assert.EndsWith("answered 503 Service Unavailable: maintenance  until one", transient.Error); // CRLF neutralised
+    }
+
+    [Fact]
+    public async Task A_hub_that_drops_the_connection_before_answering_is_transient()
+    {
+        var (server, hub) = await HubAsync(c =>
+        {
+            c.Abort();
+            return Task.CompletedTask;
+        });
+        await using var _ = server;
+
+        var transient = Assert.IsType<DeliveryOutcome.Transient>(await Client().PublishAsync(hub, "https://magazine.example/feeds/site/rss.xml", Ct));
+
+        Assert.StartsWith($"websub: {hub} could not be reached: ", transient.Error);
+    }
+
+    [Fact]
+    public async Task A_hub_that_does_not_answer_in_time_is_transient()
+    {
+        var (server, hub) = await HubAsync(async c =>
+        {
+            try { await Task.Delay(TimeSpan.FromSeconds(30), c.RequestAborted); } catch (OperationCanceledException) { }
+        });
+        await using var _ = server;
+
+        var transient = Assert.IsType<DeliveryOutcome.Transient>(await Client(TimeSpan.FromMilliseconds(300)).PublishAsync(hub, "https://magazine.example/feeds/site/rss.xml", Ct));
+
+        Assert.Equal($"websub: {hub} did not answer within 0.3 s", transient.Error);
+    }
 }

@@ -27,10 +27,11 @@ namespace Syndicator.Announcements.Bluesky;
 /// summary and, when the article has an image that can be downloaded (at most 1,000,000 bytes, an image/* type), a
 /// thumbnail uploaded with <c>com.atproto.repo.uploadBlob</c>; without it the post goes out without a thumbnail.</item>
 /// </list>
-/// Outcomes: Sent(at:// URI, https://bsky.app/profile/HANDLE/post/RKEY). Errors start with "bluesky:" and keep the
-/// server's error name and message; 429 (with <c>RateLimit-Reset</c>, epoch seconds, as NotBefore), 5xx, timeouts
-/// and connection failures are transient, other answers (400 InvalidRequest, 401 AuthenticationRequired for a wrong
-/// app password...) permanent.
+/// Outcomes: Sent(at:// URI, https://bsky.app/profile/HANDLE/post/RKEY). Answers and failures are classified by
+/// <see cref="HttpOutcomes"/>: errors start with "bluesky:" and keep the server's error name and message; a 429 or
+/// <c>RateLimit-Remaining: 0</c> pauses the account until <c>RateLimit-Reset</c> (epoch seconds); 5xx, timeouts and
+/// connection failures are transient, other answers (400 InvalidRequest, 401 AuthenticationRequired for a wrong app
+/// password...) permanent.
 /// </summary>
 public sealed class BlueskyClient(
     HttpClient http,
@@ -46,15 +47,16 @@ public sealed class BlueskyClient(
 
     private readonly BlueskySessions sessions = sessions ?? BlueskySessions.Shared;
     private readonly ILogger logger = logger ?? NullLogger<BlueskyClient>.Instance;
+    private readonly HttpOutcomes outcomes = new(HttpService.Bluesky, ErrorText, time);
 
     public Network Network => Network.Bluesky;
 
     public async Task<DeliveryOutcome> PostAsync(SocialAccount account, ComposedPost post, bool isRetry, CancellationToken cancellationToken)
     {
         var baseUrl = (account.BaseUrl ?? SocialAccount.DefaultBaseUrl(Network)).TrimEnd('/');
-        var identifier = Secrets.Resolve(account.Credentials.GetValueOrDefault("Identifier") ?? "", environment.ContentRootPath, $"Announcements account {account.Name} Identifier");
-        var appPassword = Secrets.Resolve(account.Credentials.GetValueOrDefault("AppPassword") ?? "", environment.ContentRootPath, $"Announcements account {account.Name} AppPassword");
-        var call = new Call(baseUrl, identifier, appPassword);
+        if (account.TryResolveCredentials(environment.ContentRootPath, out var problem) is not { } secrets)
+            return outcomes.CredentialProblem(problem!);
+        var call = new Call(baseUrl, secrets["Identifier"], secrets["AppPassword"]);
         var rkey = BlueskyRecordKey.FromIdempotencyKey(post.IdempotencyKey);
         try
         {
@@ -73,7 +75,7 @@ public sealed class BlueskyClient(
                 ["record"] = record.DeepClone(),
             }), cancellationToken);
             if (response.IsSuccess)
-                return Sent(call, response.Body?["uri"]?.GetValue<string>() ?? AtUri(call, rkey), rkey);
+                return Sent(call, response, rkey);
 
             // The PDS refuses a second record under the same key (the reference PDS with a 500): if the post is
             // there, an earlier attempt made it.
@@ -84,22 +86,17 @@ public sealed class BlueskyClient(
                     if (await FindPostAsync(call, rkey, cancellationToken) is { } made) return made;
                 }
                 catch (BlueskyFailure) { }
-                catch (HttpRequestException) { }
-                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested) { }
+                catch (Exception e) when (HttpOutcomes.IsTransportFailure(e, cancellationToken)) { }
             }
-            return Failure(call, "com.atproto.repo.createRecord", response);
+            return response.Failure!;
         }
         catch (BlueskyFailure failure)
         {
             return failure.Outcome;
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (HttpOutcomes.IsTransportFailure(e, cancellationToken))
         {
-            return new DeliveryOutcome.Transient($"bluesky: {baseUrl} could not be reached: {e.Message}");
-        }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return new DeliveryOutcome.Transient($"bluesky: {baseUrl} did not answer within {http.Timeout.TotalSeconds:N0} s");
+            return outcomes.FromException(e, baseUrl, call.Step, http.Timeout);
         }
     }
 
@@ -146,18 +143,19 @@ public sealed class BlueskyClient(
     {
         var query = $"repo={Uri.EscapeDataString(call.Session!.Did)}&collection={PostCollection}&rkey={rkey}";
         var response = await SendAsync(call, HttpMethod.Get, "com.atproto.repo.getRecord", query, null, null, cancellationToken);
-        if (response.IsSuccess)
-            return Sent(call, response.Body?["uri"]?.GetValue<string>() ?? AtUri(call, rkey), rkey);
+        if (response.IsSuccess) return Sent(call, response, rkey);
         if (response.Status == HttpStatusCode.TooManyRequests || (int)response.Status >= 500)
-            throw new BlueskyFailure(Failure(call, "com.atproto.repo.getRecord", response));
+            throw new BlueskyFailure(response.Failure!);
         return null; // 400 RecordNotFound, or anything the create call will explain better
     }
 
-    private static DeliveryOutcome.Sent Sent(Call call, string uri, string rkey)
+    /// <summary>The post under <paramref name="rkey"/>, paused when the answer that showed it left no requests.</summary>
+    private static DeliveryOutcome.Sent Sent(Call call, XrpcResponse response, string rkey)
     {
         var session = call.Session!;
         var profile = string.IsNullOrEmpty(session.Handle) || session.Handle == "handle.invalid" ? session.Did : session.Handle;
-        return new DeliveryOutcome.Sent(uri, $"https://bsky.app/profile/{profile}/post/{rkey}");
+        var uri = response.Body?["uri"] is JsonValue v && v.TryGetValue<string>(out var u) ? u : AtUri(call, rkey);
+        return new DeliveryOutcome.Sent(uri, $"https://bsky.app/profile/{profile}/post/{rkey}") { PauseRecipientUntil = response.PauseUntil };
     }
 
     private static string AtUri(Call call, string rkey) => $"at://{call.Session!.Did}/{PostCollection}/{rkey}";
@@ -178,7 +176,7 @@ public sealed class BlueskyClient(
         }, cancellationToken);
         if (response.IsSuccess && response.Body?["blob"] is { } blob) return blob.DeepClone();
         if (response.Status == HttpStatusCode.TooManyRequests || (int)response.Status >= 500)
-            throw new BlueskyFailure(Failure(call, "com.atproto.repo.uploadBlob", response));
+            throw new BlueskyFailure(response.Failure!);
         logger.LogWarning("Bluesky: the PDS did not take the thumbnail {ImageUrl} ({Status} {Error}); posting without it", imageUrl, (int)response.Status, response.Error);
         return null;
     }
@@ -239,7 +237,7 @@ public sealed class BlueskyClient(
         if (!response.IsSuccess)
         {
             sessions.Remove(call.BaseUrl, call.Identifier);
-            throw new BlueskyFailure(Failure(call, "com.atproto.server.createSession", response));
+            throw new BlueskyFailure(response.Failure!);
         }
         Store(call, response.Body);
         call.SessionIsFresh = true;
@@ -258,7 +256,7 @@ public sealed class BlueskyClient(
                 return;
             }
             if (response.Status == HttpStatusCode.TooManyRequests || (int)response.Status >= 500)
-                throw new BlueskyFailure(Failure(call, "com.atproto.server.refreshSession", response));
+                throw new BlueskyFailure(response.Failure!);
             logger.LogInformation("Bluesky: refreshing the session of {Identifier} failed ({Error}); logging in again", call.Identifier, response.Error);
         }
         await CreateSessionAsync(call, cancellationToken);
@@ -294,50 +292,44 @@ public sealed class BlueskyClient(
 
     private async Task<XrpcResponse> SendAsync(Call call, HttpMethod method, string nsid, string? query, Func<HttpContent>? content, string? bearer, CancellationToken cancellationToken)
     {
+        call.Step = nsid;
         var url = $"{call.BaseUrl}/xrpc/{nsid}" + (query is null ? "" : "?" + query);
         using var request = new HttpRequestMessage(method, url) { Content = content?.Invoke() };
         if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         using var response = await http.SendAsync(request, cancellationToken);
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
-        JsonNode? body = null;
+        var body = Parse(text);
+        return response.IsSuccessStatusCode
+            ? new XrpcResponse(response.StatusCode, body, null, null, outcomes.PauseUntil(response))
+            : new XrpcResponse(response.StatusCode, body, Field(body, "error"), outcomes.Failure($"{nsid} at {call.BaseUrl}", response, text), null);
+    }
+
+    /// <summary>The XRPC error body's <c>error</c> name and <c>message</c>, else the body itself.</summary>
+    private static string ErrorText(string text)
+    {
+        var body = Parse(text);
+        var words = string.Join(": ", new[] { Field(body, "error"), Field(body, "message") }.Where(s => !string.IsNullOrEmpty(s)));
+        return HttpOutcomes.Shorten(words.Length == 0 ? text : words);
+    }
+
+    /// <summary>The answer as JSON, or null when it is empty or not JSON (a proxy's HTML error page, say).</summary>
+    private static JsonNode? Parse(string text)
+    {
         try
         {
-            body = text.Length == 0 ? null : JsonNode.Parse(text);
+            return text.Length == 0 ? null : JsonNode.Parse(text);
         }
-        catch (JsonException) { }
-        string? Field(string name) => body is JsonObject o && o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-        return new XrpcResponse(response.StatusCode, response.ReasonPhrase, body, Field("error"), Field("message"), text, RateLimitReset(response));
-    }
-
-    private static DeliveryOutcome Failure(Call call, string nsid, XrpcResponse response)
-    {
-        var detail = response.Error is null && response.Message is null
-            ? Shorten(response.Text)
-            : string.Join(": ", new[] { response.Error, response.Message }.Where(s => !string.IsNullOrEmpty(s)));
-        var error = $"bluesky: {nsid} at {call.BaseUrl} answered {(int)response.Status} {response.Reason}: {detail}";
-        return response.Status == HttpStatusCode.TooManyRequests || response.Status == HttpStatusCode.RequestTimeout || (int)response.Status >= 500
-            ? new DeliveryOutcome.Transient(error, response.RateLimitReset)
-            : new DeliveryOutcome.Permanent(error);
-    }
-
-    /// <summary>Bluesky's <c>RateLimit-Reset</c> is in epoch seconds; a <c>Retry-After</c> is used when there is none.</summary>
-    private DateTimeOffset? RateLimitReset(HttpResponseMessage response)
-    {
-        if (response.Headers.TryGetValues("RateLimit-Reset", out var values)
-            && long.TryParse(values.First(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
-            return DateTimeOffset.FromUnixTimeSeconds(seconds);
-        return response.Headers.RetryAfter switch
+        catch (JsonException)
         {
-            { Date: { } date } => date,
-            { Delta: { } delta } => time.GetUtcNow() + delta,
-            _ => null,
-        };
+            return null;
+        }
     }
+
+    private static string? Field(JsonNode? body, string name) =>
+        body is JsonObject o && o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
     private static StringContent Json(JsonObject body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
-
-    private static string Shorten(string text) => text.Length <= 300 ? text.Trim() : text[..300].Trim() + "…";
 
     private sealed class Call(string baseUrl, string identifier, string appPassword)
     {
@@ -348,11 +340,15 @@ public sealed class BlueskyClient(
 
         /// <summary>True when <see cref="Session"/> was made during this call (a token problem then is not a stale cache).</summary>
         public bool SessionIsFresh { get; set; }
+
+        /// <summary>The XRPC method in flight, named in the error when the PDS cannot be reached or does not answer.</summary>
+        public string? Step { get; set; }
     }
 
-    private sealed record XrpcResponse(HttpStatusCode Status, string? Reason, JsonNode? Body, string? Error, string? Message, string Text, DateTimeOffset? RateLimitReset)
+    /// <summary>An XRPC answer: a failed one carries its outcome, a successful one how long the account must pause.</summary>
+    private sealed record XrpcResponse(HttpStatusCode Status, JsonNode? Body, string? Error, DeliveryOutcome? Failure, DateTimeOffset? PauseUntil)
     {
-        public bool IsSuccess => (int)Status is >= 200 and < 300;
+        public bool IsSuccess => Failure is null;
     }
 
     private sealed class BlueskyFailure(DeliveryOutcome outcome) : Exception(outcome is DeliveryOutcome.Permanent p ? p.Error : outcome.ToString())

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -10,16 +8,21 @@ namespace Syndicator.Announcements.Mastodon;
 
 /// <summary>
 /// Posts a status with <c>POST /api/v1/statuses</c> and a bearer token. The <c>Idempotency-Key</c> header carries the
-/// post's key, so a retry after a crash returns the status already created instead of posting twice.
+/// post's key, so a retry after a crash returns the status already created instead of posting twice. Answers and
+/// failures are classified by <see cref="HttpOutcomes"/> (errors start with "mastodon:" and keep Mastodon's
+/// <c>error</c> text; a 429 or <c>X-RateLimit-Remaining: 0</c> pauses the account until <c>X-RateLimit-Reset</c>).
 /// </summary>
-public sealed class MastodonClient(HttpClient http, IHostEnvironment environment) : ISocialClient
+public sealed class MastodonClient(HttpClient http, IHostEnvironment environment, TimeProvider time) : ISocialClient
 {
+    private readonly HttpOutcomes outcomes = new(HttpService.Mastodon, ErrorText, time);
+
     public Network Network => Network.Mastodon;
 
     public async Task<DeliveryOutcome> PostAsync(SocialAccount account, ComposedPost post, bool isRetry, CancellationToken cancellationToken)
     {
         var baseUrl = (account.BaseUrl ?? SocialAccount.DefaultBaseUrl(Network)).TrimEnd('/');
-        var token = Secrets.Resolve(account.Credentials.GetValueOrDefault("AccessToken") ?? "", environment.ContentRootPath, $"Announcements account {account.Name} AccessToken");
+        if (account.TryResolveCredentials(environment.ContentRootPath, out var problem) is not { } secrets)
+            return outcomes.CredentialProblem(problem!);
         using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/api/v1/statuses")
         {
             Content = JsonContent.Create(new Dictionary<string, string?>
@@ -29,52 +32,39 @@ public sealed class MastodonClient(HttpClient http, IHostEnvironment environment
                 ["language"] = post.Language,
             }),
         };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secrets["AccessToken"]);
         request.Headers.Add("Idempotency-Key", post.IdempotencyKey);
+        const string call = "POST /api/v1/statuses";
         try
         {
             using var response = await http.SendAsync(request, cancellationToken);
             var body = await response.Content.ReadAsStringAsync(cancellationToken);
-            if (response.IsSuccessStatusCode)
-            {
-                using var json = JsonDocument.Parse(body);
-                return new DeliveryOutcome.Sent(json.RootElement.GetProperty("id").GetString(), json.RootElement.TryGetProperty("url", out var url) ? url.GetString() : null);
-            }
-            var error = $"mastodon: {baseUrl} answered {(int)response.StatusCode} {response.ReasonPhrase}: {ErrorText(body)}";
-            return response.StatusCode switch
-            {
-                HttpStatusCode.TooManyRequests => new DeliveryOutcome.Transient(error, RateLimitReset(response)),
-                >= HttpStatusCode.InternalServerError => new DeliveryOutcome.Transient(error),
-                _ => new DeliveryOutcome.Permanent(error),
-            };
+            if (!response.IsSuccessStatusCode) return outcomes.Failure($"{call} at {baseUrl}", response, body);
+            // A 2xx means the status exists; one without an id is still sent (a retry would only repeat it).
+            using var json = JsonDocument.Parse(body);
+            return outcomes.Sent(response, Text(json.RootElement, "id"), Text(json.RootElement, "url"));
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (HttpOutcomes.IsTransportFailure(e, cancellationToken))
         {
-            return new DeliveryOutcome.Transient($"mastodon: {baseUrl} could not be reached: {e.Message}");
-        }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return new DeliveryOutcome.Transient($"mastodon: {baseUrl} did not answer within {http.Timeout.TotalSeconds:N0} s");
+            return outcomes.FromException(e, baseUrl, call, http.Timeout);
         }
     }
 
-    /// <summary>Mastodon sends X-RateLimit-Reset as an ISO 8601 timestamp.</summary>
-    private static DateTimeOffset? RateLimitReset(HttpResponseMessage response) =>
-        response.Headers.TryGetValues("X-RateLimit-Reset", out var values)
-        && DateTimeOffset.TryParse(values.First(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var reset)
-            ? reset
-            : null;
-
+    /// <summary>Mastodon's Error entity: <c>error</c>, and <c>error_description</c> for OAuth errors; else the body.</summary>
     private static string ErrorText(string body)
     {
         try
         {
             using var json = JsonDocument.Parse(body);
-            return json.RootElement.TryGetProperty("error", out var e) ? e.GetString() ?? body : body;
+            var words = string.Join(": ", new[] { Text(json.RootElement, "error"), Text(json.RootElement, "error_description") }.Where(w => !string.IsNullOrWhiteSpace(w)));
+            return HttpOutcomes.Shorten(words.Length == 0 ? body : words);
         }
         catch (JsonException)
         {
-            return body.Length > 300 ? body[..300] : body;
+            return HttpOutcomes.Shorten(body);
         }
     }
+
+    private static string? Text(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -13,8 +12,8 @@ namespace Syndicator.Announcements.X;
 /// X has no idempotency key, so a retry first looks for the article's URL among the account's 20 latest posts
 /// (<c>GET /2/users/me</c>, cached, then <c>GET /2/users/{id}/tweets</c>) and reports a post it finds as sent.
 /// X's own refusal of duplicate text (403 "duplicate content") also counts as sent, with the existing post's id
-/// when the lookup finds it. Errors start with "x:" and are classed as transient (timeouts, connection failures,
-/// 5xx, 429 with X's reset time) or permanent (401, 400, 403, 422 and other 4xx, with X's title and detail).
+/// when the lookup finds it. Answers and failures are classified by <see cref="HttpOutcomes"/> (errors start with
+/// "x:" and keep X's title, detail and error messages; a 429 or an exhausted window pauses the account until X's reset).
 /// </summary>
 public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeProvider time) : ISocialClient
 {
@@ -24,6 +23,7 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
     private static readonly ConcurrentDictionary<string, string> UserIds = new(StringComparer.Ordinal);
 
     private readonly OAuth1Signer signer = new(time);
+    private readonly HttpOutcomes outcomes = new(HttpService.X, ErrorText, time);
 
     public Network Network => Network.X;
 
@@ -32,15 +32,9 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
     public async Task<DeliveryOutcome> PostAsync(SocialAccount account, ComposedPost post, bool isRetry, CancellationToken cancellationToken)
     {
         var baseUrl = (account.BaseUrl ?? SocialAccount.DefaultBaseUrl(Network.X)).TrimEnd('/');
-        OAuth1Credentials credentials;
-        try
-        {
-            credentials = Credentials(account, environment.ContentRootPath);
-        }
-        catch (InvalidOperationException e)
-        {
-            return new DeliveryOutcome.Permanent("x: " + e.Message);
-        }
+        if (account.TryResolveCredentials(environment.ContentRootPath, out var problem) is not { } secrets)
+            return outcomes.CredentialProblem(problem!);
+        var credentials = new OAuth1Credentials(secrets["ConsumerKey"], secrets["ConsumerSecret"], secrets["AccessToken"], secrets["AccessTokenSecret"]);
 
         var step = "POST /2/tweets";
         try
@@ -66,43 +60,22 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
             if (response.IsSuccessStatusCode)
             {
                 var id = DataId(body);
-                return new DeliveryOutcome.Sent(id, id is null ? null : StatusUrl(id));
+                return outcomes.Sent(response, id, id is null ? null : StatusUrl(id));
             }
             if (response.StatusCode == HttpStatusCode.Forbidden && IsDuplicate(body))
             {
                 // X refuses the same text twice: the post is already there. Find its id if the timeline allows.
                 var lookup = await FindExistingAsync(baseUrl, credentials, post.Url, s => step = s, cancellationToken);
                 return lookup.Id is { } existing
-                    ? new DeliveryOutcome.Sent(existing, StatusUrl(existing))
-                    : new DeliveryOutcome.Sent(null, null);
+                    ? outcomes.Sent(response, existing, StatusUrl(existing))
+                    : outcomes.Sent(response, null, null);
             }
-            return Failure("POST /2/tweets", response, body);
+            return outcomes.Failure("POST /2/tweets", response, body);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (HttpOutcomes.IsTransportFailure(e, cancellationToken))
         {
-            return new DeliveryOutcome.Transient($"x: {baseUrl} could not be reached ({step}): {e.Message}");
+            return outcomes.FromException(e, baseUrl, step, http.Timeout);
         }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return new DeliveryOutcome.Transient($"x: {baseUrl} did not answer within {http.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s ({step})");
-        }
-        catch (JsonException e)
-        {
-            return new DeliveryOutcome.Transient($"x: {baseUrl} answered {step} with JSON that could not be read: {e.Message}");
-        }
-    }
-
-    /// <summary>The account's four X secrets, resolved from their <c>env:</c> or <c>file:</c> references.</summary>
-    public static OAuth1Credentials Credentials(SocialAccount account, string contentRoot)
-    {
-        string Resolve(string name)
-        {
-            var key = $"Announcements account {account.Name} Credentials:{name}";
-            if (!account.Credentials.TryGetValue(name, out var reference) || string.IsNullOrWhiteSpace(reference))
-                throw new InvalidOperationException($"{key} is missing; X needs ConsumerKey, ConsumerSecret, AccessToken and AccessTokenSecret.");
-            return Secrets.Resolve(reference, contentRoot, key);
-        }
-        return new OAuth1Credentials(Resolve("ConsumerKey"), Resolve("ConsumerSecret"), Resolve("AccessToken"), Resolve("AccessTokenSecret"));
     }
 
     private sealed record Lookup(string? Id, DeliveryOutcome? Failure);
@@ -114,42 +87,28 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
         if (!UserIds.TryGetValue(cacheKey, out var userId))
         {
             step("GET /2/users/me");
-            var (meStatus, me) = await GetAsync(baseUrl + "/2/users/me", credentials, cancellationToken);
-            if (meStatus is not null) return new Lookup(null, Failure("GET /2/users/me", meStatus, me));
+            var (meFailure, me) = await GetAsync("GET /2/users/me", baseUrl + "/2/users/me", credentials, cancellationToken);
+            if (meFailure is not null) return new Lookup(null, meFailure);
             userId = DataId(me);
-            if (userId is null) return new Lookup(null, new DeliveryOutcome.Permanent($"x: GET /2/users/me answered without a user id: {Shorten(me)}"));
+            if (userId is null) return new Lookup(null, new DeliveryOutcome.Permanent($"x: GET /2/users/me answered without a user id: {HttpOutcomes.Shorten(me)}"));
             UserIds[cacheKey] = userId;
         }
 
         step("GET /2/users/:id/tweets");
         var timeline = $"{baseUrl}/2/users/{Uri.EscapeDataString(userId)}/tweets?max_results={LookupCount}&tweet.fields=entities";
-        var (status, body) = await GetAsync(timeline, credentials, cancellationToken);
-        if (status is not null) return new Lookup(null, Failure("GET /2/users/:id/tweets", status, body));
+        var (failure, body) = await GetAsync("GET /2/users/:id/tweets", timeline, credentials, cancellationToken);
+        if (failure is not null) return new Lookup(null, failure);
         return new Lookup(FindPostLinking(body, url), null);
     }
 
-    /// <summary>A signed GET: null and the body on success, else the failed response (disposed after reading) and its body.</summary>
-    private async Task<(HttpResponseMessage? Failed, string Body)> GetAsync(string url, OAuth1Credentials credentials, CancellationToken cancellationToken)
+    /// <summary>A signed GET of <paramref name="step"/>: the body on success, else X's answer classified.</summary>
+    private async Task<(DeliveryOutcome? Failure, string Body)> GetAsync(string step, string url, OAuth1Credentials credentials, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         await signer.SignAsync(request, credentials, cancellationToken);
-        var response = await http.SendAsync(request, cancellationToken);
-        string body;
-        try
-        {
-            body = await response.Content.ReadAsStringAsync(cancellationToken);
-        }
-        catch
-        {
-            response.Dispose();
-            throw;
-        }
-        if (response.IsSuccessStatusCode)
-        {
-            response.Dispose();
-            return (null, body);
-        }
-        return (response, body);
+        using var response = await http.SendAsync(request, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        return (response.IsSuccessStatusCode ? null : outcomes.Failure(step, response, body), body);
     }
 
     /// <summary>The id of the first post whose text or <c>entities.urls</c> holds <paramref name="url"/>.</summary>
@@ -185,51 +144,6 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
         return string.Equals(a, b, StringComparison.Ordinal);
     }
 
-    private static DeliveryOutcome Failure(string step, HttpResponseMessage response, string body)
-    {
-        using var _ = response;
-        var status = (int)response.StatusCode;
-        var error = $"x: {step} answered {status} {response.ReasonPhrase}: {ErrorText(body)}";
-        return response.StatusCode switch
-        {
-            HttpStatusCode.TooManyRequests => new DeliveryOutcome.Transient(error, RateLimitReset(response)),
-            HttpStatusCode.RequestTimeout => new DeliveryOutcome.Transient(error),
-            >= HttpStatusCode.InternalServerError => new DeliveryOutcome.Transient(error),
-            _ => new DeliveryOutcome.Permanent(error),
-        };
-    }
-
-    /// <summary>
-    /// When X allows the next request: <c>x-rate-limit-reset</c> (epoch seconds) for the endpoint's window, or the
-    /// later reset of an exhausted 24-hour user or app cap; <c>Retry-After</c> as a last resort.
-    /// </summary>
-    internal static DateTimeOffset? RateLimitReset(HttpResponseMessage response)
-    {
-        DateTimeOffset? latest = null;
-        void Consider(DateTimeOffset? value)
-        {
-            if (value is { } v && (latest is null || v > latest)) latest = v;
-        }
-        Consider(EpochHeader(response, "x-rate-limit-reset"));
-        foreach (var cap in (ReadOnlySpan<string>)["x-user-limit-24hour", "x-app-limit-24hour"])
-            if (Header(response, cap + "-remaining") == "0") Consider(EpochHeader(response, cap + "-reset"));
-        if (latest is not null) return latest;
-        return response.Headers.RetryAfter switch
-        {
-            { Date: { } date } => date,
-            { Delta: { } delta } => DateTimeOffset.UtcNow + delta,
-            _ => null,
-        };
-    }
-
-    private static DateTimeOffset? EpochHeader(HttpResponseMessage response, string name) =>
-        long.TryParse(Header(response, name), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0
-            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
-            : null;
-
-    private static string? Header(HttpResponseMessage response, string name) =>
-        response.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault()?.Trim() : null;
-
     private static bool IsDuplicate(string body) =>
         body.Contains("duplicate content", StringComparison.OrdinalIgnoreCase) || body.Contains("is a duplicate", StringComparison.OrdinalIgnoreCase);
 
@@ -249,7 +163,7 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
         {
             using var json = JsonDocument.Parse(body);
             var root = json.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) return Shorten(body);
+            if (root.ValueKind != JsonValueKind.Object) return HttpOutcomes.Shorten(body);
             var parts = new List<string>();
             void Add(string? text)
             {
@@ -260,16 +174,14 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
             if (root.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Array)
                 foreach (var e in errors.EnumerateArray().Take(3))
                     Add(Text(e, "message") ?? Text(e, "detail"));
-            return parts.Count == 0 ? Shorten(body) : Shorten(string.Join(": ", parts));
+            return HttpOutcomes.Shorten(parts.Count == 0 ? body : string.Join(": ", parts));
         }
         catch (JsonException)
         {
-            return Shorten(body);
+            return HttpOutcomes.Shorten(body);
         }
     }
 
     private static string? Text(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    private static string Shorten(string text) => text.Length <= 300 ? text.Trim() : text[..300].Trim() + "…";
 }

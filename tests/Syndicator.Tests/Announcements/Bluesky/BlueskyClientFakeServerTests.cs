@@ -190,6 +190,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
 
         var transient = Assert.IsType<DeliveryOutcome.Transient>(outcome);
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1795000000), transient.NotBefore);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1795000000), transient.PauseRecipientUntil);
         Assert.StartsWith("bluesky: com.atproto.repo.createRecord", transient.Error);
         Assert.Contains("429", transient.Error);
         Assert.Contains("RateLimitExceeded: Rate Limit Exceeded", transient.Error);
@@ -208,6 +209,103 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         var outcome = await support.Client().PostAsync(Account(server), BlueskyTestSupport.Post("k1"), false, Ct);
 
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1795000300), Assert.IsType<DeliveryOutcome.Transient>(outcome).NotBefore);
+    }
+
+    [Fact]
+    public async Task A_post_that_spent_the_last_write_points_is_sent_and_pauses_the_account_until_RateLimit_Reset()
+    {
+        var (fake, server) = await StartAsync();
+        await using var _ = server;
+        var rkey = BlueskyRecordKey.FromIdempotencyKey("k1");
+        // As atproto's xrpc-server writes them: lower case on the wire, reset in epoch seconds.
+        fake.Hook = (nsid, _) => nsid == "com.atproto.repo.createRecord"
+            ? new HookThenStore(new JsonAnswer(200, $"{{\"uri\":\"at://{FakePds.Did}/app.bsky.feed.post/{rkey}\",\"cid\":\"bafyfake\"}}",
+                ("ratelimit-limit", "5000"), ("ratelimit-remaining", "0"), ("ratelimit-reset", "1795003600"), ("ratelimit-policy", "5000;w=3600")))
+            : null;
+
+        var outcome = await support.Client().PostAsync(Account(server), BlueskyTestSupport.Post("k1"), false, Ct);
+
+        var sent = Assert.IsType<DeliveryOutcome.Sent>(outcome);
+        Assert.Equal($"at://{FakePds.Did}/app.bsky.feed.post/{rkey}", sent.RemoteId);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1795003600), sent.PauseRecipientUntil);
+        Assert.Single(fake.Records);
+    }
+
+    [Fact]
+    public async Task A_post_with_write_points_left_does_not_pause()
+    {
+        var (fake, server) = await StartAsync();
+        await using var _ = server;
+        var rkey = BlueskyRecordKey.FromIdempotencyKey("k1");
+        fake.Hook = (nsid, _) => nsid == "com.atproto.repo.createRecord"
+            ? new HookThenStore(new JsonAnswer(200, $"{{\"uri\":\"at://{FakePds.Did}/app.bsky.feed.post/{rkey}\"}}", ("RateLimit-Remaining", "4997"), ("RateLimit-Reset", "1795003600")))
+            : null;
+
+        var sent = Assert.IsType<DeliveryOutcome.Sent>(await support.Client().PostAsync(Account(server), BlueskyTestSupport.Post("k1"), false, Ct));
+
+        Assert.Null(sent.PauseRecipientUntil);
+    }
+
+    [Theory]
+    [InlineData("Identifier")]
+    [InlineData("AppPassword")]
+    public async Task A_missing_credential_is_permanent_and_the_PDS_is_not_called(string credential)
+    {
+        var (fake, server) = await StartAsync();
+        await using var _ = server;
+        var account = Account(server);
+        account.Credentials.Remove(credential);
+
+        var outcome = await support.Client().PostAsync(account, BlueskyTestSupport.Post("k1"), false, Ct);
+
+        var failed = Assert.IsType<DeliveryOutcome.Permanent>(outcome);
+        Assert.Equal($"bluesky: Announcements account magazine-bluesky Credentials:{credential} is missing; Bluesky needs Identifier, AppPassword, each as env:VARIABLE or file:/path.", failed.Error);
+        Assert.Empty(fake.Calls);
+    }
+
+    [Fact]
+    public async Task An_app_password_file_that_was_removed_is_permanent_and_names_the_file()
+    {
+        var (fake, server) = await StartAsync();
+        await using var _ = server;
+        var account = Account(server);
+        var file = account.Credentials["AppPassword"]["file:".Length..];
+        File.Delete(file);
+
+        var failed = Assert.IsType<DeliveryOutcome.Permanent>(await support.Client().PostAsync(account, BlueskyTestSupport.Post("k1"), false, Ct));
+
+        Assert.Contains($"Credentials:AppPassword (file:{file}) cannot be read: the file {file} does not exist", failed.Error);
+        Assert.StartsWith("bluesky: ", failed.Error);
+        Assert.Empty(fake.Calls);
+    }
+
+    [Fact]
+    public async Task A_503_with_retry_after_is_transient_until_then_without_pausing_the_account()
+    {
+        var (fake, server) = await StartAsync();
+        await using var _ = server;
+        fake.Hook = (nsid, _) => nsid == "com.atproto.server.createSession"
+            ? FakePds.Error(503, "ServiceUnavailable", "the PDS is restarting", r => r.Headers["Retry-After"] = "45")
+            : null;
+
+        var transient = Assert.IsType<DeliveryOutcome.Transient>(await support.Client().PostAsync(Account(server), BlueskyTestSupport.Post("k1"), false, Ct));
+
+        Assert.Equal(support.Time.GetUtcNow().AddSeconds(45), transient.NotBefore);
+        Assert.Null(transient.PauseRecipientUntil);
+        Assert.Equal($"bluesky: com.atproto.server.createSession at {server.BaseUrl} answered 503 Service Unavailable: ServiceUnavailable: the PDS is restarting", transient.Error);
+    }
+
+    [Fact]
+    public async Task A_PDS_that_drops_the_connection_before_answering_is_transient_and_names_the_call()
+    {
+        var (fake, server) = await StartAsync();
+        await using var _ = server;
+        fake.Hook = (nsid, _) => nsid == "com.atproto.server.createSession" ? new DropResult() : null;
+
+        var transient = Assert.IsType<DeliveryOutcome.Transient>(await support.Client().PostAsync(Account(server), BlueskyTestSupport.Post("k1"), false, Ct));
+
+        Assert.StartsWith($"bluesky: {server.BaseUrl} could not be reached (com.atproto.server.createSession): ", transient.Error);
+        Assert.Empty(fake.Records);
     }
 
     [Fact]
@@ -291,7 +389,27 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
 
         var outcome = await support.Client(http).PostAsync(Account(server), BlueskyTestSupport.Post("k1"), false, Ct);
 
-        Assert.Contains("did not answer within", Assert.IsType<DeliveryOutcome.Transient>(outcome).Error);
+        Assert.Equal($"bluesky: {server.BaseUrl} did not answer within 0.5 s (com.atproto.server.createSession)", Assert.IsType<DeliveryOutcome.Transient>(outcome).Error);
+    }
+
+    private sealed class JsonAnswer(int status, string json, params (string Name, string Value)[] headers) : IResult
+    {
+        public Task ExecuteAsync(HttpContext context)
+        {
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "application/json; charset=utf-8";
+            foreach (var (name, value) in headers) context.Response.Headers[name] = value;
+            return context.Response.WriteAsync(json);
+        }
+    }
+
+    private sealed class DropResult : IResult
+    {
+        public Task ExecuteAsync(HttpContext context)
+        {
+            context.Abort();
+            return Task.CompletedTask;
+        }
     }
 
     private sealed class SlowResult : IResult

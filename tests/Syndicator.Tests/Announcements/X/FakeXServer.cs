@@ -19,7 +19,9 @@ namespace Syndicator.Tests.Announcements.X;
 /// <see cref="Uri.EscapeDataString(string)"/>), so the two cross-check each other.
 /// Endpoints: <c>POST /2/tweets</c> (403 on duplicate text, like X), <c>GET /2/users/me</c>,
 /// <c>GET /2/users/:id/tweets</c> (URLs in text shortened to t.co, originals in <c>entities.urls</c>).
-/// <see cref="Inject"/> queues failures: 429 with <c>x-rate-limit-reset</c>, any status, a slow answer, a dropped connection.
+/// Knobs: <see cref="Inject"/> queues failures (429 with <c>x-rate-limit-reset</c>, any status with any headers, a slow
+/// answer, a dropped connection); <see cref="LimitRate"/> runs rate-limit windows with X's headers (see there);
+/// <see cref="Time"/> is the clock of the timestamp check and of the windows.
 /// </summary>
 public sealed partial class FakeXServer : IAsyncDisposable
 {
@@ -35,8 +37,8 @@ public sealed partial class FakeXServer : IAsyncDisposable
         /// <summary>429 Too Many Requests with <c>x-rate-limit-remaining: 0</c> and <c>x-rate-limit-reset</c> (epoch seconds).</summary>
         public sealed record RateLimited(DateTimeOffset Reset) : Fault;
 
-        /// <summary>This status with <paramref name="Json"/>, or X's problem body for it.</summary>
-        public sealed record Answer(int Status, string? Json = null) : Fault;
+        /// <summary>This status with <paramref name="Json"/>, or X's problem body for it, and these extra headers (e.g. Retry-After).</summary>
+        public sealed record Answer(int Status, string? Json = null, IReadOnlyDictionary<string, string>? Headers = null) : Fault;
 
         /// <summary>Waits before answering; with <paramref name="AfterProcessing"/> the request takes effect first (a post is created, its answer late).</summary>
         public sealed record Delay(TimeSpan Duration, bool AfterProcessing = false) : Fault;
@@ -54,7 +56,20 @@ public sealed partial class FakeXServer : IAsyncDisposable
         public int Remaining { get; set; } = times;
     }
 
+    /// <summary>One rate-limit window: <see cref="Limit"/> requests per <see cref="Length"/>, starting with the first request after the last reset.</summary>
+    private sealed class RateWindow(string route, string headers, int limit, TimeSpan length)
+    {
+        public string Route { get; } = route;
+        public string Headers { get; } = headers;
+        public int Limit { get; } = limit;
+        public TimeSpan Length { get; } = length;
+        public DateTimeOffset? Start { get; set; }
+        public int Used { get; set; }
+    }
+
     private readonly Lock gate = new();
+    private readonly List<RateWindow> windows = [];
+    private int rateLimited;
     private readonly List<Tweet> tweets = [];
     private readonly HashSet<string> nonces = new(StringComparer.Ordinal);
     private readonly List<PendingFault> faults = [];
@@ -85,6 +100,9 @@ public sealed partial class FakeXServer : IAsyncDisposable
 
     public IReadOnlyList<string> PostedTexts { get { lock (gate) return [.. tweets.Select(t => t.Text)]; } }
 
+    /// <summary>Authenticated requests answered 429 by a <see cref="LimitRate"/> window so far.</summary>
+    public int RateLimited { get { lock (gate) return rateLimited; } }
+
     public int Count(string requestPrefix) => Requests.Count(r => r.StartsWith(requestPrefix, StringComparison.Ordinal));
 
     public static async Task<FakeXServer> StartAsync()
@@ -98,6 +116,20 @@ public sealed partial class FakeXServer : IAsyncDisposable
     public void Inject(Fault fault, string? route = null, int times = 1)
     {
         lock (gate) faults.Add(new PendingFault(fault, route, times));
+    }
+
+    /// <summary>
+    /// Knob: a rate-limit window as X runs one. Authenticated requests whose "METHOD /path" starts with
+    /// <paramref name="route"/> get <c>{headers}-limit</c>, <c>{headers}-remaining</c> and <c>{headers}-reset</c> (epoch
+    /// seconds) on every answer; the first <paramref name="requests"/> in a window are served, later ones answered 429
+    /// (X's problem body, remaining 0) until the reset, after which the next request opens a new window. The window
+    /// starts with its first request and runs on <see cref="Time"/>. <paramref name="headers"/> "x-rate-limit" is the
+    /// endpoint's window (real X: 100 posts per 15 minutes per user), "x-user-limit-24hour" and "x-app-limit-24hour"
+    /// the daily caps on posting; several windows can run at once, and a request must fit in all of them.
+    /// </summary>
+    public void LimitRate(int requests, TimeSpan window, string route = "POST /2/tweets", string headers = "x-rate-limit")
+    {
+        lock (gate) windows.Add(new RateWindow(route, headers, requests, window));
     }
 
     /// <summary>A post that exists already, e.g. made by hand or by an attempt whose answer was lost.</summary>
@@ -121,6 +153,12 @@ public sealed partial class FakeXServer : IAsyncDisposable
             return;
         }
 
+        if (!TakeFromWindows($"{request.Method} {request.Path}", context.Response))
+        {
+            await WriteAsync(context, new Reply(429, Problem("Too Many Requests", "Too Many Requests")));
+            return;
+        }
+
         var fault = TakeFault($"{request.Method} {request.Path}");
         switch (fault)
         {
@@ -139,7 +177,7 @@ public sealed partial class FakeXServer : IAsyncDisposable
                 }));
                 return;
             case Fault.Answer answer:
-                await WriteAsync(context, new Reply(answer.Status, answer.Json ?? Problem(ReasonPhrase(answer.Status), ReasonPhrase(answer.Status))));
+                await WriteAsync(context, new Reply(answer.Status, answer.Json ?? Problem(ReasonPhrase(answer.Status), ReasonPhrase(answer.Status)), answer.Headers?.ToDictionary()));
                 return;
         }
 
@@ -302,6 +340,30 @@ public sealed partial class FakeXServer : IAsyncDisposable
         return null;
     }
 
+    /// <summary>Counts the request in every window on its route and writes their headers; false when one is used up.</summary>
+    private bool TakeFromWindows(string route, HttpResponse response)
+    {
+        lock (gate)
+        {
+            var now = Time.GetUtcNow();
+            var matching = windows.Where(w => route.StartsWith(w.Route, StringComparison.Ordinal)).ToList();
+            foreach (var w in matching)
+                if (w.Start is not { } start || now >= start + w.Length) (w.Start, w.Used) = (now, 0);
+            var allowed = matching.All(w => w.Used < w.Limit);
+            if (allowed) foreach (var w in matching) w.Used++;
+            else rateLimited++;
+            foreach (var w in matching)
+            {
+                var reset = w.Start!.Value + w.Length;
+                response.Headers[w.Headers + "-limit"] = w.Limit.ToString(CultureInfo.InvariantCulture);
+                response.Headers[w.Headers + "-remaining"] = (w.Limit - w.Used).ToString(CultureInfo.InvariantCulture);
+                // X's reset is a whole second: round up, so "reset" never comes before the window really ends.
+                response.Headers[w.Headers + "-reset"] = ((reset.ToUnixTimeMilliseconds() + 999) / 1000).ToString(CultureInfo.InvariantCulture);
+            }
+            return allowed;
+        }
+    }
+
     private Fault? TakeFault(string route)
     {
         lock (gate)
@@ -360,6 +422,8 @@ public sealed partial class FakeXServer : IAsyncDisposable
         404 => "Not Found",
         422 => "Unprocessable Entity",
         500 => "Internal Server Error",
+        408 => "Request Timeout",
+        429 => "Too Many Requests",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Error",

@@ -99,6 +99,7 @@ public sealed class XClientTests
 
         var transient = Assert.IsType<DeliveryOutcome.Transient>(outcome);
         Assert.Equal(reset, transient.NotBefore);
+        Assert.Equal(reset, transient.PauseRecipientUntil);
         Assert.StartsWith("x: ", transient.Error);
         Assert.Contains("429", transient.Error);
         Assert.Equal(0, server.AcceptedPosts);
@@ -114,8 +115,78 @@ public sealed class XClientTests
         response.Headers.Add("x-app-limit-24hour-remaining", "12");
         response.Headers.Add("x-app-limit-24hour-reset", "1800090000");
 
-        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1800050000), XClient.RateLimitReset(response));
+        var outcome = new HttpOutcomes(HttpService.X, XClient.ErrorText, TimeProvider.System).Failure("POST /2/tweets", response, "");
+
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1800050000), Assert.IsType<DeliveryOutcome.Transient>(outcome).NotBefore);
     }
+
+    [Fact]
+    public async Task A_window_of_two_posts_sends_two_pauses_on_the_second_and_refuses_the_third_until_x_resets_it()
+    {
+        await using var server = await FakeXServer.StartAsync();
+        using var x = new XTestAccount(server);
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_795_000_000));
+        server.Time = clock;
+        server.LimitRate(2, TimeSpan.FromMinutes(15));
+        var client = x.Client(time: clock);
+        var reset = clock.GetUtcNow().AddMinutes(15);
+
+        var first = Assert.IsType<DeliveryOutcome.Sent>(await client.PostAsync(x.Account, Post(1), isRetry: false, Ct));
+        var second = Assert.IsType<DeliveryOutcome.Sent>(await client.PostAsync(x.Account, Post(2), isRetry: false, Ct));
+        var third = Assert.IsType<DeliveryOutcome.Transient>(await client.PostAsync(x.Account, Post(3), isRetry: false, Ct));
+
+        Assert.Null(first.PauseRecipientUntil); // one request left
+        Assert.Equal(reset, second.PauseRecipientUntil); // x-rate-limit-remaining: 0
+        Assert.Equal(reset, third.NotBefore);
+        Assert.Equal(reset, third.PauseRecipientUntil);
+        Assert.StartsWith("x: POST /2/tweets answered 429 Too Many Requests: Too Many Requests", third.Error);
+        Assert.Equal(2, server.AcceptedPosts);
+        Assert.Equal(1, server.RateLimited);
+
+        clock.SetUtcNow(reset);
+        Assert.IsType<DeliveryOutcome.Sent>(await client.PostAsync(x.Account, Post(3), isRetry: false, Ct));
+        Assert.Equal(3, server.AcceptedPosts);
+    }
+
+    [Fact]
+    public async Task A_used_up_24_hour_user_cap_pauses_until_the_day_resets_even_with_the_15_minute_window_open()
+    {
+        await using var server = await FakeXServer.StartAsync();
+        using var x = new XTestAccount(server);
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_795_000_000));
+        server.Time = clock;
+        server.LimitRate(100, TimeSpan.FromMinutes(15));
+        server.LimitRate(1, TimeSpan.FromHours(24), headers: "x-user-limit-24hour");
+        var client = x.Client(time: clock);
+        var day = clock.GetUtcNow().AddHours(24);
+
+        var sent = Assert.IsType<DeliveryOutcome.Sent>(await client.PostAsync(x.Account, Post(1), isRetry: false, Ct));
+        var refused = Assert.IsType<DeliveryOutcome.Transient>(await client.PostAsync(x.Account, Post(2), isRetry: false, Ct));
+
+        Assert.Equal(day, sent.PauseRecipientUntil);
+        Assert.Equal(day, refused.NotBefore);
+        Assert.Equal(day, refused.PauseRecipientUntil);
+        Assert.Contains("x-user-limit-24hour-reset", refused.Error);
+    }
+
+    [Fact]
+    public async Task A_503_with_retry_after_is_transient_until_then()
+    {
+        await using var server = await FakeXServer.StartAsync();
+        using var x = new XTestAccount(server);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        server.Inject(new FakeXServer.Fault.Answer(503, Headers: new Dictionary<string, string> { ["Retry-After"] = "120" }));
+
+        var outcome = await x.Client(time: clock).PostAsync(x.Account, Article, isRetry: false, Ct);
+
+        var transient = Assert.IsType<DeliveryOutcome.Transient>(outcome);
+        Assert.Equal(clock.GetUtcNow().AddSeconds(120), transient.NotBefore);
+        Assert.Null(transient.PauseRecipientUntil);
+        Assert.StartsWith("x: POST /2/tweets answered 503", transient.Error);
+    }
+
+    private static ComposedPost Post(int n) =>
+        XTestAccount.Post($"Article {n}: https://magazine.example/2026/11/article-{n}", $"https://magazine.example/2026/11/article-{n}");
 
     [Theory]
     [InlineData(503)]
@@ -174,8 +245,7 @@ public sealed class XClientTests
         var outcome = await x.Client(timeout: TimeSpan.FromMilliseconds(300)).PostAsync(x.Account, Article, isRetry: false, Ct);
 
         var transient = Assert.IsType<DeliveryOutcome.Transient>(outcome);
-        Assert.StartsWith("x: ", transient.Error);
-        Assert.Contains("did not answer", transient.Error);
+        Assert.Equal($"x: {server.BaseUrl} did not answer within 0.3 s (POST /2/tweets)", transient.Error);
         Assert.Equal(0, server.AcceptedPosts);
     }
 
@@ -189,8 +259,7 @@ public sealed class XClientTests
         var outcome = await x.Client().PostAsync(x.Account, Article, isRetry: false, Ct);
 
         var transient = Assert.IsType<DeliveryOutcome.Transient>(outcome);
-        Assert.StartsWith("x: ", transient.Error);
-        Assert.Contains("could not be reached", transient.Error);
+        Assert.StartsWith($"x: {server.BaseUrl} could not be reached (POST /2/tweets): ", transient.Error);
         Assert.Equal(0, server.AcceptedPosts);
     }
 
