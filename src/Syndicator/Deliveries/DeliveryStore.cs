@@ -62,12 +62,12 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         return rows == 1;
     }
 
-    /// <summary>128 random bits, base-36: short enough for a Message-ID's left part, unique across every store.</summary>
+    /// <summary>128 random bits in hex: short enough for a Message-ID's left part, unique across every store.</summary>
     private static string NewKey()
     {
         Span<byte> bytes = stackalloc byte[16];
         RandomNumberGenerator.Fill(bytes);
-        return new System.Numerics.BigInteger(bytes, isUnsigned: true).ToString("x32");
+        return Convert.ToHexStringLower(bytes);
     }
 
     /// <summary>

@@ -292,7 +292,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         }
     }
 
-    private static string Describe(Delivery delivery) => delivery.RemoteId is { } id ? $"the message with Message-ID <{id}>" : "the message";
+    private static string Describe(Delivery delivery) => delivery.RemoteId is { } id ? $"the message with Message-ID <{id.Trim('<', '>')}>" : "the message";
 
     /// <summary>base × 2^(attempt−1), capped, with ±20 % jitter so that many failures do not retry in step; never before the service's reset time.</summary>
     public DateTimeOffset NextAttempt(int attempts, DateTimeOffset? notBefore)

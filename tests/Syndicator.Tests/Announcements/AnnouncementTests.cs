@@ -144,7 +144,7 @@ public sealed class AnnouncementTests
         // A node claims the delivery and the post reaches Mastodon, then the node dies before recording it.
         var claimed = Assert.Single(await store.ClaimDueAsync("mastodon", "dead-node", TimeSpan.FromMinutes(5), 10, Ct));
         var post = s.App.Get<PostComposer>().Compose((await s.App.Get<ArticleStore>().FindByIdAsync(claimed.Subject.Id, Ct))!,
-            new SocialAccount { Name = "magazine-mastodon", Network = Network.Mastodon }, $"syndicator-{claimed.Id}-{claimed.Subject.Id}");
+            new SocialAccount { Name = "magazine-mastodon", Network = Network.Mastodon }, $"syndicator-{claimed.Key}");
         var mastodon = s.App.Get<Syndicator.Announcements.Mastodon.MastodonClient>();
         var account = new SocialAccount { Name = "magazine-mastodon", Network = Network.Mastodon, BaseUrl = s.Mastodon.BaseUrl, Credentials = { ["AccessToken"] = "env:" + s.TokenVariable } };
         await mastodon.PostAsync(account, post, isRetry: false, Ct);
@@ -161,20 +161,26 @@ public sealed class AnnouncementTests
     }
 
     [Fact]
-    public async Task A_429_waits_until_the_networks_reset_time_and_a_401_fails_at_once_with_the_networks_words()
+    public async Task A_429_pauses_the_account_until_the_networks_reset_time_without_using_up_an_attempt_and_a_401_fails_at_once_with_the_networks_words()
     {
         await using var s = await StartAsync();
         var reset = Now.AddMinutes(15);
-        s.Mastodon.Fail = n => n == 1 ? new RateLimited(reset) : null;
+        var calls = 0;
+        s.Mastodon.Fail = n => (calls = n) == 1 ? new RateLimited(reset) : null;
         await ImportAsync(s.App, "limited", "Jane Doe", Now.AddMinutes(-1));
 
         await s.App.Get<Announcer>().SendDueAsync(null, Ct);
-        var waiting = Assert.Single(await s.App.Get<DeliveryStore>().ListAsync(DeliveryState.RetryWait, null, 10, Ct));
-        Assert.Equal(reset, waiting.NextAttemptAt);
+        var waiting = Assert.Single(await s.App.Get<DeliveryStore>().ListAsync(DeliveryState.Pending, null, 10, Ct));
+        Assert.Equal(0, waiting.Attempts); // the account's rate, not the delivery's fault
         Assert.StartsWith("mastodon: ", waiting.LastError);
+        var pause = Assert.Single(await s.App.Get<DeliveryStore>().ListPausesAsync(Ct));
+        Assert.Equal(("mastodon", "magazine-mastodon", reset), (pause.Channel, pause.Recipient, pause.PausedUntil));
+        s.Time.Advance(TimeSpan.FromMinutes(14));
+        await s.App.Get<Announcer>().SendDueAsync(null, Ct);
+        Assert.Equal(1, calls); // nothing reaches a paused account before its reset
 
         Environment.SetEnvironmentVariable(s.TokenVariable, "a-revoked-token");
-        s.Time.Advance(TimeSpan.FromMinutes(16));
+        s.Time.Advance(TimeSpan.FromMinutes(2));
         await s.App.Get<Announcer>().SendDueAsync(null, Ct);
         var failed = Assert.Single(await s.App.Get<DeliveryStore>().ListAsync(DeliveryState.Failed, null, 10, Ct));
         Assert.Contains("401", failed.LastError);

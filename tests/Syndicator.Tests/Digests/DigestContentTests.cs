@@ -106,7 +106,7 @@ public sealed class DigestContentTests
         Assert.Equal("List-Unsubscribe=One-Click", message.Headers[HeaderId.ListUnsubscribePost]);
         Assert.Equal("letters@magazine.example", message.ReplyTo.Mailboxes.Single().Address);
         Assert.Equal("digest@magazine.example", message.From.Mailboxes.Single().Address);
-        Assert.Matches("^syndicator-\\d+@magazine\\.example$", message.MessageId);
+        Assert.Matches("^syndicator-[0-9a-f]{32}@magazine\\.example$", message.MessageId);
         Assert.Equal("The Opinion Magazine: 1 new article", message.Subject);
         Assert.IsType<MultipartAlternative>(message.Body);
         Assert.Contains("style=\"", message.HtmlBody);

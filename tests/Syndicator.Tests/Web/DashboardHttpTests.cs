@@ -179,7 +179,7 @@ public sealed class DashboardHttpTests
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Contains("<tr data-channel=\"bluesky\">", overview);
         Assert.Matches("<tr data-channel=\"mastodon\">.*<td class=\"num\" data-state=\"sent\">1</td>", overview);
-        Assert.Contains($"<tr data-delivery=\"{seeded.FailedId}\">", overview);
+        Assert.Contains($"<tr data-delivery=\"{seeded.FailedId}\" data-state=\"failed\">", overview);
         Assert.Contains(WebUtility.HtmlEncode(StatusServer.BlueskyError), overview);
         Assert.Contains("data-outcome=\"Skipped\"", overview);
         Assert.Contains("<g data-bucket=", overview);
