@@ -21,5 +21,5 @@ public abstract record DeliveryOutcome
     /// The whole message reached a service that cannot tell a repeat from a new one, and its answer was lost: it may
     /// have been delivered, so it is not resent on its own (see <see cref="DeliveryState.Unconfirmed"/>).
     /// </summary>
-    public sealed record Unconfirmed(string Error) : DeliveryOutcome;
+    public sealed record Unconfirmed(string Error, string? RemoteId = null) : DeliveryOutcome;
 }

@@ -177,7 +177,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         if (policy.Guard == DuplicateGuard.HandOverMark && delivery.HandedOverAt is { } earlier)
         {
             outcome = new DeliveryOutcome.Unconfirmed(
-                $"{channel.Name}: attempt {delivery.Attempts - 1} handed {Describe(delivery)} over at {earlier:u} and its node stopped before the answer was recorded");
+                $"{channel.Name}: attempt {delivery.Attempts - 1} handed {Describe(delivery.RemoteId)} over at {earlier:u} and its node stopped before the answer was recorded");
         }
         else
         {
@@ -281,7 +281,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
                     delivery.Id, channel, delivery.Subject, delivery.Recipient, p.Error);
                 return DeliveryState.Failed;
             case DeliveryOutcome.Unconfirmed u:
-                var error = $"{u.Error}. It may have been delivered, so it is not resent automatically: look for {Describe(delivery)} in the service's log, " +
+                var error = $"{u.Error}. It may have been delivered, so it is not resent automatically: look for {Describe(u.RemoteId ?? delivery.RemoteId)} in the service's log, " +
                             $"and if it is not there run `syndicator deliveries retry {delivery.Id}`.";
                 if (!await store.MarkUnconfirmedAsync(delivery.Id, Node, error, CancellationToken.None)) return null;
                 logger.LogError("Delivery {DeliveryId} on {Channel} ({Subject} to {Recipient}) is unconfirmed: {Error}",
@@ -292,7 +292,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         }
     }
 
-    private static string Describe(Delivery delivery) => delivery.RemoteId is { } id ? $"the message with Message-ID <{id.Trim('<', '>')}>" : "the message";
+    private static string Describe(string? remoteId) => remoteId is { } id ? $"the message with Message-ID <{id.Trim('<', '>')}>" : "the message";
 
     /// <summary>base × 2^(attempt−1), capped, with ±20 % jitter so that many failures do not retry in step; never before the service's reset time.</summary>
     public DateTimeOffset NextAttempt(int attempts, DateTimeOffset? notBefore)

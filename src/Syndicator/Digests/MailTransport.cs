@@ -46,7 +46,7 @@ public sealed class MailConnection : IAsyncDisposable
         {
             await DropAsync();
             return new MailResult(new DeliveryOutcome.Unconfirmed(
-                $"smtp: {options.Host}:{options.Port}: the whole message was written, then {e.GetType().Name} before the relay's answer: {e.Message}"), false);
+                $"smtp: {options.Host}:{options.Port}: the whole message was written, then {e.GetType().Name} before the relay's answer: {e.Message}", message.MessageId), false);
         }
         catch (SmtpCommandException e)
         {

@@ -118,6 +118,8 @@ public sealed class SmtpTestServer : IAsyncDisposable
     private readonly Lock rulesLock = new();
     private readonly Dictionary<string, (int Code, string Text, int? Times, string Id)> rcptRules = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (int Code, string Text, int? Times, string Id)> dataRules = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (int Times, string Id)> dropRules = new(StringComparer.OrdinalIgnoreCase);
+    private TimeSpan replyDelay;
     private int disposed;
 
     private SmtpTestServer(Process process, StringBuilder log, string directory, string rulesPath, string host, int port,
@@ -346,6 +348,29 @@ public sealed class SmtpTestServer : IAsyncDisposable
     public void FailData(string address, int code, string text, int? times = null) =>
         SetRule(dataRules, address, code, text, times);
 
+    /// <summary>
+    /// Makes the server store the next <paramref name="times"/> messages to <paramref name="address"/> and then drop
+    /// the connection instead of answering 250: the relay has the message, the client never hears so.
+    /// </summary>
+    public void DropAfterData(string address, int times = 1)
+    {
+        lock (rulesLock)
+        {
+            dropRules[address] = (times, Guid.NewGuid().ToString("N"));
+            WriteRules();
+        }
+    }
+
+    /// <summary>Makes the server wait this long before answering each DATA (a slow relay).</summary>
+    public void DelayReplies(TimeSpan delay)
+    {
+        lock (rulesLock)
+        {
+            replyDelay = delay;
+            WriteRules();
+        }
+    }
+
     /// <summary>Removes every rule: all recipients are accepted again.</summary>
     public void ClearRules()
     {
@@ -353,6 +378,8 @@ public sealed class SmtpTestServer : IAsyncDisposable
         {
             rcptRules.Clear();
             dataRules.Clear();
+            dropRules.Clear();
+            replyDelay = TimeSpan.Zero;
             WriteRules();
         }
     }
@@ -387,12 +414,21 @@ public sealed class SmtpTestServer : IAsyncDisposable
                 ruleIds[key] = ruleIds[key] is JsonValue existing ? existing.GetValue<string>() + id : id;
             }
         }
+        var drop = new JsonObject();
+        foreach (var (address, (times, id)) in dropRules)
+        {
+            var key = address.ToLowerInvariant();
+            drop[key] = times;
+            ruleIds[key] = ruleIds[key] is JsonValue existing ? existing.GetValue<string>() + id : id;
+        }
         var document = new JsonObject
         {
             ["fail_rcpt"] = failRcpt,
             ["fail_data"] = failData,
             ["fail_times"] = failTimes,
             ["rule_ids"] = ruleIds,
+            ["drop_after_data"] = drop,
+            ["reply_delay_ms"] = (int)replyDelay.TotalMilliseconds,
         };
         var tmp = rulesPath + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
         File.WriteAllText(tmp, document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

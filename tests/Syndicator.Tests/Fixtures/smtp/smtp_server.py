@@ -19,7 +19,10 @@ What it does (tests/Syndicator.Tests/Support/SmtpTestServer.cs is the C# side):
         {"fail_rcpt":  {"addr@x": [451, "4.7.1 try later"]},   # refuse RCPT TO:<addr@x>
          "fail_data":  {"addr@x": [554, "5.6.0 rejected"]},    # refuse the DATA of a message to addr@x
          "fail_times": {"addr@x": 1},                           # ... only that many times, then accept
-         "rule_ids":   {"addr@x": "any text"}}                  # a new id restarts the fail_times count
+         "rule_ids":   {"addr@x": "any text"},                  # a new id restarts the fail_times count
+         "drop_after_data": {"addr@x": 1},                      # store the message, then drop the connection
+                                                                # instead of answering 250 (that many times)
+         "reply_delay_ms": 300}                                 # wait this long before answering each DATA
     Addresses compare case-insensitively. Without fail_times an address fails every time.
   * --starttls offers STARTTLS with a self-signed certificate for localhost/127.0.0.1 made at start in a
     temporary directory, or in --cert-dir (openssl, else python3-cryptography); --require-starttls refuses
@@ -119,7 +122,31 @@ class Rules:
                 raise ValueError(f"rules: '{name}' must be an object keyed by address")
             return {str(k).lower(): v for k, v in table.items()}
 
-        return {name: lowered(name) for name in (*self.KINDS, "fail_times", "rule_ids")}
+        rules = {name: lowered(name) for name in (*self.KINDS, "fail_times", "rule_ids", "drop_after_data")}
+        delay = data.get("reply_delay_ms") or 0
+        if not isinstance(delay, (int, float)) or delay < 0:
+            raise ValueError("rules: 'reply_delay_ms' must be a number of milliseconds >= 0")
+        rules["reply_delay_ms"] = delay
+        return rules
+
+    def reply_delay(self) -> float:
+        """Seconds to wait before answering DATA."""
+        return self._load().get("reply_delay_ms", 0) / 1000.0 if self.path else 0.0
+
+    def drop_after_data(self, address: str) -> bool:
+        """True when the message to `address` is to be stored and its connection dropped before the reply. Counts it."""
+        rules = self._load()
+        address = (address or "").lower()
+        times = rules.get("drop_after_data", {}).get(address)
+        if times is None:
+            return False
+        key = ("drop_after_data", address, str(rules["rule_ids"].get(address, "")))
+        with self.lock:
+            fired = self.hits.get(key, 0)
+            if isinstance(times, int) and fired >= times:
+                return False
+            self.hits[key] = fired + 1
+        return True
 
     @staticmethod
     def _reply(kind, address, entry) -> str:
@@ -341,7 +368,19 @@ class Handler:
             reply = self._check(server, "fail_data", address)
             if reply is not None:
                 return reply
+        try:
+            delay = self.rules.reply_delay()
+            drop = any(self.rules.drop_after_data(a) for a in envelope.rcpt_tos)
+        except Exception as e:  # a broken rules file must be visible, not silently ignored
+            log.error("rules file %s: %s", self.rules.path, e)
+            return f"451 4.3.0 test server: unusable rules file ({e})"
+        if delay:
+            await asyncio.sleep(delay)
         mid = self.state.store(server.connection_id, session, envelope, server.tls)
+        if drop:
+            # The relay has the message, but its answer is lost: the connection goes before the 250.
+            self.state.rejected(server.connection_id, "dropped_after_data", ",".join(envelope.rcpt_tos), "connection dropped")
+            server.transport.abort()
         return f"250 2.0.0 OK queued as {mid:06d}"
 
 

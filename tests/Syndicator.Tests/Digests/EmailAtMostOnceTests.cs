@@ -1,0 +1,144 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Syndicator.Deliveries;
+using Syndicator.Digests;
+using Syndicator.Hosting;
+using Syndicator.Storage;
+using Syndicator.Tests.Support;
+
+namespace Syndicator.Tests.Digests;
+
+/// <summary>The e-mail channel's at-most-once promise at the seams a real relay exposes: a lost 250, a slow relay, two stores.</summary>
+public sealed class EmailAtMostOnceTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<(DigestWorld World, SmtpTestServer Smtp)> StartAsync(Dictionary<string, string?>? extra = null, StorageProvider provider = StorageProvider.Sqlite)
+    {
+        var smtp = await SmtpTestServer.StartAsync(null, Ct);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Digests:Smtp:Host"] = smtp.Host,
+            ["Digests:Smtp:Port"] = smtp.Port.ToString(),
+            ["Digests:Smtp:Security"] = "None",
+            ["Digests:Smtp:Connections"] = "1",
+            ["Digests:Smtp:MessagesPerSecond"] = "1000",
+            ["Digests:Smtp:TimeoutSeconds"] = "10",
+        };
+        foreach (var (k, v) in extra ?? []) settings[k] = v;
+        return (await DigestWorld.CreateAsync(provider, settings), smtp);
+    }
+
+    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    public async Task A_relay_that_stores_the_message_and_drops_the_connection_before_its_250_gets_it_once_and_the_delivery_is_unconfirmed_until_resent_by_hand(StorageProvider provider)
+    {
+        var (world, smtp) = await StartAsync(provider: provider);
+        await using var _w = world;
+        await using var _s = smtp;
+        foreach (var reader in new[] { "lost@example.com", "fine@example.com", "also-fine@example.com" }) await world.SubscribeAsync(reader);
+        await world.ImportAsync("Headline", "Jane Doe");
+        smtp.DropAfterData("lost@example.com");
+
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+        // Later runs, retries, other nodes: nothing resends it on its own.
+        world.Time.Advance(TimeSpan.FromHours(2));
+        Assert.Equal(0, (await world.App.SendAllEmailAsync(Ct))!.Attempted);
+
+        var received = await smtp.WaitForMessagesAsync(3, TimeSpan.FromSeconds(10), Ct);
+        Assert.Single(received, m => m.Recipients.Single() == "lost@example.com");
+        var store = world.App.Get<DeliveryStore>();
+        var lost = Assert.Single(await store.ListAsync(DeliveryState.Unconfirmed, null, null, 10, Ct));
+        var messageId = received.Single(m => m.Recipients.Single() == "lost@example.com").Message.MessageId;
+        Assert.Equal(messageId, lost.RemoteId);
+        Assert.Contains(messageId!, lost.LastError);
+        Assert.Contains($"syndicator deliveries retry {lost.Id}", lost.LastError);
+        Assert.Equal(2, (await store.ListAsync(DeliveryState.Sent, null, null, 10, Ct)).Count);
+
+        // A person who found nothing in the relay's log resends it: it goes out with the same Message-ID, so a
+        // reader's mail program can tell the copies are one message.
+        Assert.True(await store.RetryAsync(lost.Id, Ct));
+        Assert.Equal(1, (await world.App.SendAllEmailAsync(Ct))!.Sent);
+        received = await smtp.WaitForMessagesAsync(4, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal([messageId, messageId], received.Where(m => m.Recipients.Single() == "lost@example.com").Select(m => m.Message.MessageId));
+        Assert.Equal(DeliveryState.Sent, (await store.GetAsync(lost.Id, Ct))!.State);
+    }
+
+    [Fact]
+    public async Task A_refusal_before_the_data_is_written_is_retried_not_unconfirmed()
+    {
+        var (world, smtp) = await StartAsync();
+        await using var _w = world;
+        await using var _s = smtp;
+        await world.SubscribeAsync("busy@example.com");
+        await world.ImportAsync("Headline", "Jane Doe");
+        smtp.FailData("busy@example.com", 451, "4.3.0 try later", times: 1);
+
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+
+        var waiting = Assert.Single(await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.RetryWait, null, null, 10, Ct));
+        Assert.Contains("451", waiting.LastError);
+        world.Time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(1, (await world.App.SendAllEmailAsync(Ct))!.Sent);
+        Assert.Single(await smtp.WaitForMessagesAsync(1, TimeSpan.FromSeconds(10), Ct));
+    }
+
+    [Fact]
+    public async Task Two_fresh_stores_never_give_two_messages_the_same_Message_ID_and_a_delivery_keeps_its_own_across_attempts()
+    {
+        var ids = new List<string>();
+        for (var store = 0; store < 2; store++)
+        {
+            await using var world = await DigestWorld.CreateAsync();
+            await world.SubscribeAsync("reader@example.com");
+            await world.ImportAsync("Headline", "Jane Doe");
+            await world.RunDailyAsync(TimeSpan.FromHours(1));
+            var row = Assert.Single(await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Sent, null, null, 10, Ct));
+            Assert.Equal(1, row.Id); // the same row id in both stores: once it made the same Message-ID
+            var message = Assert.Single(world.Mailed());
+            Assert.Equal(message.MessageId, row.RemoteId);
+            Assert.Contains(row.Key, message.MessageId);
+            ids.Add(message.MessageId!);
+        }
+        Assert.Equal(2, ids.Distinct().Count());
+    }
+
+    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    public async Task A_batch_that_takes_many_times_its_lease_to_send_keeps_its_claims_so_another_node_takes_none_and_nothing_is_sent_twice(StorageProvider provider)
+    {
+        // 12 messages, one connection, a relay that waits 250 ms before each answer: about 3 s of sending, while the
+        // clock the leases run on moves 2 s every 100 ms (about 60 s in all) against a 10 s lease.
+        var (world, smtp) = await StartAsync(new() { ["Deliveries:LeaseSeconds"] = "10" }, provider);
+        await using var _w = world;
+        await using var _s = smtp;
+        const int readers = 12;
+        for (var i = 0; i < readers; i++) await world.SubscribeAsync($"reader{i:D2}@example.com");
+        await world.ImportAsync("Headline", "Jane Doe");
+        world.Time.Advance(TimeSpan.FromHours(1));
+        await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+        smtp.DelayReplies(TimeSpan.FromMilliseconds(250));
+
+        var services = world.App.App.Services;
+        var other = new DeliveryWorker(services.GetRequiredService<DeliveryStore>(), new DeliveryNode("other-node:2"), services.GetRequiredService<ShutdownGrace>(),
+            services.GetRequiredService<IOptions<DeliveryOptions>>(), world.Time, services.GetRequiredService<ILogger<DeliveryWorker>>());
+        var otherEmail = ActivatorUtilities.CreateInstance<EmailChannel>(services);
+
+        var sending = world.App.SendAllEmailAsync(Ct);
+        var otherReports = new List<DrainReport>();
+        while (!sending.IsCompleted)
+        {
+            await Task.Delay(100, Ct);
+            world.Time.Advance(TimeSpan.FromSeconds(2));
+            otherReports.Add(await other.DrainAsync(otherEmail, DrainFilter.All, untilEmpty: false, Ct) ?? DrainReport.None);
+        }
+        var report = (await sending)!;
+
+        Assert.True(world.Time.GetUtcNow() - DigestWorld.Start > TimeSpan.FromSeconds(30), "the batch must outlive several leases for this test to prove anything");
+        Assert.Equal(readers, report.Sent);
+        Assert.All(otherReports, r => Assert.Equal(0, r.Attempted));
+        var received = await smtp.WaitForMessagesAsync(readers, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(readers, received.Count);
+        Assert.Equal(readers, received.Select(m => m.Recipients.Single()).Distinct().Count());
+        Assert.Empty(await world.App.Get<DeliveryStore>().ListAsync(DeliveryState.Unconfirmed, null, null, 10, Ct));
+    }
+}
