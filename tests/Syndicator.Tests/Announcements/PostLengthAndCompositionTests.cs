@@ -47,9 +47,9 @@ public sealed class PostLengthAndCompositionTests
         new FixedEnvironment(Repo.Root));
 
     private static Article Article(string title, string summary, params string[] tags) => new(
-        "id-1", "slug", title, summary, "<p>x</p>",
+        "id-1", Syndicator.Shared.Slug.Parse("slug"), title, summary, "<p>x</p>",
         new Author("a", "Hassan Mahmoudi", null, new SocialHandles("hassan_mahmou1", "hassan@mastodon.example", "hassan.bsky.social")),
-        tags, null, "https://magazine.example/the-iranian-regime-is-losing-its-regional-mystique-and-a-very-long-slug-indeed",
+        tags, null, Syndicator.Shared.WebUrl.Parse("https://magazine.example/the-iranian-regime-is-losing-its-regional-mystique-and-a-very-long-slug-indeed"),
         null, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "h");
 
     public static TheoryData<Network, string, string> LongPosts => new()
