@@ -11,8 +11,9 @@ public sealed class PostLengthAndCompositionTests
 {
     [Theory]
     [InlineData("hello", 5)]
-    [InlineData("https://magazine.example/a-very-long-slug-that-goes-on-and-on-and-on", 23)]
-    [InlineData("read https://t.example/x now", 32)]
+    [InlineData("https://magazine.com/a-very-long-slug-that-goes-on-and-on-and-on", 23)]
+    [InlineData("read https://t.co/x now", 32)]
+    [InlineData("https://magazine.example/abc", 28)] // .example is no TLD X knows: not a link, counted as written
     [InlineData("😀", 2)]
     [InlineData("👨‍👩‍👧‍👦", 2)]
     [InlineData("🇮🇷", 2)]
@@ -96,7 +97,7 @@ public sealed class PostLengthAndCompositionTests
         }
     }
 
-    private sealed class FixedEnvironment(string root) : Microsoft.Extensions.Hosting.IHostEnvironment
+    internal sealed class FixedEnvironment(string root) : Microsoft.Extensions.Hosting.IHostEnvironment
     {
         public string EnvironmentName { get; set; } = "Test";
         public string ApplicationName { get; set; } = "syndicator";
