@@ -76,15 +76,15 @@ public sealed class Corpus
             if (!tags.Contains(tag)) tags.Add(tag);
         }
         var (title, summary, body, image, comments) = Content(rng, null);
-        var slug = ArticleImporter.Slugify(title);
-        for (var n = 2; !slugs.Add(slug); n++) slug = $"{ArticleImporter.Slugify(title)}-{n}";
+        var slug = Syndicator.Shared.Slug.FromText(title).Value;
+        for (var n = 2; !slugs.Add(slug); n++) slug = $"{Syndicator.Shared.Slug.FromText(title).Value}-{n}";
         var updated = rng.NextDouble() < 0.2 ? Min(published.AddDays(1 + rng.Next(30)).AddMinutes(rng.Next(1440)), End) : published;
         if (updated < published) updated = published;
         var canonical = $"{BaseUrl}/{slug}";
         var commentUrl = comments ? $"{BaseUrl}/{slug}#comments" : null;
         var id = GuidV7(published, rng);
-        var article = new Article(id, slug, title, summary, body, new Author(author.Id, author.Name, author.Bio, SocialHandles.None), tags,
-            image, canonical, commentUrl, published, updated, "");
+        var article = new Article(id, Syndicator.Shared.Slug.Parse(slug), title, summary, body, new Author(author.Id, author.Name, author.Bio, SocialHandles.None), tags,
+            image, Syndicator.Shared.WebUrl.Parse(canonical), commentUrl is null ? null : Syndicator.Shared.WebUrl.Parse(commentUrl), published, updated, "");
         return new GenArticle(id, slug, title, summary, body, author.Id, image?.Url, image?.Caption, image?.Credit, canonical, commentUrl,
             published, updated, ArticleImporter.ContentHash(article), slug + ".md", published.AddMinutes(rng.Next(5, 180)), tags);
     }
@@ -106,7 +106,7 @@ public sealed class Corpus
             var ext = rng.Next(10) switch { < 6 => "jpg", < 8 => "png", 8 => "webp", _ => "avif" };
             var caption = rng.NextDouble() < 0.7 ? Sentences(rng, 40, 110) : null;
             var credit = rng.NextDouble() < 0.5 ? $"Photo: {Pick(rng, FirstNames)} {Pick(rng, LastNames)}" : null;
-            image = new ArticleImage($"https://cdn.magazine.example/images/{rng.Next(1_000_000):D6}.{ext}", caption, credit);
+            image = new ArticleImage(Syndicator.Shared.WebUrl.Parse($"https://cdn.magazine.example/images/{rng.Next(1_000_000):D6}.{ext}"), caption, credit);
         }
         return (title, summary, body.ToString(), image, rng.NextDouble() < 0.3);
     }
@@ -138,7 +138,7 @@ public sealed class Corpus
             var name = $"{Pick(rng, FirstNames)} {Pick(rng, LastNames)}";
             if (names.Contains(name)) name = $"{Pick(rng, FirstNames)} {(char)('A' + rng.Next(26))}. {Pick(rng, LastNames)}";
             if (names.Contains(name)) name = $"{Pick(rng, FirstNames)} {Pick(rng, LastNames)}-{Pick(rng, LastNames)}";
-            if (names.Contains(name) || !slugs.Add(ArticleImporter.Slugify(name))) continue;
+            if (names.Contains(name) || !slugs.Add(Syndicator.Shared.Slug.FromText(name).Value)) continue;
             names.Add(name);
             var handle = name.ToLowerInvariant().Replace(" ", "", StringComparison.Ordinal).Replace(".", "", StringComparison.Ordinal);
             authors.Add(new GenAuthor(
@@ -159,12 +159,12 @@ public sealed class Corpus
         foreach (var topic in Topics.OrderBy(_ => rng.Next()))
         {
             if (tags.Count == count) return tags;
-            if (slugs.Add(ArticleImporter.Slugify(topic))) tags.Add(topic);
+            if (slugs.Add(Syndicator.Shared.Slug.FromText(topic).Value)) tags.Add(topic);
         }
         while (tags.Count < count)
         {
             var tag = $"{Pick(rng, Topics)} {Pick(rng, Topics).ToLowerInvariant()}";
-            if (slugs.Add(ArticleImporter.Slugify(tag))) tags.Add(tag);
+            if (slugs.Add(Syndicator.Shared.Slug.FromText(tag).Value)) tags.Add(tag);
         }
         return tags;
     }

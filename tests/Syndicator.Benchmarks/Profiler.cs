@@ -381,10 +381,10 @@ public static class Profiler
 
         /// <summary>As ArticleStore's own row mapping does it.</summary>
         public Article ToArticle(IReadOnlyList<string> tags) => new(
-            Id, Slug, Title, Summary, BodyHtml,
+            Id, Syndicator.Shared.Slug.Parse(Slug), Title, Summary, BodyHtml,
             new Author(AuthorId, AuthorName, AuthorBio, new SocialHandles(XHandle, MastodonHandle, BlueskyHandle)),
             tags,
-            ImageUrl is null && ImageCaption is null && ImageCredit is null ? null : new ArticleImage(ImageUrl, ImageCaption, ImageCredit),
-            CanonicalUrl, CommentUrl, PublishedAt, UpdatedAt, ContentHash);
+            ImageUrl is null && ImageCaption is null && ImageCredit is null ? null : new ArticleImage(ImageUrl is null ? null : Syndicator.Shared.WebUrl.Parse(ImageUrl), ImageCaption, ImageCredit),
+            Syndicator.Shared.WebUrl.Parse(CanonicalUrl), CommentUrl is null ? null : Syndicator.Shared.WebUrl.Parse(CommentUrl), PublishedAt, UpdatedAt, ContentHash);
     }
 }

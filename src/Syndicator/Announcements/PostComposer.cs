@@ -62,7 +62,7 @@ public sealed class PostComposer
             title = Fit(t => Render(account.Network, t, summary, article.CanonicalUrl, article.Author.Name, handle, hashtags), title, account.Network, limit);
             text = Render(account.Network, title, summary, article.CanonicalUrl, article.Author.Name, handle, hashtags);
         }
-        return new ComposedPost(text, article.CanonicalUrl, article.Title, article.Summary, article.Image?.Url, account.Language ?? language, idempotencyKey);
+        return new ComposedPost(text, article.CanonicalUrl, article.Title, article.Summary, article.Image?.Url?.Value, account.Language ?? language, idempotencyKey);
     }
 
     /// <summary>The longest word-boundary prefix of <paramref name="value"/> (with an ellipsis) whose rendering fits; empty when none does.</summary>

@@ -1,3 +1,5 @@
+using Syndicator.Shared;
+
 namespace Syndicator.Articles;
 
 /// <summary>An author's handle on each social network; null where the author has none.</summary>
@@ -11,20 +13,27 @@ public sealed record SocialHandles(string? X = null, string? Mastodon = null, st
 
 public sealed record Author(string Id, string Name, string? Bio, SocialHandles Handles);
 
-public sealed record ArticleImage(string? Url, string? Caption, string? Credit);
+public sealed record ArticleImage(WebUrl? Url, string? Caption, string? Credit);
 
-/// <summary>An article as the store holds it. <see cref="Id"/> never changes once assigned, whatever edits follow.</summary>
+/// <summary>
+/// An article as the store holds it. <see cref="Id"/> never changes once assigned, whatever edits follow. Every URL
+/// it carries passed <see cref="WebUrl"/> at import; <see cref="Warnings"/> says what import dropped or changed.
+/// </summary>
 public sealed record Article(
     string Id,
-    string Slug,
+    Slug Slug,
     string Title,
     string Summary,
     string BodyHtml,
     Author Author,
     IReadOnlyList<string> Tags,
     ArticleImage? Image,
-    string CanonicalUrl,
-    string? CommentUrl,
+    WebUrl CanonicalUrl,
+    WebUrl? CommentUrl,
     DateTimeOffset PublishedAt,
     DateTimeOffset UpdatedAt,
-    string ContentHash);
+    string ContentHash)
+{
+    /// <summary>What import refused in the file without refusing the article (an optional URL it dropped, for example).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}

@@ -1,8 +1,16 @@
 using System.Data.Common;
 using Dapper;
+using Syndicator.Shared;
 using Syndicator.Storage;
 
 namespace Syndicator.Articles;
+
+internal enum ArticleKey
+{
+    Id,
+    Slug,
+    SourceName,
+}
 
 /// <summary>Reads and writes authors and articles. Writes take the caller's transaction so an import is all or nothing.</summary>
 public sealed class ArticleStore(Database database)
@@ -10,7 +18,7 @@ public sealed class ArticleStore(Database database)
     private const string SelectArticles = """
         SELECT a.id, a.slug, a.title, a.summary, a.body_html AS BodyHtml, a.image_url AS ImageUrl, a.image_caption AS ImageCaption,
                a.image_credit AS ImageCredit, a.canonical_url AS CanonicalUrl, a.comment_url AS CommentUrl,
-               a.published_at AS PublishedAt, a.updated_at AS UpdatedAt, a.content_hash AS ContentHash, a.source_name AS SourceName,
+               a.published_at AS PublishedAt, a.updated_at AS UpdatedAt, a.content_hash AS ContentHash, a.source_name AS SourceName, a.warnings AS Warnings,
                au.id AS AuthorId, au.name AS AuthorName, au.bio AS AuthorBio, au.x_handle AS XHandle,
                au.mastodon_handle AS MastodonHandle, au.bluesky_handle AS BlueskyHandle
         FROM articles a JOIN authors au ON au.id = a.author_id
@@ -49,10 +57,15 @@ public sealed class ArticleStore(Database database)
         return await WithTagsAsync(connection, null, rows.ToList(), cancellationToken);
     }
 
-    /// <summary>The article with this slug, or imported from a file of this name, with that file name.</summary>
+    /// <summary>The article with this id or slug, or imported from a file of this name, with that file name.</summary>
     internal async Task<(Article Article, string? SourceName)?> FindForImportAsync(
-        DbConnection connection, DbTransaction transaction, bool bySlug, string value, CancellationToken cancellationToken) =>
-        await FindRowAsync(connection, transaction, bySlug ? "a.slug = @value" : "a.source_name = @value", value, cancellationToken);
+        DbConnection connection, DbTransaction transaction, ArticleKey key, string value, CancellationToken cancellationToken) =>
+        await FindRowAsync(connection, transaction, key switch
+        {
+            ArticleKey.Id => "a.id = @value",
+            ArticleKey.Slug => "a.slug = @value",
+            _ => "a.source_name = @value",
+        }, value, cancellationToken);
 
     internal async Task<bool> SlugTakenAsync(DbConnection connection, DbTransaction transaction, string slug, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<int>(new CommandDefinition(
@@ -91,9 +104,9 @@ public sealed class ArticleStore(Database database)
     {
         await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO articles (id, slug, title, summary, body_html, author_id, image_url, image_caption, image_credit,
-                                  canonical_url, comment_url, published_at, updated_at, content_hash, source_name, imported_at, created_at)
+                                  canonical_url, comment_url, published_at, updated_at, content_hash, source_name, warnings, imported_at, created_at)
             VALUES (@Id, @Slug, @Title, @Summary, @BodyHtml, @AuthorId, @ImageUrl, @ImageCaption, @ImageCredit,
-                    @CanonicalUrl, @CommentUrl, @PublishedAt, @UpdatedAt, @ContentHash, @sourceName, @now, @now)
+                    @CanonicalUrl, @CommentUrl, @PublishedAt, @UpdatedAt, @ContentHash, @sourceName, @Warnings, @now, @now)
             """, Parameters(article, sourceName, now), transaction, cancellationToken: cancellationToken));
         await SaveTagsAsync(connection, transaction, article, cancellationToken);
     }
@@ -104,7 +117,7 @@ public sealed class ArticleStore(Database database)
             UPDATE articles SET slug = @Slug, title = @Title, summary = @Summary, body_html = @BodyHtml, author_id = @AuthorId,
                    image_url = @ImageUrl, image_caption = @ImageCaption, image_credit = @ImageCredit, canonical_url = @CanonicalUrl,
                    comment_url = @CommentUrl, published_at = @PublishedAt, updated_at = @UpdatedAt, content_hash = @ContentHash,
-                   source_name = @sourceName, imported_at = @now
+                   source_name = @sourceName, warnings = @Warnings, imported_at = @now
             WHERE id = @Id
             """, Parameters(article, sourceName, now), transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
@@ -114,9 +127,10 @@ public sealed class ArticleStore(Database database)
 
     private static object Parameters(Article article, string sourceName, DateTimeOffset now) => new
     {
-        article.Id, article.Slug, article.Title, article.Summary, article.BodyHtml, AuthorId = article.Author.Id,
-        ImageUrl = article.Image?.Url, ImageCaption = article.Image?.Caption, ImageCredit = article.Image?.Credit,
-        article.CanonicalUrl, article.CommentUrl, article.PublishedAt, article.UpdatedAt, article.ContentHash, sourceName, now,
+        article.Id, Slug = article.Slug.Value, article.Title, article.Summary, article.BodyHtml, AuthorId = article.Author.Id,
+        ImageUrl = article.Image?.Url?.Value, ImageCaption = article.Image?.Caption, ImageCredit = article.Image?.Credit,
+        CanonicalUrl = article.CanonicalUrl.Value, CommentUrl = article.CommentUrl?.Value, article.PublishedAt, article.UpdatedAt, article.ContentHash,
+        sourceName, now, Warnings = article.Warnings.Count == 0 ? null : string.Join('\n', article.Warnings),
     };
 
     private static Task SaveTagsAsync(DbConnection connection, DbTransaction transaction, Article article, CancellationToken cancellationToken) =>
@@ -176,6 +190,7 @@ public sealed class ArticleStore(Database database)
         public DateTimeOffset UpdatedAt { get; init; }
         public string ContentHash { get; init; } = "";
         public string? SourceName { get; init; }
+        public string? Warnings { get; init; }
         public string AuthorId { get; init; } = "";
         public string AuthorName { get; init; } = "";
         public string? AuthorBio { get; init; }
@@ -184,10 +199,16 @@ public sealed class ArticleStore(Database database)
         public string? BlueskyHandle { get; init; }
 
         public Article ToArticle(IReadOnlyList<string> tags) => new(
-            Id, Slug, Title, Summary, BodyHtml,
+            Id, Shared.Slug.FromStore(Slug), Title, Summary, BodyHtml,
             new Author(AuthorId, AuthorName, AuthorBio, new SocialHandles(XHandle, MastodonHandle, BlueskyHandle)),
             tags,
-            ImageUrl is null && ImageCaption is null && ImageCredit is null ? null : new ArticleImage(ImageUrl, ImageCaption, ImageCredit),
-            CanonicalUrl, CommentUrl, PublishedAt, UpdatedAt, ContentHash);
+            ImageUrl is null && ImageCaption is null && ImageCredit is null ? null : new ArticleImage(WebUrl.FromStore(ImageUrl), ImageCaption, ImageCredit),
+            // Rows imported before URLs were checked may hold anything; such an article cannot be linked to, and says so.
+            WebUrl.FromStore(CanonicalUrl) ?? throw new InvalidDataException(
+                $"Article {Id} ('{Slug}') has a stored URL that is not an http(s) URL ({CanonicalUrl}); import its file again to fix it."),
+            WebUrl.FromStore(CommentUrl), PublishedAt, UpdatedAt, ContentHash)
+        {
+            Warnings = Warnings is null ? [] : Warnings.Split('\n'),
+        };
     }
 }

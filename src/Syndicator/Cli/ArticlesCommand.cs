@@ -61,8 +61,9 @@ internal static class ArticlesCommand
             Row("Published", article.PublishedAt.ToString("u"));
             Row("Updated", article.UpdatedAt.ToString("u"));
             Row("URL", article.CanonicalUrl);
-            Row("Comments", article.CommentUrl);
-            Row("Image", article.Image is null ? null : $"{article.Image.Url ?? "(no URL)"} | {article.Image.Caption} | {article.Image.Credit}");
+            Row("Comments", article.CommentUrl?.Value);
+            Row("Image", article.Image is null ? null : $"{article.Image.Url?.Value ?? "(no URL)"} | {article.Image.Caption} | {article.Image.Credit}");
+            Row("Warnings", article.Warnings.Count == 0 ? null : string.Join("\n", article.Warnings));
             Row("Summary", article.Summary);
             Row("Hash", article.ContentHash);
             AnsiConsole.Write(grid);

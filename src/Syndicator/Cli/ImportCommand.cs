@@ -29,7 +29,11 @@ internal static class ImportCommand
                 if (file.Rejected)
                     AnsiConsole.MarkupLineInterpolated($"[red]rejected[/]  {file.Path}: {file.Rejection}{(file.RejectedTo is null ? "" : $" (copied to {file.RejectedTo})")}");
                 foreach (var article in file.Articles)
-                    AnsiConsole.MarkupLineInterpolated($"{article.Change.ToString().ToLowerInvariant(),-9} {article.Article.Slug}  ({article.Article.Author.Name})");
+                {
+                    AnsiConsole.MarkupLineInterpolated($"{article.Change.ToString().ToLowerInvariant(),-9} {article.Article.Slug.Value}  ({article.Article.Author.Name})");
+                    foreach (var warning in article.Article.Warnings)
+                        AnsiConsole.MarkupLineInterpolated($"[yellow]warning[/]   {file.Path}: {warning}");
+                }
             }
             AnsiConsole.MarkupLineInterpolated($"[bold]{summary}[/]");
             return summary.Rejected > 0 ? 1 : 0;

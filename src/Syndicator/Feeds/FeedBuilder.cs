@@ -146,9 +146,9 @@ public sealed class FeedBuilder(
             {
                 var name = scope.Kind == FeedKind.Site ? links.Site.Title : scope.Name;
                 sb.Append("<li>").Append(E(name)).Append(" (").Append(count).Append(") — ")
-                  .Append("<a href=\"").Append(E(links.RelativePath(scope, null, FeedPaths.Rss))).Append("\">RSS</a> · ")
-                  .Append("<a href=\"").Append(E(links.RelativePath(scope, null, FeedPaths.Atom))).Append("\">Atom</a> · ")
-                  .Append("<a href=\"").Append(E(links.RelativePath(scope, null, FeedPaths.Json))).Append("\">JSON Feed</a></li>\n");
+                  .Append("<a href=\"").Append(E(links.RelativeUrl(scope, null, FeedPaths.Rss))).Append("\">RSS</a> · ")
+                  .Append("<a href=\"").Append(E(links.RelativeUrl(scope, null, FeedPaths.Atom))).Append("\">Atom</a> · ")
+                  .Append("<a href=\"").Append(E(links.RelativeUrl(scope, null, FeedPaths.Json))).Append("\">JSON Feed</a></li>\n");
             }
             sb.Append("</ul>\n");
         }

@@ -12,10 +12,16 @@ public sealed class FeedLinks(IOptions<SiteOptions> site, IOptions<FeedOptions> 
 
     public string BaseUrl => (feeds.Value.PublicUrl ?? site.Value.BaseUrl.TrimEnd('/') + "/feeds").TrimEnd('/');
 
+    /// <summary>Where the document is written under the output folder.</summary>
     public string RelativePath(FeedScope scope, int? archivePage, string file) =>
         archivePage is null ? $"{scope.Folder}/{file}" : $"{scope.Folder}/archive/{archivePage}/{file}";
 
-    public string Url(FeedScope scope, int? archivePage, string file) => $"{BaseUrl}/{RelativePath(scope, archivePage, file)}";
+    /// <summary>The document's URL relative to the feed folder's URL, percent-encoded.</summary>
+    public string RelativeUrl(FeedScope scope, int? archivePage, string file) =>
+        archivePage is null ? $"{scope.UrlFolder}/{file}" : $"{scope.UrlFolder}/archive/{archivePage}/{file}";
+
+    /// <summary>The document's public URL: a URI (ASCII, percent-encoded), valid as an Atom id and a WebSub topic.</summary>
+    public string Url(FeedScope scope, int? archivePage, string file) => $"{BaseUrl}/{RelativeUrl(scope, archivePage, file)}";
 
     public string Title(FeedScope scope) => XmlChars.Clean(scope.Kind switch
     {
@@ -36,9 +42,9 @@ public sealed class FeedLinks(IOptions<SiteOptions> site, IOptions<FeedOptions> 
     public const string Generator = "Syndicator";
 
     /// <summary>An image's MIME type from its URL's extension; JPEG when it cannot tell.</summary>
-    public static string ImageType(string url)
+    public static string ImageType(Shared.WebUrl url)
     {
-        var path = Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.AbsolutePath : url;
+        var path = url.ToUri().AbsolutePath;
         return Path.GetExtension(path).ToLowerInvariant() switch
         {
             ".png" => "image/png",

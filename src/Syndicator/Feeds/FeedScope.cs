@@ -1,4 +1,5 @@
 using Syndicator.Articles;
+using Syndicator.Shared;
 
 namespace Syndicator.Feeds;
 
@@ -9,29 +10,41 @@ public enum FeedKind
     Tag,
 }
 
-/// <summary>Which articles a feed holds: the whole site, one author's, or one tag's.</summary>
-public sealed record FeedScope(FeedKind Kind, string Key, string Slug, string Name)
+/// <summary>
+/// Which articles a feed holds: the whole site, one author's, or one tag's. <see cref="FolderName"/> is the
+/// folder the store gave the author or tag once (see <see cref="FeedStore"/>), so two names never share one.
+/// </summary>
+public sealed record FeedScope(FeedKind Kind, string Key, Slug FolderName, string Name)
 {
-    public static readonly FeedScope Site = new(FeedKind.Site, "", "site", "");
+    public static readonly FeedScope Site = new(FeedKind.Site, "", Slug.FromText("site"), "");
 
-    public static FeedScope ForAuthor(Author author) => new(FeedKind.Author, author.Id, Articles.Import.ArticleImporter.Slugify(author.Name), author.Name);
+    /// <summary>The key stored in <c>feed_dirty.scope</c> for an author's feed.</summary>
+    public static string AuthorId(Author author) => "author:" + author.Id;
 
-    public static FeedScope ForTag(string tag) => new(FeedKind.Tag, tag, Articles.Import.ArticleImporter.Slugify(tag), tag);
+    /// <summary>The key stored in <c>feed_dirty.scope</c> for a tag's feed.</summary>
+    public static string TagId(string tag) => "tag:" + tag;
 
-    /// <summary>The key stored in <c>feed_dirty.scope</c>.</summary>
     public string Id => Kind switch
     {
         FeedKind.Site => "site",
         FeedKind.Author => "author:" + Key,
-        _ => "tag:" + Key,
+        _ => TagId(Key),
     };
 
-    /// <summary>The scope's folder under the feed output folder.</summary>
+    /// <summary>The scope's folder under the feed output folder, as a file path.</summary>
     public string Folder => Kind switch
     {
         FeedKind.Site => "site",
-        FeedKind.Author => "authors/" + Slug,
-        _ => "tags/" + Slug,
+        FeedKind.Author => "authors/" + FolderName.Value,
+        _ => "tags/" + FolderName.Value,
+    };
+
+    /// <summary>The same folder as a URL path: the folder name percent-encoded, whatever script it is in.</summary>
+    public string UrlFolder => Kind switch
+    {
+        FeedKind.Site => "site",
+        FeedKind.Author => "authors/" + FolderName.UrlSegment,
+        _ => "tags/" + FolderName.UrlSegment,
     };
 }
 

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using Syndicator.Articles;
+using Syndicator.Shared;
 using Syndicator.Storage;
 
 namespace Syndicator.Feeds;
@@ -53,23 +54,78 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     public async Task<IReadOnlyList<(FeedScope Scope, int Count)>> ScopesAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var scopes = new List<(FeedScope, int)> { (FeedScope.Site, await CountAsync(connection, FeedScope.Site, cancellationToken)) };
-        var authors = await connection.QueryAsync<(string Id, string Name, int Count)>(new CommandDefinition(
-            "SELECT au.id, au.name, COUNT(*) FROM authors au JOIN articles a ON a.author_id = au.id GROUP BY au.id, au.name ORDER BY au.name",
-            cancellationToken: cancellationToken));
-        scopes.AddRange(authors.Select(a => (new FeedScope(FeedKind.Author, a.Id, Articles.Import.ArticleImporter.Slugify(a.Name), a.Name), a.Count)));
-        var tags = await connection.QueryAsync<(string Tag, int Count)>(new CommandDefinition(
-            "SELECT tag, COUNT(*) FROM article_tags GROUP BY tag ORDER BY tag", cancellationToken: cancellationToken));
-        scopes.AddRange(tags.Select(t => (FeedScope.ForTag(t.Tag), t.Count)));
+        var authors = (await connection.QueryAsync<(string Id, string Name, int Count)>(new CommandDefinition(
+            "SELECT au.id, au.name, COUNT(*) FROM authors au JOIN articles a ON a.author_id = au.id GROUP BY au.id, au.name ORDER BY au.name, au.id",
+            cancellationToken: cancellationToken))).ToList();
+        var authorFolders = await FoldersAsync(connection, FeedKind.Author, authors.Select(a => (a.Id, a.Name)).ToList(), cancellationToken);
+        scopes.AddRange(authors.Select(a => (new FeedScope(FeedKind.Author, a.Id, authorFolders[a.Id], a.Name), a.Count)));
+        var tags = (await connection.QueryAsync<(string Tag, int Count)>(new CommandDefinition(
+            "SELECT tag, COUNT(*) FROM article_tags GROUP BY tag ORDER BY tag", cancellationToken: cancellationToken))).ToList();
+        var tagFolders = await FoldersAsync(connection, FeedKind.Tag, tags.Select(t => (t.Tag, t.Tag)).ToList(), cancellationToken);
+        scopes.AddRange(tags.Select(t => (new FeedScope(FeedKind.Tag, t.Tag, tagFolders[t.Tag], t.Tag), t.Count)));
         return scopes;
     }
 
     public async Task<FeedScope?> ResolveAsync(DbConnection connection, string scopeId, CancellationToken cancellationToken)
     {
         if (scopeId == FeedScope.Site.Id) return FeedScope.Site;
-        if (scopeId.StartsWith("tag:", StringComparison.Ordinal)) return FeedScope.ForTag(scopeId[4..]);
+        if (scopeId.StartsWith("tag:", StringComparison.Ordinal))
+        {
+            var tag = scopeId[4..];
+            return new FeedScope(FeedKind.Tag, tag, (await FoldersAsync(connection, FeedKind.Tag, [(tag, tag)], cancellationToken))[tag], tag);
+        }
+        var id = scopeId[7..];
         var name = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT name FROM authors WHERE id = @id", new { id = scopeId[7..] }, cancellationToken: cancellationToken));
-        return name is null ? null : new FeedScope(FeedKind.Author, scopeId[7..], Articles.Import.ArticleImporter.Slugify(name), name);
+            "SELECT name FROM authors WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+        return name is null ? null : new FeedScope(FeedKind.Author, id, (await FoldersAsync(connection, FeedKind.Author, [(id, name)], cancellationToken))[id], name);
+    }
+
+    /// <summary>The feeds that hold <paramref name="article"/>: the site's, its author's, then each tag's in the article's order.</summary>
+    public async Task<IReadOnlyList<FeedScope>> ScopesOfAsync(DbConnection connection, Article article, CancellationToken cancellationToken)
+    {
+        List<FeedScope> scopes = [FeedScope.Site];
+        foreach (var id in article.Tags.Select(FeedScope.TagId).Prepend(FeedScope.AuthorId(article.Author)))
+            if (await ResolveAsync(connection, id, cancellationToken) is { } scope) scopes.Add(scope);
+        return scopes;
+    }
+
+    /// <summary>
+    /// The folder of each author or tag: the one stored for it, or, the first time, its name as a slug ("C++" →
+    /// <c>c-plus-plus</c>), with "-2", "-3"... when another name of the same kind holds that folder already. Stored,
+    /// so the folder never changes with later names or rebuild order; the unique index makes two service nodes
+    /// giving out the same folder at once impossible, and the loser tries again.
+    /// </summary>
+    private static async Task<IReadOnlyDictionary<string, Slug>> FoldersAsync(
+        DbConnection connection, FeedKind kind, IReadOnlyList<(string Key, string Name)> scopes, CancellationToken cancellationToken)
+    {
+        var kindName = kind == FeedKind.Author ? "author" : "tag";
+        for (var attempt = 1; ; attempt++)
+        {
+            var stored = (await connection.QueryAsync<(string Key, string Folder)>(new CommandDefinition(
+                    "SELECT scope_key, folder FROM feed_folders WHERE kind = @kindName", new { kindName }, cancellationToken: cancellationToken)))
+                .ToDictionary(r => r.Key, r => r.Folder, StringComparer.Ordinal);
+            var missing = scopes.Where(s => !stored.ContainsKey(s.Key)).DistinctBy(s => s.Key).ToList();
+            if (missing.Count == 0) return scopes.DistinctBy(s => s.Key).ToDictionary(s => s.Key, s => Slug.FromStore(stored[s.Key]), StringComparer.Ordinal);
+
+            var taken = stored.Values.ToHashSet(StringComparer.Ordinal);
+            var added = new List<object>();
+            foreach (var (key, name) in missing)
+            {
+                var stem = Slug.FromText(name, kindName);
+                var folder = stem;
+                for (var n = 2; !taken.Add(folder.Value); n++) folder = stem.WithSuffix(n);
+                added.Add(new { kindName, key, folder = folder.Value });
+            }
+            try
+            {
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO feed_folders (kind, scope_key, folder) VALUES (@kindName, @key, @folder)", added, cancellationToken: cancellationToken));
+            }
+            catch (DbException) when (attempt < 5)
+            {
+                // Another node gave out one of these folders (or keys) meanwhile: read again and choose again.
+            }
+        }
     }
 
     public async Task<IReadOnlyList<DirtyFeed>> DirtyAsync(CancellationToken cancellationToken)
@@ -106,13 +162,13 @@ public sealed class FeedInvalidation : IArticleChangeHandler
 {
     public Task OnArticleChangedAsync(DbConnection connection, DbTransaction transaction, Article? before, Article after, CancellationToken cancellationToken)
     {
-        var scopes = new List<string> { FeedScope.Site.Id, FeedScope.ForAuthor(after.Author).Id };
-        scopes.AddRange(after.Tags.Select(t => FeedScope.ForTag(t).Id));
+        var scopes = new List<string> { FeedScope.Site.Id, FeedScope.AuthorId(after.Author) };
+        scopes.AddRange(after.Tags.Select(FeedScope.TagId));
         var since = after.PublishedAt;
         if (before is not null)
         {
-            scopes.Add(FeedScope.ForAuthor(before.Author).Id);
-            scopes.AddRange(before.Tags.Select(t => FeedScope.ForTag(t).Id));
+            scopes.Add(FeedScope.AuthorId(before.Author));
+            scopes.AddRange(before.Tags.Select(FeedScope.TagId));
             if (before.PublishedAt < since) since = before.PublishedAt;
         }
         return FeedStore.MarkAsync(connection, transaction, scopes, since, cancellationToken);

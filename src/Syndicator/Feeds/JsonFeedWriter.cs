@@ -49,11 +49,11 @@ public static class JsonFeedWriter
     {
         json.WriteStartObject();
         json.WriteString("id", "urn:uuid:" + article.Id);
-        json.WriteString("url", article.CanonicalUrl);
+        json.WriteString("url", article.CanonicalUrl.Value);
         json.WriteString("title", article.Title);
         json.WriteString("content_html", article.BodyHtml);
         json.WriteString("summary", article.Summary);
-        if (article.Image?.Url is { } image) json.WriteString("image", image);
+        if (article.Image?.Url is { } image) json.WriteString("image", image.Value);
         json.WriteString("date_published", article.PublishedAt.ToString("yyyy-MM-dd'T'HH:mm:ssK"));
         json.WriteString("date_modified", (article.UpdatedAt > article.PublishedAt ? article.UpdatedAt : article.PublishedAt).ToString("yyyy-MM-dd'T'HH:mm:ssK"));
         json.WriteStartArray("authors");
@@ -71,7 +71,7 @@ public static class JsonFeedWriter
         {
             json.WriteStartArray("attachments");
             json.WriteStartObject();
-            json.WriteString("url", url);
+            json.WriteString("url", url.Value);
             json.WriteString("mime_type", FeedLinks.ImageType(url));
             if (article.Image.Caption is { } caption) json.WriteString("title", caption);
             json.WriteEndObject();
@@ -81,7 +81,7 @@ public static class JsonFeedWriter
         {
             // JSON Feed has no place for these; its extension convention is a key starting with an underscore.
             json.WriteStartObject("_syndicator");
-            if (article.CommentUrl is { } comments) json.WriteString("comments_url", comments);
+            if (article.CommentUrl is { } comments) json.WriteString("comments_url", comments.Value);
             if (article.Image?.Caption is { } caption) json.WriteString("image_caption", caption);
             if (article.Image?.Credit is { } credit) json.WriteString("image_credit", credit);
             json.WriteEndObject();

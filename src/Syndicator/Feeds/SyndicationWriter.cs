@@ -101,7 +101,7 @@ public static class SyndicationWriter
             PublishDate = article.PublishedAt,
             LastUpdatedTime = article.UpdatedAt > article.PublishedAt ? article.UpdatedAt : article.PublishedAt,
         };
-        item.Links.Add(SyndicationLink.CreateAlternateLink(new Uri(article.CanonicalUrl), "text/html"));
+        item.Links.Add(SyndicationLink.CreateAlternateLink(article.CanonicalUrl.ToUri(), "text/html"));
         foreach (var tag in article.Tags) item.Categories.Add(new SyndicationCategory(XmlChars.Clean(tag)));
 
         var body = XmlChars.Clean(article.BodyHtml);
@@ -110,22 +110,22 @@ public static class SyndicationWriter
         {
             item.ElementExtensions.Add(new XElement(XName.Get("creator", FeedNamespaces.DublinCore), author));
             item.ElementExtensions.Add(new XElement(XName.Get("encoded", FeedNamespaces.Content), body));
-            if (article.CommentUrl is { } comments) item.ElementExtensions.Add(new XElement("comments", comments));
+            if (article.CommentUrl is { } comments) item.ElementExtensions.Add(new XElement("comments", comments.Value));
         }
         else
         {
             item.Authors.Add(new SyndicationPerson { Name = author });
             item.Content = new TextSyndicationContent(body, TextSyndicationContentKind.Html);
-            if (article.CommentUrl is { } comments) item.Links.Add(new SyndicationLink(new Uri(comments), "replies", null, "text/html", 0));
+            if (article.CommentUrl is { } comments) item.Links.Add(new SyndicationLink(comments.ToUri(), "replies", null, "text/html", 0));
         }
 
-        if (article.Image?.Url is { } imageUrl && Uri.TryCreate(imageUrl, UriKind.Absolute, out var imageUri))
+        if (article.Image?.Url is { } imageUrl)
         {
             var type = FeedLinks.ImageType(imageUrl);
-            var enclosure = SyndicationLink.CreateMediaEnclosureLink(imageUri, type, 0);
+            var enclosure = SyndicationLink.CreateMediaEnclosureLink(imageUrl.ToUri(), type, 0);
             if (article.Image.Caption is { } caption && !rss) enclosure.Title = XmlChars.Clean(caption);
             item.Links.Add(enclosure);
-            var media = new XElement(XName.Get("content", FeedNamespaces.Media), new XAttribute("url", imageUrl), new XAttribute("medium", "image"), new XAttribute("type", type));
+            var media = new XElement(XName.Get("content", FeedNamespaces.Media), new XAttribute("url", imageUrl.Value), new XAttribute("medium", "image"), new XAttribute("type", type));
             if (article.Image.Caption is { } text) media.Add(new XElement(XName.Get("description", FeedNamespaces.Media), XmlChars.Clean(text)));
             if (article.Image.Credit is { } credit) media.Add(new XElement(XName.Get("credit", FeedNamespaces.Media), XmlChars.Clean(credit)));
             item.ElementExtensions.Add(media);

@@ -139,10 +139,10 @@ public sealed class DashboardData(
     public async Task<IReadOnlyList<ArticleFeed>> ArticleFeedsAsync(Article article, CancellationToken cancellationToken)
     {
         var perFeed = links.Options.ItemsPerFeed;
-        var scopes = new List<(FeedScope Scope, string Label)> { (FeedScope.Site, "Site"), (FeedScope.ForAuthor(article.Author), $"Author: {article.Author.Name}") };
-        scopes.AddRange(article.Tags.Order(StringComparer.OrdinalIgnoreCase).Select(t => (FeedScope.ForTag(t), $"Tag: {t}")));
-
         await using DbConnection connection = await feeds.OpenAsync(cancellationToken);
+        var scopes = (await feeds.ScopesOfAsync(connection, article, cancellationToken))
+            .Select(s => (Scope: s, Label: s.Kind switch { FeedKind.Site => "Site", FeedKind.Author => $"Author: {s.Name}", _ => $"Tag: {s.Name}" }))
+            .OrderBy(s => s.Scope.Kind).ThenBy(s => s.Scope.Kind == FeedKind.Tag ? s.Scope.Name : "", StringComparer.OrdinalIgnoreCase).ToList();
         var result = new List<ArticleFeed>();
         foreach (var (scope, label) in scopes)
         {

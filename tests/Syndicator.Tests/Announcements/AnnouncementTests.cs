@@ -105,7 +105,7 @@ public sealed class AnnouncementTests
         var accounts = s.App.Get<AnnouncementPlanner>().AccountsFor(sample).Select(a => a.Name).ToList();
         Assert.Equal(["magazine-mastodon", "hassan-mastodon"], accounts); // hassan-x is disabled
 
-        var other = new Article("o", "o", "t", "s", "b", sample.Author with { Name = "Someone Else", Handles = SocialHandles.None }, [], null, "https://m.example/o", null, Now, Now, "h");
+        var other = new Article("o", Syndicator.Shared.Slug.Parse("o"), "t", "s", "b", sample.Author with { Name = "Someone Else", Handles = SocialHandles.None }, [], null, Syndicator.Shared.WebUrl.Parse("https://m.example/o"), null, Now, Now, "h");
         Assert.Equal(["magazine-mastodon"], s.App.Get<AnnouncementPlanner>().AccountsFor(other).Select(a => a.Name));
     }
 

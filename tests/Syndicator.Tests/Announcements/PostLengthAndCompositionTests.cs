@@ -11,8 +11,9 @@ public sealed class PostLengthAndCompositionTests
 {
     [Theory]
     [InlineData("hello", 5)]
-    [InlineData("https://magazine.example/a-very-long-slug-that-goes-on-and-on-and-on", 23)]
-    [InlineData("read https://t.example/x now", 32)]
+    [InlineData("https://magazine.com/a-very-long-slug-that-goes-on-and-on-and-on", 23)]
+    [InlineData("read https://t.co/x now", 32)]
+    [InlineData("https://magazine.example/abc", 28)] // .example is no TLD X knows: not a link, counted as written
     [InlineData("😀", 2)]
     [InlineData("👨‍👩‍👧‍👦", 2)]
     [InlineData("🇮🇷", 2)]
@@ -47,9 +48,9 @@ public sealed class PostLengthAndCompositionTests
         new FixedEnvironment(Repo.Root));
 
     private static Article Article(string title, string summary, params string[] tags) => new(
-        "id-1", "slug", title, summary, "<p>x</p>",
+        "id-1", Syndicator.Shared.Slug.Parse("slug"), title, summary, "<p>x</p>",
         new Author("a", "Hassan Mahmoudi", null, new SocialHandles("hassan_mahmou1", "hassan@mastodon.example", "hassan.bsky.social")),
-        tags, null, "https://magazine.example/the-iranian-regime-is-losing-its-regional-mystique-and-a-very-long-slug-indeed",
+        tags, null, Syndicator.Shared.WebUrl.Parse("https://magazine.example/the-iranian-regime-is-losing-its-regional-mystique-and-a-very-long-slug-indeed"),
         null, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "h");
 
     public static TheoryData<Network, string, string> LongPosts => new()
@@ -96,7 +97,7 @@ public sealed class PostLengthAndCompositionTests
         }
     }
 
-    private sealed class FixedEnvironment(string root) : Microsoft.Extensions.Hosting.IHostEnvironment
+    internal sealed class FixedEnvironment(string root) : Microsoft.Extensions.Hosting.IHostEnvironment
     {
         public string EnvironmentName { get; set; } = "Test";
         public string ApplicationName { get; set; } = "syndicator";

@@ -82,7 +82,7 @@ public sealed class ImportTests
         Assert.Equal(new DateTimeOffset(2026, 3, 4, 5, 6, 7, TimeSpan.Zero), article.PublishedAt);
         Assert.Equal("https://magazine.example/2026/piece", article.CanonicalUrl);
         Assert.Equal(["climate", "rivers"], article.Tags);
-        Assert.Equal(new ArticleImage("https://cdn.example/river.jpg", "A river", "Reuters"), article.Image);
+        Assert.Equal(new ArticleImage(Syndicator.Shared.WebUrl.Parse("https://cdn.example/river.jpg"), "A river", "Reuters"), article.Image);
         Assert.Equal("https://talk.example/piece", article.CommentUrl);
     }
 
@@ -94,7 +94,7 @@ public sealed class ImportTests
         var b = app.Dir.File("b/two.txt", "Same title\n\nBody two.\n");
         await app.Get<ArticleFiles>().ImportPathsAsync([a, b], null, Ct);
 
-        var slugs = (await app.Get<ArticleStore>().ListAsync(10, Ct)).Select(x => x.Slug).Order().ToList();
+        var slugs = (await app.Get<ArticleStore>().ListAsync(10, Ct)).Select(x => x.Slug.Value).Order().ToList();
         Assert.Equal(["same-title", "same-title-2"], slugs);
     }
 

@@ -35,7 +35,7 @@ public sealed class MarkdownAndJsonParserTests
         Assert.Equal("amira.bsky.social", draft.Author.Handles.Bluesky);
         Assert.Equal(["water", "egypt"], draft.Tags);
         Assert.Equal(new DateTimeOffset(2026, 10, 1, 8, 0, 0, TimeSpan.Zero), draft.PublishedAt);
-        Assert.Equal(new Syndicator.Articles.ArticleImage("https://cdn.example/dam.jpg", "The dam", "Reuters"), draft.Image);
+        Assert.Equal(new Syndicator.Articles.ArticleImage(Syndicator.Shared.WebUrl.Parse("https://cdn.example/dam.jpg"), "The dam", "Reuters"), draft.Image);
         Assert.Equal("Who owns a river?", draft.Summary);
         Assert.Contains("<strong>Nile</strong>", draft.BodyHtml);
         Assert.DoesNotContain("<script", draft.BodyHtml);

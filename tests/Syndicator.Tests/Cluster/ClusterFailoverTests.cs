@@ -236,7 +236,7 @@ public sealed partial class ClusterFailoverTests
         {
             var title = $"Cluster proof dispatch {i + 1:D2}";
             var published = now.AddMinutes(-60 + i);
-            app.Dir.File($"articles/{ArticleImporter.Slugify(title)}.md",
+            app.Dir.File($"articles/{Syndicator.Shared.Slug.FromText(title).Value}.md",
                 $"---\ntitle: \"{title}\"\nauthor: {AuthorName(i % Authors)}\ndate: {published:O}\ntags: [cluster, proof]\n---\n" +
                 $"Dispatch {i + 1} from the cluster proof. Three nodes share one database, and one of them will not live to see the end of the digest.\n");
         }

@@ -38,7 +38,7 @@ public sealed class DigestWorld : IAsyncDisposable
 
     public async Task ImportAsync(string title, string author, DateTimeOffset published, params string[] tags)
     {
-        var slug = ArticleImporter.Slugify(title);
+        var slug = Syndicator.Shared.Slug.FromText(title).Value;
         var path = App.Dir.File($"articles/{slug}.md", $"---\ntitle: \"{title}\"\nauthor: {author}\ndate: {published:O}\ntags: [{string.Join(", ", tags)}]\n---\nBody of {title}.\n");
         var summary = await App.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct);
         Assert.Equal(0, summary.Rejected);

@@ -24,19 +24,21 @@ public sealed class ArticleFileReader(IOptions<ImportOptions> importOptions, IOp
     public async Task<IReadOnlyList<ArticleDraft>> ReadAsync(string path, CancellationToken cancellationToken)
     {
         var name = Path.GetFileName(path);
-        var text = DecodeUtf8(await File.ReadAllBytesAsync(path, cancellationToken));
+        var options = importOptions.Value;
+        var limits = new BodyLimits(options.MaxParagraphs, options.MaxNestingDepth);
+        var text = DecodeUtf8(await ReadBoundedAsync(path, options.MaxFileBytes, cancellationToken));
         var defaultAuthor = siteOptions.Value.DefaultAuthor;
         IReadOnlyList<ArticleDraft> drafts = Path.GetExtension(path).ToLowerInvariant() switch
         {
-            ".txt" => [PlainTextArticleParser.Parse(text, name, defaultAuthor)],
-            ".md" or ".markdown" => [MarkdownArticleParser.Parse(text, name, defaultAuthor)],
-            ".json" => JsonArticleParser.Parse(text, name, defaultAuthor),
+            ".txt" => [PlainTextArticleParser.Parse(text, name, defaultAuthor, limits)],
+            ".md" or ".markdown" => [MarkdownArticleParser.Parse(text, name, defaultAuthor, limits)],
+            ".json" => JsonArticleParser.Parse(text, name, defaultAuthor, limits),
             var other => throw new ArticleRejectedException($"'{other}' files are not articles; use .txt, .md or .json"),
         };
 
         if (SidecarOf(path) is { } sidecarPath)
         {
-            var sidecarText = DecodeUtf8(await File.ReadAllBytesAsync(sidecarPath, cancellationToken));
+            var sidecarText = DecodeUtf8(await ReadBoundedAsync(sidecarPath, options.MaxFileBytes, cancellationToken));
             MetadataFields fields;
             try
             {
@@ -49,7 +51,7 @@ public sealed class ArticleFileReader(IOptions<ImportOptions> importOptions, IOp
             drafts = drafts.Select(fields.ApplyTo).ToList();
         }
 
-        var limit = importOptions.Value.MaxBodyBytes;
+        var limit = options.MaxBodyBytes;
         foreach (var draft in drafts)
         {
             var size = Encoding.UTF8.GetByteCount(draft.BodyHtml);
@@ -58,6 +60,36 @@ public sealed class ArticleFileReader(IOptions<ImportOptions> importOptions, IOp
         }
         return drafts;
     }
+
+    /// <summary>
+    /// The file's bytes, refused unread when its size is over the limit, and read no further than the limit when it
+    /// grows while being read (a file still being written, a FIFO, /dev/zero).
+    /// </summary>
+    internal static async Task<byte[]> ReadBoundedAsync(string path, int maxBytes, CancellationToken cancellationToken)
+    {
+        var name = Path.GetFileName(path);
+        var length = new FileInfo(path).Length;
+        if (length > maxBytes) throw TooLarge(name, length, maxBytes, atLeast: false);
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var buffer = new byte[Math.Min(maxBytes + 1L, Math.Max(length, 4096))];
+        var total = 0;
+        while (true)
+        {
+            if (total == buffer.Length)
+            {
+                if (total > maxBytes) throw TooLarge(name, total, maxBytes, atLeast: true);
+                Array.Resize(ref buffer, (int)Math.Min(maxBytes + 1L, buffer.Length * 2L));
+            }
+            var read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken);
+            if (read == 0) break;
+            total += read;
+        }
+        if (total > maxBytes) throw TooLarge(name, total, maxBytes, atLeast: true);
+        return buffer.AsSpan(0, total).ToArray();
+    }
+
+    private static ArticleRejectedException TooLarge(string name, long size, int maxBytes, bool atLeast) =>
+        new($"{name} is {(atLeast ? "more than " : "")}{(atLeast ? maxBytes : size):N0} bytes, over the limit of {maxBytes:N0} (Import:MaxFileBytes); split it or raise the limit");
 
     /// <summary>Strict UTF-8: a file in another encoding is rejected with the line of its first bad byte rather than imported as mojibake.</summary>
     internal static string DecodeUtf8(byte[] bytes)

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Syndicator.Hosting;
+using Syndicator.Shared;
 using Syndicator.Storage;
 
 namespace Syndicator.Articles.Import;
@@ -56,11 +57,26 @@ public sealed partial class ArticleImporter(
             return new FileImportResult(path, [], $"the file could not be read: {e.Message}", null);
         }
 
-        var imported = await ImportDraftsAsync(drafts, cancellationToken);
-        return new FileImportResult(path, imported, null, null);
+        try
+        {
+            var imported = await ImportDraftsAsync(drafts, cancellationToken);
+            foreach (var article in imported)
+                foreach (var warning in article.Article.Warnings)
+                    logger.LogWarning("{File}: {Warning}", path, warning);
+            return new FileImportResult(path, imported, null, null);
+        }
+        catch (ArticleRejectedException e)
+        {
+            logger.LogWarning("Rejected {File}: {Reason}", path, e.Message);
+            return new FileImportResult(path, [], e.Message, null);
+        }
     }
 
-    /// <summary>Stores the drafts of one file in a single transaction: all of the file's articles, or none.</summary>
+    /// <summary>
+    /// Stores the drafts of one file in a single transaction: all of the file's articles, or none.
+    /// A slug another file's article holds is refused (<see cref="ArticleRejectedException"/>) unless the draft
+    /// declares that article's id.
+    /// </summary>
     public async Task<IReadOnlyList<ImportedArticle>> ImportDraftsAsync(IReadOnlyList<ArticleDraft> drafts, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -72,11 +88,17 @@ public sealed partial class ArticleImporter(
             var now = time.GetUtcNow().ToStoredPrecision();
             var author = await store.SaveAuthorAsync(connection, transaction, draft.Author.Name, draft.Author.Bio, draft.Author.Handles, now, cancellationToken);
 
-            // The file name identifies the article across edits of its title; an explicit slug identifies it across renames.
-            var existing = (draft.Slug is null ? null : await store.FindForImportAsync(connection, transaction, bySlug: true, draft.Slug, cancellationToken))
-                ?? await store.FindForImportAsync(connection, transaction, bySlug: false, draft.SourceName, cancellationToken);
+            // The file name identifies the article across edits of its title; an explicit slug across renames of the
+            // file, but only of its own article: taking over another file's article needs that article's id.
+            var byId = draft.DeclaredId is null ? null : await store.FindForImportAsync(connection, transaction, ArticleKey.Id, draft.DeclaredId, cancellationToken);
+            var bySlug = draft.Slug is null ? null : await store.FindForImportAsync(connection, transaction, ArticleKey.Slug, draft.Slug, cancellationToken);
+            if (bySlug is { } owner && owner.Article.Id != byId?.Article.Id && owner.SourceName != draft.SourceName)
+                throw new ArticleRejectedException(
+                    $"the slug '{draft.Slug}' belongs to \"{Shown.Value(owner.Article.Title)}\" imported from {owner.SourceName ?? "another source"} (id {owner.Article.Id}); " +
+                    $"give this article another slug, or, if this file replaces that one, add 'id: {owner.Article.Id}' to its front matter");
+            var existing = byId ?? bySlug ?? await store.FindForImportAsync(connection, transaction, ArticleKey.SourceName, draft.SourceName, cancellationToken);
 
-            var slug = draft.Slug ?? existing?.Article.Slug ?? await FreeSlugAsync(connection, transaction, Slugify(draft.Title), cancellationToken);
+            var slug = draft.Slug ?? existing?.Article.Slug ?? await FreeSlugAsync(connection, transaction, Slug.FromText(draft.Title), cancellationToken);
 
             var candidate = new Article(
                 existing?.Article.Id ?? Guid.CreateVersion7(now).ToString(),
@@ -87,11 +109,11 @@ public sealed partial class ArticleImporter(
                 author,
                 draft.Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase).ToList(),
                 draft.Image,
-                draft.CanonicalUrl ?? $"{site.Value.BaseUrl.TrimEnd('/')}/{slug}",
+                draft.CanonicalUrl ?? WebUrl.Combine(site.Value.BaseUrl, slug),
                 draft.CommentUrl,
                 draft.PublishedAt ?? existing?.Article.PublishedAt ?? now,
                 draft.UpdatedAt ?? existing?.Article.UpdatedAt ?? draft.PublishedAt ?? now,
-                "");
+                "") { Warnings = draft.Warnings };
             candidate = candidate with { ContentHash = ContentHash(candidate) };
 
             if (existing is null)
@@ -105,7 +127,7 @@ public sealed partial class ArticleImporter(
 
             var old = existing.Value.Article;
             if (old.ContentHash == candidate.ContentHash && old.Slug == candidate.Slug && old.PublishedAt == candidate.PublishedAt
-                && old.CanonicalUrl == candidate.CanonicalUrl && old.Author == candidate.Author)
+                && old.CanonicalUrl == candidate.CanonicalUrl && old.Author == candidate.Author && old.Warnings.SequenceEqual(candidate.Warnings))
             {
                 results.Add(new ImportedArticle(old, ImportChange.Unchanged));
                 continue;
@@ -134,32 +156,16 @@ public sealed partial class ArticleImporter(
         Summary = draft.Summary is null ? null : XmlChars.Clean(draft.Summary),
         Author = draft.Author with { Name = XmlChars.Clean(draft.Author.Name).Trim(), Bio = draft.Author.Bio is null ? null : XmlChars.Clean(draft.Author.Bio) },
         Tags = draft.Tags.Select(XmlChars.Clean).ToList(),
-        Image = draft.Image is null ? null : new ArticleImage(draft.Image.Url, draft.Image.Caption is null ? null : XmlChars.Clean(draft.Image.Caption), draft.Image.Credit is null ? null : XmlChars.Clean(draft.Image.Credit)),
+        Image = draft.Image is null ? null : draft.Image with { Caption = draft.Image.Caption is null ? null : XmlChars.Clean(draft.Image.Caption), Credit = draft.Image.Credit is null ? null : XmlChars.Clean(draft.Image.Credit) },
         PublishedAt = draft.PublishedAt?.ToStoredPrecision(),
         UpdatedAt = draft.UpdatedAt?.ToStoredPrecision(),
     };
 
-    private async Task<string> FreeSlugAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string slug, CancellationToken cancellationToken)
+    private async Task<Slug> FreeSlugAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, Slug slug, CancellationToken cancellationToken)
     {
         var candidate = slug;
-        for (var n = 2; await store.SlugTakenAsync(connection, transaction, candidate, cancellationToken); n++) candidate = $"{slug}-{n}";
+        for (var n = 2; await store.SlugTakenAsync(connection, transaction, candidate, cancellationToken); n++) candidate = slug.WithSuffix(n);
         return candidate;
-    }
-
-    /// <summary>Lower-case ASCII words joined by hyphens; letters outside ASCII are kept so non-Latin titles still get a readable slug.</summary>
-    public static string Slugify(string title)
-    {
-        var normalized = title.Normalize(NormalizationForm.FormD);
-        var sb = new StringBuilder();
-        foreach (var c in normalized)
-        {
-            var category = System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c);
-            if (category == System.Globalization.UnicodeCategory.NonSpacingMark) continue;
-            sb.Append(char.IsLetterOrDigit(c) ? char.ToLowerInvariant(c) : ' ');
-        }
-        var slug = Spaces().Replace(sb.ToString().Trim(), "-");
-        if (slug.Length > 80) slug = slug[..80].TrimEnd('-');
-        return slug.Length == 0 ? "article" : slug.Normalize(NormalizationForm.FormC);
     }
 
     /// <summary>A fingerprint of what readers see; dates are left out so that re-stating the same date changes nothing.</summary>
@@ -167,10 +173,8 @@ public sealed partial class ArticleImporter(
     {
         var text = string.Join("\u001f",
             article.Title, article.Summary, article.BodyHtml, article.Author.Name, string.Join(",", article.Tags),
-            article.Image?.Url, article.Image?.Caption, article.Image?.Credit, article.CanonicalUrl, article.CommentUrl);
+            article.Image?.Url?.Value, article.Image?.Caption, article.Image?.Credit, article.CanonicalUrl.Value, article.CommentUrl?.Value);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 
-    [GeneratedRegex(@"\s+")]
-    private static partial Regex Spaces();
 }

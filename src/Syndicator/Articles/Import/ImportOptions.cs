@@ -14,8 +14,21 @@ public sealed class ImportOptions
     /// <summary>Imported once when the service starts (idempotent), so a new install has something to show.</summary>
     public string? SamplesPath { get; set; } = "config/samples/articles";
 
+    /// <summary>A file (or sidecar) larger than this is refused before a byte of it is read or parsed.</summary>
+    [Range(1024, 100 * 1024 * 1024, ErrorMessage = "Import:MaxFileBytes must be between 1024 and 104857600 bytes.")]
+    public int MaxFileBytes { get; set; } = 2 * 1024 * 1024;
+
+    /// <summary>The article's HTML after Markdown and sanitising; what feeds and e-mails carry.</summary>
     [Range(1024, 100 * 1024 * 1024, ErrorMessage = "Import:MaxBodyBytes must be between 1024 and 104857600 bytes.")]
     public int MaxBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Paragraphs (and other blocks) in one body, checked before the body is parsed.</summary>
+    [Range(10, 1_000_000, ErrorMessage = "Import:MaxParagraphs must be between 10 and 1000000.")]
+    public int MaxParagraphs { get; set; } = BodyLimits.Default.MaxParagraphs;
+
+    /// <summary>How deep quotes, lists and HTML elements may nest in one body, checked before the body is parsed.</summary>
+    [Range(4, 1000, ErrorMessage = "Import:MaxNestingDepth must be between 4 and 1000.")]
+    public int MaxNestingDepth { get; set; } = BodyLimits.Default.MaxNestingDepth;
 
     /// <summary>A file younger than this may still be being written, so the drop-folder job waits for the next scan.</summary>
     [Range(0, 3600, ErrorMessage = "Import:SettleSeconds must be between 0 and 3600.")]

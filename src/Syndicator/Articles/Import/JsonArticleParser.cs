@@ -6,7 +6,7 @@ namespace Syndicator.Articles.Import;
 /// <summary>One article object or an array of them. The body is <c>bodyHtml</c> (HTML) or <c>body</c> (Markdown).</summary>
 public static class JsonArticleParser
 {
-    public static IReadOnlyList<ArticleDraft> Parse(string text, string sourceName, string defaultAuthor)
+    public static IReadOnlyList<ArticleDraft> Parse(string text, string sourceName, string defaultAuthor, BodyLimits? limits = null)
     {
         JsonDocument document;
         try
@@ -29,7 +29,7 @@ public static class JsonArticleParser
                 {
                     try
                     {
-                        drafts.Add(ParseOne(element, text, $"{sourceName}#{index}", defaultAuthor));
+                        drafts.Add(ParseOne(element, text, $"{sourceName}#{index}", defaultAuthor, limits ?? BodyLimits.Default));
                     }
                     catch (ArticleRejectedException e)
                     {
@@ -40,25 +40,33 @@ public static class JsonArticleParser
                 if (drafts.Count == 0) throw new ArticleRejectedException("the JSON array holds no articles", 1);
                 return drafts;
             }
-            return [ParseOne(root, text, sourceName, defaultAuthor)];
+            return [ParseOne(root, text, sourceName, defaultAuthor, limits ?? BodyLimits.Default)];
         }
     }
 
-    private static ArticleDraft ParseOne(JsonElement element, string text, string sourceName, string defaultAuthor)
+    private static ArticleDraft ParseOne(JsonElement element, string text, string sourceName, string defaultAuthor, BodyLimits limits)
     {
         var meta = Metadata.FromJson(element, text);
         var fields = MetadataFields.Read(meta);
         if (fields.Title is null) throw new ArticleRejectedException("no title: set \"title\" on the article", meta.LineOf("title"));
 
-        var html = meta.String("bodyHtml", "body_html", "contentHtml", "content_html", "html") is { } rawHtml
-            ? HtmlCleaner.Sanitize(rawHtml)
-            : meta.String("body", "content", "markdown") is { } markdown
-                ? HtmlCleaner.Sanitize(Markdown.ToHtml(markdown))
-                : "";
+        var warnings = new List<string>();
+        string html;
+        if (meta.String("bodyHtml", "body_html", "contentHtml", "content_html", "html") is { } rawHtml)
+        {
+            limits.CheckHtml(rawHtml);
+            html = HtmlCleaner.Sanitize(rawHtml, warnings);
+        }
+        else if (meta.String("body", "content", "markdown") is { } markdown)
+        {
+            limits.CheckText(markdown);
+            html = HtmlCleaner.Sanitize(Markdown.ToHtml(markdown), warnings);
+        }
+        else html = "";
         if (html.Length == 0)
             throw new ArticleRejectedException($"\"{fields.Title}\" has no body: set \"bodyHtml\" (HTML) or \"body\" (Markdown)", meta.LineOf("title"));
 
-        var draft = fields.ApplyTo(new ArticleDraft(fields.Title, html, null, new AuthorDraft(defaultAuthor, null, SocialHandles.None), [], null, null, null, null, null, null, sourceName));
+        var draft = fields.ApplyTo(new ArticleDraft(fields.Title, html, null, new AuthorDraft(defaultAuthor, null, SocialHandles.None), [], null, null, null, null, null, null, sourceName) { Warnings = warnings });
         return draft with { Summary = draft.Summary ?? Summaries.FromHtml(html) };
     }
 }

@@ -8,10 +8,10 @@ public static partial class MarkdownArticleParser
 {
     private static readonly MarkdownPipeline Pipeline = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
 
-    public static ArticleDraft Parse(string text, string sourceName, string defaultAuthor)
+    public static ArticleDraft Parse(string text, string sourceName, string defaultAuthor, BodyLimits? limits = null)
     {
         text = text.Replace("\r\n", "\n");
-        var fields = new MetadataFields(null, null, null, null, null, null, null, null, null, null);
+        var fields = MetadataFields.None;
         var body = text;
         var bodyStartLine = 1;
         if (text.StartsWith("---\n", StringComparison.Ordinal))
@@ -34,11 +34,13 @@ public static partial class MarkdownArticleParser
         if (title is null)
             throw new ArticleRejectedException("no title: set 'title:' in the front matter or start the body with '# Title'", 1);
 
-        var html = HtmlCleaner.Sanitize(Markdown.ToHtml(body, Pipeline));
+        (limits ?? BodyLimits.Default).CheckText(body, bodyStartLine);
+        var warnings = new List<string>();
+        var html = HtmlCleaner.Sanitize(Markdown.ToHtml(body, Pipeline), warnings);
         if (html.Length == 0)
             throw new ArticleRejectedException("the article has a title but no body", bodyStartLine);
 
-        var draft = new ArticleDraft(title, html, null, new AuthorDraft(defaultAuthor, null, SocialHandles.None), [], null, null, null, null, null, null, sourceName);
+        var draft = new ArticleDraft(title, html, null, new AuthorDraft(defaultAuthor, null, SocialHandles.None), [], null, null, null, null, null, null, sourceName) { Warnings = warnings };
         draft = fields.ApplyTo(draft);
         return draft with { Summary = draft.Summary ?? Summaries.FromHtml(html) };
     }

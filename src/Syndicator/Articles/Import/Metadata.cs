@@ -93,6 +93,9 @@ internal sealed class Metadata(IReadOnlyDictionary<string, object?> values, stri
 
     public bool Has(params string[] keys) => Find(keys).Key is not null;
 
+    /// <summary>Which of <paramref name="keys"/> the file used, for messages; the first key when none.</summary>
+    public string KeyOf(params string[] keys) => Find(keys).Key ?? keys[0];
+
     private (string? Key, object? Value) Find(string[] keys)
     {
         foreach (var key in keys)

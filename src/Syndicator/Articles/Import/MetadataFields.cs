@@ -1,32 +1,69 @@
+using Syndicator.Shared;
+
 namespace Syndicator.Articles.Import;
 
-/// <summary>The article fields that front matter, a sidecar or a JSON article may set. Null means "not set here".</summary>
+/// <summary>
+/// The article fields that front matter, a sidecar or a JSON article may set. Null means "not set here".
+/// Slugs and URLs are checked as they are read: a bad slug or canonical URL rejects the file (naming the key and
+/// its line); a bad image or comment URL is dropped with a line in <see cref="Warnings"/>.
+/// </summary>
 internal sealed record MetadataFields(
     string? Title,
-    string? Slug,
+    Slug? Slug,
     string? Summary,
     AuthorDraft? Author,
     IReadOnlyList<string>? Tags,
     ArticleImage? Image,
-    string? CanonicalUrl,
-    string? CommentUrl,
+    WebUrl? CanonicalUrl,
+    WebUrl? CommentUrl,
     DateTimeOffset? PublishedAt,
-    DateTimeOffset? UpdatedAt)
+    DateTimeOffset? UpdatedAt,
+    string? DeclaredId,
+    IReadOnlyList<string> Warnings)
 {
+    public static readonly MetadataFields None = new(null, null, null, null, null, null, null, null, null, null, null, []);
+
     public static MetadataFields Read(Metadata meta)
     {
+        var warnings = new List<string>();
         var tags = meta.List("tags", "categories", "keywords");
         return new MetadataFields(
             meta.String("title"),
-            meta.String("slug"),
+            ReadSlug(meta),
             meta.String("summary", "description", "excerpt"),
             ReadAuthor(meta),
             meta.Has("tags", "categories", "keywords") ? tags : null,
-            ReadImage(meta),
-            meta.String("url", "canonicalUrl", "canonical_url", "link"),
-            meta.String("commentUrl", "comment_url", "comments"),
+            ReadImage(meta, warnings),
+            Url(meta, warnings, required: true, "url", "canonicalUrl", "canonical_url", "link"),
+            Url(meta, warnings, required: false, "commentUrl", "comment_url", "comments"),
             meta.Date("date", "published", "publishedAt", "published_at"),
-            meta.Date("updated", "updatedAt", "updated_at", "modified"));
+            meta.Date("updated", "updatedAt", "updated_at", "modified"),
+            meta.String("id"),
+            warnings);
+    }
+
+    private static Slug? ReadSlug(Metadata meta)
+    {
+        var text = meta.String("slug");
+        if (text is null) return null;
+        if (Shared.Slug.TryParse(text, out var slug, out var problem)) return slug;
+        throw new ArticleRejectedException(
+            $"'slug' is \"{Shown.Value(text)}\", which cannot be a slug: {problem}. Use letters and digits (any script) joined by '-', at most {Shared.Slug.MaxLength} characters",
+            meta.LineOf("slug"));
+    }
+
+    /// <summary>A URL field: checked and brought to its URI form, or refused (required) or dropped with a warning.</summary>
+    internal static WebUrl? Url(Metadata meta, ICollection<string> warnings, bool required, params string[] keys)
+    {
+        var text = meta.String(keys);
+        if (text is null) return null;
+        if (WebUrl.TryParse(text, out var url, out var problem)) return url;
+        var key = meta.KeyOf(keys);
+        var line = meta.LineOf(key);
+        if (required)
+            throw new ArticleRejectedException($"'{key}' is \"{Shown.Value(text)}\", which is not an absolute http(s) URL: {problem}; write it like https://magazine.example/2026/my-article", line);
+        warnings.Add($"'{key}'{(line is null ? "" : $" (line {line})")} was dropped: \"{Shown.Value(text)}\" is not an absolute http(s) URL ({problem})");
+        return null;
     }
 
     private static AuthorDraft? ReadAuthor(Metadata meta)
@@ -47,13 +84,12 @@ internal sealed record MetadataFields(
         return new AuthorDraft(authorName, bio, bio is null ? handles : handles.Or(BioParser.Handles(bio)));
     }
 
-    private static ArticleImage? ReadImage(Metadata meta)
+    private static ArticleImage? ReadImage(Metadata meta, List<string> warnings)
     {
         var section = meta.Section("image");
         if (section is not null)
-            return new ArticleImage(section.String("url", "src"), section.String("caption", "alt"), section.String("credit"));
-        var url = meta.String("image");
-        return url is null ? null : new ArticleImage(url, null, null);
+            return new ArticleImage(Url(section, warnings, required: false, "url", "src"), section.String("caption", "alt"), section.String("credit"));
+        return Url(meta, warnings, required: false, "image") is { } url ? new ArticleImage(url, null, null) : null;
     }
 
     /// <summary>Lays these fields over <paramref name="draft"/>: what is set here wins, what is not keeps the draft's value.</summary>
@@ -69,5 +105,7 @@ internal sealed record MetadataFields(
         CommentUrl = CommentUrl ?? draft.CommentUrl,
         PublishedAt = PublishedAt ?? draft.PublishedAt,
         UpdatedAt = UpdatedAt ?? draft.UpdatedAt,
+        DeclaredId = DeclaredId ?? draft.DeclaredId,
+        Warnings = [.. draft.Warnings, .. Warnings],
     };
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Syndicator.Shared;
 
 namespace Syndicator.Articles.Import;
 
@@ -10,8 +11,9 @@ namespace Syndicator.Articles.Import;
 /// </summary>
 public static partial class PlainTextArticleParser
 {
-    public static ArticleDraft Parse(string text, string sourceName, string defaultAuthor)
+    public static ArticleDraft Parse(string text, string sourceName, string defaultAuthor, BodyLimits? limits = null)
     {
+        (limits ?? BodyLimits.Default).CheckText(text);
         var paragraphs = SplitParagraphs(text);
         if (paragraphs.Count == 0 || string.IsNullOrWhiteSpace(paragraphs[0].Text))
             throw new ArticleRejectedException("no title: the first line of the file must be the article's title", 1);
@@ -23,7 +25,7 @@ public static partial class PlainTextArticleParser
         rest.AddRange(paragraphs.Skip(1));
 
         ArticleImage? image = null;
-        string? bio = null, commentUrl = null;
+        string? bio = null, commentText = null;
         var body = new List<string>();
         var bioIndex = rest.FindLastIndex(p => p.Text.StartsWith('*'));
         for (var i = 0; i < rest.Count; i++)
@@ -34,7 +36,7 @@ public static partial class PlainTextArticleParser
             else if (i == bioIndex) bio = paragraph.TrimStart('*', ' ').Trim();
             else if (i > bioIndex && bioIndex >= 0 || IsTrailer(rest, i))
             {
-                if (CommentLine().IsMatch(paragraph)) commentUrl ??= FirstUrl(paragraph);
+                if (CommentLine().IsMatch(paragraph)) commentText ??= FirstUrl(paragraph);
                 // Anything else after the bio is site furniture (the technical-problems line and the like).
             }
             else body.Add(paragraph);
@@ -47,7 +49,12 @@ public static partial class PlainTextArticleParser
             ? new AuthorDraft(defaultAuthor, null, SocialHandles.None)
             : new AuthorDraft(BioParser.LeadingName(bio) ?? defaultAuthor, bio, BioParser.Handles(bio));
         var bodyHtml = HtmlCleaner.Paragraphs(body);
-        return new ArticleDraft(title, bodyHtml, Summaries.FromHtml(bodyHtml), author, [], image, null, null, commentUrl, null, null, sourceName);
+        // The comment line is free text: a link there that is no http(s) URL is dropped, and the import says so.
+        List<string> warnings = [];
+        WebUrl? commentUrl = null;
+        if (commentText is not null && !WebUrl.TryParse(commentText, out commentUrl, out var problem))
+            warnings.Add($"the comment link \"{Shown.Value(commentText)}\" was dropped: {problem}");
+        return new ArticleDraft(title, bodyHtml, Summaries.FromHtml(bodyHtml), author, [], image, null, null, commentUrl, null, null, sourceName) { Warnings = warnings };
     }
 
     /// <summary>With no bio, the comment and boilerplate lines still end the article: trailing ones are not body.</summary>
