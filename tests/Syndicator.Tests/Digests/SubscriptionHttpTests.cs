@@ -105,12 +105,12 @@ public sealed partial class SubscriptionHttpTests
         using var __ = http;
         var subscriber = await world.SubscribeAsync("reader@example.com");
         var tokens = world.App.Get<SubscriberTokens>();
-        var good = tokens.Create(SubscriberTokens.Unsubscribe, subscriber.Id);
+        var good = tokens.Unsubscribe(subscriber.Id);
         var token = kind switch
         {
             "forged" => subscriber.Id + ".AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "altered" => good[..^1] + (good[^1] == 'A' ? 'B' : 'A'),
-            "other-purpose" => tokens.Create(SubscriberTokens.Confirm, subscriber.Id),
+            "other-purpose" => tokens.Confirmation(subscriber.Id, SubscriberTokens.NewSignUpId()),
             _ => "",
         };
 
