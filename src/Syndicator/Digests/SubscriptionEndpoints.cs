@@ -21,8 +21,11 @@ namespace Syndicator.Digests;
 /// </summary>
 public static class SubscriptionEndpoints
 {
-    /// <summary>A sign-up form is a few hundred bytes; 8 KiB leaves room for long non-Latin names and refuses the rest (413) before reading it.</summary>
-    public const long MaxFormBytes = 8 * 1024;
+    /// <summary>
+    /// A sign-up form is a few hundred bytes. 16 KiB still lets an over-long address or name through to be refused with
+    /// its reason (a 10,000-character address is told it is longer than 254); anything larger is refused (413) unread.
+    /// </summary>
+    public const long MaxFormBytes = 16 * 1024;
 
     public static void AddServices(IServiceCollection services)
     {
