@@ -4,11 +4,9 @@ using System.Text.Json;
 using CsvHelper;
 using CsvHelper.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using MimeKit;
 using Spectre.Console;
 using Syndicator.Deliveries;
 using Syndicator.Digests;
-using Syndicator.Hosting;
 using Syndicator.Storage;
 
 namespace Syndicator.Cli;
@@ -24,17 +22,23 @@ internal static class SubscribersCommand
         var pending = new Option<bool>("--pending") { Description = "Send a confirmation e-mail first instead of vouching for the address." };
         var authors = new Option<string[]>("--author") { Description = "Only articles by this author (repeatable).", AllowMultipleArgumentsPerToken = false };
         var tags = new Option<string[]>("--tag") { Description = "Only articles with this tag (repeatable).", AllowMultipleArgumentsPerToken = false };
-        var add = new Command("add", "Add a subscriber, or update an existing one's settings.") { email, name, frequency, tz, pending, authors, tags };
+        var add = new Command("add", "Add a subscriber, or update an existing one's settings; addresses, names and time zones are checked as the sign-up form checks them.") { email, name, frequency, tz, pending, authors, tags };
         add.SetAction((parse, ct) => SyndicatorCli.WithAppAsync(async app =>
         {
             await Migrate(app.Services, ct);
-            var row = new Row(parse.GetValue(email)!, parse.GetValue(name), parse.GetValue(frequency), parse.GetValue(tz)!, parse.GetValue(authors) ?? [], parse.GetValue(tags) ?? []);
-            if (Problem(row) is { } problem)
+            var subscriptions = app.Services.GetRequiredService<Subscriptions>();
+            var check = subscriptions.Check(new SubscriptionRequest(parse.GetValue(email)!, parse.GetValue(name), parse.GetValue(frequency), parse.GetValue(tz)!,
+                parse.GetValue(authors) ?? [], parse.GetValue(tags) ?? []));
+            foreach (var problem in check.Problems) AnsiConsole.MarkupLineInterpolated($"[red]{problem}[/]");
+            foreach (var warning in check.Warnings) AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {warning}");
+            if (check.Accepted is not { } accepted) return 1;
+            if (parse.GetValue(pending))
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]{problem}[/]");
-                return 1;
+                var requested = await subscriptions.RequestAsync(accepted, ct);
+                AnsiConsole.MarkupLineInterpolated($"{requested.Email} is {requested.State.ToString().ToLowerInvariant()}; a running service e-mails the confirmation link at its next EmailSend run.");
+                return 0;
             }
-            var (subscriber, created) = await SaveAsync(app.Services, row, parse.GetValue(pending), ct);
+            var (subscriber, created) = await subscriptions.AddAsync(accepted, ct);
             AnsiConsole.MarkupLineInterpolated($"{(created ? "added" : "updated")} {subscriber.Email} ({subscriber.Frequency.ToString().ToLowerInvariant()}, {subscriber.TimeZone}, {subscriber.State.ToString().ToLowerInvariant()})");
             return 0;
         }));
@@ -50,6 +54,7 @@ internal static class SubscribersCommand
                 AnsiConsole.MarkupLineInterpolated($"[red]{path} does not exist.[/]");
                 return 1;
             }
+            var subscriptions = app.Services.GetRequiredService<Subscriptions>();
             int added = 0, updated = 0, rejected = 0;
             using var reader = new StreamReader(path);
             using var csv = new CsvReader(reader, new CsvConfiguration(CultureInfo.InvariantCulture) { PrepareHeaderForMatch = a => a.Header.Trim().ToLowerInvariant(), MissingFieldFound = null, HeaderValidated = null, TrimOptions = TrimOptions.Trim });
@@ -65,16 +70,17 @@ internal static class SubscribersCommand
                     rejected++;
                     continue;
                 }
-                var row = new Row(csv.GetField("email") ?? "", NullIfEmpty(csv.GetField("name")),
+                var check = subscriptions.Check(new SubscriptionRequest(csv.GetField("email") ?? "", NullIfEmpty(csv.GetField("name")),
                     string.IsNullOrEmpty(freqText) ? DigestFrequency.Daily : Enum.Parse<DigestFrequency>(freqText, true),
-                    NullIfEmpty(csv.GetField("tz")) ?? "UTC", Split(csv.GetField("authors")), Split(csv.GetField("tags")));
-                if (Problem(row) is { } problem)
+                    NullIfEmpty(csv.GetField("tz")) ?? "UTC", Split(csv.GetField("authors")), Split(csv.GetField("tags"))));
+                foreach (var warning in check.Warnings) AnsiConsole.MarkupLineInterpolated($"[yellow]line {line}:[/] {warning}");
+                if (check.Accepted is not { } accepted)
                 {
-                    AnsiConsole.MarkupLineInterpolated($"[red]line {line}:[/] {problem}");
+                    foreach (var problem in check.Problems) AnsiConsole.MarkupLineInterpolated($"[red]line {line}:[/] {problem}");
                     rejected++;
                     continue;
                 }
-                if ((await SaveAsync(app.Services, row, pending: false, ct)).Created) added++; else updated++;
+                if ((await subscriptions.AddAsync(accepted, ct)).Created) added++; else updated++;
             }
             AnsiConsole.MarkupLineInterpolated($"[bold]{added} added, {updated} updated, {rejected} rejected[/]");
             return rejected > 0 ? 1 : 0;
@@ -117,27 +123,6 @@ internal static class SubscribersCommand
         subscribers.Add(list);
         subscribers.Add(remove);
         return subscribers;
-    }
-
-    private sealed record Row(string Email, string? Name, DigestFrequency Frequency, string TimeZone, IReadOnlyList<string> Authors, IReadOnlyList<string> Tags);
-
-    private static string? Problem(Row row)
-    {
-        if (!MailboxAddress.TryParse(row.Email, out var mailbox) || mailbox.Address.IndexOf('@') <= 0 || mailbox.Address != row.Email.Trim())
-            return $"'{row.Email}' is not an e-mail address";
-        if (ScheduleOptionsValidator.FindTimeZone(row.TimeZone) is null)
-            return $"time zone '{row.TimeZone}' is unknown; use an IANA id such as Europe/London";
-        return null;
-    }
-
-    private static async Task<(Subscriber Subscriber, bool Created)> SaveAsync(IServiceProvider services, Row row, bool pending, CancellationToken ct)
-    {
-        var planner = services.GetRequiredService<DigestPlanner>();
-        var result = await services.GetRequiredService<SubscriberStore>().SaveAsync(row.Email, row.Name, row.Frequency, row.TimeZone,
-            pending ? SubscriberState.Pending : SubscriberState.Confirmed, row.Authors, row.Tags, planner.FirstWatermark(row.Frequency), ct);
-        if (pending && result.Created)
-            await services.GetRequiredService<Deliveries.DeliveryStore>().EnsureAsync(EmailChannel.ChannelName, DeliverySubject.Confirmation(result.Subscriber.Id, "cli"), DeliveryRecipient.Subscriber(result.Subscriber.Id), DateTimeOffset.UtcNow, ct);
-        return result;
     }
 
     private static Task Migrate(IServiceProvider services, CancellationToken ct) => services.GetRequiredService<SchemaMigrator>().MigrateAsync(ct);

@@ -16,8 +16,9 @@ namespace Syndicator.Digests;
 /// Builds digest and confirmation e-mails with MimeKit: multipart/alternative (plain text and HTML with inline
 /// styles) from the Liquid templates, a Message-ID fixed per delivery (so a resent copy is recognisably the same
 /// message), List-Unsubscribe with an HTTPS link and a mailto plus List-Unsubscribe-Post (RFC 8058), and DKIM when
-/// configured. Titles and names are stripped of line breaks, and MimeKit encodes headers, so nothing in an article or
-/// a subscriber's name can inject a header.
+/// configured. Titles are stripped of line breaks, a name is used only when <see cref="SubscriberName"/> accepts it (no
+/// line breaks, no link-like text), and MimeKit encodes headers, so nothing in an article or a subscriber's name can
+/// inject a header or put a link into the greeting.
 /// </summary>
 public sealed class DigestComposer
 {
@@ -52,9 +53,12 @@ public sealed class DigestComposer
         }
     }
 
-    public string UnsubscribeUrl(Subscriber subscriber) => $"{options.PublicUrl.TrimEnd('/')}/unsubscribe?token={Uri.EscapeDataString(tokens.Create(SubscriberTokens.Unsubscribe, subscriber.Id))}";
+    public string UnsubscribeUrl(Subscriber subscriber) => $"{options.PublicUrl.TrimEnd('/')}/unsubscribe?token={Uri.EscapeDataString(tokens.Unsubscribe(subscriber.Id))}";
 
-    public string ConfirmUrl(Subscriber subscriber) => $"{options.PublicUrl.TrimEnd('/')}/subscribe/confirm?token={Uri.EscapeDataString(tokens.Create(SubscriberTokens.Confirm, subscriber.Id))}";
+    /// <summary>The link that confirms the subscriber's current sign-up; empty when there is none to confirm.</summary>
+    public string ConfirmUrl(Subscriber subscriber) => subscriber.SignUpId is { } signUp
+        ? $"{options.PublicUrl.TrimEnd('/')}/subscribe/confirm?token={Uri.EscapeDataString(tokens.Confirmation(subscriber.Id, signUp))}"
+        : "";
 
     public MimeMessage Digest(Subscriber subscriber, IReadOnlyList<Article> articles, string messageKey)
     {
@@ -105,7 +109,8 @@ public sealed class DigestComposer
         context.SetValue("site", new StringValue(OneLine(site.Title)));
         context.SetValue("site_url", new StringValue(site.BaseUrl));
         context.SetValue("language", new StringValue(site.Language));
-        context.SetValue("name", new StringValue(OneLine(subscriber.Name ?? "")));
+        context.SetValue("name", new StringValue(Name(subscriber)));
+        context.SetValue("already_subscribed", BooleanValue.Create(subscriber.State == SubscriberState.Confirmed));
         context.SetValue("frequency", new StringValue(subscriber.Frequency == DigestFrequency.Daily ? "daily" : "weekly"));
         context.SetValue("unsubscribe_url", new StringValue(UnsubscribeUrl(subscriber)));
         context.SetValue("confirm_url", new StringValue(ConfirmUrl(subscriber)));
@@ -117,7 +122,7 @@ public sealed class DigestComposer
         var message = new MimeMessage();
         message.From.Add(new MailboxAddress(OneLine(options.FromName), options.FromAddress));
         if (options.ReplyTo is { } replyTo) message.ReplyTo.Add(MailboxAddress.Parse(replyTo));
-        message.To.Add(new MailboxAddress(OneLine(subscriber.Name ?? ""), subscriber.Email));
+        message.To.Add(new MailboxAddress(Name(subscriber), subscriber.Email));
         message.Subject = subjectLine;
         message.Date = time.GetUtcNow();
         message.MessageId = $"{messageKey}@{options.FromAddress[(options.FromAddress.IndexOf('@') + 1)..]}";
@@ -131,6 +136,9 @@ public sealed class DigestComposer
         dkim.Sign(message, [HeaderId.From, HeaderId.To, HeaderId.Subject, HeaderId.Date, HeaderId.MessageId, HeaderId.ListUnsubscribe, HeaderId.ListUnsubscribePost]);
         return message;
     }
+
+    /// <summary>The reader's name as a greeting may show it: empty for a name <see cref="SubscriberName"/> would not accept today (a link, a domain, too long).</summary>
+    private static string Name(Subscriber subscriber) => SubscriberName.Displayable(subscriber.Name) ? subscriber.Name! : "";
 
     /// <summary>Line breaks in a title or name would otherwise end the header they are put in.</summary>
     private static string OneLine(string value) => string.Join(' ', value.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

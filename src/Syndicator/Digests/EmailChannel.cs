@@ -77,7 +77,9 @@ public sealed class EmailChannel(
         var key = $"syndicator-{delivery.Key}";
         if (delivery.Subject.Kind == SubjectKind.Confirmation)
         {
-            return subscriber.State == SubscriberState.Pending
+            // A confirmed reader signed up again (by themselves or a stranger) is told they already get the digest:
+            // the form queues the same e-mail for every address, so its answer reveals nothing.
+            return subscriber.State is SubscriberState.Pending or SubscriberState.Confirmed
                 ? (composer.Confirmation(subscriber, key), null, subscriber)
                 : (null, new DeliveryOutcome.Permanent($"email: {subscriber.Email} is {subscriber.State.ToString().ToLowerInvariant()}; no confirmation needed"), subscriber);
         }

@@ -18,7 +18,9 @@ public enum SubscriberState
 
 /// <summary>
 /// A reader who gets digests. <see cref="CoveredUntil"/> is the import time up to which articles have been planned
-/// into this subscriber's digests: the next digest holds exactly the articles imported after it.
+/// into this subscriber's digests: the next digest holds exactly the articles imported after it. <see cref="SignUpId"/>
+/// and <see cref="SignUpAt"/> name the sign-up awaiting confirmation (or last confirmed): a confirmation link carries
+/// the id, and is good for Subscriptions:ConfirmationHours from that time.
 /// </summary>
 public sealed record Subscriber(
     string Id,
@@ -32,4 +34,6 @@ public sealed record Subscriber(
     string? LastPeriod,
     IReadOnlyList<string> FollowedAuthors,
     IReadOnlyList<string> FollowedTags,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    string? SignUpId = null,
+    DateTimeOffset? SignUpAt = null);

@@ -8,53 +8,80 @@ public sealed class SubscriberStore(Database database, TimeProvider time)
 {
     private const string Columns = """
         id AS Id, email AS Email, name AS Name, frequency AS Frequency, time_zone AS TimeZone, state AS State,
-        hard_bounces AS HardBounces, covered_until AS CoveredUntil, last_period AS LastPeriod, created_at AS CreatedAt
+        hard_bounces AS HardBounces, covered_until AS CoveredUntil, last_period AS LastPeriod, created_at AS CreatedAt,
+        signup_id AS SignUpId, signup_at AS SignUpAt
         """;
 
-    public static string Normalize(string email) => email.Trim().ToLowerInvariant();
-
-    /// <summary>Adds a subscriber, or updates name, frequency, zone and follows of an existing one (keeping its digest history).</summary>
+    /// <summary>Adds a subscriber, or updates name, frequency, zone and follows of an existing one (keeping its state and digest history).</summary>
     public async Task<(Subscriber Subscriber, bool Created)> SaveAsync(
         string email, string? name, DigestFrequency frequency, string timeZone, SubscriberState state,
         IReadOnlyList<string> authors, IReadOnlyList<string> tags, DateTimeOffset coveredUntil, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var now = time.GetUtcNow().ToStoredPrecision();
-        var normalized = Normalize(email);
-        var existing = await GetAsync(connection, transaction, "email = @value", normalized, cancellationToken);
+        var existing = await FindByEmailAsync(connection, transaction, email, cancellationToken);
         string id;
         if (existing is null)
-        {
-            id = Guid.CreateVersion7(now).ToString();
-            await connection.ExecuteAsync(new CommandDefinition($"""
-                INSERT INTO subscribers (id, email, name, frequency, time_zone, state, hard_bounces, covered_until, created_at, confirmed_at)
-                VALUES (@id, @normalized, @name, @frequency, @timeZone, @state, 0, @coveredUntil, @now, {(state == SubscriberState.Confirmed ? "@now" : "NULL")})
-                """, new { id, normalized, name, frequency = Column(frequency), timeZone, state = Column(state), coveredUntil = coveredUntil.ToStoredPrecision(), now }, transaction, cancellationToken: cancellationToken));
-        }
+            id = await InsertAsync(connection, transaction, email, name, frequency, timeZone, state, coveredUntil, null, cancellationToken);
         else
         {
             id = existing.Id;
-            await connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE subscribers SET name = COALESCE(@name, name), frequency = @frequency, time_zone = @timeZone WHERE id = @id
-                """, new { id, name, frequency = Column(frequency), timeZone }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM subscriber_follows WHERE subscriber_id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+            await UpdateAsync(connection, transaction, existing with { Name = name ?? existing.Name, Frequency = frequency, TimeZone = timeZone }, cancellationToken);
         }
-        var follows = authors.Select(a => new { id, kind = "author", value = a.Trim() })
-            .Concat(tags.Select(t => new { id, kind = "tag", value = t.Trim() }))
-            .Where(f => f.value.Length > 0).DistinctBy(f => (f.kind, f.value.ToLowerInvariant()));
-        await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO subscriber_follows (subscriber_id, kind, value) VALUES (@id, @kind, @value)", follows, transaction, cancellationToken: cancellationToken));
+        await ReplaceFollowsAsync(connection, transaction, id, authors, tags, cancellationToken);
         var saved = (await GetAsync(connection, transaction, "id = @value", id, cancellationToken))!;
         await transaction.CommitAsync(cancellationToken);
         return (saved, existing is null);
     }
 
+    internal Task<Subscriber?> FindByEmailAsync(DbConnection connection, DbTransaction? transaction, string email, CancellationToken cancellationToken) =>
+        GetAsync(connection, transaction, "email = @value", SubscriberAddress.Normalize(email), cancellationToken);
+
+    /// <summary>Inserts a subscriber; <paramref name="signUp"/> is the sign-up awaiting confirmation, if any. Returns the new id.</summary>
+    internal async Task<string> InsertAsync(DbConnection connection, DbTransaction transaction, string email, string? name, DigestFrequency frequency, string timeZone,
+        SubscriberState state, DateTimeOffset coveredUntil, (string Id, DateTimeOffset At)? signUp, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().ToStoredPrecision();
+        var id = Guid.CreateVersion7(now).ToString();
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO subscribers (id, email, name, frequency, time_zone, state, hard_bounces, covered_until, created_at, confirmed_at, signup_id, signup_at)
+            VALUES (@id, @email, @name, @frequency, @timeZone, @state, 0, @coveredUntil, @now, @confirmedAt, @signUpId, @signUpAt)
+            """, new
+            {
+                id, email = SubscriberAddress.Normalize(email), name, frequency = Column(frequency), timeZone, state = Column(state),
+                coveredUntil = coveredUntil.ToStoredPrecision(), now, confirmedAt = state == SubscriberState.Confirmed ? now : (DateTimeOffset?)null,
+                signUpId = signUp?.Id, signUpAt = signUp?.At.ToStoredPrecision(),
+            }, transaction, cancellationToken: cancellationToken));
+        return id;
+    }
+
+    /// <summary>Writes the settings, state and sign-up of <paramref name="subscriber"/> (found by its id), in one statement whatever changed.</summary>
+    internal async Task UpdateAsync(DbConnection connection, DbTransaction transaction, Subscriber subscriber, CancellationToken cancellationToken) =>
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE subscribers SET name = @Name, frequency = @frequency, time_zone = @TimeZone, state = @state,
+                unsubscribed_at = CASE WHEN @state = 'unsubscribed' THEN unsubscribed_at END, signup_id = @SignUpId, signup_at = @signUpAt
+            WHERE id = @Id
+            """, new
+            {
+                subscriber.Id, subscriber.Name, frequency = Column(subscriber.Frequency), subscriber.TimeZone, state = Column(subscriber.State),
+                subscriber.SignUpId, signUpAt = subscriber.SignUpAt?.ToStoredPrecision(),
+            }, transaction, cancellationToken: cancellationToken));
+
+    internal async Task ReplaceFollowsAsync(DbConnection connection, DbTransaction transaction, string id, IReadOnlyList<string> authors, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM subscriber_follows WHERE subscriber_id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        var follows = authors.Select(a => new { id, kind = "author", value = a.Trim() })
+            .Concat(tags.Select(t => new { id, kind = "tag", value = t.Trim() }))
+            .Where(f => f.value.Length > 0).DistinctBy(f => (f.kind, f.value.ToLowerInvariant()));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO subscriber_follows (subscriber_id, kind, value) VALUES (@id, @kind, @value)", follows, transaction, cancellationToken: cancellationToken));
+    }
+
     public async Task<Subscriber?> FindAsync(string emailOrId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await GetAsync(connection, null, emailOrId.Contains('@') ? "email = @value" : "id = @value", emailOrId.Contains('@') ? Normalize(emailOrId) : emailOrId, cancellationToken);
+        return await GetAsync(connection, null, emailOrId.Contains('@') ? "email = @value" : "id = @value", emailOrId.Contains('@') ? SubscriberAddress.Normalize(emailOrId) : emailOrId, cancellationToken);
     }
 
     public async Task<IReadOnlyList<Subscriber>> ListAsync(CancellationToken cancellationToken, SubscriberState? state = null, DigestFrequency? frequency = null)
@@ -67,33 +94,28 @@ public sealed class SubscriberStore(Database database, TimeProvider time)
     public async Task<bool> RemoveAsync(string email, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition("DELETE FROM subscribers WHERE email = @email", new { email = Normalize(email) }, cancellationToken: cancellationToken)) == 1;
+        return await connection.ExecuteAsync(new CommandDefinition("DELETE FROM subscribers WHERE email = @email", new { email = SubscriberAddress.Normalize(email) }, cancellationToken: cancellationToken)) == 1;
     }
 
-    /// <summary>Confirms a pending subscriber; their first digest starts at <paramref name="coveredUntil"/>.</summary>
-    public async Task<bool> ConfirmAsync(string id, DateTimeOffset coveredUntil, CancellationToken cancellationToken)
+    /// <summary>
+    /// Confirms a pending subscriber's sign-up <paramref name="signUpId"/>; their first digest starts at
+    /// <paramref name="coveredUntil"/>. False when the subscriber is not pending or the sign-up is no longer theirs.
+    /// </summary>
+    public async Task<bool> ConfirmAsync(string id, string signUpId, DateTimeOffset coveredUntil, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         return await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE subscribers SET state = 'confirmed', confirmed_at = @now, covered_until = @coveredUntil WHERE id = @id AND state = 'pending'",
-            new { id, now = time.GetUtcNow(), coveredUntil = coveredUntil.ToStoredPrecision() }, cancellationToken: cancellationToken)) == 1;
+            "UPDATE subscribers SET state = 'confirmed', confirmed_at = @now, covered_until = @coveredUntil WHERE id = @id AND state = 'pending' AND signup_id = @signUpId",
+            new { id, signUpId, now = time.GetUtcNow().ToStoredPrecision(), coveredUntil = coveredUntil.ToStoredPrecision() }, cancellationToken: cancellationToken)) == 1;
     }
 
+    /// <summary>Unsubscribes, and forgets the sign-up, so no confirmation link sent before works any more.</summary>
     public async Task<bool> UnsubscribeAsync(string id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         return await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE subscribers SET state = 'unsubscribed', unsubscribed_at = @now WHERE id = @id AND state <> 'unsubscribed'",
-            new { id, now = time.GetUtcNow() }, cancellationToken: cancellationToken)) == 1;
-    }
-
-    /// <summary>An unsubscribed reader signing up again starts over as pending: they must confirm again.</summary>
-    public async Task<Subscriber> ResubscribeAsync(string id, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE subscribers SET state = 'pending', unsubscribed_at = NULL WHERE id = @id AND state = 'unsubscribed'", new { id }, cancellationToken: cancellationToken));
-        return (await GetAsync(connection, null, "id = @value", id, cancellationToken))!;
+            "UPDATE subscribers SET state = 'unsubscribed', unsubscribed_at = @now, signup_id = NULL WHERE id = @id AND state <> 'unsubscribed'",
+            new { id, now = time.GetUtcNow().ToStoredPrecision() }, cancellationToken: cancellationToken)) == 1;
     }
 
     /// <summary>Counts a hard bounce and suspends the subscriber at <paramref name="limit"/>. True when this bounce suspended them.</summary>
@@ -141,9 +163,11 @@ public sealed class SubscriberStore(Database database, TimeProvider time)
         public DateTimeOffset CoveredUntil { get; init; }
         public string? LastPeriod { get; init; }
         public DateTimeOffset CreatedAt { get; init; }
+        public string? SignUpId { get; init; }
+        public DateTimeOffset? SignUpAt { get; init; }
 
         public Subscriber ToSubscriber(IReadOnlyList<string> authors, IReadOnlyList<string> tags) => new(
             Id, Email, Name, Enum.Parse<DigestFrequency>(Frequency, true), TimeZone, Enum.Parse<SubscriberState>(State, true),
-            HardBounces, CoveredUntil, LastPeriod, authors, tags, CreatedAt);
+            HardBounces, CoveredUntil, LastPeriod, authors, tags, CreatedAt, SignUpId, SignUpAt);
     }
 }

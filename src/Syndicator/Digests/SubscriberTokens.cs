@@ -6,15 +6,20 @@ using Syndicator.Announcements;
 
 namespace Syndicator.Digests;
 
+/// <summary>What a valid confirmation link names: the subscriber and the sign-up it was sent for.</summary>
+public sealed record ConfirmationToken(string SubscriberId, string SignUpId);
+
 /// <summary>
-/// Signed links for confirming and unsubscribing: <c>{subscriber id}.{HMAC-SHA256(key, purpose:id)}</c> in base64url.
-/// A forged or altered token fails the constant-time comparison. The key comes from Digests:SigningKey; the default
-/// file under data/ is created with a random key on first use.
+/// Signed links for confirming and unsubscribing, in base64url: <c>{subscriber id}.{HMAC-SHA256(key, "unsubscribe:" id)}</c>
+/// and <c>{subscriber id}.{sign-up id}.{HMAC-SHA256(key, "confirm:" id ":" sign-up id)}</c>. A forged or altered token
+/// fails the constant-time comparison. A confirmation token names the sign-up it belongs to, so a new sign-up of the
+/// same address (which gets a new id) makes older links stale. The key comes from Digests:SigningKey; the default file
+/// under data/ is created with a random key on first use.
 /// </summary>
 public sealed class SubscriberTokens
 {
-    public const string Unsubscribe = "unsubscribe";
-    public const string Confirm = "confirm";
+    private const string UnsubscribePurpose = "unsubscribe";
+    private const string ConfirmPurpose = "confirm";
 
     private readonly byte[] key;
 
@@ -34,22 +39,32 @@ public sealed class SubscriberTokens
         key = Encoding.UTF8.GetBytes(Secrets.Resolve(reference, environment.ContentRootPath, "Digests:SigningKey"));
     }
 
-    public string Create(string purpose, string subscriberId) => $"{subscriberId}.{Sign(purpose, subscriberId)}";
+    public string Unsubscribe(string subscriberId) => $"{subscriberId}.{Sign($"{UnsubscribePurpose}:{subscriberId}")}";
 
-    /// <summary>The subscriber id the token was made for, or null when it is forged, altered or for another purpose.</summary>
-    public string? Verify(string purpose, string? token)
+    public string Confirmation(string subscriberId, string signUpId) => $"{subscriberId}.{signUpId}.{Sign($"{ConfirmPurpose}:{subscriberId}:{signUpId}")}";
+
+    /// <summary>The subscriber id an unsubscribe token was made for, or null when it is forged, altered or for another purpose.</summary>
+    public string? VerifyUnsubscribe(string? token) =>
+        Split(token, 2) is [var id, var mac] && Matches($"{UnsubscribePurpose}:{id}", mac) ? id : null;
+
+    /// <summary>What a confirmation token was made for, or null when it is forged, altered or for another purpose.</summary>
+    public ConfirmationToken? VerifyConfirmation(string? token) =>
+        Split(token, 3) is [var id, var signUp, var mac] && Matches($"{ConfirmPurpose}:{id}:{signUp}", mac) ? new ConfirmationToken(id, signUp) : null;
+
+    private static string[]? Split(string? token, int parts)
     {
-        if (string.IsNullOrEmpty(token)) return null;
-        var dot = token.LastIndexOf('.');
-        if (dot <= 0) return null;
-        var id = token[..dot];
-        var expected = Encoding.ASCII.GetBytes(Sign(purpose, id));
-        var given = Encoding.ASCII.GetBytes(token[(dot + 1)..]);
-        return CryptographicOperations.FixedTimeEquals(expected, given) ? id : null;
+        if (string.IsNullOrEmpty(token) || token.Length > 512) return null;
+        var split = token.Split('.');
+        return split.Length == parts && split.All(p => p.Length > 0) ? split : null;
     }
 
-    private string Sign(string purpose, string id) =>
-        Base64Url(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"{purpose}:{id}")));
+    private bool Matches(string message, string mac) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Sign(message)), Encoding.ASCII.GetBytes(mac));
+
+    private string Sign(string message) => Base64Url(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(message)));
+
+    /// <summary>A fresh sign-up id: 128 random bits in base64url (no dots, so it fits between a token's separators).</summary>
+    public static string NewSignUpId() => Base64Url(RandomNumberGenerator.GetBytes(16));
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

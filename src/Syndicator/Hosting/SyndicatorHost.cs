@@ -76,6 +76,7 @@ public static class SyndicatorHost
         Bind<AnnouncementOptions>(services, configuration, AnnouncementOptions.Section);
         services.AddSingleton<IValidateOptions<AnnouncementOptions>>(new AnnouncementOptionsValidator(contentRoot));
         Bind<DigestOptions>(services, configuration, DigestOptions.Section);
+        Bind<SubscriptionOptions>(services, configuration, SubscriptionOptions.Section);
         services.AddSingleton<IValidateOptions<DigestOptions>>(new DigestOptionsValidator(contentRoot,
             ConfigSections.ReadOrDefault<StorageOptions>(configuration, StorageOptions.Section).Clustered));
         services.AddSingleton<IValidateOptions<StorageOptions>>(new StorageOptionsValidator(contentRoot));
@@ -125,6 +126,7 @@ public static class SyndicatorHost
         // Digests
         services.AddSingleton<SubscriberStore>();
         services.AddSingleton<SubscriberTokens>();
+        services.AddSingleton<Subscriptions>();
         services.AddSingleton<DigestComposer>();
         services.AddSingleton<DigestPlanner>();
         services.AddSingleton<PickupFolder>();

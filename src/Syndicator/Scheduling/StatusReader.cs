@@ -4,7 +4,11 @@ using Syndicator.Deliveries;
 
 namespace Syndicator.Scheduling;
 
-/// <summary>One job as <c>syndicator status</c> shows it: its schedule, its next firing from the job store, and its last run from the history.</summary>
+/// <summary>
+/// One job as <c>syndicator status</c> and the dashboard show it: its configured schedule, its next firing (the
+/// earliest of all its triggers in the job store: the schedule's, a manual firing, a retry), the state of its own
+/// trigger, and its last run from the history (<see cref="LastOutcome"/> in the history's spelling).
+/// </summary>
 public sealed record JobState(
     string Name,
     bool Enabled,
@@ -18,7 +22,13 @@ public sealed record JobState(
     DateTimeOffset? LastSucceededAt,
     int ConsecutiveFailures,
     long Runs,
-    string? LastError);
+    string? LastError,
+    DateTimeOffset? PreviousFireAt,
+    TimeSpan? LastDuration)
+{
+    /// <summary>Whether the job store holds a trigger for it at all.</summary>
+    public bool Scheduled => TriggerState is not null || NextFireAt is not null;
+}
 
 /// <summary>One channel's deliveries counted by state (the <c>state</c> column's spelling: pending, in-flight, sent, retry-wait, failed).</summary>
 public sealed record ChannelDeliveries(string Channel, long Total, IReadOnlyDictionary<string, long> ByState);
@@ -39,7 +49,7 @@ public sealed record StatusSnapshot(
     IReadOnlyList<DeliveryFailure> DeliveryFailures);
 
 /// <summary>
-/// Gathers what an operator asks first: are the jobs running and succeeding, and is anything stuck or failed.
+/// Gathers what an operator asks first (for <c>syndicator status</c>; the dashboard shows <see cref="JobsAsync"/> too): are the jobs running and succeeding, and is anything stuck or failed.
 /// Reads the persistent job store through a scheduler that is never started here, so it works from the CLI
 /// while the service runs elsewhere.
 /// </summary>
@@ -54,24 +64,7 @@ public sealed class StatusReader(
     public async Task<StatusSnapshot> ReadAsync(int failures, CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
-        var statuses = (await history.QueryJobRunStatuses(new JobRunStatusQuery { SchedulerName = scheduler.SchedulerName, Take = PagedQuery.All }, cancellationToken))
-            .Items.ToDictionary(s => s.Job);
-
-        var jobs = new List<JobState>();
-        foreach (var job in JobCatalog.All)
-        {
-            var schedule = schedules.Value.TryGetValue(job.Name, out var configured) ? configured : job.Default;
-            // Every trigger of the job counts: its schedule's, a manual firing waiting to run, a retry.
-            var triggers = await scheduler.Exists(job.Key, cancellationToken) ? await scheduler.GetTriggersOfJob(job.Key, cancellationToken) : [];
-            var next = triggers.Select(t => t.NextFireTimeUtc).Where(t => t is not null).Min();
-            string? state = null;
-            if (await scheduler.GetTrigger(new TriggerKey(job.Name, JobCatalog.Group), cancellationToken) is { } own)
-                state = (await scheduler.GetTriggerState(own.Key, cancellationToken)).ToString();
-            statuses.TryGetValue(job.Key, out var status);
-            jobs.Add(new JobState(job.Name, schedule.Enabled, Describe(schedule), JobRetries.Describe(JobRetries.For(schedule) ?? JobRetries.Default), state, next,
-                status?.LastFiredAtUtc, status is null ? null : JobRunOutcomes.ToColumn(status.LastResult), status?.LastSummary, status?.LastSucceededAtUtc,
-                status?.ConsecutiveFailures ?? 0, status?.RunCount ?? 0, status?.LastFailureMessage));
-        }
+        var jobs = await JobsAsync(cancellationToken);
 
         var counts = await deliveries.CountByChannelAndStateAsync(cancellationToken);
         var channels = counts.GroupBy(c => c.Channel)
@@ -92,6 +85,32 @@ public sealed class StatusReader(
         return new StatusSnapshot(time.GetUtcNow(), scheduler.SchedulerName, jobs, channels,
             failedRuns.Items.Select(r => new JobFailure(r.JobName, r.FiredAtUtc, r.RetryAttempt, r.RetryScheduled, r.Manual, r.SchedulerInstanceId, r.ExceptionMessage, r.Summary)).ToList(),
             failedDeliveries.Select(d => new DeliveryFailure(d.Id, d.Channel, d.State.ToColumn(), names.Of(d.Subject), names.Of(d.Recipient), d.Attempts, d.UpdatedAt, d.LastError)).ToList());
+    }
+
+    /// <summary>Every job of the catalogue, as the job store and the history know it: the one computation the CLI and the dashboard show.</summary>
+    public async Task<IReadOnlyList<JobState>> JobsAsync(CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        var statuses = (await history.QueryJobRunStatuses(new JobRunStatusQuery { SchedulerName = scheduler.SchedulerName, Take = PagedQuery.All }, cancellationToken))
+            .Items.ToDictionary(s => s.Job);
+
+        var jobs = new List<JobState>();
+        foreach (var job in JobCatalog.All)
+        {
+            var schedule = schedules.Value.TryGetValue(job.Name, out var configured) ? configured : job.Default;
+            // Every trigger of the job counts: its schedule's, a manual firing waiting to run, a retry.
+            var triggers = await scheduler.Exists(job.Key, cancellationToken) ? await scheduler.GetTriggersOfJob(job.Key, cancellationToken) : [];
+            var next = triggers.Select(t => t.NextFireTimeUtc).Where(t => t is not null).Min();
+            var previous = triggers.Select(t => t.PreviousFireTimeUtc).Where(t => t is not null).Max();
+            string? state = null;
+            if (await scheduler.GetTrigger(new TriggerKey(job.Name, JobCatalog.Group), cancellationToken) is { } own)
+                state = (await scheduler.GetTriggerState(own.Key, cancellationToken)).ToString();
+            statuses.TryGetValue(job.Key, out var status);
+            jobs.Add(new JobState(job.Name, schedule.Enabled, Describe(schedule), JobRetries.Describe(JobRetries.For(schedule) ?? JobRetries.Default), state, next,
+                status?.LastFiredAtUtc, status is null ? null : JobRunOutcomes.ToColumn(status.LastResult), status?.LastSummary, status?.LastSucceededAtUtc,
+                status?.ConsecutiveFailures ?? 0, status?.RunCount ?? 0, status?.LastFailureMessage, previous, status?.LastDuration));
+        }
+        return jobs;
     }
 
     public static string Describe(JobSchedule schedule) =>

@@ -32,13 +32,8 @@ public static class Dashboard
         // Middleware rather than an endpoint filter, so that every request under /status is checked, matched or not.
         app.UseWhen(c => c.Request.Path.StartsWithSegments(Path), branch => branch.Use((context, next) =>
         {
-            var headers = context.Response.Headers;
-            // No script, no framing (the Retry button must not be clickjacked), and remote post links must not learn the dashboard's address.
-            headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-            headers.XFrameOptions = "DENY";
-            headers["Referrer-Policy"] = "no-referrer";
-            headers.XContentTypeOptions = "nosniff";
-            headers.CacheControl = "no-store";
+            // SecurityHeaders forbids framing and script on every page; what the dashboard shows must not be cached either.
+            context.Response.Headers.CacheControl = "no-store";
             return context.RequestServices.GetRequiredService<DashboardAccess>().InvokeAsync(context, next);
         }));
 

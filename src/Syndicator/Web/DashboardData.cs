@@ -11,19 +11,6 @@ using Syndicator.Scheduling;
 
 namespace Syndicator.Web;
 
-/// <summary>One scheduled job as the dashboard shows it: its schedule from Quartz, its last run from the job history.</summary>
-public sealed record JobView(
-    string Name,
-    bool Scheduled,
-    string Schedule,
-    string? TriggerState,
-    DateTimeOffset? NextFireUtc,
-    DateTimeOffset? PreviousFireUtc,
-    LastRun? Last);
-
-/// <summary>A job's last recorded run; the counts are null when the history keeps no per-job status.</summary>
-public sealed record LastRun(DateTimeOffset FiredAtUtc, JobRunResult Result, TimeSpan Duration, string? Summary, string? Failure, long? RunCount, int? ConsecutiveFailures);
-
 public sealed record SchedulerView(string Name, string State, string? InstanceId);
 
 /// <summary>Runs per bucket of fire time, for the chart; null when no job history is recorded.</summary>
@@ -45,7 +32,7 @@ public sealed class DashboardData(
     ArticleStore articles,
     FeedStore feeds,
     FeedLinks links,
-    IOptions<ScheduleOptions> schedules,
+    StatusReader status,
     TimeProvider time,
     ILogger<DashboardData> logger)
 {
@@ -69,26 +56,8 @@ public sealed class DashboardData(
         return new SchedulerView(scheduler.SchedulerName, state, await scheduler.GetSchedulerInstanceId(cancellationToken));
     }
 
-    public async Task<IReadOnlyList<JobView>> JobsAsync(CancellationToken cancellationToken)
-    {
-        var scheduler = await schedulers.GetScheduler(cancellationToken);
-        var history = History;
-        var jobs = new List<JobView>();
-        foreach (var job in JobCatalog.All)
-        {
-            var triggers = await scheduler.GetTriggersOfJob(job.Key, cancellationToken);
-            var trigger = triggers.OrderBy(t => t.NextFireTimeUtc ?? DateTimeOffset.MaxValue).FirstOrDefault();
-            var last = history is null ? null : await LastRunAsync(history, scheduler.SchedulerName, job.Key, cancellationToken);
-            if (trigger is null)
-            {
-                jobs.Add(new JobView(job.Name, false, Describe(job), null, null, null, last));
-                continue;
-            }
-            var state = await scheduler.GetTriggerState(trigger.Key, cancellationToken);
-            jobs.Add(new JobView(job.Name, true, Describe(trigger), state.ToString(), trigger.NextFireTimeUtc, trigger.PreviousFireTimeUtc, last));
-        }
-        return jobs;
-    }
+    /// <summary>The jobs as <c>syndicator status</c> shows them: one computation for both, in <see cref="StatusReader"/>.</summary>
+    public Task<IReadOnlyList<JobState>> JobsAsync(CancellationToken cancellationToken) => status.JobsAsync(cancellationToken);
 
     /// <summary>Runs over the last <paramref name="span"/> in buckets of <paramref name="bucket"/>; null when no job history is kept.</summary>
     public async Task<RunChart?> ChartAsync(TimeSpan span, TimeSpan bucket, CancellationToken cancellationToken)
@@ -164,42 +133,6 @@ public sealed class DashboardData(
         }
         return result;
     }
-
-    private async Task<LastRun?> LastRunAsync(IExecutionHistoryStore history, string schedulerName, JobKey key, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var status = await history.GetJobRunStatus(schedulerName, key, cancellationToken);
-            return status is null ? null : new LastRun(status.LastFiredAtUtc, status.LastResult, status.LastDuration, status.LastSummary,
-                status.LastResult == JobRunResult.Failed ? status.LastFailureMessage : null, status.RunCount, status.ConsecutiveFailures);
-        }
-        catch (NotSupportedException)
-        {
-            // A store without per-job statuses still lists its runs: the newest one is the last run.
-            var page = await history.QueryExecutions(new ExecutionHistoryQuery { SchedulerName = schedulerName, Job = key }, cancellationToken);
-            var entry = page.Items.FirstOrDefault();
-            return entry is null ? null : new LastRun(entry.FiredAtUtc, entry.EffectiveResult, entry.Duration, entry.Summary, entry.ExceptionMessage, null, null);
-        }
-    }
-
-    private string Describe(ScheduledJob job)
-    {
-        var schedule = schedules.Value.TryGetValue(job.Name, out var configured) ? configured : job.Default;
-        return schedule.Enabled ? "not scheduled" : "disabled (Jobs:" + job.Name + ":Enabled=false)";
-    }
-
-    private static string Describe(ITrigger trigger) => trigger switch
-    {
-        ICronTrigger cron => $"cron {cron.CronExpressionString} ({cron.TimeZone.Id})",
-        ISimpleTrigger simple => "every " + Every(simple.RepeatInterval),
-        _ => trigger.GetType().Name,
-    };
-
-    internal static string Every(TimeSpan interval) =>
-        interval.TotalSeconds < 60 ? $"{interval.TotalSeconds:0} s"
-        : interval.TotalMinutes < 60 ? $"{interval.TotalMinutes:0.#} min"
-        : interval.TotalHours < 24 ? $"{interval.TotalHours:0.#} h"
-        : $"{interval.TotalDays:0.#} days";
 
     internal static DateTimeOffset Floor(DateTimeOffset value, TimeSpan size) =>
         new(value.UtcTicks - value.UtcTicks % size.Ticks, TimeSpan.Zero);

@@ -5,6 +5,8 @@ using Quartz;
 using Syndicator.Articles;
 using Syndicator.Deliveries;
 
+using Syndicator.Scheduling;
+
 namespace Syndicator.Web;
 
 /// <summary>
@@ -100,7 +102,7 @@ internal static class DashboardPages
 
     public static string Badge(string text, string? css = null) => $"<span class=\"badge {E(css ?? text)}\">{E(text)}</span>";
 
-    public static string Jobs(IReadOnlyList<JobView> jobs, bool historyKept, DateTimeOffset now)
+    public static string Jobs(IReadOnlyList<JobState> jobs, bool historyKept, DateTimeOffset now)
     {
         var sb = new StringBuilder();
         sb.Append("<table><thead><tr><th>Job</th><th>Schedule</th><th>Next run</th><th>Last run</th><th>Outcome</th><th class=\"num\">Took</th><th>Summary</th></tr></thead><tbody>");
@@ -109,19 +111,20 @@ internal static class DashboardPages
             sb.Append($"<tr data-job=\"{E(job.Name)}\"><td><strong>{E(job.Name)}</strong>");
             if (job.TriggerState is { } state && state != "Normal") sb.Append(' ').Append(Badge(state));
             sb.Append($"</td><td class=\"small\">{E(job.Schedule)}</td>");
-            sb.Append($"<td data-next=\"{job.NextFireUtc?.ToUniversalTime():O}\">{(job.Scheduled ? Time(job.NextFireUtc, now) : "<span class=\"muted\">not scheduled</span>")}</td>");
-            if (job.Last is { } last)
+            sb.Append($"<td data-next=\"{job.NextFireAt?.ToUniversalTime():O}\">{(job.Scheduled ? Time(job.NextFireAt, now) : "<span class=\"muted\">not scheduled</span>")}</td>");
+            if (job.LastRunAt is { } lastRun && job.LastOutcome is { } outcome)
             {
-                sb.Append($"<td>{Time(last.FiredAtUtc, now)}</td><td data-outcome=\"{last.Result}\">{Badge(last.Result.ToString())}");
-                if (last.ConsecutiveFailures is > 1) sb.Append($" <span class=\"small muted\">{last.ConsecutiveFailures} in a row</span>");
-                sb.Append($"</td><td class=\"num\">{Duration(last.Duration)}</td><td class=\"small\">{E(last.Summary)}");
-                if (last.Failure is not null) sb.Append($"<div class=\"error\">{E(last.Failure)}</div>");
+                var result = JobRunOutcomes.FromColumn(outcome).ToString();
+                sb.Append($"<td>{Time(lastRun, now)}</td><td data-outcome=\"{result}\">{Badge(result)}");
+                if (job.ConsecutiveFailures > 1) sb.Append($" <span class=\"small muted\">{job.ConsecutiveFailures} in a row</span>");
+                sb.Append($"</td><td class=\"num\">{(job.LastDuration is { } took ? Duration(took) : "")}</td><td class=\"small\">{E(job.LastSummary)}");
+                if (outcome == "failed" && job.LastError is not null) sb.Append($"<div class=\"error\">{E(job.LastError)}</div>");
                 sb.Append("</td>");
             }
             else
             {
-                // Without a history, the trigger still knows when it last fired, though not how that went.
-                var fired = job.PreviousFireUtc is null ? "<span class=\"muted\">never</span>" : Time(job.PreviousFireUtc, now);
+                // Without a recorded run, the trigger still knows when it last fired, though not how that went.
+                var fired = job.PreviousFireAt is null ? "<span class=\"muted\">never</span>" : Time(job.PreviousFireAt, now);
                 sb.Append($"<td>{fired}</td><td data-outcome=\"\"><span class=\"muted\">{(historyKept ? "no run recorded" : "not recorded")}</span></td><td></td><td></td>");
             }
             sb.Append("</tr>");

@@ -16,6 +16,8 @@ public static class WebEndpoints
         builder.Services.AddRoutingCore();
         var urls = Hosting.ConfigSections.ReadOrDefault<HttpOptions>(builder.Configuration, HttpOptions.Section).Urls;
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        HostAllowList.AddServices(builder.Services);
+        Digests.SubscriptionEndpoints.AddServices(builder.Services);
         Dashboard.AddServices(builder.Services);
         Readiness.AddServices(builder.Services, builder.Configuration);
         SyndicatorMetrics.AddServices(builder.Services);
@@ -23,6 +25,9 @@ public static class WebEndpoints
 
     public static void Map(WebApplication app)
     {
+        // First, so a request for a host we do not serve (DNS rebinding) reaches nothing.
+        app.UseHostFiltering();
+        SecurityHeaders.Use(app);
         app.UseRouting();
         app.MapGet("/health", () => Results.Text("alive\n"));
         Readiness.Map(app);
