@@ -1,9 +1,11 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Syndicator.Announcements;
 
-/// <summary>Checks each account: a unique name, a usable base URL, every credential a reference that resolves (for enabled accounts), valid templates.</summary>
-internal sealed class AnnouncementOptionsValidator(string contentRoot) : IValidateOptions<AnnouncementOptions>
+/// <summary>Checks each account: a unique name, a network, a usable base URL, every credential a reference that resolves (for enabled accounts), valid templates.</summary>
+/// <param name="configuration">The raw values: an account's Network that is missing or not a network binds as X, and must not be checked as one.</param>
+internal sealed class AnnouncementOptionsValidator(string contentRoot, IConfiguration configuration) : IValidateOptions<AnnouncementOptions>
 {
     private static readonly string[] Visibilities = ["public", "unlisted", "private", "direct"];
 
@@ -17,6 +19,14 @@ internal sealed class AnnouncementOptionsValidator(string contentRoot) : IValida
             if (string.IsNullOrWhiteSpace(account.Name)) errors.Add($"{key}:Name is empty; give the account a unique name such as \"magazine-x\".");
             else if (options.Accounts.Take(i).Any(a => string.Equals(a.Name, account.Name, StringComparison.OrdinalIgnoreCase)))
                 errors.Add($"{key}:Name '{account.Name}' is used by another account; account names must be unique.");
+            var network = configuration[$"{key}:Network"];
+            if (string.IsNullOrWhiteSpace(network))
+            {
+                errors.Add($"{key}:Network is missing; write one of {string.Join(", ", Enum.GetNames<Network>())}.");
+                continue;
+            }
+            // Not a network: the shape check names it with the allowed values; checks that depend on the network would only mislead.
+            if (!Enum.GetNames<Network>().Contains(network.Trim(), StringComparer.OrdinalIgnoreCase)) continue;
             if (account.BaseUrl is not null && (!Uri.TryCreate(account.BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
                 errors.Add($"{key}:BaseUrl '{account.BaseUrl}' is not an absolute http(s) URL; write it like {SocialAccount.DefaultBaseUrl(account.Network)}.");
             if (account.Network == Network.Mastodon && !Visibilities.Contains(account.Visibility))
