@@ -187,7 +187,7 @@ internal sealed class PublicUrlsValidator(IConfiguration configuration) : IValid
             errors.Add($"{key} {ConfigShape.Show(value)} is plain http; readers' links must be https ({"https://" + uri.Authority + uri.AbsolutePath.TrimEnd('/')}). " +
                        "On a machine used only locally, set Site:AllowLocalUrls=true instead.");
         if (channels.Length > 0 && !allowLocal && (loopback || IsExampleDomain(uri.IdnHost)))
-            errors.Add($"{key} {ConfigShape.Show(value)} points at {(loopback ? "this machine" : "an example domain, which no reader can reach")}, but {channels} send links built on it to readers. " +
+            errors.Add($"{key} {ConfigShape.Show(value)} points at {(loopback ? "this machine" : "an example domain, which no reader can reach")}, but links built on it go to readers through {channels}. " +
                        $"Set it to the address readers reach, e.g. {example} (for a trial with a local mail catcher or test servers, set Site:AllowLocalUrls=true).");
     }
 

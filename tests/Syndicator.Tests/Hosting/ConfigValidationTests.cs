@@ -59,8 +59,11 @@ public sealed class ConfigValidationTests : IDisposable
     [Fact]
     public void A_misspelt_network_is_refused_naming_the_account_and_the_networks_instead_of_the_account_disappearing()
     {
-        var settings = MastodonAccount(0, "Mastodon").Concat(MastodonAccount(1, "Mastodon")).Concat(MastodonAccount(2, "Mastodn"))
+        // Enabled: its templates, credentials and links would all be checked as an X account's if it were taken for one.
+        var settings = MastodonAccount(0, "Mastodon").Concat(MastodonAccount(1, "Mastodon")).Concat(MastodonAccount(2, "Mastodn", enabled: true))
             .ToDictionary(kv => kv.Key, kv => kv.Value);
+        settings["Site:BaseUrl"] = "https://www.opinion-weekly.net";
+        settings["Announcements:TemplatesPath"] = dir.Path; // no x.liquid here
 
         var problems = Problems(settings);
 
@@ -193,7 +196,7 @@ public sealed class ConfigValidationTests : IDisposable
         var problems = Problems(new() { ["Digests:Smtp:Host"] = "smtp.relay-provider.net", ["Site:BaseUrl"] = "https://www.opinion-weekly.net" });
 
         var problem = Assert.Single(problems);
-        Assert.StartsWith("Digests:PublicUrl 'http://127.0.0.1:5080' points at this machine, but Digests:Smtp:Host (smtp.relay-provider.net)", problem);
+        Assert.StartsWith("Digests:PublicUrl 'http://127.0.0.1:5080' points at this machine, but links built on it go to readers through Digests:Smtp:Host (smtp.relay-provider.net)", problem);
         Assert.Contains("Site:AllowLocalUrls", problem);
     }
 
