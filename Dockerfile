@@ -5,16 +5,19 @@ COPY Directory.Build.props Directory.Packages.props global.json ./
 COPY src/Syndicator/Syndicator.csproj src/Syndicator/
 RUN dotnet restore src/Syndicator/Syndicator.csproj
 COPY src/ src/
+# The publish output carries these (see Syndicator.csproj).
+COPY appsettings.json ./
+COPY config/ config/
 RUN dotnet publish src/Syndicator/Syndicator.csproj -c Release -o /app --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app
 COPY --from=build /app ./
-COPY appsettings.json ./
-COPY config/ ./config/
 # State lives in the /data volume; the listener binds all interfaces inside the container only. The shipped
-# sample article is for trying Syndicator locally: a real deployment must not announce or mail it.
-ENV Storage__ConnectionString="Data Source=/data/syndicator.db" \
+# sample article is for trying Syndicator locally: a real deployment must not announce or mail it. The aspnet
+# base image sets ASPNETCORE_HTTP_PORTS=8080, which Syndicator refuses (Http:Urls is its one listen setting).
+ENV ASPNETCORE_HTTP_PORTS="" \
+    Storage__ConnectionString="Data Source=/data/syndicator.db" \
     Import__SamplesPath="" \
     Import__InboxPath=/data/inbox \
     Feeds__OutputPath=/data/feeds \

@@ -301,9 +301,13 @@ public static class ClusterBench
         {
             [ConfigLocator.EnvironmentVariable] = config,
             ["Storage__Provider"] = nameof(StorageProvider.PostgreSql),
-            ["Storage__ConnectionString"] = connection,
+            // The service refuses a password written into the connection string; Npgsql reads PGPASSWORD instead.
+            ["Storage__ConnectionString"] = new Npgsql.NpgsqlConnectionStringBuilder(connection) { Password = null }.ConnectionString,
+            ["PGPASSWORD"] = new Npgsql.NpgsqlConnectionStringBuilder(connection).Password ?? "",
             ["Storage__Clustered"] = "true",
             ["Storage__MigrateOnStart"] = "true",
+            // The relay is a loopback sink, and the links it receives point at the shipped example site.
+            ["Site__AllowLocalUrls"] = "true",
             ["Import__SamplesPath"] = "",
             ["Import__InboxPath"] = Path.Combine(work, $"inbox{i + 1}"),
             ["Feeds__OutputPath"] = Path.Combine(work, $"feeds{i + 1}"),

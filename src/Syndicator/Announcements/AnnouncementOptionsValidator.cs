@@ -1,9 +1,11 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Syndicator.Announcements;
 
-/// <summary>Checks each account: a unique name, a usable base URL, every credential a reference that resolves (for enabled accounts), valid templates.</summary>
-internal sealed class AnnouncementOptionsValidator(string contentRoot) : IValidateOptions<AnnouncementOptions>
+/// <summary>Checks each account: a unique name, a network, a usable base URL, every credential a reference that resolves (for enabled accounts), valid templates.</summary>
+/// <param name="configuration">The raw values: an account's Network that is missing or not a network binds as X, and must not be checked as one.</param>
+internal sealed class AnnouncementOptionsValidator(string contentRoot, IConfiguration configuration) : IValidateOptions<AnnouncementOptions>
 {
     private static readonly string[] Visibilities = ["public", "unlisted", "private", "direct"];
 
@@ -17,6 +19,13 @@ internal sealed class AnnouncementOptionsValidator(string contentRoot) : IValida
             if (string.IsNullOrWhiteSpace(account.Name)) errors.Add($"{key}:Name is empty; give the account a unique name such as \"magazine-x\".");
             else if (options.Accounts.Take(i).Any(a => string.Equals(a.Name, account.Name, StringComparison.OrdinalIgnoreCase)))
                 errors.Add($"{key}:Name '{account.Name}' is used by another account; account names must be unique.");
+            if (string.IsNullOrWhiteSpace(configuration[$"{key}:Network"]))
+            {
+                errors.Add($"{key}:Network is missing; write one of {string.Join(", ", Enum.GetNames<Network>())}.");
+                continue;
+            }
+            // Not a network: the shape check names it with the allowed values; checks that depend on the network would only mislead.
+            if (!HasNetwork(i)) continue;
             if (account.BaseUrl is not null && (!Uri.TryCreate(account.BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
                 errors.Add($"{key}:BaseUrl '{account.BaseUrl}' is not an absolute http(s) URL; write it like {SocialAccount.DefaultBaseUrl(account.Network)}.");
             if (account.Network == Network.Mastodon && !Visibilities.Contains(account.Visibility))
@@ -43,7 +52,8 @@ internal sealed class AnnouncementOptionsValidator(string contentRoot) : IValida
         if (options.Accounts.Any(a => a.Enabled))
         {
             var folder = Path.GetFullPath(options.TemplatesPath, contentRoot);
-            foreach (var network in options.Accounts.Where(a => a.Enabled).Select(a => a.Network).Distinct())
+            var networks = options.Accounts.Where((a, i) => a.Enabled && HasNetwork(i)).Select(a => a.Network).Distinct();
+            foreach (var network in networks)
             {
                 try
                 {
@@ -57,4 +67,9 @@ internal sealed class AnnouncementOptionsValidator(string contentRoot) : IValida
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    /// <summary>Whether account <paramref name="index"/> names a real network (an unknown or missing one binds as X).</summary>
+    private bool HasNetwork(int index) =>
+        configuration[$"{AnnouncementOptions.Section}:Accounts:{index}:Network"] is { } network
+        && Enum.GetNames<Network>().Contains(network.Trim(), StringComparer.OrdinalIgnoreCase);
 }

@@ -32,7 +32,6 @@ public sealed class DigestOptions
     public string TemplatesPath { get; set; } = "config/templates";
 
     /// <summary>Where Syndicator's /subscribe and /unsubscribe pages are reachable from readers' mail clients (https in production).</summary>
-    [Url(ErrorMessage = "Digests:PublicUrl is not an absolute URL; write it like https://syndicator.magazine.example.")]
     public string PublicUrl { get; set; } = "http://127.0.0.1:5080";
 
     /// <summary>Signs unsubscribe and confirmation links (HMAC-SHA256). A reference env:NAME or file:/path; created in data/ when absent.</summary>

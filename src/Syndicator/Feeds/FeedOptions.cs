@@ -12,7 +12,6 @@ public sealed class FeedOptions
     public string OutputPath { get; set; } = "data/feeds";
 
     /// <summary>The public URL the output folder is served at; feed self links and OPML use it. Defaults to {Site:BaseUrl}/feeds.</summary>
-    [Url(ErrorMessage = "Feeds:PublicUrl is not an absolute http(s) URL; write it like https://magazine.example/feeds.")]
     public string? PublicUrl { get; set; }
 
     /// <summary>Items in each current feed and in each archive page (RFC 5005).</summary>
@@ -20,7 +19,6 @@ public sealed class FeedOptions
     public int ItemsPerFeed { get; set; } = 50;
 
     /// <summary>Feed icon / logo URL.</summary>
-    [Url(ErrorMessage = "Feeds:IconUrl is not an absolute http(s) URL.")]
     public string? IconUrl { get; set; }
 
     /// <summary>WebSub hubs: advertised with rel="hub" and pinged after a feed changes.</summary>

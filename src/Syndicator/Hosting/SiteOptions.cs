@@ -10,10 +10,20 @@ public sealed class SiteOptions
     [Required(ErrorMessage = "Site:Title is empty; set it to the publication's name.")]
     public string Title { get; set; } = "";
 
-    /// <summary>Canonical article URLs are <c>{BaseUrl}/{slug}</c> unless the article sets its own.</summary>
-    [Required(ErrorMessage = "Site:BaseUrl is empty; set it to the site's address, e.g. https://magazine.example.")]
-    [Url(ErrorMessage = "Site:BaseUrl is not an absolute http(s) URL; write it like https://magazine.example.")]
+    /// <summary>
+    /// Canonical article URLs are <c>{BaseUrl}/{slug}</c> unless the article sets its own. An absolute https URL
+    /// (see <see cref="PublicUrlsValidator"/> for what else is refused).
+    /// </summary>
+    [Required(ErrorMessage = "Site:BaseUrl is empty; set it to the site's address, e.g. https://www.your-magazine.com.")]
     public string BaseUrl { get; set; } = "";
+
+    /// <summary>
+    /// For a trial on one machine and for tests: public URLs (this one, Feeds:PublicUrl, Digests:PublicUrl) may then
+    /// be plain http on any host, and may point at this machine or at an example domain even while an SMTP host or a
+    /// social account is configured (a local mail catcher, test servers). Never in production: readers would get
+    /// links that lead nowhere.
+    /// </summary>
+    public bool AllowLocalUrls { get; set; }
 
     public string Language { get; set; } = "en";
 

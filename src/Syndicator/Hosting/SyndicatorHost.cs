@@ -27,16 +27,22 @@ public static class SyndicatorHost
     {
         var configPath = ConfigLocator.Find();
         var contentRoot = Path.GetDirectoryName(configPath)!;
+        var environmentName = Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environments.Production;
+        var environmentConfigPath = Path.Combine(contentRoot, $"appsettings.{environmentName}.json");
+        // Checked before the provider reads them, which would say neither line nor column.
+        var fileProblems = ConfigFiles.Problems([configPath, environmentConfigPath]);
+        if (fileProblems.Count > 0) throw new ConfigProblemsException(fileProblems);
+
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
         {
             Args = args,
             ContentRootPath = contentRoot,
-            EnvironmentName = Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environments.Production,
+            EnvironmentName = environmentName,
         });
 
         builder.Configuration
             .AddJsonFile(configPath, optional: false, reloadOnChange: false)
-            .AddJsonFile(Path.Combine(contentRoot, $"appsettings.{builder.Environment.EnvironmentName}.json"), optional: true, reloadOnChange: false)
+            .AddJsonFile(environmentConfigPath, optional: true, reloadOnChange: false)
             .AddEnvironmentVariables()
             .AddCommandLine(args);
         configure?.Invoke(builder.Configuration);
@@ -74,12 +80,14 @@ public static class SyndicatorHost
         Bind<DeliveryOptions>(services, configuration, DeliveryOptions.Section);
         Bind<HistoryOptions>(services, configuration, HistoryOptions.Section);
         Bind<AnnouncementOptions>(services, configuration, AnnouncementOptions.Section);
-        services.AddSingleton<IValidateOptions<AnnouncementOptions>>(new AnnouncementOptionsValidator(contentRoot));
+        services.AddSingleton<IValidateOptions<AnnouncementOptions>>(new AnnouncementOptionsValidator(contentRoot, configuration));
         Bind<DigestOptions>(services, configuration, DigestOptions.Section);
         Bind<SubscriptionOptions>(services, configuration, SubscriptionOptions.Section);
         services.AddSingleton<IValidateOptions<DigestOptions>>(new DigestOptionsValidator(contentRoot,
             ConfigSections.ReadOrDefault<StorageOptions>(configuration, StorageOptions.Section).Clustered));
         services.AddSingleton<IValidateOptions<StorageOptions>>(new StorageOptionsValidator(contentRoot));
+        services.AddSingleton<IValidateOptions<StorageOptions>>(new DataFoldersValidator(configuration, contentRoot));
+        services.AddSingleton<IValidateOptions<SiteOptions>>(new PublicUrlsValidator(configuration));
         services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();
         services.AddSingleton<IValidateOptions<ScheduleOptions>, JobRetriesValidator>();
         services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
@@ -150,8 +158,9 @@ public static class SyndicatorHost
 
     private static void Bind<T>(IServiceCollection services, IConfiguration configuration, string section) where T : class
     {
-        services.AddOptions<T>().Bind(configuration.GetSection(section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IValidateOptions<T>>(new UnknownKeys<T>(configuration, section));
+        // Binds only the values that fit their settings; ConfigShapeValidator reports the others with every other problem.
+        services.AddOptions<T>().Configure(options => ConfigShape.BindInto(options, configuration, section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<T>>(new ConfigShapeValidator<T>(configuration, section));
         ConfigProblems.Register<T>(services);
     }
 }

@@ -286,7 +286,11 @@ public sealed partial class ClusterFailoverTests
     {
         var environment = settings.ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value);
         environment["Storage__Provider"] = "PostgreSql";
-        environment["Storage__ConnectionString"] = connectionString;
+        // The service refuses a password written into the connection string; Npgsql reads PGPASSWORD instead.
+        environment["Storage__ConnectionString"] = new NpgsqlConnectionStringBuilder(connectionString) { Password = null }.ConnectionString;
+        environment["PGPASSWORD"] = new NpgsqlConnectionStringBuilder(connectionString).Password;
+        // The relay and the networks are loopback test servers.
+        environment["Site__AllowLocalUrls"] = "true";
         environment["Storage__MigrateOnStart"] = "true";
         environment["Jobs__Announcements__IntervalSeconds"] = "2";
         environment["Jobs__EmailSend__IntervalSeconds"] = "2";

@@ -10,6 +10,8 @@ public sealed class AnnouncementConfigTests
     {
         using var dir = new TempDir();
         settings["Storage:ConnectionString"] = $"Data Source={Path.Combine(dir.Path, "c.db")}";
+        // These tests are about credentials; an enabled account would otherwise also refuse the shipped example site.
+        settings["Site:AllowLocalUrls"] = "true";
         try
         {
             using var app = ConfigProblems.BuildValidated(() => SyndicatorHost.Build([], c => c.AddInMemoryCollection(settings)));

@@ -28,6 +28,7 @@ public sealed class GracefulShutdownTests
 
         await using var sandbox = new SyndicatorSandbox(Ct);
         sandbox.Set("Storage:ConnectionString", world.App.Store.ConnectionString)
+            .Set("Site:AllowLocalUrls", true) // the relay is a loopback test server
             .Set("Digests:Smtp:Host", smtp.Host).Set("Digests:Smtp:Port", smtp.Port).Set("Digests:Smtp:Security", "None")
             .Set("Digests:Smtp:Connections", 2)
             // Slow enough that the stop lands mid-batch: 100 claimed at a time, 20 a second.

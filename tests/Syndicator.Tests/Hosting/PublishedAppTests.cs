@@ -33,8 +33,10 @@ public sealed partial class PublishedAppTests
         var publishOutput = publish.StandardOutput.ReadToEndAsync(Ct);
         await publish.WaitForExitAsync(Ct);
         Assert.True(publish.ExitCode == 0, await publishOutput);
-        File.Copy(Path.Combine(Repo.Root, "appsettings.json"), Path.Combine(app, "appsettings.json"));
-        CopyFolder(Path.Combine(Repo.Root, "config"), Path.Combine(app, "config"));
+        // The publish output itself carries the default configuration, the templates and the sample.
+        Assert.Equal(File.ReadAllText(Path.Combine(Repo.Root, "appsettings.json")), File.ReadAllText(Path.Combine(app, "appsettings.json")));
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(Repo.Root, "config", "templates")).Concat(Directory.EnumerateFiles(Path.Combine(Repo.Root, "config", "samples", "articles"))))
+            Assert.True(File.Exists(Path.Combine(app, Path.GetRelativePath(Repo.Root, file))), $"{Path.GetRelativePath(Repo.Root, file)} is missing from the publish output");
 
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -58,6 +60,25 @@ public sealed partial class PublishedAppTests
         await service.WaitUntilAsync(() => File.Exists(Path.Combine(data, "feeds", "site", "rss.xml")), "the site feeds in the data folder", TimeSpan.FromSeconds(60), Ct);
         Assert.True(File.Exists(Path.Combine(data, "syndicator.db")));
         Assert.False(Directory.Exists(Path.Combine(app, "data")), "the app folder must stay read-only: nothing may be written under it");
+
+        // An appsettings.json in the working directory comes before the one beside the executable.
+        using var site = new TempDir();
+        site.File("appsettings.json", "{ \"Site\": { \"Title\": \"Elsewhere\", \"BaseUrl\": \"https://www.opinion-weekly.net\" }, \"Storage\": { \"ConnectionString\": \"Data Source=data/s.db\" } }");
+        var ownEnvironment = new Dictionary<string, string?>(environment)
+        {
+            ["Storage__ConnectionString"] = null,
+            ["SYNDICATOR_CONFIG"] = null,
+            // Relative paths follow the configuration file; this one uses the templates the app carries.
+            ["Digests__TemplatesPath"] = Path.Combine(app, "config", "templates"),
+            ["Announcements__TemplatesPath"] = Path.Combine(app, "config", "templates"),
+        };
+        await using var fromWorkingDirectory = SyndicatorProcess.Start(["config", "check"], ownEnvironment, site.Path, entrypoint);
+        var local = await fromWorkingDirectory.WaitForExitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.True(local.ExitCode == 0, local.ToString());
+        Assert.Contains(Path.Combine(site.Path, "appsettings.json"), local.Stdout.Replace("\n", "", StringComparison.Ordinal));
+
+        // And the Dockerfile clears the base image's ASPNETCORE_HTTP_PORTS, which the service refuses.
+        Assert.Equal("", environment["ASPNETCORE_HTTP_PORTS"]);
     }
 
     /// <summary>The Dockerfile's ENV instruction, as key/value pairs, with /data replaced by <paramref name="data"/>.</summary>
@@ -70,16 +91,6 @@ public sealed partial class PublishedAppTests
             result[pair.Groups[1].Value] = pair.Groups[2].Value.Trim('"').Replace("/data", data);
         Assert.Contains("Storage__ConnectionString", result.Keys);
         return result;
-    }
-
-    private static void CopyFolder(string from, string to)
-    {
-        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
     }
 
     [GeneratedRegex(@"^ENV\s+(.+)$", RegexOptions.Multiline)]

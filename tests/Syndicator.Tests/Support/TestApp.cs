@@ -28,6 +28,8 @@ public sealed class TestApp : IAsyncDisposable
         var store = await TestStore.CreateAsync(provider);
         var dir = new TempDir();
         var all = store.Settings();
+        // Relays and networks in tests are loopback servers, and links point at the example site.
+        all["Site:AllowLocalUrls"] = "true";
         all["Import:InboxPath"] = Path.Combine(dir.Path, "inbox");
         all["Import:SettleSeconds"] = "0";
         all["Feeds:OutputPath"] = Path.Combine(dir.Path, "feeds");

@@ -60,15 +60,28 @@ public sealed class TestStore : IAsyncDisposable
         return "";
     }
 
-    /// <summary>Configuration overrides that point a whole Syndicator app at this store.</summary>
-    public Dictionary<string, string?> Settings() => new()
+    /// <summary>
+    /// Configuration overrides that point a whole Syndicator app at this store. A PostgreSQL password goes into a
+    /// Storage:PasswordFile, as in production: the app refuses one written into the connection string.
+    /// </summary>
+    public Dictionary<string, string?> Settings()
     {
-        ["Storage:Provider"] = Provider.ToString(),
-        ["Storage:ConnectionString"] = ConnectionString,
-    };
+        var settings = new Dictionary<string, string?> { ["Storage:Provider"] = Provider.ToString(), ["Storage:ConnectionString"] = ConnectionString };
+        if (Provider == StorageProvider.PostgreSql && new NpgsqlConnectionStringBuilder(ConnectionString) is { Password: { Length: > 0 } password } pg)
+        {
+            passwordDir ??= new TempDir();
+            settings["Storage:PasswordFile"] = passwordDir.File("db-password", password);
+            pg.Password = null;
+            settings["Storage:ConnectionString"] = pg.ConnectionString;
+        }
+        return settings;
+    }
+
+    private TempDir? passwordDir;
 
     public async ValueTask DisposeAsync()
     {
+        passwordDir?.Dispose();
         if (dir is not null)
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

@@ -1,0 +1,116 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Syndicator.Hosting;
+
+/// <summary>
+/// Reads a JSON configuration file the way the configuration provider will (comments and trailing commas allowed,
+/// keys compared without case) and names the file, line and column of what would stop it: a syntax error, a key
+/// given twice in one object, a top level that is not an object. The provider itself says only "Failed to load
+/// configuration from file", and for a duplicate key not where.
+/// </summary>
+internal static class ConfigFiles
+{
+    private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    /// <summary>Every problem of the files that exist among <paramref name="paths"/>.</summary>
+    public static List<string> Problems(IEnumerable<string> paths)
+    {
+        var problems = new List<string>();
+        foreach (var path in paths.Where(File.Exists))
+            if (Problem(path) is { } problem) problems.Add(problem);
+        return problems;
+    }
+
+    public static string? Problem(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"{path} cannot be read ({e.GetType().Name}); give the user {Environment.UserName} read access to it.";
+        }
+        var json = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? bytes.AsMemory(Encoding.UTF8.Preamble.Length) : bytes.AsMemory();
+        if (json.Span.Trim(" \t\r\n"u8).IsEmpty) return $"{path} is empty; it must hold a JSON object, at least {{ }}.";
+
+        var reader = new Utf8JsonReader(json.Span, ReaderOptions);
+        var objects = new Stack<HashSet<string>?>();
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                        objects.Push(new HashSet<string>(StringComparer.OrdinalIgnoreCase));
+                        break;
+                    case JsonTokenType.StartArray:
+                        if (objects.Count == 0)
+                            return $"{At(path, json.Span, reader.TokenStartIndex)}: the file holds a list, but it must hold a JSON object {{ \"Site\": {{ ... }}, ... }}.";
+                        objects.Push(null);
+                        break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        objects.Pop();
+                        break;
+                    case JsonTokenType.PropertyName when objects.Peek() is { } keys:
+                        var key = reader.GetString()!;
+                        if (!keys.Add(key))
+                            return $"{At(path, json.Span, reader.TokenStartIndex)}: the key \"{key}\" is given twice in the same object (keys are compared without case); keep one.";
+                        break;
+                    default:
+                        if (objects.Count == 0)
+                            return $"{At(path, json.Span, reader.TokenStartIndex)}: the file holds a single value, but it must hold a JSON object {{ \"Site\": {{ ... }}, ... }}.";
+                        break;
+                }
+            }
+        }
+        catch (JsonException e) when (e.LineNumber is { } line)
+        {
+            return $"{path}, line {line + 1}, column {Column(json.Span, (int)line, (int)(e.BytePositionInLine ?? 0))}: {Describe(e)} Fix the JSON there (a missing comma or quote, or a stray one, is the usual cause).";
+        }
+        catch (InvalidOperationException)
+        {
+            // GetString on a key whose bytes are not UTF-8.
+            return $"{At(path, json.Span, reader.TokenStartIndex)}: this key is not valid UTF-8; save the file as UTF-8.";
+        }
+        return null;
+    }
+
+    /// <summary>"path, line L, column C" for a byte offset; columns count characters, not bytes, so a line in Persian is counted as an editor shows it.</summary>
+    private static string At(string path, ReadOnlySpan<byte> json, long offset)
+    {
+        var before = json[..(int)offset];
+        var line = before.Count((byte)'\n');
+        var lineStart = before.LastIndexOf((byte)'\n') + 1;
+        return $"{path}, line {line + 1}, column {Encoding.UTF8.GetCharCount(before[lineStart..]) + 1}";
+    }
+
+    private static int Column(ReadOnlySpan<byte> json, int line, int bytePosition)
+    {
+        var start = 0;
+        for (var i = 0; i < line; i++)
+        {
+            var next = json[start..].IndexOf((byte)'\n');
+            if (next < 0) break;
+            start += next + 1;
+        }
+        var end = Math.Min(json.Length, start + bytePosition);
+        return Encoding.UTF8.GetCharCount(json[start..end]) + 1;
+    }
+
+    /// <summary>The reader's own description, without the position it appends (given above, counted in characters).</summary>
+    private static string Describe(JsonException e)
+    {
+        var message = e.Message;
+        foreach (var marker in new[] { " Path:", " LineNumber:", " | LineNumber:" })
+        {
+            var at = message.IndexOf(marker, StringComparison.Ordinal);
+            if (at > 0) message = message[..at];
+        }
+        message = message.Trim();
+        return message.EndsWith('.') ? message : message + ".";
+    }
+}
