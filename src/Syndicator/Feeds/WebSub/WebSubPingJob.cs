@@ -1,4 +1,5 @@
 using Quartz;
+using Syndicator.Scheduling;
 
 namespace Syndicator.Feeds.WebSub;
 
@@ -9,6 +10,8 @@ public sealed class WebSubPingJob(WebSubPings pings) : IJob
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
         var report = await pings.SendDueAsync(cancellationToken);
-        context.Result = report.Attempted == 0 ? JobRunReport.Skipped("nothing to ping") : JobRunReport.Succeeded($"hub pings: {report}");
+        context.Result = report.Attempted == 0
+            ? JobRunReport.Skipped("nothing to ping")
+            : JobRunReport.FromDeliveries($"hub pings: {report}", report.Sent, report.Retrying, report.Failed);
     }
 }
