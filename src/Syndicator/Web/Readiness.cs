@@ -209,7 +209,12 @@ internal sealed class DeliveriesHealthCheck(Database database, TimeProvider time
             : HealthCheckResult.Degraded(string.Join("; ", problems) + ". See syndicator status or the dashboard for the errors.");
     }
 
-    internal sealed record StuckChannel(string Channel, long Failed, long Retrying);
+    internal sealed record StuckChannel
+    {
+        public string Channel { get; init; } = "";
+        public long Failed { get; init; }
+        public long Retrying { get; init; }
+    }
 
     internal sealed record OverduePause
     {

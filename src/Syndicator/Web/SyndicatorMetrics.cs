@@ -15,13 +15,10 @@ namespace Syndicator.Web;
 /// Quartz job listener, so each node reports the runs it executed itself.
 /// </summary>
 /// <remarks>
-/// Feed build failures are read from <c>feed_build_failures</c> at each scrape, like the outbox. MailKit's own
-/// System.Diagnostics.Metrics meters (<c>mailkit.net.smtp</c>, <c>mailkit.net.socket</c>) are bridged in through
-/// prometheus-net's MeterAdapter; its tracing activities are not metrics and need an OpenTelemetry tracer to be seen.
-/// Each app has its own registry rather than prometheus-net's static default, so two apps in one process (the tests)
+/// Feed build failures are read from <c>feed_build_failures</c> at each scrape, like the outbox. Each app has its own registry rather than prometheus-net's static default, so two apps in one process (the tests)
 /// do not report each other's numbers.
 /// </remarks>
-public sealed class SyndicatorMetrics : IDisposable
+public sealed class SyndicatorMetrics
 {
     public const string Path = "/metrics";
 
@@ -36,7 +33,6 @@ public sealed class SyndicatorMetrics : IDisposable
     private readonly Gauge scopesFailing;
     private readonly Gauge itemsLeftOut;
     private readonly Gauge scopeFailures;
-    private readonly IDisposable mailKitMeters;
     private readonly HashSet<string> failingScopesSeen = new(StringComparer.Ordinal);
     private readonly HashSet<string> channelsSeen = new(StringComparer.Ordinal);
 
@@ -66,18 +62,7 @@ public sealed class SyndicatorMetrics : IDisposable
 
         DotNetStats.Register(Registry);
         Registry.AddBeforeCollectCallback(RefreshAsync);
-
-        // MailKit measures only once told to; its meters are process-wide, so every app in a process sees the same ones.
-        MailKit.Telemetry.SmtpClient.Configure();
-        MailKit.Telemetry.Socket.Configure();
-        mailKitMeters = MeterAdapter.StartListening(new MeterAdapterOptions
-        {
-            Registry = Registry,
-            InstrumentFilterPredicate = instrument => instrument.Meter.Name.StartsWith("mailkit.", StringComparison.Ordinal),
-        });
     }
-
-    public void Dispose() => mailKitMeters.Dispose();
 
     public CollectorRegistry Registry { get; }
     public Histogram JobDuration { get; }
