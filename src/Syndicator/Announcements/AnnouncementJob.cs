@@ -1,4 +1,6 @@
 using Quartz;
+using Syndicator.Deliveries;
+using Syndicator.Scheduling;
 
 namespace Syndicator.Announcements;
 
@@ -15,8 +17,7 @@ public sealed class AnnouncementJob(Announcer announcer) : IJob
             context.Result = JobRunReport.Skipped("nothing to announce");
             return;
         }
-        var summary = string.Join("; ", tried.Select(r => $"{r.Account}: {r.Report}"));
-        context.Result = (tried.Any(r => r.Report.LeftWorkFailed) ? JobRunReport.Failed(summary) : JobRunReport.Succeeded(summary))
-            .With("sent", reports.Sum(r => r.Report.Sent)).With("failed", reports.Sum(r => r.Report.Failed));
+        var total = tried.Aggregate(DrainReport.None, (sum, r) => sum.Add(r.Report));
+        context.Result = JobRunReport.FromDeliveries(string.Join("; ", tried.Select(r => $"{r.Account}: {r.Report}")), total.Sent, total.Retrying, total.Failed + total.Unconfirmed);
     }
 }

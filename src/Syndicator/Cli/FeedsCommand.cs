@@ -31,7 +31,9 @@ internal static class FeedsCommand
                 foreach (var path in report.Written.Take(50)) AnsiConsole.MarkupLineInterpolated($"written    {path}");
                 if (report.Written.Count > 50) AnsiConsole.MarkupLineInterpolated($"... and {report.Written.Count - 50:N0} more");
                 AnsiConsole.MarkupLineInterpolated($"[bold]{report.Written.Count:N0} written, {report.Unchanged:N0} unchanged[/] ({report.Scopes:N0} feeds, {report.Elapsed.TotalMilliseconds:N0} ms) in {outDir ?? builder.Output.Root}");
-                return 0;
+                // A feed that failed, or was written without some articles, is not a success: say which and exit non-zero.
+                foreach (var failure in report.Failures) AnsiConsole.MarkupLineInterpolated($"[red]failed[/]     {failure}");
+                return report.Failures.Count == 0 ? 0 : 1;
             });
         });
         var feeds = new Command("feeds", "RSS 2.0, Atom 1.0 and JSON Feed output.");

@@ -333,16 +333,3 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         }
     }
 }
-
-/// <summary>How a job that drained deliveries reports its run: failed when it left work that will not go out on its own.</summary>
-public static class DrainReports
-{
-    public static Quartz.JobRunReport ToJobRun(this DrainReport? report, string what, string nothingDue)
-    {
-        if (report is null) return Quartz.JobRunReport.Skipped($"{what} is being sent on this node already");
-        if (report.Attempted == 0 && report.Deferred == 0) return Quartz.JobRunReport.Skipped(nothingDue);
-        var summary = $"{what}: {report}";
-        var run = report.LeftWorkFailed ? Quartz.JobRunReport.Failed(summary) : Quartz.JobRunReport.Succeeded(summary);
-        return run.With("sent", report.Sent).With("failed", report.Failed).With("unconfirmed", report.Unconfirmed);
-    }
-}

@@ -1,5 +1,6 @@
 using Quartz;
 using Syndicator.Deliveries;
+using Syndicator.Scheduling;
 
 namespace Syndicator.Digests;
 
@@ -24,7 +25,7 @@ public sealed class WeeklyDigestJob(DigestPlanner planner, DeliveryWorker worker
 public sealed class EmailSendJob(DeliveryWorker worker, EmailChannel email) : IJob
 {
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default) =>
-        context.Result = (await worker.DrainAsync(email, DrainFilter.All, untilEmpty: true, cancellationToken)).ToJobRun("e-mail", "no e-mail due");
+        context.Result = JobRunReport.FromDrain("e-mail", await worker.DrainAsync(email, DrainFilter.All, untilEmpty: true, cancellationToken), "no e-mail due");
 }
 
 internal static class DigestRun
@@ -33,8 +34,9 @@ internal static class DigestRun
     {
         var plan = await planner.PlanAsync(frequency, manual: false, cancellationToken);
         var report = await worker.DrainAsync(email, DrainFilter.All, untilEmpty: true, cancellationToken);
-        var summary = $"{plan}; e-mail: {report?.ToString() ?? "being sent on this node already"}";
-        context.Result = (report is { LeftWorkFailed: true } ? JobRunReport.Failed(summary) : JobRunReport.Succeeded(summary))
-            .With("planned", plan.Planned).With("sent", report?.Sent ?? 0).With("failed", report?.Failed ?? 0).With("unconfirmed", report?.Unconfirmed ?? 0);
+        var sending = JobRunReport.FromDrain("e-mail", report, "no e-mail due");
+        // Planning is this run's own work: with nothing to send it still succeeded, and a sending failure shows as it is.
+        context.Result = (sending.Result == JobRunResult.Skipped ? JobRunReport.Succeeded($"{plan}; {sending.Summary}") : sending with { Summary = $"{plan}; {sending.Summary}" })
+            .With("planned", plan.Planned);
     }
 }

@@ -4,12 +4,17 @@ using System.Xml;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Syndicator.Articles;
 
 namespace Syndicator.Feeds;
 
-public sealed record FeedBuildReport(int Scopes, IReadOnlyList<string> Written, int Unchanged, TimeSpan Elapsed)
+public sealed record FeedBuildReport(int Scopes, IReadOnlyList<string> Written, int Unchanged, TimeSpan Elapsed, IReadOnlyList<ScopeBuildFailure> Failures)
 {
-    public override string ToString() => $"{Scopes} feed(s) rebuilt: {Written.Count} file(s) rewritten, {Unchanged:N0} unchanged, in {Elapsed.TotalMilliseconds:N0} ms";
+    public int ItemsLeftOut => Failures.Sum(f => f.LeftOut.Count);
+
+    public override string ToString() =>
+        $"{Scopes} feed(s) rebuilt: {Written.Count} file(s) rewritten, {Unchanged:N0} unchanged, in {Elapsed.TotalMilliseconds:N0} ms" +
+        (Failures.Count == 0 ? "" : $"; {Failures.Count} failed ({string.Join("; ", Failures)})");
 }
 
 /// <summary>
@@ -17,12 +22,19 @@ public sealed record FeedBuildReport(int Scopes, IReadOnlyList<string> Written, 
 /// and the archive pages from the earliest changed article on are regenerated, and only files whose bytes change
 /// are written. A full build marks every scope dirty from the beginning and takes the same path.
 /// </summary>
+/// <remarks>
+/// One bad article never stops a feed: an article that makes a document fail to render is left out of that scope's
+/// documents in every format (so the three agree), with a warning naming it, and the rest is written. A scope that
+/// failed, in part or whole, keeps its dirty mark, so the next build tries it again and the failure is counted in
+/// <c>feed_build_failures</c> until a build of the scope is clean.
+/// </remarks>
 public sealed class FeedBuilder(
     FeedStore store,
     FeedLinks links,
     IOptions<FeedOptions> options,
     IHostEnvironment environment,
     WebSub.WebSubPings pings,
+    TimeProvider time,
     ILogger<FeedBuilder> logger)
 {
     public FeedOutput Output { get; } = new(Path.GetFullPath(options.Value.OutputPath, environment.ContentRootPath));
@@ -30,7 +42,7 @@ public sealed class FeedBuilder(
     private int PageSize => options.Value.ItemsPerFeed;
 
     /// <param name="exportTo">
-    /// Build every feed into this folder instead, leaving the dirty marks for the real output folder alone.
+    /// Build every feed into this folder instead, leaving the dirty marks and the failure record of the real output folder alone.
     /// </param>
     public async Task<FeedBuildReport> BuildAsync(bool full, IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken, string? exportTo = null)
     {
@@ -48,6 +60,7 @@ public sealed class FeedBuilder(
             dirty = await store.DirtyAsync(cancellationToken);
         }
         var written = new List<string>();
+        var failures = new List<ScopeBuildFailure>();
         var unchanged = 0;
         await using (var connection = await store.OpenAsync(cancellationToken))
         {
@@ -55,38 +68,109 @@ public sealed class FeedBuilder(
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var scope = await store.ResolveAsync(connection, dirty[i].Scope, cancellationToken);
+                ScopeBuildFailure? failure = null;
                 if (scope is not null)
                 {
-                    try
+                    var leftOut = new Dictionary<string, (Article Article, Exception Error)>(StringComparer.Ordinal);
+                    Exception? documentError = null;
+                    await foreach (var document in DocumentsAsync(connection, scope, dirty[i].Since, cancellationToken))
                     {
-                        await foreach (var document in DocumentsAsync(connection, scope, dirty[i].Since, cancellationToken))
+                        var rendered = RenderLeavingOut(document);
+                        foreach (var (article, error) in rendered.LeftOut) leftOut.TryAdd(article.Id, (article, error));
+                        if (rendered.Error is not null)
                         {
-                            foreach (var (file, bytes) in Render(document))
-                            {
-                                var path = links.RelativePath(scope, document.ArchivePage, file);
-                                if (!await output.WriteIfChangedAsync(path, bytes, cancellationToken)) { unchanged++; continue; }
-                                written.Add(path);
-                                if (exportTo is null && !document.IsArchive) await pings.QueueAsync(links.Url(scope, null, file), bytes, cancellationToken);
-                            }
+                            // The document fails with no single article to blame (or still fails without them): the others are still written.
+                            documentError ??= rendered.Error;
+                            logger.LogError(rendered.Error, "Feed {Scope}: {Document} could not be written: {Reason}. The scope is tried again at the next build.",
+                                scope.Id, links.RelativePath(scope, document.ArchivePage, "*"), rendered.Error.Message);
+                            continue;
+                        }
+                        foreach (var (file, bytes) in rendered.Files)
+                        {
+                            var path = links.RelativePath(scope, document.ArchivePage, file);
+                            if (!await output.WriteIfChangedAsync(path, bytes, cancellationToken)) { unchanged++; continue; }
+                            written.Add(path);
+                            if (exportTo is null && !document.IsArchive) await pings.QueueAsync(links.Url(scope, null, file), bytes, cancellationToken);
                         }
                     }
-                    catch (Exception e) when (e is XmlException or ArgumentException or UriFormatException or InvalidOperationException)
-                    {
-                        // One bad article must not block the other feeds; the mark stays, so the scope is retried next build.
-                        logger.LogError(e, "Feed {Scope} could not be built: {Reason}", dirty[i].Scope, e.Message);
-                        continue;
-                    }
+                    if (leftOut.Count > 0 || documentError is not null)
+                        failure = await DescribeAsync(connection, scope, leftOut.Values.ToList(), documentError, cancellationToken);
                 }
-                if (exportTo is null) await store.ClearAsync(dirty[i], cancellationToken);
+                if (failure is not null) failures.Add(failure);
+                if (exportTo is null)
+                {
+                    // A failed scope keeps its mark, so the next build tries it again and the failure is counted once per build.
+                    if (failure is null)
+                    {
+                        await store.ClearAsync(dirty[i], cancellationToken);
+                        await store.RecordCleanBuildAsync(dirty[i].Scope, cancellationToken);
+                    }
+                    else await store.RecordFailedBuildAsync(failure, time.GetUtcNow(), cancellationToken);
+                }
                 progress?.Report((i + 1, dirty.Count));
             }
 
             if (dirty.Count > 0) await WriteDirectoryAsync(connection, output, written, cancellationToken);
         }
 
-        var report = new FeedBuildReport(dirty.Count, written, unchanged, System.Diagnostics.Stopwatch.GetElapsedTime(started));
-        if (dirty.Count > 0) logger.LogInformation("Feeds: {Report}", report.ToString());
+        var report = new FeedBuildReport(dirty.Count, written, unchanged, System.Diagnostics.Stopwatch.GetElapsedTime(started), failures);
+        if (dirty.Count > 0) logger.Log(failures.Count == 0 ? LogLevel.Information : LogLevel.Warning, "Feeds: {Report}", report.ToString());
         return report;
+    }
+
+    /// <summary>
+    /// The three formats of <paramref name="document"/>. When rendering throws, each article is rendered alone to find
+    /// the ones to blame, and the document is rendered again without them; an error no article explains is returned.
+    /// </summary>
+    private (IReadOnlyList<(string File, byte[] Bytes)> Files, IReadOnlyList<(Article Article, Exception Error)> LeftOut, Exception? Error) RenderLeavingOut(FeedDocument document)
+    {
+        try
+        {
+            return (Render(document).ToList(), [], null);
+        }
+        catch (Exception whole) when (whole is not OperationCanceledException)
+        {
+            var bad = new List<(Article, Exception)>();
+            foreach (var article in document.Items)
+            {
+                try
+                {
+                    _ = Render(document with { Items = [article] }).ToList();
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    bad.Add((article, e));
+                }
+            }
+            if (bad.Count == 0) return ([], [], whole);
+            var kept = document with { Items = document.Items.Where(a => !bad.Exists(b => b.Item1.Id == a.Id)).ToList() };
+            try
+            {
+                return (Render(kept).ToList(), bad, null);
+            }
+            catch (Exception still) when (still is not OperationCanceledException)
+            {
+                // Every article fails alone as well when the fault is the feed's own (its title, say): blame none of them.
+                return ([], [], still);
+            }
+        }
+    }
+
+    private async Task<ScopeBuildFailure> DescribeAsync(System.Data.Common.DbConnection connection, FeedScope scope,
+        IReadOnlyList<(Article Article, Exception Error)> leftOut, Exception? documentError, CancellationToken cancellationToken)
+    {
+        var sources = await store.SourceNamesAsync(connection, leftOut.Select(l => l.Article.Id).ToList(), cancellationToken);
+        var items = new List<LeftOutItem>();
+        foreach (var (article, error) in leftOut)
+        {
+            var source = sources.GetValueOrDefault(article.Id);
+            var reason = $"{error.GetType().Name}: {error.Message}";
+            logger.LogWarning("Feed {Scope}: article {Slug} (source {Source}) is left out of the feed: {Reason}. Fix the article and import it again; the rest of the feed is written.",
+                scope.Id, article.Slug, source ?? "unknown", reason);
+            items.Add(new LeftOutItem(article.Id, article.Slug, source, reason));
+        }
+        return new ScopeBuildFailure(scope.Id, documentError is null ? ScopeFailureKind.ItemsLeftOut : ScopeFailureKind.NotWritten,
+            documentError is null ? $"{items.Count} article(s) left out" : $"{documentError.GetType().Name}: {documentError.Message}", items);
     }
 
     /// <summary>

@@ -21,6 +21,13 @@ public sealed class FeedOptions
     /// <summary>Feed icon / logo URL.</summary>
     public string? IconUrl { get; set; }
 
+    /// <summary>
+    /// <c>/ready</c> turns Degraded once a feed scope has failed to build (or left articles out) this many builds in a row.
+    /// One failed build is often an article caught mid-edit; several in a row need someone to fix the article.
+    /// </summary>
+    [Range(1, 1000, ErrorMessage = "Feeds:DegradedAfterFailedBuilds must be between 1 and 1000 (builds in a row).")]
+    public int DegradedAfterFailedBuilds { get; set; } = 3;
+
     /// <summary>WebSub hubs: advertised with rel="hub" and pinged after a feed changes.</summary>
     public List<string> Hubs { get; set; } = [];
 }

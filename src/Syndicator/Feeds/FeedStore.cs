@@ -12,6 +12,28 @@ public sealed record DirtyFeed
     public DateTimeOffset Since { get; init; }
 }
 
+/// <summary>How a scope's build failed: some articles were left out of documents that were written, or a document was not written at all.</summary>
+public enum ScopeFailureKind
+{
+    ItemsLeftOut,
+    NotWritten,
+}
+
+/// <summary>An article a build left out of a scope's feed, with the file it was imported from and why.</summary>
+public sealed record LeftOutItem(string ArticleId, string Slug, string? SourceName, string Reason)
+{
+    public override string ToString() => $"{Slug} ({SourceName ?? "source unknown"}): {Reason}";
+}
+
+/// <summary>One scope's failed build: what <c>feed_build_failures</c> and <c>feed_items_left_out</c> hold for it.</summary>
+public sealed record ScopeBuildFailure(string Scope, ScopeFailureKind Kind, string Error, IReadOnlyList<LeftOutItem> LeftOut)
+{
+    public override string ToString() => LeftOut.Count == 0 ? $"{Scope}: {Error}" : $"{Scope}: {Error}: {string.Join(", ", LeftOut)}";
+}
+
+/// <summary>A scope whose builds keep failing, as recorded across runs and nodes.</summary>
+public sealed record FailingScope(string Scope, int ConsecutiveFailures, DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt, ScopeFailureKind Kind, string LastError, IReadOnlyList<LeftOutItem> LeftOut);
+
 /// <summary>The feed capability's SQL: which articles a scope holds, in what order, and which scopes need rebuilding.</summary>
 public sealed class FeedStore(Database database, ArticleStore articles)
 {
@@ -149,12 +171,88 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             ON CONFLICT (scope) DO UPDATE SET since = CASE WHEN excluded.since < feed_dirty.since THEN excluded.since ELSE feed_dirty.since END
             """, scopes.Distinct().Select(scope => new { scope, since }), transaction, cancellationToken: cancellationToken));
 
+    /// <summary>The file each article was imported from (<c>articles.source_name</c>), for the warning that leaves it out.</summary>
+    public async Task<IReadOnlyDictionary<string, string?>> SourceNamesAsync(DbConnection connection, IReadOnlyCollection<string> articleIds, CancellationToken cancellationToken)
+    {
+        if (articleIds.Count == 0) return new Dictionary<string, string?>();
+        var parameters = new DynamicParameters();
+        var rows = await connection.QueryAsync<(string Id, string? SourceName)>(new CommandDefinition(
+            $"SELECT id, source_name FROM articles WHERE id IN {SqlList.In(parameters, "id", articleIds)}", parameters, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => r.Id, r => r.SourceName);
+    }
+
+    /// <summary>Counts one more failed build of the scope and replaces the list of what it left out.</summary>
+    public async Task RecordFailedBuildAsync(ScopeBuildFailure failure, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        now = now.ToStoredPrecision();
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO feed_build_failures (scope, consecutive_failures, first_failed_at, last_failed_at, kind, last_error)
+            VALUES (@scope, 1, @now, @now, @kind, @error)
+            ON CONFLICT (scope) DO UPDATE SET consecutive_failures = feed_build_failures.consecutive_failures + 1,
+                last_failed_at = excluded.last_failed_at, kind = excluded.kind, last_error = excluded.last_error
+            """, new { scope = failure.Scope, now, kind = failure.Kind.ToColumn(), error = failure.Error }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM feed_items_left_out WHERE scope = @scope", new { scope = failure.Scope }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO feed_items_left_out (scope, article_id, slug, source_name, reason, left_out_at)
+            VALUES (@scope, @ArticleId, @Slug, @SourceName, @Reason, @now)
+            """, failure.LeftOut.Select(i => new { scope = failure.Scope, i.ArticleId, i.Slug, i.SourceName, i.Reason, now }), transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>A clean build ends the scope's run of failures.</summary>
+    public async Task RecordCleanBuildAsync(string scope, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_items_left_out WHERE scope = @scope", new { scope }, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_build_failures WHERE scope = @scope", new { scope }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Scopes whose latest build failed, most failures in a row first, each with the articles it left out.</summary>
+    public async Task<IReadOnlyList<FailingScope>> FailingScopesAsync(int minimumConsecutive, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var scopes = (await connection.QueryAsync<FailureRow>(new CommandDefinition("""
+            SELECT scope AS Scope, consecutive_failures AS Consecutive, first_failed_at AS FirstFailedAt, last_failed_at AS LastFailedAt,
+                   kind AS Kind, last_error AS LastError
+            FROM feed_build_failures
+            WHERE consecutive_failures >= @minimumConsecutive ORDER BY consecutive_failures DESC, scope
+            """, new { minimumConsecutive }, cancellationToken: cancellationToken))).ToList();
+        if (scopes.Count == 0) return [];
+        var parameters = new DynamicParameters();
+        var items = (await connection.QueryAsync<(string Scope, string ArticleId, string Slug, string? SourceName, string Reason)>(new CommandDefinition(
+            $"SELECT scope, article_id, slug, source_name, reason FROM feed_items_left_out WHERE scope IN {SqlList.In(parameters, "scope", scopes.Select(s => s.Scope).ToList())} ORDER BY scope, slug",
+            parameters, cancellationToken: cancellationToken))).ToLookup(i => i.Scope);
+        return scopes.Select(s => new FailingScope(s.Scope, s.Consecutive, s.FirstFailedAt, s.LastFailedAt, FeedFailureColumns.KindFromColumn(s.Kind), s.LastError,
+            items[s.Scope].Select(i => new LeftOutItem(i.ArticleId, i.Slug, i.SourceName, i.Reason)).ToList())).ToList();
+    }
+
+    private sealed class FailureRow
+    {
+        public string Scope { get; init; } = "";
+        public int Consecutive { get; init; }
+        public DateTimeOffset FirstFailedAt { get; init; }
+        public DateTimeOffset LastFailedAt { get; init; }
+        public string Kind { get; init; } = "";
+        public string LastError { get; init; } = "";
+    }
+
     public async Task MarkAllAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var scopes = await ScopesAsync(connection, cancellationToken);
         await MarkAsync(connection, null, scopes.Select(s => s.Scope.Id), Beginning, cancellationToken);
     }
+}
+
+/// <summary>The record of failed feed builds (migration 0010), counted across runs and nodes until a clean build of the scope.</summary>
+public static class FeedFailureColumns
+{
+    public static string ToColumn(this ScopeFailureKind kind) => kind == ScopeFailureKind.NotWritten ? "not-written" : "items-left-out";
+
+    public static ScopeFailureKind KindFromColumn(string value) => value == "not-written" ? ScopeFailureKind.NotWritten : ScopeFailureKind.ItemsLeftOut;
 }
 
 /// <summary>Marks the feeds an article change touches: the site, its author and tags, before and after the change.</summary>

@@ -43,8 +43,10 @@ public sealed class DatabaseExecutionHistoryStore(Database database, ILogger<Dat
     public async ValueTask AddExecution(ExecutionHistoryEntry entry, CancellationToken cancellationToken = default)
     {
         var outcome = entry.EffectiveResult;
-        var success = outcome is JobRunResult.Succeeded or JobRunResult.Skipped;
-        var failed = outcome == JobRunResult.Failed;
+        // A partly failed run completed its pass, so it answers "has the job run to the end lately?" (RequireSuccessWithin),
+        // and it is a failure as well: it moves the last failure and counts in the failures in a row.
+        var success = outcome is JobRunResult.Succeeded or JobRunResult.Skipped or JobRunOutcomes.PartlyFailed;
+        var failed = JobRunOutcomes.IsFailure(outcome);
         var finalFailure = failed && !entry.RetryScheduled;
         var firedAt = entry.FiredAtUtc.ToStoredPrecision();
         var values = new
@@ -395,11 +397,27 @@ public sealed class DatabaseExecutionHistoryStore(Database database, ILogger<Dat
     }
 }
 
-/// <summary>The spelling of a run's outcome in <c>job_runs.outcome</c> and <c>job_status.last_outcome</c>: <c>succeeded</c>, <c>failed</c>, <c>skipped</c>, <c>cancelled</c>.</summary>
+/// <summary>
+/// The spelling of a run's outcome in <c>job_runs.outcome</c> and <c>job_status.last_outcome</c>: <c>succeeded</c>,
+/// <c>failed</c>, <c>partly-failed</c>, <c>skipped</c>, <c>cancelled</c>.
+/// </summary>
 public static class JobRunOutcomes
 {
+    /// <summary>
+    /// The run did its work but left part of it undone (a feed scope not built, deliveries that failed). Outside
+    /// Quartz's enum, far from its members so an appended one cannot collide; see <see cref="JobRunReports"/>.
+    /// </summary>
+    public const JobRunResult PartlyFailed = (JobRunResult)64;
+
+    /// <summary>The outcome's name for metric labels and reports: the enum member's, or <c>PartlyFailed</c>.</summary>
+    public static string Name(JobRunResult result) => result == PartlyFailed ? nameof(PartlyFailed) : result.ToString();
+
+    /// <summary>Whether the run left work failed, wholly or in part.</summary>
+    public static bool IsFailure(JobRunResult result) => result is JobRunResult.Failed or PartlyFailed;
+
     public static string ToColumn(JobRunResult result) => result switch
     {
+        PartlyFailed => "partly-failed",
         JobRunResult.Succeeded => "succeeded",
         JobRunResult.Failed => "failed",
         JobRunResult.Skipped => "skipped",
@@ -412,6 +430,7 @@ public static class JobRunOutcomes
     {
         "succeeded" => JobRunResult.Succeeded,
         "failed" => JobRunResult.Failed,
+        "partly-failed" => PartlyFailed,
         "skipped" => JobRunResult.Skipped,
         "cancelled" => JobRunResult.Cancelled,
         // Neither a success nor a failure, as Quartz treats a result it does not know.

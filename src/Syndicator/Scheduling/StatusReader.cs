@@ -74,7 +74,7 @@ public sealed class StatusReader(
         var failedRuns = await history.QueryExecutions(new ExecutionHistoryQuery
         {
             SchedulerName = scheduler.SchedulerName,
-            Results = [JobRunResult.Failed],
+            Results = [JobRunResult.Failed, JobRunOutcomes.PartlyFailed],
             Take = failures,
         }, cancellationToken);
         var failedDeliveries = (await deliveries.ListAsync(DeliveryState.Unconfirmed, null, null, failures, cancellationToken))

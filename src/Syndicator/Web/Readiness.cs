@@ -8,6 +8,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Quartz;
 using Quartz.Extensibility;
+using Microsoft.Extensions.Options;
+using Syndicator.Feeds;
 using Syndicator.Scheduling;
 using Syndicator.Storage;
 
@@ -16,7 +18,9 @@ namespace Syndicator.Web;
 /// <summary>
 /// <c>/ready</c>: 200 while the service can do its work, 503 otherwise. Checked: the database answers (and holds the
 /// schema), the Quartz scheduler runs and fires its triggers on time, and, when job history is recorded, every
-/// enabled job has succeeded recently. <c>/health</c> stays a bare liveness answer that needs nothing.
+/// enabled job has succeeded recently. Degraded (still 200, naming what and why): a feed scope that failed
+/// <c>Feeds:DegradedAfterFailedBuilds</c> builds in a row, a channel whose every attempt in the last hour failed, and
+/// an account still paused past its window. <c>/health</c> stays a bare liveness answer that needs nothing.
 /// </summary>
 public static class Readiness
 {
@@ -38,6 +42,8 @@ public static class Readiness
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [Tag])
+            .AddCheck<FeedBuildsHealthCheck>("feeds", tags: [Tag])
+            .AddCheck<DeliveriesHealthCheck>("deliveries", tags: [Tag])
             .AddQuartz(o =>
             {
                 o.Tags.Add(Tag);
@@ -132,5 +138,117 @@ internal sealed class DatabaseHealthCheck(Database database, ILogger<DatabaseHea
             var what = e is OperationCanceledException ? $"no answer within {Timeout.TotalSeconds:0} s" : e.GetType().Name;
             return HealthCheckResult.Unhealthy($"{database.Provider} does not answer ({what}); see the service log");
         }
+    }
+}
+
+/// <summary>Degraded while a feed scope has failed to build, or left articles out, <c>Feeds:DegradedAfterFailedBuilds</c> builds in a row.</summary>
+internal sealed class FeedBuildsHealthCheck(FeedStore feeds, IOptions<FeedOptions> options, ILogger<FeedBuildsHealthCheck> logger) : IHealthCheck
+{
+    /// <summary>How many scopes, and articles per scope, the reply names; the dashboard and the history have the rest.</summary>
+    private const int Named = 5;
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var threshold = options.Value.DegradedAfterFailedBuilds;
+        IReadOnlyList<FailingScope> failing;
+        try
+        {
+            failing = await feeds.FailingScopesAsync(threshold, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Readiness: the feed build failures could not be read");
+            return HealthCheckResult.Degraded($"feed build failures could not be read ({e.GetType().Name}); see the database check and the service log");
+        }
+        if (failing.Count == 0) return HealthCheckResult.Healthy($"no feed has failed {threshold} builds in a row");
+        var named = failing.Take(Named).Select(f =>
+        {
+            var what = $"{f.Scope} failed {f.ConsecutiveFailures} builds in a row since {f.FirstFailedAt:u}: {f.LastError}";
+            if (f.LeftOut.Count > 0) what += " (" + string.Join(", ", f.LeftOut.Take(Named)) + (f.LeftOut.Count > Named ? $", and {f.LeftOut.Count - Named} more" : "") + ")";
+            return what;
+        });
+        return HealthCheckResult.Degraded(string.Join("; ", named) + (failing.Count > Named ? $"; and {failing.Count - Named} more feeds" : "") +
+            ". Fix the articles named and import them again.");
+    }
+}
+
+/// <summary>
+/// Degraded while a channel is stuck (every attempt of the last hour failed or waits for a retry, none was sent) or an
+/// account is still paused a while after its pause should have ended.
+/// </summary>
+/// <remarks>
+/// The reply is unauthenticated: it names the channel and account and counts, not the services' error texts, which
+/// <c>syndicator status</c> and the dashboard show.
+/// </remarks>
+internal sealed class DeliveriesHealthCheck(Database database, TimeProvider time, ILogger<DeliveriesHealthCheck> logger) : IHealthCheck
+{
+    internal static readonly TimeSpan StuckWindow = TimeSpan.FromHours(1);
+
+    /// <summary>A pause ends when the channel's next run sees it has; this long past its end it has not been.</summary>
+    internal static readonly TimeSpan PauseGrace = TimeSpan.FromMinutes(10);
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        var problems = new List<string>();
+        try
+        {
+            await using var connection = await database.OpenAsync(cancellationToken);
+            foreach (var c in await StuckChannelsAsync(connection, now - StuckWindow, cancellationToken))
+                problems.Add($"{c.Channel} is stuck: all {c.Failed + c.Retrying} attempts in the last hour failed ({c.Failed} for good, {c.Retrying} waiting to retry), none was sent");
+            foreach (var p in await OverduePausesAsync(connection, database.Provider, now - PauseGrace, cancellationToken))
+                problems.Add($"{p.Channel} account {p.Recipient} is still paused {(now - p.PausedUntil).TotalMinutes:N0} min after its pause ended at {p.PausedUntil:u}");
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Readiness: the deliveries could not be read");
+            return HealthCheckResult.Degraded($"deliveries could not be read ({e.GetType().Name}); see the database check and the service log");
+        }
+        return problems.Count == 0
+            ? HealthCheckResult.Healthy("no channel stuck, no pause overdue")
+            : HealthCheckResult.Degraded(string.Join("; ", problems) + ". See syndicator status or the dashboard for the errors.");
+    }
+
+    internal sealed record StuckChannel
+    {
+        public string Channel { get; init; } = "";
+        public long Failed { get; init; }
+        public long Retrying { get; init; }
+    }
+
+    internal sealed record OverduePause
+    {
+        public string Channel { get; init; } = "";
+        public string Recipient { get; init; } = "";
+        public DateTimeOffset PausedUntil { get; init; }
+    }
+
+    /// <summary>Channels with attempts in the window and every one of them failed: no row of theirs moved to sent in it.</summary>
+    internal static async Task<IReadOnlyList<StuckChannel>> StuckChannelsAsync(System.Data.Common.DbConnection connection, DateTimeOffset since, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<StuckChannel>(new CommandDefinition("""
+            SELECT channel AS Channel,
+                   SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS Failed,
+                   SUM(CASE WHEN state = 'retry-wait' THEN 1 ELSE 0 END) AS Retrying
+            FROM deliveries
+            WHERE updated_at >= @since AND attempts > 0 AND state IN ('sent', 'failed', 'retry-wait')
+            GROUP BY channel
+            HAVING SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END) = 0
+            ORDER BY channel
+            """, new { since = since.ToStoredPrecision() }, cancellationToken: cancellationToken))).ToList();
+
+    /// <summary>
+    /// Accounts paused (<c>delivery_pauses</c>, migration 0007) whose pause ended before <paramref name="endedBefore"/>.
+    /// None while the table is not there, so readiness does not depend on that migration having run.
+    /// </summary>
+    internal static async Task<IReadOnlyList<OverduePause>> OverduePausesAsync(System.Data.Common.DbConnection connection, StorageProvider provider, DateTimeOffset endedBefore, CancellationToken cancellationToken)
+    {
+        var exists = provider == StorageProvider.Sqlite
+            ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'delivery_pauses'"
+            : "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'delivery_pauses'";
+        if (await connection.ExecuteScalarAsync<long>(new CommandDefinition(exists, cancellationToken: cancellationToken)) == 0) return [];
+        return (await connection.QueryAsync<OverduePause>(new CommandDefinition("""
+            SELECT channel AS Channel, recipient AS Recipient, paused_until AS PausedUntil FROM delivery_pauses
+            WHERE paused_until < @endedBefore ORDER BY channel, recipient
+            """, new { endedBefore = endedBefore.ToStoredPrecision() }, cancellationToken: cancellationToken))).ToList();
     }
 }

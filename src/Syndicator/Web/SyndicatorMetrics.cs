@@ -15,7 +15,7 @@ namespace Syndicator.Web;
 /// Quartz job listener, so each node reports the runs it executed itself.
 /// </summary>
 /// <remarks>
-/// Each app has its own registry rather than prometheus-net's static default, so two apps in one process (the tests)
+/// Feed build failures are read from <c>feed_build_failures</c> at each scrape, like the outbox. Each app has its own registry rather than prometheus-net's static default, so two apps in one process (the tests)
 /// do not report each other's numbers.
 /// </remarks>
 public sealed class SyndicatorMetrics
@@ -30,6 +30,10 @@ public sealed class SyndicatorMetrics
     private readonly Gauge due;
     private readonly Counter sent;
     private readonly Gauge databaseUp;
+    private readonly Gauge scopesFailing;
+    private readonly Gauge itemsLeftOut;
+    private readonly Gauge scopeFailures;
+    private readonly HashSet<string> failingScopesSeen = new(StringComparer.Ordinal);
     private readonly HashSet<string> channelsSeen = new(StringComparer.Ordinal);
 
     /// <remarks>
@@ -49,6 +53,10 @@ public sealed class SyndicatorMetrics
         databaseUp = factory.CreateGauge("syndicator_database_up", "1 when the last scrape could read the outbox, 0 when the database did not answer (the delivery numbers are then those of the last good scrape).");
         JobDuration = factory.CreateHistogram("syndicator_job_duration_seconds", "How long scheduled jobs took on this node, by job and result.", ["job", "result"],
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.005, 2, 16) });
+        JobRuns = factory.CreateCounter("syndicator_job_runs_total", "Scheduled job runs on this node, by job and outcome (Succeeded, Skipped, PartlyFailed, Failed, Cancelled).", ["job", "outcome"]);
+        scopesFailing = factory.CreateGauge("syndicator_feed_scopes_failing", "Feed scopes whose latest build failed or left articles out.");
+        itemsLeftOut = factory.CreateGauge("syndicator_feed_items_left_out", "Articles left out of the feeds by the latest builds of their scopes, because they could not be rendered.");
+        scopeFailures = factory.CreateGauge("syndicator_feed_scope_failed_builds", "Builds in a row that failed or left articles out, per failing feed scope (a scope leaves this series once it builds cleanly).", ["scope"]);
         FeedBuildDuration = factory.CreateHistogram("syndicator_feed_build_duration_seconds", "How long feed builds took on this node, counting only runs that rebuilt at least one feed.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 14) });
 
@@ -58,6 +66,7 @@ public sealed class SyndicatorMetrics
 
     public CollectorRegistry Registry { get; }
     public Histogram JobDuration { get; }
+    public Counter JobRuns { get; }
     public Histogram FeedBuildDuration { get; }
 
     public static void AddServices(IServiceCollection services)
@@ -74,11 +83,13 @@ public sealed class SyndicatorMetrics
     {
         IReadOnlyList<DeliveryCount> counts;
         IReadOnlyDictionary<string, long> dueByChannel;
+        IReadOnlyList<Feeds.FailingScope> failing;
         try
         {
             var deliveries = services.GetRequiredService<DeliveryStore>();
             counts = await deliveries.CountByChannelAndStateAsync(cancellationToken);
             dueByChannel = await deliveries.CountDueByChannelAsync(cancellationToken);
+            failing = await services.GetRequiredService<Feeds.FeedStore>().FailingScopesAsync(1, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -88,6 +99,21 @@ public sealed class SyndicatorMetrics
         }
 
         databaseUp.Set(1);
+        scopesFailing.Set(failing.Count);
+        itemsLeftOut.Set(failing.Sum(f => f.LeftOut.Count));
+        lock (failingScopesSeen)
+        {
+            foreach (var fixedScope in failingScopesSeen.Except(failing.Select(f => f.Scope)).ToList())
+            {
+                scopeFailures.RemoveLabelled(fixedScope);
+                failingScopesSeen.Remove(fixedScope);
+            }
+            foreach (var f in failing)
+            {
+                scopeFailures.WithLabels(f.Scope).Set(f.ConsecutiveFailures);
+                failingScopesSeen.Add(f.Scope);
+            }
+        }
         lock (channelsSeen)
         {
             channelsSeen.UnionWith(counts.Select(c => c.Channel));
@@ -118,9 +144,11 @@ public sealed class JobMetricsListener(SyndicatorMetrics metrics) : IJobListener
     {
         var result = jobException is not null ? JobRunResult.Failed : (context.Result as IJobRunReport)?.Result ?? JobRunResult.Succeeded;
         var seconds = context.JobRunTime.TotalSeconds;
-        metrics.JobDuration.WithLabels(context.JobDetail.Key.Name, result.ToString()).Observe(seconds);
+        var outcome = JobRunOutcomes.Name(result);
+        metrics.JobDuration.WithLabels(context.JobDetail.Key.Name, outcome).Observe(seconds);
+        metrics.JobRuns.WithLabels(context.JobDetail.Key.Name, outcome).Inc();
         // A skipped build found no dirty feed and did nothing; timing it would drown the real builds in zeros.
-        if (context.JobDetail.Key.Name == JobCatalog.FeedBuild && result == JobRunResult.Succeeded) metrics.FeedBuildDuration.Observe(seconds);
+        if (context.JobDetail.Key.Name == JobCatalog.FeedBuild && result is JobRunResult.Succeeded or JobRunOutcomes.PartlyFailed) metrics.FeedBuildDuration.Observe(seconds);
         return default;
     }
 }

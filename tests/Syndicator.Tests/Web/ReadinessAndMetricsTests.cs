@@ -90,6 +90,88 @@ public sealed partial class ReadinessAndMetricsTests
         Assert.Equal(1, Sample(after, "syndicator_deliveries_due{channel=\"bluesky\"}"));
     }
 
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_feed_scope_failing_every_build_is_partly_failed_in_the_history_degraded_in_ready_after_n_runs_and_counted_in_metrics()
+    {
+        await using var server = await StatusServer.StartAsync(TestContext.Current.CancellationToken, new() { ["Feeds:DegradedAfterFailedBuilds"] = "2" });
+        var start = DateTimeOffset.UtcNow.AddDays(-3);
+        var files = new[] { "fine-piece", "broken-piece", "another-piece" }.Select((slug, i) => server.Dir.File($"articles/{slug}.md",
+            $"---\ntitle: \"آینده {slug}\"\nslug: {slug}\nauthor: Jane Doe\ndate: {start.AddDays(i):O}\ntags: [Water]\n---\nText of {slug}.\n")).ToList();
+        Assert.Equal(3, (await server.Get<Syndicator.Articles.Import.ArticleFiles>().ImportPathsAsync(files, null, Ct)).Created);
+        await using (var connection = await server.Get<Syndicator.Storage.Database>().OpenAsync(Ct))
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE articles SET canonical_url = @url WHERE slug = 'broken-piece'", new { url = "https://bad host\r\n/broken-piece" });
+
+        var first = await server.RunJobAsync(JobCatalog.FeedBuild);
+        Assert.Equal((JobRunOutcomes.PartlyFailed, 1), (first.LastResult, first.ConsecutiveFailures));
+        Assert.Contains("feeds: Healthy", (await server.GetTextAsync("/ready")).Body);
+
+        var second = await server.RunJobAsync(JobCatalog.FeedBuild);
+        Assert.Equal((JobRunOutcomes.PartlyFailed, 2, 2L), (second.LastResult, second.ConsecutiveFailures, second.FailureCount));
+        Assert.Contains("3 of 3 feeds failed", second.LastSummary);
+        Assert.Contains("broken-piece (", second.LastSummary);
+        Assert.Equal(second.LastSummary, second.LastFailureMessage);
+        // It still ran to the end, which is what RequireSuccessWithin asks of a job: readiness degrades, it does not take the node out.
+        Assert.Equal(second.LastFiredAtUtc, second.LastSucceededAtUtc);
+        var runs = await server.Get<DatabaseExecutionHistoryStore>().QueryExecutions(new ExecutionHistoryQuery { SchedulerName = (await server.Get<ISchedulerFactory>().GetScheduler(Ct)).SchedulerName, Job = new JobKey(JobCatalog.FeedBuild, JobCatalog.Group), Results = [JobRunOutcomes.PartlyFailed] }, Ct);
+        Assert.Equal(2, runs.Items.Count);
+
+        var (status, ready) = await server.GetTextAsync("/ready");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.StartsWith("Degraded\n", ready);
+        Assert.Contains("\nfeeds: Degraded - ", ready);
+        Assert.True(Regex.IsMatch(ready, @"; site failed 2 builds in a row since [^;]*: 1 article\(s\) left out \(broken-piece \([^)]*broken-piece\.md\): UriFormatException"), ready);
+        Assert.Contains("tag:Water failed 2 builds in a row", ready);
+        Assert.Contains("database: Healthy", ready);
+
+        var metrics = await server.Http.GetStringAsync("/metrics", Ct);
+        Assert.Equal(2, Sample(metrics, "syndicator_job_runs_total{job=\"FeedBuild\",outcome=\"PartlyFailed\"}"));
+        Assert.Equal(2, Sample(metrics, "syndicator_job_duration_seconds_count{job=\"FeedBuild\",result=\"PartlyFailed\"}"));
+        Assert.DoesNotContain("syndicator_job_runs_total{job=\"FeedBuild\",outcome=\"Succeeded\"}", metrics);
+        Assert.Equal(3, Sample(metrics, "syndicator_feed_scopes_failing"));
+        Assert.Equal(3, Sample(metrics, "syndicator_feed_items_left_out"));
+        Assert.Equal(2, Sample(metrics, "syndicator_feed_scope_failed_builds{scope=\"site\"}"));
+
+        // Fixed: the next build is clean, the scope leaves the record, the gauges and /ready.
+        await using (var connection = await server.Get<Syndicator.Storage.Database>().OpenAsync(Ct))
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE articles SET canonical_url = 'https://magazine.example/broken-piece' WHERE slug = 'broken-piece'");
+        var third = await server.RunJobAsync(JobCatalog.FeedBuild);
+        Assert.Equal((JobRunResult.Succeeded, 0), (third.LastResult, third.ConsecutiveFailures));
+        Assert.StartsWith("Healthy\n", (await server.GetTextAsync("/ready")).Body);
+        var after = await server.Http.GetStringAsync("/metrics", Ct);
+        Assert.Equal(0, Sample(after, "syndicator_feed_scopes_failing"));
+        Assert.DoesNotContain("syndicator_feed_scope_failed_builds{scope=\"site\"}", after);
+        Assert.Equal(1, Sample(after, "syndicator_job_runs_total{job=\"FeedBuild\",outcome=\"Succeeded\"}"));
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Ready_is_degraded_naming_a_channel_whose_every_attempt_failed_and_an_account_paused_past_its_window()
+    {
+        await using var server = await StatusServer.StartAsync(TestContext.Current.CancellationToken);
+        await server.SeedAsync(); // bluesky: its one attempt failed; mastodon and e-mail: sent
+
+        var (status, ready) = await server.GetTextAsync("/ready");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.StartsWith("Degraded\n", ready);
+        Assert.Contains("deliveries: Degraded - bluesky is stuck: all 1 attempts in the last hour failed (1 for good, 0 waiting to retry)", ready);
+        Assert.DoesNotContain("mastodon is stuck", ready);
+        // The service's own words stay out of an unauthenticated reply.
+        Assert.DoesNotContain("Unauthorized", ready);
+
+        // delivery_pauses comes with the delivery worker's migration; here it is made as that migration makes it.
+        await using (var connection = await server.Get<Syndicator.Storage.Database>().OpenAsync(Ct))
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, """
+                CREATE TABLE IF NOT EXISTS delivery_pauses (channel TEXT NOT NULL, recipient TEXT NOT NULL, paused_until TEXT NOT NULL, reason TEXT, updated_at TEXT NOT NULL,
+                                                            PRIMARY KEY (channel, recipient))
+                """);
+            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO delivery_pauses VALUES ('mastodon', 'magazine-mastodon', @over, 'rate limited', @now), ('x', 'magazine-x', @soon, 'rate limited', @now)",
+                new { over = DateTimeOffset.UtcNow.AddMinutes(-30), soon = DateTimeOffset.UtcNow.AddMinutes(-2), now = DateTimeOffset.UtcNow });
+        }
+        var paused = (await server.GetTextAsync("/ready")).Body;
+        Assert.Matches(@"mastodon account magazine-mastodon is still paused 3\d min after its pause ended", paused);
+        Assert.DoesNotContain("magazine-x", paused); // ended two minutes ago: the next run lifts it
+    }
+
     /// <summary>The value of one sample line (<c>name{labels} value</c>) of a Prometheus text exposition.</summary>
     private static double Sample(string exposition, string series)
     {

@@ -1,5 +1,5 @@
 using Quartz;
-using Syndicator.Deliveries;
+using Syndicator.Scheduling;
 
 namespace Syndicator.Feeds.WebSub;
 
@@ -10,6 +10,6 @@ public sealed class WebSubPingJob(WebSubPings pings) : IJob
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
         var report = await pings.SendDueAsync(cancellationToken);
-        context.Result = report.ToJobRun("hub pings", "nothing to ping");
+        context.Result = JobRunReport.FromDrain("hub pings", report, "nothing to ping");
     }
 }
