@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using Syndicator.Shared;
 
 namespace Syndicator.Announcements;
 
@@ -57,7 +58,7 @@ internal sealed class AnnouncementOptionsValidator(string contentRoot, IConfigur
             {
                 try
                 {
-                    PostComposer.Load(Path.Combine(folder, PostComposer.TemplateFile(network)));
+                    LiquidTemplates.Load(Path.Combine(folder, PostComposer.TemplateFile(network)), "Announcements:TemplatesPath");
                 }
                 catch (InvalidOperationException e)
                 {

@@ -4,6 +4,7 @@ using Fluid.Values;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Syndicator.Articles;
+using Syndicator.Shared;
 
 namespace Syndicator.Announcements;
 
@@ -14,29 +15,18 @@ namespace Syndicator.Announcements;
 /// </summary>
 public sealed class PostComposer
 {
-    private static readonly FluidParser Parser = new();
     private readonly Dictionary<Network, IFluidTemplate> templates = [];
     private readonly string? language;
 
-    public PostComposer(IOptions<AnnouncementOptions> options, IOptions<Hosting.SiteOptions> site, IHostEnvironment environment)
+    public PostComposer(IOptions<AnnouncementOptions> options, IOptions<SiteOptions> site, IHostEnvironment environment)
     {
         language = site.Value.Language;
         var folder = Path.GetFullPath(options.Value.TemplatesPath, environment.ContentRootPath);
         foreach (var network in Enum.GetValues<Network>())
-            templates[network] = Load(Path.Combine(folder, TemplateFile(network)));
+            templates[network] = LiquidTemplates.Load(Path.Combine(folder, TemplateFile(network)), "Announcements:TemplatesPath");
     }
 
     public static string TemplateFile(Network network) => network.ToString().ToLowerInvariant() + ".liquid";
-
-    /// <summary>Parses a template file, or says what is wrong with it and where.</summary>
-    public static IFluidTemplate Load(string path)
-    {
-        if (!File.Exists(path))
-            throw new InvalidOperationException($"The announcement template {path} does not exist; copy it from config/templates/ or set Announcements:TemplatesPath.");
-        if (!Parser.TryParse(File.ReadAllText(path), out var template, out var error))
-            throw new InvalidOperationException($"The announcement template {path} is not valid Liquid: {error}");
-        return template;
-    }
 
     public ComposedPost Compose(Article article, SocialAccount account, string idempotencyKey)
     {

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Syndicator.Shared;
 
 namespace Syndicator.Announcements;
 

@@ -50,11 +50,15 @@ public sealed class ArticleStore(Database database)
         return await connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT COUNT(*) FROM articles", cancellationToken: cancellationToken));
     }
 
-    /// <summary>Articles (with tags) selected by a caller's <c>WHERE ... ORDER BY ... LIMIT</c> over <c>articles a JOIN authors au</c>.</summary>
-    internal async Task<IReadOnlyList<Article>> QueryAsync(DbConnection connection, string filter, object? parameters, CancellationToken cancellationToken)
+    /// <summary>
+    /// Articles (with tags) selected by a caller's <c>WHERE ... ORDER BY ... LIMIT</c> over <c>articles a JOIN authors au</c>.
+    /// Rows that are no longer valid articles go to <paramref name="unreadable"/> when it is given, so one bad row never hides the rest.
+    /// </summary>
+    internal async Task<IReadOnlyList<Article>> QueryAsync(DbConnection connection, string filter, object? parameters, CancellationToken cancellationToken,
+        ICollection<UnreadableArticleException>? unreadable = null)
     {
         var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(SelectArticles + " " + filter, parameters, cancellationToken: cancellationToken));
-        return await WithTagsAsync(connection, null, rows.ToList(), cancellationToken);
+        return await WithTagsAsync(connection, null, rows.ToList(), cancellationToken, unreadable);
     }
 
     /// <summary>The article with this id or slug, or imported from a file of this name, with that file name.</summary>
@@ -149,8 +153,9 @@ public sealed class ArticleStore(Database database)
         return row is null ? null : ((await WithTagsAsync(connection, transaction, [row], cancellationToken))[0], row.SourceName);
     }
 
+    /// <param name="unreadable">Where a row that cannot be read as an article goes, so the others are still returned; without it, such a row throws.</param>
     private static async Task<IReadOnlyList<Article>> WithTagsAsync(
-        DbConnection connection, DbTransaction? transaction, IReadOnlyList<ArticleRow> rows, CancellationToken cancellationToken)
+        DbConnection connection, DbTransaction? transaction, IReadOnlyList<ArticleRow> rows, CancellationToken cancellationToken, ICollection<UnreadableArticleException>? unreadable = null)
     {
         if (rows.Count == 0) return [];
         var ids = rows.Select(r => r.Id).ToArray();
@@ -166,7 +171,19 @@ public sealed class ArticleStore(Database database)
                 list.Add(tag);
             }
         }
-        return rows.Select(r => r.ToArticle(tags.TryGetValue(r.Id, out var t) ? t : [])).ToList();
+        var articles = new List<Article>(rows.Count);
+        foreach (var row in rows)
+        {
+            try
+            {
+                articles.Add(row.ToArticle(tags.TryGetValue(row.Id, out var t) ? t : []));
+            }
+            catch (UnreadableArticleException e) when (unreadable is not null)
+            {
+                unreadable.Add(e);
+            }
+        }
+        return articles;
     }
 
     private sealed record AuthorRow(string Id, string Name, string? Bio, string? XHandle, string? MastodonHandle, string? BlueskyHandle)
@@ -204,11 +221,18 @@ public sealed class ArticleStore(Database database)
             tags,
             ImageUrl is null && ImageCaption is null && ImageCredit is null ? null : new ArticleImage(WebUrl.FromStore(ImageUrl), ImageCaption, ImageCredit),
             // Rows imported before URLs were checked may hold anything; such an article cannot be linked to, and says so.
-            WebUrl.FromStore(CanonicalUrl) ?? throw new InvalidDataException(
+            WebUrl.FromStore(CanonicalUrl) ?? throw new UnreadableArticleException(Id, Slug,
                 $"Article {Id} ('{Slug}') has a stored URL that is not an http(s) URL ({CanonicalUrl}); import its file again to fix it."),
             WebUrl.FromStore(CommentUrl), PublishedAt, UpdatedAt, ContentHash)
         {
             Warnings = Warnings is null ? [] : Warnings.Split('\n'),
         };
     }
+}
+
+/// <summary>A stored row that is no longer a valid article (written before the checks it now fails); says which and how to fix it.</summary>
+public sealed class UnreadableArticleException(string id, string slug, string message) : Exception(message)
+{
+    public string Id { get; } = id;
+    public string Slug { get; } = slug;
 }

@@ -37,7 +37,7 @@ internal static class JobsCommand
         run.SetAction((parse, ct) => WithJobStoreAsync(async app =>
         {
             var wanted = parse.GetValue(name)!;
-            var job = JobCatalog.All.FirstOrDefault(j => string.Equals(j.Name, wanted, StringComparison.OrdinalIgnoreCase));
+            var job = app.Services.GetRequiredService<JobCatalog>().Find(wanted);
             if (job is null)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]There is no job called '{wanted}'.[/] The jobs are {string.Join(", ", JobCatalog.Names)}.");
@@ -105,7 +105,7 @@ internal static class JobsCommand
         command.SetAction((parse, ct) => WithJobStoreAsync(async app =>
         {
             var wanted = parse.GetValue(name);
-            var job = wanted is null ? null : JobCatalog.All.FirstOrDefault(j => string.Equals(j.Name, wanted, StringComparison.OrdinalIgnoreCase));
+            var job = wanted is null ? null : app.Services.GetRequiredService<JobCatalog>().Find(wanted);
             if (wanted is not null && job is null)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]There is no job called '{wanted}'.[/] The jobs are {string.Join(", ", JobCatalog.Names)}.");

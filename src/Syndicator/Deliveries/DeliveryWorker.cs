@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Syndicator.Hosting;
+using Syndicator.Shared;
 
 namespace Syndicator.Deliveries;
 

@@ -6,9 +6,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MimeKit;
 using MimeKit.Cryptography;
-using Syndicator.Announcements;
 using Syndicator.Articles;
-using Syndicator.Hosting;
+using Syndicator.Shared;
 
 namespace Syndicator.Digests;
 
@@ -37,9 +36,9 @@ public sealed class DigestComposer
         this.tokens = tokens;
         this.time = time;
         var folder = Path.GetFullPath(this.options.TemplatesPath, environment.ContentRootPath);
-        html = PostComposer.Load(Path.Combine(folder, "digest.html.liquid"));
-        text = PostComposer.Load(Path.Combine(folder, "digest.txt.liquid"));
-        confirm = PostComposer.Load(Path.Combine(folder, "confirm.txt.liquid"));
+        html = LiquidTemplates.Load(Path.Combine(folder, "digest.html.liquid"), "Digests:TemplatesPath");
+        text = LiquidTemplates.Load(Path.Combine(folder, "digest.txt.liquid"), "Digests:TemplatesPath");
+        confirm = LiquidTemplates.Load(Path.Combine(folder, "confirm.txt.liquid"), "Digests:TemplatesPath");
         subject = Parser.TryParse(this.options.Subject, out var s, out var error) ? s : throw new InvalidOperationException($"Digests:Subject is not valid Liquid: {error}");
         if (this.options.Dkim.Enabled)
         {

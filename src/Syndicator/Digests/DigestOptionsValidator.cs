@@ -1,6 +1,6 @@
 using Fluid;
 using Microsoft.Extensions.Options;
-using Syndicator.Announcements;
+using Syndicator.Shared;
 
 namespace Syndicator.Digests;
 
@@ -39,7 +39,7 @@ internal sealed class DigestOptionsValidator(string contentRoot, bool clustered)
         {
             try
             {
-                PostComposer.Load(Path.Combine(folder, file));
+                LiquidTemplates.Load(Path.Combine(folder, file), "Digests:TemplatesPath");
             }
             catch (InvalidOperationException e)
             {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Syndicator.Deliveries;
 using Syndicator.Storage;
+using Syndicator.Shared;
 
 namespace Syndicator.Digests;
 
@@ -143,5 +144,5 @@ public sealed class DigestPlanner(
         return local.Hour >= o.LocalHour && (subscriber.Frequency == DigestFrequency.Daily || local.DayOfWeek == o.WeeklyDay);
     }
 
-    public static TimeZoneInfo Zone(string id) => Hosting.ScheduleOptionsValidator.FindTimeZone(id) ?? TimeZoneInfo.Utc;
+    public static TimeZoneInfo Zone(string id) => TimeZoneLookup.Find(id) ?? TimeZoneInfo.Utc;
 }

@@ -5,8 +5,8 @@ using MailKit.Security;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MimeKit;
-using Syndicator.Announcements;
 using Syndicator.Deliveries;
+using Syndicator.Shared;
 
 namespace Syndicator.Digests;
 

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Syndicator.Announcements;
+using Syndicator.Shared;
 
 namespace Syndicator.Digests;
 

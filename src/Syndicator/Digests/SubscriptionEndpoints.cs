@@ -7,8 +7,8 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Syndicator.Hosting;
 using Syndicator.Scheduling;
+using Syndicator.Shared;
 
 namespace Syndicator.Digests;
 

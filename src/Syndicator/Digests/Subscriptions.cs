@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Syndicator.Deliveries;
-using Syndicator.Hosting;
 using Syndicator.Storage;
+using Syndicator.Shared;
 
 namespace Syndicator.Digests;
 
@@ -57,7 +57,7 @@ public sealed class Subscriptions(
         var problems = new List<string>();
         var warnings = new List<string>();
         if (SubscriberAddress.Problem(request.Email) is { } address) problems.Add(address);
-        if (string.IsNullOrWhiteSpace(request.TimeZone) || ScheduleOptionsValidator.FindTimeZone(request.TimeZone.Trim()) is null)
+        if (string.IsNullOrWhiteSpace(request.TimeZone) || TimeZoneLookup.Find(request.TimeZone.Trim()) is null)
             problems.Add($"time zone '{Shorten(request.TimeZone)}' is unknown; use an IANA id such as Europe/London or Asia/Tehran");
         var name = SubscriberName.Clean(request.Name, out var nameWarning);
         if (nameWarning is not null) warnings.Add(nameWarning);

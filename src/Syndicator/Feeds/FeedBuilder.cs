@@ -71,12 +71,16 @@ public sealed class FeedBuilder(
                 ScopeBuildFailure? failure = null;
                 if (scope is not null)
                 {
-                    var leftOut = new Dictionary<string, (Article Article, Exception Error)>(StringComparer.Ordinal);
+                    var leftOut = new Dictionary<string, (string Id, string Slug, Exception Error)>(StringComparer.Ordinal);
+                    var unreadable = new List<UnreadableArticleException>();
                     Exception? documentError = null;
-                    await foreach (var document in DocumentsAsync(connection, scope, dirty[i].Since, cancellationToken))
+                    await foreach (var document in DocumentsAsync(connection, scope, dirty[i].Since, unreadable, cancellationToken))
                     {
                         var rendered = RenderLeavingOut(document);
-                        foreach (var (article, error) in rendered.LeftOut) leftOut.TryAdd(article.Id, (article, error));
+                        foreach (var (article, error) in rendered.LeftOut) leftOut.TryAdd(article.Id, (article.Id, article.Slug, error));
+                        // Rows stored before today's checks that no longer read as articles: left out like the rest.
+                        foreach (var row in unreadable) leftOut.TryAdd(row.Id, (row.Id, row.Slug, row));
+                        unreadable.Clear();
                         if (rendered.Error is not null)
                         {
                             // The document fails with no single article to blame (or still fails without them): the others are still written.
@@ -157,17 +161,17 @@ public sealed class FeedBuilder(
     }
 
     private async Task<ScopeBuildFailure> DescribeAsync(System.Data.Common.DbConnection connection, FeedScope scope,
-        IReadOnlyList<(Article Article, Exception Error)> leftOut, Exception? documentError, CancellationToken cancellationToken)
+        IReadOnlyList<(string Id, string Slug, Exception Error)> leftOut, Exception? documentError, CancellationToken cancellationToken)
     {
-        var sources = await store.SourceNamesAsync(connection, leftOut.Select(l => l.Article.Id).ToList(), cancellationToken);
+        var sources = await store.SourceNamesAsync(connection, leftOut.Select(l => l.Id).ToList(), cancellationToken);
         var items = new List<LeftOutItem>();
-        foreach (var (article, error) in leftOut)
+        foreach (var (id, slug, error) in leftOut)
         {
-            var source = sources.GetValueOrDefault(article.Id);
+            var source = sources.GetValueOrDefault(id);
             var reason = $"{error.GetType().Name}: {error.Message}";
             logger.LogWarning("Feed {Scope}: article {Slug} (source {Source}) is left out of the feed: {Reason}. Fix the article and import it again; the rest of the feed is written.",
-                scope.Id, article.Slug, source ?? "unknown", reason);
-            items.Add(new LeftOutItem(article.Id, article.Slug, source, reason));
+                scope.Id, slug, source ?? "unknown", reason);
+            items.Add(new LeftOutItem(id, slug, source, reason));
         }
         return new ScopeBuildFailure(scope.Id, documentError is null ? ScopeFailureKind.ItemsLeftOut : ScopeFailureKind.NotWritten,
             documentError is null ? $"{items.Count} article(s) left out" : $"{documentError.GetType().Name}: {documentError.Message}", items);
@@ -179,11 +183,11 @@ public sealed class FeedBuilder(
     /// (after the previous page's last article) rather than by OFFSET, whose cost grows with the depth of the page.
     /// </summary>
     private async IAsyncEnumerable<FeedDocument> DocumentsAsync(System.Data.Common.DbConnection connection, FeedScope scope, DateTimeOffset since,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        ICollection<UnreadableArticleException> unreadable, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var total = await store.CountAsync(connection, scope, cancellationToken);
         var complete = total / PageSize;
-        yield return new FeedDocument(scope, await store.NewestAsync(connection, scope, PageSize, cancellationToken), null, complete);
+        yield return new FeedDocument(scope, await store.NewestAsync(connection, scope, PageSize, cancellationToken, unreadable), null, complete);
         if (complete == 0) yield break;
 
         var firstPage = since <= FeedStore.Beginning ? 1 : await store.CountBeforeAsync(connection, scope, since, cancellationToken) / PageSize + 1;
@@ -191,8 +195,8 @@ public sealed class FeedBuilder(
         for (var page = firstPage; page <= complete; page++)
         {
             var items = last is null
-                ? await store.OldestFirstAsync(connection, scope, (page - 1) * PageSize, PageSize, cancellationToken)
-                : await store.OldestAfterAsync(connection, scope, last, PageSize, cancellationToken);
+                ? await store.OldestFirstAsync(connection, scope, (page - 1) * PageSize, PageSize, cancellationToken, unreadable)
+                : await store.OldestAfterAsync(connection, scope, last, PageSize, cancellationToken, unreadable);
             last = items[^1];
             yield return new FeedDocument(scope, items.Reverse().ToList(), page, complete);
         }

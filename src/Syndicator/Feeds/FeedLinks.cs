@@ -1,6 +1,6 @@
 using Syndicator.Articles;
 using Microsoft.Extensions.Options;
-using Syndicator.Hosting;
+using Syndicator.Shared;
 
 namespace Syndicator.Feeds;
 

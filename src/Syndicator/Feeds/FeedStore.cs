@@ -58,19 +58,22 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             $"SELECT COUNT(*) FROM articles a {Where(scope)} AND a.published_at < @since", new { key = scope.Key, since }, cancellationToken: cancellationToken));
 
     /// <summary>Articles of the scope in publication order (oldest first), from position <paramref name="offset"/>.</summary>
-    public Task<IReadOnlyList<Article>> OldestFirstAsync(DbConnection connection, FeedScope scope, int offset, int limit, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<Article>> OldestFirstAsync(DbConnection connection, FeedScope scope, int offset, int limit, CancellationToken cancellationToken,
+        ICollection<UnreadableArticleException>? unreadable = null) =>
         articles.QueryAsync(connection, $"{Where(scope)} ORDER BY a.published_at, a.id LIMIT @limit OFFSET @offset",
-            new { key = scope.Key, limit, offset }, cancellationToken);
+            new { key = scope.Key, limit, offset }, cancellationToken, unreadable);
 
     /// <summary>The next articles of the scope in publication order after <paramref name="after"/> (keyset paging).</summary>
-    public Task<IReadOnlyList<Article>> OldestAfterAsync(DbConnection connection, FeedScope scope, Article after, int limit, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<Article>> OldestAfterAsync(DbConnection connection, FeedScope scope, Article after, int limit, CancellationToken cancellationToken,
+        ICollection<UnreadableArticleException>? unreadable = null) =>
         articles.QueryAsync(connection,
             $"{Where(scope)} AND (a.published_at > @publishedAt OR (a.published_at = @publishedAt AND a.id > @id)) ORDER BY a.published_at, a.id LIMIT @limit",
-            new { key = scope.Key, publishedAt = after.PublishedAt, id = after.Id, limit }, cancellationToken);
+            new { key = scope.Key, publishedAt = after.PublishedAt, id = after.Id, limit }, cancellationToken, unreadable);
 
-    public Task<IReadOnlyList<Article>> NewestAsync(DbConnection connection, FeedScope scope, int limit, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<Article>> NewestAsync(DbConnection connection, FeedScope scope, int limit, CancellationToken cancellationToken,
+        ICollection<UnreadableArticleException>? unreadable = null) =>
         articles.QueryAsync(connection, $"{Where(scope)} ORDER BY a.published_at DESC, a.id DESC LIMIT @limit",
-            new { key = scope.Key, limit }, cancellationToken);
+            new { key = scope.Key, limit }, cancellationToken, unreadable);
 
     /// <summary>Every scope that has articles: the site, each author, each tag.</summary>
     public async Task<IReadOnlyList<(FeedScope Scope, int Count)>> ScopesAsync(DbConnection connection, CancellationToken cancellationToken)

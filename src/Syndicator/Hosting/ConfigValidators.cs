@@ -10,6 +10,7 @@ using Quartz;
 using Syndicator.Scheduling;
 using Syndicator.Storage;
 using Syndicator.Web;
+using Syndicator.Shared;
 
 namespace Syndicator.Hosting;
 
@@ -227,23 +228,12 @@ internal sealed class ScheduleOptionsValidator : IValidateOptions<ScheduleOption
                     errors.Add($"{key}:Cron '{schedule.Cron}' is not a valid Quartz cron expression ({e.Message}). Quartz cron has seconds first, e.g. \"0 0 7 * * ?\" for 07:00 daily.");
                 }
             }
-            if (FindTimeZone(schedule.TimeZone) is null)
+            if (TimeZoneLookup.Find(schedule.TimeZone) is null)
                 errors.Add($"{key}:TimeZone '{schedule.TimeZone}' is not a known time zone; use an IANA id such as \"UTC\" or \"Europe/London\".");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    public static TimeZoneInfo? FindTimeZone(string id)
-    {
-        try
-        {
-            return TimeZoneInfo.FindSystemTimeZoneById(id);
-        }
-        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException or ArgumentException)
-        {
-            return null;
-        }
-    }
 }
 
 /// <summary>

@@ -13,6 +13,7 @@ using Syndicator.Feeds;
 using Syndicator.Scheduling;
 using Syndicator.Storage;
 using Syndicator.Web;
+using Syndicator.Shared;
 
 namespace Syndicator.Hosting;
 
@@ -94,65 +95,13 @@ public static class SyndicatorHost
         Bind<DashboardOptions>(services, configuration, DashboardOptions.Section);
         services.AddSingleton<IValidateOptions<DashboardOptions>>(new DashboardOptionsValidator(configuration, contentRoot));
 
-        // Storage
-        services.AddSingleton(sp => Database.FromOptions(sp.GetRequiredService<IOptions<StorageOptions>>().Value, contentRoot));
-        services.AddSingleton<SchemaMigrator>();
-        services.AddHostedService<StartupMigration>();
-
-        // Articles
-        services.AddSingleton<ArticleStore>();
-        services.AddSingleton<ArticleFileReader>();
-        services.AddSingleton<ArticleImporter>();
-        services.AddSingleton<ArticleFiles>();
-        services.AddHostedService<SampleArticles>();
-
-        // Feeds
-        services.AddSingleton<IArticleChangeHandler, FeedInvalidation>();
-        services.AddSingleton<FeedLinks>();
-        services.AddSingleton<FeedStore>();
-        services.AddTransient<FeedBuilder>();
-        services.AddHttpClient<Feeds.WebSub.WebSubClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
-        services.AddTransient<Feeds.WebSub.WebSubPings>();
-
-        // Announcements
-        services.AddSingleton<AnnouncementPlanner>();
-        services.AddSingleton<IArticleChangeHandler>(sp => sp.GetRequiredService<AnnouncementPlanner>());
-        services.AddSingleton<PostComposer>();
-        services.AddSingleton<IDeliveryNamer, ArticleNamer>();
-        services.AddTransient<Announcer>();
-        services.AddHttpClient<MastodonClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
-        services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<MastodonClient>());
-        services.AddHttpClient<Announcements.X.XClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
-        services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<Announcements.X.XClient>());
-        services.AddSingleton<Announcements.Bluesky.BlueskySessions>();
-        services.AddHttpClient<Announcements.Bluesky.BlueskyClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
-        services.AddTransient<ISocialClient>(sp => sp.GetRequiredService<Announcements.Bluesky.BlueskyClient>());
-        services.AddTransient(sp => ActivatorUtilities.CreateInstance<AnnouncementChannel>(sp, sp.GetRequiredService<MastodonClient>()));
-        services.AddTransient(sp => ActivatorUtilities.CreateInstance<AnnouncementChannel>(sp, sp.GetRequiredService<Announcements.X.XClient>()));
-        services.AddTransient(sp => ActivatorUtilities.CreateInstance<AnnouncementChannel>(sp, sp.GetRequiredService<Announcements.Bluesky.BlueskyClient>()));
-
-        // Digests
-        services.AddSingleton<SubscriberStore>();
-        services.AddSingleton<SubscriberTokens>();
-        services.AddSingleton<Subscriptions>();
-        services.AddSingleton<DigestComposer>();
-        services.AddSingleton<DigestPlanner>();
-        services.AddSingleton<PickupFolder>();
-        services.AddSingleton<EmailChannel>();
-        services.AddSingleton<DigestNamer>();
-        services.AddSingleton<IDeliveryNamer>(sp => sp.GetRequiredService<DigestNamer>());
-        services.AddHostedService<ClusterEmailSender>();
-
-        // Deliveries
-        services.AddSingleton<DeliveryStore>();
-        services.AddSingleton<DeliveryWorker>();
-        services.AddSingleton(DeliveryNode.ThisProcess);
-        services.AddSingleton<DeliveryDirectory>();
-
-        // Scheduling
-        services.AddSingleton<JobTrigger>();
-        services.AddSingleton<HistoryRetention>();
-        services.AddSingleton<StatusReader>();
+        // Each capability adds its own services and jobs.
+        services.AddStorage(contentRoot);
+        services.AddDeliveries();
+        services.AddArticles();
+        services.AddFeeds();
+        services.AddAnnouncements();
+        services.AddDigests();
         SchedulingSetup.Add(services, configuration, contentRoot);
     }
 

@@ -1,6 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
 using Quartz;
-using Syndicator.Articles.Import;
-using Syndicator.Feeds;
 
 namespace Syndicator.Scheduling;
 
@@ -10,7 +9,11 @@ public sealed record ScheduledJob(string Name, Type JobType, JobSchedule Default
     public JobKey Key => new(Name, JobCatalog.Group);
 }
 
-public static class JobCatalog
+/// <summary>
+/// The jobs. Each capability registers its own (<see cref="AddScheduledJob{TJob}"/>, from its <c>Add...</c> method),
+/// so scheduling knows jobs by name and never by the capability that runs them.
+/// </summary>
+public sealed class JobCatalog(IEnumerable<ScheduledJob> jobs)
 {
     public const string Group = "syndicator";
     public const string DropFolderImport = "DropFolderImport";
@@ -22,17 +25,29 @@ public static class JobCatalog
     public const string EmailSend = "EmailSend";
     public const string Retention = "Retention";
 
-    public static readonly IReadOnlyList<ScheduledJob> All =
-    [
-        new(DropFolderImport, typeof(DropFolderImportJob), new JobSchedule { IntervalSeconds = 15, Misfire = MisfirePolicy.Skip }),
-        new(FeedBuild, typeof(FeedBuildJob), new JobSchedule { IntervalSeconds = 300, Misfire = MisfirePolicy.Skip }),
-        new(WebSubPing, typeof(Feeds.WebSub.WebSubPingJob), new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip }),
-        new(Announcements, typeof(Announcements.AnnouncementJob), new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip }),
-        new(DailyDigest, typeof(Digests.DailyDigestJob), new JobSchedule { Cron = "0 0 7 * * ?", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow }),
-        new(WeeklyDigest, typeof(Digests.WeeklyDigestJob), new JobSchedule { Cron = "0 0 7 ? * MON", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow }),
-        new(EmailSend, typeof(Digests.EmailSendJob), new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip }),
-        new(Retention, typeof(RetentionJob), new JobSchedule { Cron = "0 30 3 * * ?", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow }),
-    ];
+    /// <summary>Every job's name, in the order status lists them (the CLI's help and the configuration check need them before any service exists).</summary>
+    public static IReadOnlyList<string> Names => Order;
 
-    public static IEnumerable<string> Names => All.Select(j => j.Name);
+    private static readonly string[] Order = [DropFolderImport, FeedBuild, WebSubPing, Announcements, DailyDigest, WeeklyDigest, EmailSend, Retention];
+
+    public IReadOnlyList<ScheduledJob> All { get; } = Ordered(jobs);
+
+    public ScheduledJob? Find(string name) => All.FirstOrDefault(j => string.Equals(j.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The jobs registered so far, while the services are still being composed (Quartz's set-up needs them then).</summary>
+    public static IReadOnlyList<ScheduledJob> Registered(IServiceCollection services) =>
+        Ordered(services.Where(d => d.ServiceType == typeof(ScheduledJob)).Select(d => (ScheduledJob)d.ImplementationInstance!));
+
+    private static IReadOnlyList<ScheduledJob> Ordered(IEnumerable<ScheduledJob> jobs) =>
+        jobs.OrderBy(j => Array.IndexOf(Order, j.Name) is var i and >= 0 ? i : int.MaxValue).ThenBy(j => j.Name, StringComparer.Ordinal).ToList();
+}
+
+public static class ScheduledJobs
+{
+    /// <summary>Registers a capability's job under <paramref name="name"/> with the schedule it runs on unless <c>Jobs:NAME</c> says otherwise.</summary>
+    public static IServiceCollection AddScheduledJob<TJob>(this IServiceCollection services, string name, JobSchedule schedule) where TJob : IJob
+    {
+        if (!JobCatalog.Names.Contains(name)) throw new ArgumentException($"'{name}' is not in JobCatalog.Names; add it there so the configuration check and the CLI know it.", nameof(name));
+        return services.AddSingleton(new ScheduledJob(name, typeof(TJob), schedule));
+    }
 }

@@ -3,8 +3,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Quartz;
-using Syndicator.Hosting;
 using Syndicator.Storage;
+using Syndicator.Shared;
 
 namespace Syndicator.Scheduling;
 
@@ -14,8 +14,14 @@ namespace Syndicator.Scheduling;
 /// </summary>
 public static class SchedulingSetup
 {
+    /// <summary>Quartz with the jobs the capabilities registered before it, job history and retention, status. Call it after them.</summary>
     public static void Add(IServiceCollection services, IConfiguration configuration, string contentRoot)
     {
+        services.AddScheduledJob<RetentionJob>(JobCatalog.Retention, new JobSchedule { Cron = "0 30 3 * * ?", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow });
+        services.AddSingleton<JobCatalog>();
+        services.AddSingleton<JobTrigger>();
+        services.AddSingleton<HistoryRetention>();
+        services.AddSingleton<StatusReader>();
         var storage = ConfigSections.ReadOrDefault<StorageOptions>(configuration, StorageOptions.Section);
         var schedules = ConfigSections.ReadOrDefault<ScheduleOptions>(configuration, ScheduleOptions.Section);
         var connectionString = TryResolve(storage, contentRoot);
@@ -41,11 +47,11 @@ public static class SchedulingSetup
                 });
             }
 
-            foreach (var job in JobCatalog.All)
+            foreach (var job in JobCatalog.Registered(services))
             {
                 var schedule = schedules.TryGetValue(job.Name, out var configured) ? configured : job.Default;
                 if (!schedule.Enabled) continue;
-                var timeZone = Hosting.ScheduleOptionsValidator.FindTimeZone(schedule.TimeZone) ?? TimeZoneInfo.Utc;
+                var timeZone = TimeZoneLookup.Find(schedule.TimeZone) ?? TimeZoneInfo.Utc;
                 q.AddJob(job.JobType, j => j.WithIdentity(job.Key).StoreDurably().RequestRecovery());
                 q.AddTrigger(t =>
                 {

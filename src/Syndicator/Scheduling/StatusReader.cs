@@ -58,6 +58,7 @@ public sealed class StatusReader(
     DatabaseExecutionHistoryStore history,
     DeliveryStore deliveries,
     DeliveryDirectory directory,
+    JobCatalog catalog,
     IOptions<ScheduleOptions> schedules,
     TimeProvider time)
 {
@@ -95,7 +96,7 @@ public sealed class StatusReader(
             .Items.ToDictionary(s => s.Job);
 
         var jobs = new List<JobState>();
-        foreach (var job in JobCatalog.All)
+        foreach (var job in catalog.All)
         {
             var schedule = schedules.Value.TryGetValue(job.Name, out var configured) ? configured : job.Default;
             // Every trigger of the job counts: its schedule's, a manual firing waiting to run, a retry.

@@ -10,6 +10,7 @@ namespace Syndicator.Shared;
 /// space or control characters, at most <see cref="MaxLength"/> characters. <see cref="UrlSegment"/> is its
 /// percent-encoded form, the only form that goes into a URL.
 /// </summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(SlugJsonConverter))]
 public sealed record Slug
 {
     public const int MaxLength = 100;

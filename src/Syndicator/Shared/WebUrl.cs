@@ -11,6 +11,7 @@ namespace Syndicator.Shared;
 /// and what X and Mastodon recognise as one link. <c>javascript:</c>, <c>data:</c>, relative URLs, URLs with a user
 /// name or password, and text with control characters, white space or bidirectional controls are refused.
 /// </summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(WebUrlJsonConverter))]
 public sealed record WebUrl
 {
     /// <summary>Longer URLs are cut by browsers, proxies and X (4,096 including the scheme).</summary>

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Quartz.Extensibility;
 using Syndicator.Deliveries;
-using Syndicator.Hosting;
+using Syndicator.Shared;
 
 namespace Syndicator.Web;
 

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Syndicator.Announcements;
+using Syndicator.Shared;
 
 namespace Syndicator.Web;
 

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Syndicator.Announcements;
+using Syndicator.Shared;
 
 namespace Syndicator.Web;
 
@@ -81,7 +82,7 @@ internal sealed class DashboardOptionsValidator(IConfiguration configuration, st
     }
 
     private static IEnumerable<string> SyndicatorUrls(IConfiguration configuration) =>
-        Hosting.ConfigSections.ReadOrDefault<HttpOptions>(configuration, HttpOptions.Section).Urls
+        ConfigSections.ReadOrDefault<HttpOptions>(configuration, HttpOptions.Section).Urls
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>The listen addresses that are not loopback: wildcards (<c>*</c>, <c>+</c>, <c>0.0.0.0</c>, <c>[::]</c>), other IPs and host names.</summary>

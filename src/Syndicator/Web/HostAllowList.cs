@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Syndicator.Digests;
 using Syndicator.Feeds;
-using Syndicator.Hosting;
+using Syndicator.Shared;
 
 namespace Syndicator.Web;
 

@@ -12,6 +12,7 @@ using Microsoft.Extensions.Options;
 using Syndicator.Feeds;
 using Syndicator.Scheduling;
 using Syndicator.Storage;
+using Syndicator.Shared;
 
 namespace Syndicator.Web;
 
@@ -38,7 +39,7 @@ public static class Readiness
     {
         // RequireSuccessWithin reads the execution history; without a store Quartz refuses to start, so ask only when one is registered.
         var historyKept = services.Any(d => d.ServiceType == typeof(IExecutionHistoryStore));
-        var required = historyKept ? RequiredJobs(Hosting.ConfigSections.ReadOrDefault<ScheduleOptions>(configuration, ScheduleOptions.Section), DateTimeOffset.UtcNow) : [];
+        var required = historyKept ? RequiredJobs(JobCatalog.Registered(services), ConfigSections.ReadOrDefault<ScheduleOptions>(configuration, ScheduleOptions.Section), DateTimeOffset.UtcNow) : [];
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [Tag])
@@ -70,10 +71,10 @@ public static class Readiness
         });
 
     /// <summary>Each enabled job with how long it may go without a success.</summary>
-    internal static IReadOnlyList<(JobKey Key, TimeSpan Within)> RequiredJobs(ScheduleOptions schedules, DateTimeOffset now)
+    internal static IReadOnlyList<(JobKey Key, TimeSpan Within)> RequiredJobs(IEnumerable<ScheduledJob> jobs, ScheduleOptions schedules, DateTimeOffset now)
     {
         var required = new List<(JobKey, TimeSpan)>();
-        foreach (var job in JobCatalog.All)
+        foreach (var job in jobs)
         {
             var schedule = schedules.TryGetValue(job.Name, out var configured) ? configured : job.Default;
             if (!schedule.Enabled || Period(schedule, now) is not { } period) continue;
@@ -89,7 +90,7 @@ public static class Readiness
         if (schedule.Cron is null) return schedule.IntervalSeconds is { } s and > 0 ? TimeSpan.FromSeconds(s) : null;
         try
         {
-            var cron = new CronExpression(schedule.Cron, Hosting.ScheduleOptionsValidator.FindTimeZone(schedule.TimeZone) ?? TimeZoneInfo.Utc);
+            var cron = new CronExpression(schedule.Cron, TimeZoneLookup.Find(schedule.TimeZone) ?? TimeZoneInfo.Utc);
             if (cron.GetNextValidTimeAfter(now) is not { } first || cron.GetNextValidTimeAfter(first) is not { } second) return null;
             return second - first;
         }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Syndicator.Articles;
+using Syndicator.Shared;
 
 namespace Syndicator.Web;
 
@@ -14,7 +15,7 @@ public static class WebEndpoints
     {
         builder.WebHost.UseKestrelCore();
         builder.Services.AddRoutingCore();
-        var urls = Hosting.ConfigSections.ReadOrDefault<HttpOptions>(builder.Configuration, HttpOptions.Section).Urls;
+        var urls = ConfigSections.ReadOrDefault<HttpOptions>(builder.Configuration, HttpOptions.Section).Urls;
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         HostAllowList.AddServices(builder.Services);
         Digests.SubscriptionEndpoints.AddServices(builder.Services);

@@ -4,6 +4,7 @@ using Syndicator.Articles;
 using Syndicator.Articles.Import;
 using Syndicator.Hosting;
 using Syndicator.Tests.Support;
+using Syndicator.Shared;
 
 namespace Syndicator.Tests.Announcements;
 

@@ -127,10 +127,10 @@ public sealed partial class ClusterFailoverTests
         await stopSampling.CancelAsync();
         await sampling;
 
-        // The documented operator step for "smtp: unconfirmed" rows: look the Message-ID up in the relay's log;
+        // The documented operator step for unconfirmed rows: look the Message-ID up in the relay's log;
         // absent means never delivered, so hand it back with `syndicator deliveries retry ID` (DeliveryStore.RetryAsync).
         var unconfirmed = await RowsAsync(database, c => c.QueryAsync<(long Id, string? RemoteId, string Recipient)>(
-            "SELECT id, remote_id, recipient FROM deliveries WHERE state = 'failed' AND last_error LIKE 'smtp: unconfirmed%' ORDER BY id"));
+            "SELECT id, remote_id, recipient FROM deliveries WHERE state = 'unconfirmed' ORDER BY id"));
         var relayed = await RelayMailbox.ReadAsync(smtp.MailDirectory, Ct);
         var relayedIds = relayed.Where(m => m.MessageId is not null).Select(m => m.MessageId!).ToHashSet(StringComparer.Ordinal);
         var unconfirmedAtRelay = unconfirmed.Where(u => u.RemoteId is not null && relayedIds.Contains(u.RemoteId.Trim('<', '>'))).Select(u => u.Id).ToHashSet();
@@ -172,7 +172,7 @@ public sealed partial class ClusterFailoverTests
         report.Add($"e-mail at the relay: {relayed.Count:N0} messages to {relayed.SelectMany(m => m.Recipients).Distinct().Count():N0} recipients, {relayed.Select(m => m.MessageId).Distinct().Count():N0} distinct Message-IDs, over {stats.Connections} SMTP connections");
         report.Add("reclaimed (attempts > 1): " + (reclaimed.Count == 0 ? "none" : string.Join(", ", reclaimed.Select(r => $"{r.Channel} {r.Count}"))) +
                    $"; the killed node held {inFlightAtKill} in flight, so {Math.Max(0, reclaimed.Sum(r => r.Count) - inFlightAtKill)} more were reclaimed from live nodes whose lease ran out mid-batch");
-        report.Add($"unconfirmed (smtp: unconfirmed): {unconfirmed.Count}, of which the relay had {unconfirmedAtRelay.Count}; retried by the operator step: {retried}");
+        report.Add($"unconfirmed: {unconfirmed.Count}, of which the relay had {unconfirmedAtRelay.Count}; retried by the operator step: {retried}");
         report.Add("survivors' /health: " + string.Join(", ", survivorsHealth.Select(h => $"{h.Node.Label} {h.Answer}")));
         report.Add($"total wall time: {phases.Total.TotalSeconds:0.0} s");
         report.Add("timeline (s since the nodes started: e-mails sent; in flight per node):");

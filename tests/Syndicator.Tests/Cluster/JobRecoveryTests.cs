@@ -53,7 +53,12 @@ public sealed class JobRecoveryTests
             {
                 var sandbox = new SyndicatorSandbox(Ct);
                 sandboxes.Add(sandbox);
-                sandbox.Set("Storage:Provider", "PostgreSql").Set("Storage:ConnectionString", seed.Store.ConnectionString).Set("Storage:Clustered", true)
+                // The service refuses a password in the connection string: it reads it from a file, as a deployment would.
+                var password = new NpgsqlConnectionStringBuilder(seed.Store.ConnectionString);
+                var passwordFile = seed.Dir.File($"db-password-{i}.txt", password.Password ?? "");
+                password.Password = null;
+                sandbox.Set("Storage:Provider", "PostgreSql").Set("Storage:ConnectionString", password.ConnectionString).Set("Storage:PasswordFile", passwordFile)
+                    .Set("Storage:Clustered", true).Set("Site:AllowLocalUrls", true)
                     .Set("Deliveries:LeaseSeconds", 10).Set("Import:SamplesPath", "").Set("Digests:SigningKey", "file:" + signingKey)
                     .Set("Jobs:Announcements", new JsonObject { ["IntervalSeconds"] = 2 });
                 foreach (var (key, value) in account) sandbox.Set(key, value);

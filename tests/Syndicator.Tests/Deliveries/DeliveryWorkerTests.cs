@@ -6,6 +6,8 @@ using Syndicator.Deliveries;
 using Syndicator.Storage;
 using Syndicator.Tests.Support;
 
+using Syndicator.Shared;
+
 namespace Syndicator.Tests.Deliveries;
 
 public sealed class DeliveryWorkerTests
@@ -47,7 +49,7 @@ public sealed class DeliveryWorkerTests
         Assert.Equal(TimeSpan.FromSeconds(12), app.Get<IOptions<HostOptions>>().Value.ShutdownTimeout);
 
         await using var bad = await TestApp.CreateAsync(settings: new() { ["Service:ShutdownTimeoutSeconds"] = "1" });
-        var error = Assert.Throws<OptionsValidationException>(() => bad.Get<IOptions<Syndicator.Hosting.ServiceOptions>>().Value);
+        var error = Assert.Throws<OptionsValidationException>(() => bad.Get<IOptions<Syndicator.Shared.ServiceOptions>>().Value);
         Assert.Contains("Service:ShutdownTimeoutSeconds must be between 5 and 3600", error.Message);
         Assert.Contains("TimeoutStopSec", error.Message);
     }

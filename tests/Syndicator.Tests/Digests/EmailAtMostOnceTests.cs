@@ -6,6 +6,7 @@ using Syndicator.Digests;
 using Syndicator.Hosting;
 using Syndicator.Storage;
 using Syndicator.Tests.Support;
+using Syndicator.Shared;
 
 namespace Syndicator.Tests.Digests;
 

@@ -20,9 +20,11 @@ public sealed class JobRetryTests
     [Theory, MemberData(nameof(Providers))]
     public async Task A_job_that_throws_is_retried_under_its_policy_and_every_attempt_is_in_the_history(StorageProvider provider)
     {
-        // An inbox that is a file: the drop-folder job throws on every run until the file makes way for a folder.
+        // An inbox that becomes a file once the service has started (the start-up check refuses one before): the
+        // drop-folder job throws on every run until the file makes way for a folder.
         using var dir = new TempDir();
-        var inbox = dir.File("inbox", "not a folder");
+        var inbox = Path.Combine(dir.Path, "inbox");
+        Directory.CreateDirectory(inbox);
         await using var app = await HistoryTestSupport.StartAsync(provider, new()
         {
             ["Import:InboxPath"] = inbox,
@@ -31,7 +33,7 @@ public sealed class JobRetryTests
             ["Jobs:DropFolderImport:Misfire"] = "Skip",
             ["Jobs:DropFolderImport:RetryAttempts"] = "2",
             ["Jobs:DropFolderImport:RetryDelaySeconds"] = "1",
-        });
+        }, services => services.AddHostedService(_ => new InboxBecomesAFile(inbox)));
         var database = app.Get<Database>();
 
         var runs = await HistoryTestSupport.WaitForRunsAsync(database, JobCatalog.DropFolderImport, r => r.Count >= 3, seconds: 30);
@@ -98,5 +100,18 @@ public sealed class JobRetryTests
 
         Assert.Contains(problems, p => p.StartsWith("Jobs:FeedBuild:RetryAttempts is -1", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Jobs:FeedBuild:RetryDelaySeconds is 0", StringComparison.Ordinal));
+    }
+
+    /// <summary>Runs after the start-up checks and before the scheduler fires anything: the inbox folder becomes a file.</summary>
+    private sealed class InboxBecomesAFile(string inbox) : Microsoft.Extensions.Hosting.IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            Directory.Delete(inbox);
+            File.WriteAllText(inbox, "not a folder");
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -49,7 +49,7 @@ public sealed partial class ReadinessAndMetricsTests
             [JobCatalog.WeeklyDigest] = new() { Enabled = false, Cron = "0 0 7 ? * MON" },
         };
 
-        var required = Readiness.RequiredJobs(schedules, new DateTimeOffset(2026, 3, 2, 12, 0, 0, TimeSpan.Zero)).ToDictionary(r => r.Key.Name, r => r.Within);
+        var required = Readiness.RequiredJobs(Jobs(), schedules, new DateTimeOffset(2026, 3, 2, 12, 0, 0, TimeSpan.Zero)).ToDictionary(r => r.Key.Name, r => r.Within);
 
         Assert.Equal(TimeSpan.FromMinutes(15), required[JobCatalog.FeedBuild]);
         Assert.Equal(TimeSpan.FromMinutes(10), required[JobCatalog.DropFolderImport]); // the floor: 3 × 15 s would flap
@@ -119,7 +119,7 @@ public sealed partial class ReadinessAndMetricsTests
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.StartsWith("Degraded\n", ready);
         Assert.Contains("\nfeeds: Degraded - ", ready);
-        Assert.True(Regex.IsMatch(ready, @"; site failed 2 builds in a row since [^;]*: 1 article\(s\) left out \(broken-piece \([^)]*broken-piece\.md\): UriFormatException"), ready);
+        Assert.True(Regex.IsMatch(ready, @"; site failed 2 builds in a row since [^;]*: 1 article\(s\) left out \(broken-piece \([^)]*broken-piece\.md\): UnreadableArticleException"), ready);
         Assert.Contains("tag:Water failed 2 builds in a row", ready);
         Assert.Contains("database: Healthy", ready);
 
@@ -178,5 +178,16 @@ public sealed partial class ReadinessAndMetricsTests
         var line = exposition.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
         Assert.True(line is not null, $"/metrics has no sample {series}; it has:\n{string.Join('\n', exposition.Split('\n').Where(l => l.StartsWith("syndicator_", StringComparison.Ordinal)))}");
         return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The jobs as the capabilities register them.</summary>
+    private static IReadOnlyList<ScheduledJob> Jobs()
+    {
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        Syndicator.Articles.ArticlesSetup.AddArticles(services);
+        Syndicator.Feeds.FeedsSetup.AddFeeds(services);
+        Syndicator.Announcements.AnnouncementsSetup.AddAnnouncements(services);
+        Syndicator.Digests.DigestsSetup.AddDigests(services);
+        return JobCatalog.Registered(services);
     }
 }

@@ -1,6 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Options;
-using Syndicator.Hosting;
+using Syndicator.Shared;
 
 namespace Syndicator.Articles.Import;
 

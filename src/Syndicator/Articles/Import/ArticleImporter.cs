@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Syndicator.Hosting;
 using Syndicator.Shared;
 using Syndicator.Storage;
 

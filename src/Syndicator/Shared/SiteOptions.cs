@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Syndicator.Hosting;
+namespace Syndicator.Shared;
 
 /// <summary>The <c>Site</c> section: the publication itself.</summary>
 public sealed class SiteOptions

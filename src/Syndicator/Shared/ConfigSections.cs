@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 
-namespace Syndicator.Hosting;
+namespace Syndicator.Shared;
 
 public static class ConfigSections
 {

@@ -6,7 +6,7 @@ using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace Syndicator.Hosting;
+namespace Syndicator.Shared;
 
 /// <summary>
 /// Checks a configuration section against the shape of its options type before anything is bound: keys no setting

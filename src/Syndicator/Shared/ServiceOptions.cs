@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Syndicator.Hosting;
+namespace Syndicator.Shared;
 
 /// <summary>The <c>Service</c> section: how the running service behaves as a process.</summary>
 public sealed class ServiceOptions

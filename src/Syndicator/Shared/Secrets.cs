@@ -1,4 +1,4 @@
-namespace Syndicator.Announcements;
+namespace Syndicator.Shared;
 
 /// <summary>
 /// Reads a secret from where the configuration points: <c>env:NAME</c> (an environment variable) or

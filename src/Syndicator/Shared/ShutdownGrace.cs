@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace Syndicator.Hosting;
+namespace Syndicator.Shared;
 
 /// <summary>
 /// The two moments of a graceful stop, for code that sends things: <see cref="Stopping"/>, after which nothing new

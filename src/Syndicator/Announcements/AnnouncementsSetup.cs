@@ -1,0 +1,30 @@
+using Microsoft.Extensions.DependencyInjection;
+using Syndicator.Announcements.Bluesky;
+using Syndicator.Announcements.Mastodon;
+using Syndicator.Announcements.X;
+using Syndicator.Articles;
+using Syndicator.Deliveries;
+using Syndicator.Scheduling;
+
+namespace Syndicator.Announcements;
+
+public static class AnnouncementsSetup
+{
+    /// <summary>Announcements: planning per new article, one client and one delivery channel per network, and the job.</summary>
+    public static IServiceCollection AddAnnouncements(this IServiceCollection services)
+    {
+        services.AddSingleton<AnnouncementPlanner>();
+        services.AddSingleton<IArticleChangeHandler>(sp => sp.GetRequiredService<AnnouncementPlanner>());
+        services.AddSingleton<PostComposer>();
+        services.AddSingleton<IDeliveryNamer, ArticleNamer>();
+        services.AddTransient<Announcer>();
+        services.AddHttpClient<MastodonClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddHttpClient<XClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddSingleton<BlueskySessions>();
+        services.AddHttpClient<BlueskyClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddTransient(sp => ActivatorUtilities.CreateInstance<AnnouncementChannel>(sp, sp.GetRequiredService<MastodonClient>()));
+        services.AddTransient(sp => ActivatorUtilities.CreateInstance<AnnouncementChannel>(sp, sp.GetRequiredService<XClient>()));
+        services.AddTransient(sp => ActivatorUtilities.CreateInstance<AnnouncementChannel>(sp, sp.GetRequiredService<BlueskyClient>()));
+        return services.AddScheduledJob<AnnouncementJob>(JobCatalog.Announcements, new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip });
+    }
+}
