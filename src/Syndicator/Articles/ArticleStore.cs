@@ -69,7 +69,7 @@ public sealed class ArticleStore(Database database)
             ArticleKey.Id => "a.id = @value",
             ArticleKey.Slug => "a.slug = @value",
             _ => "a.source_name = @value",
-        }, value, cancellationToken);
+        }, value, cancellationToken, forReplacement: true);
 
     internal async Task<bool> SlugTakenAsync(DbConnection connection, DbTransaction transaction, string slug, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<int>(new CommandDefinition(
@@ -145,17 +145,20 @@ public sealed class ArticleStore(Database database)
     private async Task<Article?> FindAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken) =>
         (await FindRowAsync(connection, transaction, where, value, cancellationToken))?.Article;
 
-    private static async Task<(Article Article, string? SourceName)?> FindRowAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken)
+    /// <param name="forReplacement">The row is read only to be replaced by a new import: one that no longer reads as an article (see <see cref="ArticleRow.ToArticle"/>) still gives its identity.</param>
+    private static async Task<(Article Article, string? SourceName)?> FindRowAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken,
+        bool forReplacement = false)
     {
         var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(
             SelectArticles + " WHERE " + where, new { value }, transaction, cancellationToken: cancellationToken));
         var row = rows.FirstOrDefault();
-        return row is null ? null : ((await WithTagsAsync(connection, transaction, [row], cancellationToken))[0], row.SourceName);
+        return row is null ? null : ((await WithTagsAsync(connection, transaction, [row], cancellationToken, forReplacement: forReplacement))[0], row.SourceName);
     }
 
     /// <param name="unreadable">Where a row that cannot be read as an article goes, so the others are still returned; without it, such a row throws.</param>
     private static async Task<IReadOnlyList<Article>> WithTagsAsync(
-        DbConnection connection, DbTransaction? transaction, IReadOnlyList<ArticleRow> rows, CancellationToken cancellationToken, ICollection<UnreadableArticleException>? unreadable = null)
+        DbConnection connection, DbTransaction? transaction, IReadOnlyList<ArticleRow> rows, CancellationToken cancellationToken, ICollection<UnreadableArticleException>? unreadable = null,
+        bool forReplacement = false)
     {
         if (rows.Count == 0) return [];
         var ids = rows.Select(r => r.Id).ToArray();
@@ -176,7 +179,7 @@ public sealed class ArticleStore(Database database)
         {
             try
             {
-                articles.Add(row.ToArticle(tags.TryGetValue(row.Id, out var t) ? t : []));
+                articles.Add(row.ToArticle(tags.TryGetValue(row.Id, out var t) ? t : [], forReplacement));
             }
             catch (UnreadableArticleException e) when (unreadable is not null)
             {
@@ -215,14 +218,17 @@ public sealed class ArticleStore(Database database)
         public string? MastodonHandle { get; init; }
         public string? BlueskyHandle { get; init; }
 
-        public Article ToArticle(IReadOnlyList<string> tags) => new(
+        /// <summary>A stand-in for a stored URL that no longer reads as one, used only while the import that fixes it replaces the row.</summary>
+        private static readonly WebUrl Unreadable = WebUrl.Parse("https://unreadable.invalid/");
+
+        public Article ToArticle(IReadOnlyList<string> tags, bool forReplacement = false) => new(
             Id, Shared.Slug.FromStore(Slug), Title, Summary, BodyHtml,
             new Author(AuthorId, AuthorName, AuthorBio, new SocialHandles(XHandle, MastodonHandle, BlueskyHandle)),
             tags,
             ImageUrl is null && ImageCaption is null && ImageCredit is null ? null : new ArticleImage(WebUrl.FromStore(ImageUrl), ImageCaption, ImageCredit),
             // Rows imported before URLs were checked may hold anything; such an article cannot be linked to, and says so.
-            WebUrl.FromStore(CanonicalUrl) ?? throw new UnreadableArticleException(Id, Slug,
-                $"Article {Id} ('{Slug}') has a stored URL that is not an http(s) URL ({CanonicalUrl}); import its file again to fix it."),
+            WebUrl.FromStore(CanonicalUrl) ?? (forReplacement ? Unreadable : throw new UnreadableArticleException(Id, Slug,
+                $"Article {Id} ('{Slug}') has a stored URL that is not an http(s) URL ({CanonicalUrl}); import its file again to fix it.")),
             WebUrl.FromStore(CommentUrl), PublishedAt, UpdatedAt, ContentHash)
         {
             Warnings = Warnings is null ? [] : Warnings.Split('\n'),

@@ -144,5 +144,13 @@ public sealed class DigestPlanner(
         return local.Hour >= o.LocalHour && (subscriber.Frequency == DigestFrequency.Daily || local.DayOfWeek == o.WeeklyDay);
     }
 
+    /// <summary>The ids of the articles a digest carries, in the order it lists them (fixed when it was planned).</summary>
+    public async Task<IReadOnlyList<string>> ArticleIdsAsync(string digestId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT article_id FROM digest_items WHERE digest_id = @digestId ORDER BY position", new { digestId }, cancellationToken: cancellationToken))).ToList();
+    }
+
     public static TimeZoneInfo Zone(string id) => TimeZoneLookup.Find(id) ?? TimeZoneInfo.Utc;
 }

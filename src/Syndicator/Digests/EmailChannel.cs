@@ -1,12 +1,10 @@
 using System.Collections.Concurrent;
-using Dapper;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MimeKit;
 using Syndicator.Articles;
 using Syndicator.Deliveries;
-using Syndicator.Storage;
 
 namespace Syndicator.Digests;
 
@@ -19,7 +17,7 @@ namespace Syndicator.Digests;
 /// repeat replaces it.
 /// </summary>
 public sealed class EmailChannel(
-    Database database,
+    DigestPlanner planner,
     SubscriberStore subscribers,
     ArticleStore articles,
     DigestComposer composer,
@@ -86,11 +84,8 @@ public sealed class EmailChannel(
         if (subscriber.State != SubscriberState.Confirmed)
             return (null, new DeliveryOutcome.Permanent($"email: {subscriber.Email} is {subscriber.State.ToString().ToLowerInvariant()}; the digest was not sent"), subscriber);
 
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var ids = (await connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT article_id FROM digest_items WHERE digest_id = @id ORDER BY position", new { id = delivery.Subject.Id }, cancellationToken: cancellationToken))).ToList();
         var items = new List<Article>();
-        foreach (var id in ids)
+        foreach (var id in await planner.ArticleIdsAsync(delivery.Subject.Id, cancellationToken))
             if (await articleCache.GetOrAdd(id, key => articles.FindByIdAsync(key, CancellationToken.None)) is { } article) items.Add(article);
         if (items.Count == 0) return (null, new DeliveryOutcome.Permanent($"email: the articles of digest {delivery.Subject.Id} are no longer in the store"), subscriber);
         return (composer.Digest(subscriber, items, key), null, subscriber);

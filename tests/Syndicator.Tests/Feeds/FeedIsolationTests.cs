@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Syndicator.Articles;
 using Syndicator.Articles.Import;
 using Syndicator.Feeds;
 using Syndicator.Scheduling;
@@ -80,7 +81,7 @@ public sealed class FeedIsolationTests
         var warning = Assert.Single(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.StartsWith("Feed site: article", StringComparison.Ordinal));
         Assert.Contains("piece-2", warning.Message);
         Assert.Contains("piece-2.md", warning.Message);
-        Assert.Contains(nameof(UriFormatException), warning.Message);
+        Assert.Contains(nameof(UnreadableArticleException), warning.Message);
     }
 
     [Theory, MemberData(nameof(Providers))]
