@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
 
+using Syndicator.Shared;
+
 namespace Syndicator.Hosting;
 
 /// <summary>
@@ -77,6 +79,37 @@ internal static class ConfigFiles
             return $"{At(path, json.Span, reader.TokenStartIndex)}: this key is not valid UTF-8; save the file as UTF-8.";
         }
         return null;
+    }
+
+    /// <summary>
+    /// The top-level keys of the files among <paramref name="paths"/> that name no section Syndicator reads (a misspelt
+    /// "Storag" would otherwise be ignored without a word), each with its line and the nearest section's name.
+    /// </summary>
+    public static List<string> UnknownSections(IEnumerable<string> paths, IReadOnlyCollection<string> sections)
+    {
+        var problems = new List<string>();
+        foreach (var path in paths.Where(File.Exists))
+        {
+            var bytes = File.ReadAllBytes(path);
+            var json = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? bytes.AsMemory(Encoding.UTF8.Preamble.Length) : bytes.AsMemory();
+            var reader = new Utf8JsonReader(json.Span, ReaderOptions);
+            try
+            {
+                while (reader.Read())
+                {
+                    if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1) continue;
+                    var key = reader.GetString()!;
+                    if (sections.Contains(key, StringComparer.OrdinalIgnoreCase)) continue;
+                    var hint = ConfigShape.Nearest(key, sections) is { } nearest ? $"did you mean {nearest}?" : $"the sections are {string.Join(", ", sections.Order(StringComparer.Ordinal))}.";
+                    problems.Add($"{At(path, json.Span, reader.TokenStartIndex)}: \"{key}\" is not a section Syndicator reads, so nothing in it is used; remove it or correct its spelling ({hint})");
+                }
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
+            {
+                // Problem() has reported the file's syntax already.
+            }
+        }
+        return problems;
     }
 
     /// <summary>"path, line L, column C" for a byte offset; columns count characters, not bytes, so a line in Persian is counted as an editor shows it.</summary>

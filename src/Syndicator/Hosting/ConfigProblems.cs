@@ -14,15 +14,22 @@ public sealed class ConfigProblemsException(IReadOnlyList<string> problems)
 /// <summary>Runs every options validator at once and gathers all problems, so the publisher fixes them in one pass rather than one per restart.</summary>
 public static class ConfigProblems
 {
-    private sealed record Section(Type OptionsType);
+    private sealed record Section(string Name, Type OptionsType);
 
-    internal static void Register<T>(IServiceCollection services) where T : class =>
-        services.AddSingleton(new Section(typeof(IOptions<T>)));
+    /// <summary>Problems found before the options exist (in the files themselves), reported with the rest.</summary>
+    internal sealed record FileProblems(IReadOnlyList<string> Problems);
+
+    internal static void Register<T>(IServiceCollection services, string name) where T : class =>
+        services.AddSingleton(new Section(name, typeof(IOptions<T>)));
+
+    /// <summary>The sections registered so far, by name.</summary>
+    internal static IReadOnlyList<string> Sections(IServiceCollection services) =>
+        services.Select(d => d.ImplementationInstance).OfType<Section>().Select(s => s.Name).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
 
     /// <summary>Resolves every options section on its own, so that one that cannot even be bound does not hide the others' problems.</summary>
     public static IReadOnlyList<string> Find(IServiceProvider services)
     {
-        var problems = new List<string>();
+        var problems = services.GetServices<FileProblems>().SelectMany(f => f.Problems).ToList();
         foreach (var section in services.GetServices<Section>())
         {
             try

@@ -58,6 +58,9 @@ public static class SyndicatorHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(shutdownTimeout));
 
         AddCapabilities(builder.Services, builder.Configuration, contentRoot);
+        // Logging is read by the host itself; every other top-level key must be a section some capability binds.
+        builder.Services.AddSingleton(new ConfigProblems.FileProblems(
+            ConfigFiles.UnknownSections([configPath, environmentConfigPath], [.. ConfigProblems.Sections(builder.Services), "Logging"])));
         WebEndpoints.AddServer(builder);
         services?.Invoke(builder.Services);
 
@@ -110,6 +113,6 @@ public static class SyndicatorHost
         // Binds only the values that fit their settings; ConfigShapeValidator reports the others with every other problem.
         services.AddOptions<T>().Configure(options => ConfigShape.BindInto(options, configuration, section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<T>>(new ConfigShapeValidator<T>(configuration, section));
-        ConfigProblems.Register<T>(services);
+        ConfigProblems.Register<T>(services, section);
     }
 }

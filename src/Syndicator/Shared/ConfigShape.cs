@@ -152,7 +152,7 @@ internal static class ConfigShape
     private static string Suggestion(string value, Type type) =>
         type.IsEnum && Nearest(value, Enum.GetNames(type)) is { } nearest ? $" Did you mean {nearest}?" : "";
 
-    private static string? Nearest(string key, IEnumerable<string> names) =>
+    internal static string? Nearest(string key, IEnumerable<string> names) =>
         names.Select(n => (Name: n, Distance: Distance(n.ToLowerInvariant(), key.ToLowerInvariant())))
             .Where(c => c.Distance <= 3 && c.Distance < Math.Max(c.Name.Length, key.Length))
             .OrderBy(c => c.Distance).Select(c => c.Name).FirstOrDefault();

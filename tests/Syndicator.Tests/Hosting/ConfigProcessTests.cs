@@ -113,6 +113,24 @@ public sealed class ConfigProcessTests
     }
 
     [Fact(Timeout = TestTimeout)]
+    public async Task A_misspelt_or_unknown_section_is_named_with_its_line_and_the_section_meant_and_other_problems_still_show()
+    {
+        using var dir = new TempDir();
+        // "Storag" would otherwise be ignored without a word, and the service would run on the default SQLite file.
+        var path = dir.File("appsettings.json",
+            "{\n  \"Site\": { \"Title\": \"مجله\" },\n  \"Storag\": { \"Provider\": \"PostgreSql\" },\n  \"Zzyzx\": {},\n  \"Jobs\": { \"FeedBuild\": { \"Misfire\": \"Later\" } }\n}\n");
+
+        await using var process = SyndicatorProcess.Start(["config", "check"], new Dictionary<string, string?> { ["SYNDICATOR_CONFIG"] = path }, dir.Path);
+        var result = await process.WaitForExitAsync(SyndicatorSandbox.CliTimeout, TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        var problems = CliProcessTests.Problems(result).Select(CliProcessTests.Squash).ToList();
+        Assert.Contains(problems, p => p.StartsWith(CliProcessTests.Squash($"{path}, line 3, column 3:"), StringComparison.Ordinal) && p.Contains(CliProcessTests.Squash("did you mean Storage?")));
+        Assert.Contains(problems, p => p.StartsWith(CliProcessTests.Squash($"{path}, line 4, column 3:"), StringComparison.Ordinal) && p.Contains(CliProcessTests.Squash("\"Zzyzx\" is not a section")));
+        Assert.Contains(problems, p => p.Contains(CliProcessTests.Squash("Jobs:FeedBuild:Misfire 'Later' is not one of FireNow, Skip")));
+    }
+
+    [Fact(Timeout = TestTimeout)]
     public async Task The_service_refuses_a_JSON_syntax_error_in_the_environment_file_naming_that_file()
     {
         await using var sandbox = new SyndicatorSandbox(TestContext.Current.CancellationToken);
