@@ -23,10 +23,13 @@ ENV ASPNETCORE_HTTP_PORTS="" \
     Feeds__OutputPath=/data/feeds \
     Digests__PickupPath=/data/mail-pickup \
     Digests__SigningKey=file:/data/signing.key \
-    Http__Urls=http://0.0.0.0:5080
+    Http__Urls=http://0.0.0.0:5080 \
+    Http__OperatorUrls=http://0.0.0.0:5081
 RUN mkdir -p /data && chown app:app /data
 VOLUME /data
 USER app
+# Readers' paths (feeds, sign-up, confirm, unsubscribe) on 5080, the only port to publish; operators' paths
+# (dashboard, /metrics, /ready, /health) on 5081, for an internal network (docker run -p 127.0.0.1:5081:5081 at most).
 EXPOSE 5080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["/app/syndicator", "health"]
 ENTRYPOINT ["/app/syndicator"]

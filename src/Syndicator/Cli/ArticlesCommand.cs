@@ -25,7 +25,7 @@ internal static class ArticlesCommand
             }
             var table = new Table().AddColumns("Published", "Slug", "Title", "Author", "Handles", "Tags");
             foreach (var a in articles)
-                table.AddRow(Markup.Escape(a.PublishedAt.ToString("yyyy-MM-dd HH:mm")), Markup.Escape(a.Slug), Markup.Escape(a.Title),
+                table.AddRow(Markup.Escape(Shared.IsoTime.Utc(a.PublishedAt)), Markup.Escape(a.Slug), Markup.Escape(a.Title),
                     Markup.Escape(a.Author.Name), Markup.Escape(Handles(a.Author.Handles)), Markup.Escape(string.Join(", ", a.Tags)));
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLineInterpolated($"{articles.Count} article(s)");
@@ -58,8 +58,8 @@ internal static class ArticlesCommand
             Row("Handles", Handles(article.Author.Handles));
             Row("Bio", article.Author.Bio);
             Row("Tags", string.Join(", ", article.Tags));
-            Row("Published", article.PublishedAt.ToString("u"));
-            Row("Updated", article.UpdatedAt.ToString("u"));
+            Row("Published", Shared.IsoTime.Utc(article.PublishedAt));
+            Row("Updated", Shared.IsoTime.Utc(article.UpdatedAt));
             Row("URL", article.CanonicalUrl);
             Row("Comments", article.CommentUrl?.Value);
             Row("Image", article.Image is null ? null : $"{article.Image.Url?.Value ?? "(no URL)"} | {article.Image.Caption} | {article.Image.Credit}");

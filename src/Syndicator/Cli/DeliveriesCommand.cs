@@ -65,7 +65,7 @@ internal static class DeliveriesCommand
                 table.AddRow(d.Id.ToString(CultureInfo.InvariantCulture), Markup.Escape(d.Channel), Markup.Escape(names.Of(d.Subject)), Markup.Escape(names.Of(d.Recipient)),
                     d.State switch { DeliveryState.Failed => "[red]failed[/]", DeliveryState.Unconfirmed => "[yellow]unconfirmed[/]", _ => d.State.ToColumn() },
                     d.Attempts.ToString(CultureInfo.InvariantCulture),
-                    d.UpdatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+                    Shared.IsoTime.Utc(d.UpdatedAt),
                     Markup.Escape(d.State == DeliveryState.Sent ? d.RemoteUrl ?? d.RemoteId ?? "" : d.LastError ?? ""));
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLineInterpolated($"{rows.Count} deliver{(rows.Count == 1 ? "y" : "ies")}");

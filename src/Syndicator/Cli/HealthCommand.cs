@@ -17,8 +17,9 @@ internal static class HealthCommand
         command.SetAction(async (_, ct) =>
         {
             var configuration = new ConfigurationBuilder().AddJsonFile(ConfigLocator.Find()).AddEnvironmentVariables().Build();
-            var urls = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>()?.Urls ?? new HttpOptions().Urls;
-            var first = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0]
+            // /health is an operators' path: it answers where they listen.
+            var listen = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new HttpOptions();
+            var first = listen.OperatorListener[0]
                 .Replace("0.0.0.0", "127.0.0.1").Replace("://*", "://127.0.0.1").Replace("://+", "://127.0.0.1").Replace("[::]", "127.0.0.1");
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             try

@@ -131,7 +131,7 @@ internal static class JobsCommand
             }
             var table = new Table().AddColumns("Started (UTC)", "Job", "Node", "Took", "Outcome", "Attempt", "Summary / error");
             foreach (var r in page.Items)
-                table.AddRow(r.FiredAtUtc.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), Markup.Escape(r.JobName), Markup.Escape(r.SchedulerInstanceId),
+                table.AddRow(Shared.IsoTime.Utc(r.FiredAtUtc), Markup.Escape(r.JobName), Markup.Escape(r.SchedulerInstanceId),
                     $"{r.Duration.TotalMilliseconds:N0} ms", r.EffectiveResult == JobRunResult.Failed ? "[red]failed[/]" : JobRunOutcomes.ToColumn(r.EffectiveResult),
                     $"{r.RetryAttempt + 1}{(r.Manual ? " manual" : "")}", Markup.Escape(r.ExceptionMessage ?? r.Summary ?? ""));
             AnsiConsole.Write(table);

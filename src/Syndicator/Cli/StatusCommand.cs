@@ -98,7 +98,7 @@ internal static class StatusCommand
         else AnsiConsole.MarkupLine("[green]No failed deliveries.[/]");
     }
 
-    /// <summary>"2026-11-23 07:00:00 (in 3 h)": the absolute time for the record, the relative one for the reader.</summary>
+    /// <summary>"2026-11-23T07:00:00Z (in 3 h)": the absolute time for the record, the relative one for the reader.</summary>
     internal static string When(DateTimeOffset at, DateTimeOffset now)
     {
         var span = at - now;
@@ -109,6 +109,6 @@ internal static class StatusCommand
             : size < TimeSpan.FromDays(2) ? $"{size.TotalHours:0} h"
             : $"{size.TotalDays:0} d";
         if (relative != "now") relative = span > TimeSpan.Zero ? $"in {relative}" : $"{relative} ago";
-        return Markup.Escape($"{at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} ({relative})");
+        return Markup.Escape($"{Shared.IsoTime.Utc(at)} ({relative})");
     }
 }

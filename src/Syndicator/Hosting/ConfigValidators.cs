@@ -255,6 +255,13 @@ internal sealed class HttpOptionsValidator : IValidateOptions<HttpOptions>
             .ToList();
         if (bad.Count > 0)
             errors.Add($"Http:Urls has {string.Join(", ", bad.Select(ConfigShape.Show))}, which is not an http(s) address; write it like http://127.0.0.1:5080.");
+        var badOperator = options.OperatorUrlList.Where(u => HttpOptions.Port(u) is null || !u.StartsWith("http", StringComparison.OrdinalIgnoreCase)).ToList();
+        if (badOperator.Count > 0)
+            errors.Add($"Http:OperatorUrls has {string.Join(", ", badOperator.Select(ConfigShape.Show))}, which is not an http(s) address; write it like http://127.0.0.1:5081, or leave it empty to serve every path on Http:Urls.");
+        // The split goes by the port a request arrived on (the Host header is the client's to choose), so the ports must differ.
+        var shared = options.OperatorUrlList.Select(HttpOptions.Port).Intersect(options.ReaderUrlList.Select(HttpOptions.Port)).OfType<int>().ToList();
+        if (shared.Count > 0)
+            errors.Add($"Http:OperatorUrls and Http:Urls both use port {string.Join(", ", shared)}; the operators' paths are told apart by the port a request arrives on, so give Http:OperatorUrls a port of its own (e.g. http://127.0.0.1:5081).");
         foreach (var variable in ForeignVariables)
             if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value)
                 errors.Add(Foreign($"the environment variable {variable} is set ({ConfigShape.Show(value)})", options.Urls, $"unset {variable}"));

@@ -50,7 +50,9 @@ public static class SyndicatorHost
 
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
         // Logs go to stderr so that stdout carries only what a command prints (its --json output above all).
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        // ISO 8601 in UTC, so lines from nodes in different zones (or cultures) sort and compare as they are.
+        builder.Logging.AddConsole(o => o.FormatterName = IsoConsoleFormatter.Name)
+            .AddConsoleFormatter<IsoConsoleFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Services.AddSystemd();
         builder.Services.AddWindowsService();

@@ -37,28 +37,37 @@ public sealed class DashboardAccess(IOptions<DashboardOptions> options, IWebHost
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        var o = options.Value;
-        if (!o.Enabled)
+        if (!options.Value.Enabled)
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
+        if (await AdmitAsync(context)) await next(context);
+    }
+
+    /// <summary>
+    /// Whether the caller may see an operators' page: with the credentials when there are any, from this machine when
+    /// there are none. When not, the refusal (401 or 403) is already written. Also used by <see cref="OperatorPaths"/>
+    /// for /metrics, /ready and /articles when they share a listener with the readers' paths.
+    /// </summary>
+    public async Task<bool> AdmitAsync(HttpContext context)
+    {
+        var o = options.Value;
         if (o.RequiresCredentials)
         {
-            if (!IsAuthorized(context.Request, Resolve(o)))
-            {
-                await ChallengeAsync(context.Response);
-                return;
-            }
+            if (IsAuthorized(context.Request, Resolve(o))) return true;
+            await ChallengeAsync(context.Response);
+            return false;
         }
-        else if (context.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote))
+        if (context.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote))
         {
             // Start-up validation keeps an unprotected dashboard on loopback; this holds even if a listener slips past it.
             await RefuseAsync(context.Response, StatusCodes.Status403Forbidden,
-                "The status dashboard has no credentials, so it answers only on this machine. Set Dashboard:ApiKey (or Dashboard:Username and Dashboard:Password) to open it to others.\n");
-            return;
+                "Operators' pages (the status dashboard, /metrics, /ready) have no credentials here, so they answer only on this machine. " +
+                "Set Dashboard:ApiKey (or Dashboard:Username and Dashboard:Password) to open them to others, or give them a listener of their own with Http:OperatorUrls.\n");
+            return false;
         }
-        await next(context);
+        return true;
     }
 
     /// <summary>

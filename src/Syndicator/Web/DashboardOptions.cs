@@ -57,11 +57,12 @@ internal sealed class DashboardOptionsValidator(IConfiguration configuration, st
 
         if (!options.RequiresCredentials)
         {
-            var exposed = PublicUrls(SyndicatorUrls(configuration)).ToList();
+            var http = ConfigSections.ReadOrDefault<HttpOptions>(configuration, HttpOptions.Section);
+            var exposed = PublicUrls(http.OperatorListener).ToList();
             if (exposed.Count > 0)
-                errors.Add($"Http:Urls listens on {string.Join(", ", exposed)}, which other machines can reach, but the /status dashboard has no credentials. " +
+                errors.Add($"{http.OperatorListenerKey} listens on {string.Join(", ", exposed)}, which other machines can reach, but the /status dashboard has no credentials. " +
                            "Set Dashboard:ApiKey to a secret reference such as env:SYNDICATOR_DASHBOARD_KEY (or Dashboard:Username and Dashboard:Password), " +
-                           "listen on 127.0.0.1 only, or turn the dashboard off with Dashboard:Enabled=false.");
+                           "listen on 127.0.0.1 only (Http:OperatorUrls=http://127.0.0.1:5081 keeps the operators' paths there), or turn the dashboard off with Dashboard:Enabled=false.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
@@ -80,10 +81,6 @@ internal sealed class DashboardOptionsValidator(IConfiguration configuration, st
         else if (value.Length < MinSecretLength)
             errors.Add($"{key} ({reference}) is {value.Length} characters long; use at least {MinSecretLength} random characters, e.g. from 'openssl rand -base64 32'.");
     }
-
-    private static IEnumerable<string> SyndicatorUrls(IConfiguration configuration) =>
-        ConfigSections.ReadOrDefault<HttpOptions>(configuration, HttpOptions.Section).Urls
-            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>The listen addresses that are not loopback: wildcards (<c>*</c>, <c>+</c>, <c>0.0.0.0</c>, <c>[::]</c>), other IPs and host names.</summary>
     internal static IEnumerable<string> PublicUrls(IEnumerable<string> urls) => urls.Where(url => !IsLoopback(url));

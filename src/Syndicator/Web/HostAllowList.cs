@@ -9,7 +9,7 @@ namespace Syndicator.Web;
 
 /// <summary>
 /// Which Host headers the server answers (ASP.NET Core's host filtering, on every endpoint): the public hosts the
-/// configuration names, the hosts Http:Urls listens on, the loopback names, and Http:AllowedHosts. A page on another
+/// configuration names, the hosts Http:Urls and Http:OperatorUrls listen on, the loopback names, and Http:AllowedHosts. A page on another
 /// site that rebinds its own name to 127.0.0.1 (DNS rebinding) sends its own name as Host, so it gets 400 and cannot
 /// read the dashboard or press its buttons.
 /// </summary>
@@ -32,7 +32,7 @@ public static class HostAllowList
     internal static List<string> Hosts(SiteOptions site, DigestOptions digests, FeedOptions feeds, HttpOptions http)
     {
         var urls = new[] { site.BaseUrl, digests.PublicUrl, feeds.PublicUrl }
-            .Concat(http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            .Concat(http.ReaderUrlList).Concat(http.OperatorUrlList);
         var hosts = new List<string>(Loopback);
         foreach (var url in urls)
         {

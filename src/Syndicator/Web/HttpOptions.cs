@@ -17,4 +17,27 @@ public sealed class HttpOptions
     /// pod IP a probe uses. <c>*.example.com</c> allows subdomains. Any other Host header is answered 400.
     /// </summary>
     public List<string> AllowedHosts { get; set; } = [];
+
+    /// <summary>
+    /// Where the operators' paths (dashboard, /metrics, /ready, /health, /articles) listen, apart from the readers'
+    /// (feeds, sign-up, confirm, unsubscribe) on <see cref="Urls"/>. Empty: everything answers on Urls, and operators'
+    /// paths other than /health want the dashboard's credentials from any caller that is not on this machine.
+    /// </summary>
+    public string OperatorUrls { get; set; } = "";
+
+    public IReadOnlyList<string> ReaderUrlList => Split(Urls);
+
+    public IReadOnlyList<string> OperatorUrlList => Split(OperatorUrls);
+
+    /// <summary>Where the operators' paths answer: <see cref="OperatorUrls"/> when set, else <see cref="Urls"/>.</summary>
+    public IReadOnlyList<string> OperatorListener => OperatorUrlList.Count > 0 ? OperatorUrlList : ReaderUrlList;
+
+    /// <summary>The key that names <see cref="OperatorListener"/>, for messages.</summary>
+    public string OperatorListenerKey => OperatorUrlList.Count > 0 ? "Http:OperatorUrls" : "Http:Urls";
+
+    internal static IReadOnlyList<string> Split(string urls) => urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>The port of a listen address; Kestrel's wildcards (*, +) are read as 0.0.0.0. Null when it is not an address.</summary>
+    internal static int? Port(string url) =>
+        Uri.TryCreate(url.Replace("://*", "://0.0.0.0").Replace("://+", "://0.0.0.0"), UriKind.Absolute, out var uri) ? uri.Port : null;
 }

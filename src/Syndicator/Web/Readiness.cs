@@ -164,7 +164,7 @@ internal sealed class FeedBuildsHealthCheck(FeedStore feeds, IOptions<FeedOption
         if (failing.Count == 0) return HealthCheckResult.Healthy($"no feed has failed {threshold} builds in a row");
         var named = failing.Take(Named).Select(f =>
         {
-            var what = $"{f.Scope} failed {f.ConsecutiveFailures} builds in a row since {f.FirstFailedAt:u}: {f.LastError}";
+            var what = $"{f.Scope} failed {f.ConsecutiveFailures} builds in a row since {Shared.IsoTime.Utc(f.FirstFailedAt)}: {f.LastError}";
             if (f.LeftOut.Count > 0) what += " (" + string.Join(", ", f.LeftOut.Take(Named)) + (f.LeftOut.Count > Named ? $", and {f.LeftOut.Count - Named} more" : "") + ")";
             return what;
         });
@@ -198,7 +198,7 @@ internal sealed class DeliveriesHealthCheck(Database database, TimeProvider time
             foreach (var c in await StuckChannelsAsync(connection, now - StuckWindow, cancellationToken))
                 problems.Add($"{c.Channel} is stuck: all {c.Failed + c.Retrying} attempts in the last hour failed ({c.Failed} for good, {c.Retrying} waiting to retry), none was sent");
             foreach (var p in await OverduePausesAsync(connection, database.Provider, now - PauseGrace, cancellationToken))
-                problems.Add($"{p.Channel} account {p.Recipient} is still paused {(now - p.PausedUntil).TotalMinutes:N0} min after its pause ended at {p.PausedUntil:u}");
+                problems.Add($"{p.Channel} account {p.Recipient} is still paused {(now - p.PausedUntil).TotalMinutes:N0} min after its pause ended at {Shared.IsoTime.Utc(p.PausedUntil)}");
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

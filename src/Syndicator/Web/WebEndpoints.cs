@@ -15,8 +15,8 @@ public static class WebEndpoints
     {
         builder.WebHost.UseKestrelCore();
         builder.Services.AddRoutingCore();
-        var urls = ConfigSections.ReadOrDefault<HttpOptions>(builder.Configuration, HttpOptions.Section).Urls;
-        builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        var http = ConfigSections.ReadOrDefault<HttpOptions>(builder.Configuration, HttpOptions.Section);
+        builder.WebHost.UseUrls([.. http.ReaderUrlList, .. http.OperatorUrlList]);
         HostAllowList.AddServices(builder.Services);
         Digests.SubscriptionEndpoints.AddServices(builder.Services);
         Dashboard.AddServices(builder.Services);
@@ -29,6 +29,7 @@ public static class WebEndpoints
         // First, so a request for a host we do not serve (DNS rebinding) reaches nothing.
         app.UseHostFiltering();
         SecurityHeaders.Use(app);
+        OperatorPaths.Use(app);
         app.UseRouting();
         app.MapGet("/health", () => Results.Text("alive\n"));
         Readiness.Map(app);

@@ -38,19 +38,20 @@ public sealed partial class PublishedAppTests
         foreach (var file in Directory.EnumerateFiles(Path.Combine(Repo.Root, "config", "templates")).Concat(Directory.EnumerateFiles(Path.Combine(Repo.Root, "config", "samples", "articles"))))
             Assert.True(File.Exists(Path.Combine(app, Path.GetRelativePath(Repo.Root, file))), $"{Path.GetRelativePath(Repo.Root, file)} is missing from the publish output");
 
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var (port, operatorPort) = (FreePort(), FreePort());
         var environment = DockerfileEnvironment(dockerfile, data);
+        // The container's two listeners: readers' on 5080 (the one EXPOSEd), operators' on 5081.
+        Assert.Equal(("http://0.0.0.0:5080", "http://0.0.0.0:5081"), (environment["Http__Urls"], environment["Http__OperatorUrls"]));
+        Assert.Matches(@"(?m)^EXPOSE 5080\s*$", dockerfile);
         environment["Http__Urls"] = $"http://127.0.0.1:{port}";
+        environment["Http__OperatorUrls"] = $"http://127.0.0.1:{operatorPort}";
         environment["Dashboard__ApiKey"] = "env:SYN_TEST_DASHBOARD_KEY";
         environment["SYN_TEST_DASHBOARD_KEY"] = "a-dashboard-key-long-enough";
         environment["SYNDICATOR_CONFIG"] = null;
         var entrypoint = Path.Combine(app, "syndicator");
 
         await using var service = SyndicatorProcess.Start([], environment, dir.Path, entrypoint);
-        Assert.Equal("alive", (await service.WaitForHttpAsync($"http://127.0.0.1:{port}/health", TimeSpan.FromSeconds(60), Ct)).Trim());
+        Assert.Equal("alive", (await service.WaitForHttpAsync($"http://127.0.0.1:{operatorPort}/health", TimeSpan.FromSeconds(60), Ct)).Trim());
 
         await using var health = SyndicatorProcess.Start(["health"], environment, dir.Path, entrypoint);
         var check = await health.WaitForExitAsync(TimeSpan.FromSeconds(30), Ct);
@@ -79,6 +80,13 @@ public sealed partial class PublishedAppTests
 
         // And the Dockerfile clears the base image's ASPNETCORE_HTTP_PORTS, which the service refuses.
         Assert.Equal("", environment["ASPNETCORE_HTTP_PORTS"]);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The Dockerfile's ENV instruction, as key/value pairs, with /data replaced by <paramref name="data"/>.</summary>

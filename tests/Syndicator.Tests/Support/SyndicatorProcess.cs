@@ -355,10 +355,13 @@ public sealed class SyndicatorSandbox : IAsyncDisposable
     public void WriteConfig() => System.IO.File.WriteAllText(ConfigPath, Config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 
     /// <summary>Writes the configuration and starts the executable with <paramref name="args"/> (none: the service).</summary>
-    public SyndicatorProcess Start(string[] args, string? workingDirectory = null)
+    /// <param name="environment">More variables for the child (its culture, zone, ...); a null value removes one.</param>
+    public SyndicatorProcess Start(string[] args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
         WriteConfig();
-        var process = SyndicatorProcess.Start(args, new Dictionary<string, string?> { ["SYNDICATOR_CONFIG"] = ConfigPath }, workingDirectory ?? Root);
+        var variables = new Dictionary<string, string?> { ["SYNDICATOR_CONFIG"] = ConfigPath };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>()) variables[key] = value;
+        var process = SyndicatorProcess.Start(args, variables, workingDirectory ?? Root);
         lock (processes) processes.Add(process);
         return process;
     }
