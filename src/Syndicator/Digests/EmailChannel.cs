@@ -21,6 +21,7 @@ namespace Syndicator.Digests;
 public sealed class EmailChannel(
     Database database,
     SubscriberStore subscribers,
+    SuppressionList suppressions,
     ArticleStore articles,
     DigestComposer composer,
     PickupFolder pickup,
@@ -73,6 +74,9 @@ public sealed class EmailChannel(
     {
         var subscriber = await subscribers.FindAsync(delivery.Recipient.Id, cancellationToken);
         if (subscriber is null) return (null, new DeliveryOutcome.Permanent($"email: subscriber {delivery.Recipient.Id} no longer exists"), null);
+        // Checked at every send, not only when planning: an address may be listed between planning and sending.
+        if (await suppressions.FindAsync(subscriber.Email, cancellationToken) is { } suppressed)
+            return (null, new DeliveryOutcome.Permanent($"email: {suppressed}; not sent"), subscriber);
         // Random per delivery and kept on its row: the same on every attempt, never the same for two messages.
         var key = $"syndicator-{delivery.Key}";
         if (delivery.Subject.Kind == SubjectKind.Confirmation)

@@ -143,6 +143,9 @@ public static class SyndicatorHost
         services.AddSingleton<IDeliveryNamer>(sp => sp.GetRequiredService<DigestNamer>());
         services.AddHostedService<ClusterEmailSender>();
 
+        // Mail feedback (bounces, complaints, mailed unsubscribes) and the suppression list
+        services.AddSingleton<SuppressionList>();
+
         // Deliveries
         services.AddSingleton<DeliveryStore>();
         services.AddSingleton<DeliveryWorker>();

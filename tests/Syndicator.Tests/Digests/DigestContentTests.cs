@@ -140,7 +140,7 @@ public sealed class DigestContentTests
         world.Time.Advance(TimeSpan.FromHours(1));
         await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
 
-        await world.App.Get<SubscriberStore>().UnsubscribeAsync(subscriber.Id, Ct);
+        await world.App.Get<SubscriberStore>().UnsubscribeAsync(subscriber.Id, "test", Ct);
         await world.App.SendEmailAsync(null, Ct);
 
         Assert.Empty(world.Mailed());
