@@ -53,6 +53,14 @@ public sealed class DigestComposer
         }
     }
 
+    /// <summary>
+    /// The envelope sender for a message with this delivery key: Digests:Feedback:ReturnPath with the key as its VERP
+    /// tag (<c>bounces+{key}@domain</c>), or null to send from the From address.
+    /// </summary>
+    public string? ReturnPath(string deliveryKey) => options.Feedback.ReturnPath is { Length: > 0 } path
+        ? $"{path[..path.IndexOf('@')]}+{deliveryKey}{path[path.IndexOf('@')..]}"
+        : null;
+
     public string UnsubscribeUrl(Subscriber subscriber) => $"{options.PublicUrl.TrimEnd('/')}/unsubscribe?token={Uri.EscapeDataString(tokens.Unsubscribe(subscriber.Id))}";
 
     /// <summary>The link that confirms the subscriber's current sign-up; empty when there is none to confirm.</summary>
@@ -74,7 +82,9 @@ public sealed class DigestComposer
 
         var message = Envelope(subscriber, subjectLine, messageKey);
         var unsubscribe = UnsubscribeUrl(subscriber);
-        message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{options.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(subscriber.Email)}>");
+        // The mailto carries the signed token, never the address: a mail naming someone else's address unsubscribes nobody.
+        var mailto = options.Feedback.UnsubscribeAddress is { Length: > 0 } to ? to : options.FromAddress;
+        message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe%20{Uri.EscapeDataString(tokens.Unsubscribe(subscriber.Id))}>");
         message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
         message.Body = new BodyBuilder
         {

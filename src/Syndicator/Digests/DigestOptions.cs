@@ -64,6 +64,69 @@ public sealed class DigestOptions
 
     /// <summary>Optional DKIM signing.</summary>
     public DkimOptions Dkim { get; set; } = new();
+
+    /// <summary>Bounces, complaints and mailed unsubscribes read back: return path, feedback mailbox, relay webhooks.</summary>
+    public FeedbackOptions Feedback { get; set; } = new();
+}
+
+/// <summary>The <c>Digests:Feedback</c> section.</summary>
+public sealed class FeedbackOptions
+{
+    /// <summary>
+    /// The envelope sender (return path) as VERP: <c>bounces@magazine.example</c> sends each message from
+    /// <c>bounces+{delivery key}@magazine.example</c>, so a bounce names its delivery in the address it is sent to. The
+    /// domain's mail must reach the feedback mailbox (a catch-all or a "+" sub-address). Empty: the From address.
+    /// </summary>
+    [EmailAddress(ErrorMessage = "Digests:Feedback:ReturnPath is not an e-mail address; write e.g. bounces@magazine.example.")]
+    public string? ReturnPath { get; set; }
+
+    /// <summary>Where the <c>mailto:</c> of List-Unsubscribe points (a mailbox Syndicator reads); empty: Digests:FromAddress.</summary>
+    [EmailAddress(ErrorMessage = "Digests:Feedback:UnsubscribeAddress is not an e-mail address.")]
+    public string? UnsubscribeAddress { get; set; }
+
+    /// <summary>Soft bounces (4.x.x), one per digest, after which a subscriber is marked bounced and suppressed.</summary>
+    [Range(1, 100, ErrorMessage = "Digests:Feedback:SoftBounceLimit must be between 1 and 100.")]
+    public int SoftBounceLimit { get; set; } = 5;
+
+    public ImapOptions Imap { get; set; } = new();
+}
+
+/// <summary>The feedback mailbox, <c>Digests:Feedback:Imap</c>: configured like Digests:Smtp.</summary>
+public sealed class ImapOptions
+{
+    /// <summary>Empty: no mailbox is read.</summary>
+    public string? Host { get; set; }
+
+    [Range(1, 65535, ErrorMessage = "Digests:Feedback:Imap:Port must be between 1 and 65535.")]
+    public int Port { get; set; } = 993;
+
+    /// <summary>Auto (STARTTLS when offered), StartTls, Tls (implicit, port 993) or None.</summary>
+    public SmtpSecurity Security { get; set; } = SmtpSecurity.Tls;
+
+    public string? UserName { get; set; }
+
+    /// <summary>env:NAME or file:/path.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>Accept any server certificate (test servers with self-signed certificates only).</summary>
+    public bool AcceptAnyCertificate { get; set; }
+
+    /// <summary>The folder bounces, complaints and unsubscribes arrive in.</summary>
+    public string Folder { get; set; } = "INBOX";
+
+    /// <summary>Where handled messages are moved (created when missing); nothing is ever deleted.</summary>
+    public string HandledFolder { get; set; } = "Syndicator-Handled";
+
+    /// <summary>Seconds between passes when the server has no IDLE, and the longest an IDLE waits before a fresh pass.</summary>
+    [Range(5, 3600, ErrorMessage = "Digests:Feedback:Imap:PollSeconds must be between 5 and 3600.")]
+    public int PollSeconds { get; set; } = 60;
+
+    [Range(1, 600, ErrorMessage = "Digests:Feedback:Imap:TimeoutSeconds must be between 1 and 600.")]
+    public int TimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Larger messages are left alone with a warning (a bounce report is a few kilobytes; a copy of a digest rarely 1 MB).</summary>
+    [Range(1, 100, ErrorMessage = "Digests:Feedback:Imap:MaxMessageMegabytes must be between 1 and 100.")]
+    public int MaxMessageMegabytes { get; set; } = 10;
 }
 
 public enum SmtpSecurity

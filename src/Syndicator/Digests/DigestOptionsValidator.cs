@@ -21,6 +21,24 @@ internal sealed class DigestOptionsValidator(string contentRoot, bool clustered)
             else if (Secrets.TryResolve(smtp.Password, contentRoot, out var problem) is null)
                 errors.Add($"Digests:Smtp:Password ({smtp.Password}) cannot be read: {problem}.");
         }
+        var imap = options.Feedback.Imap;
+        if (!string.IsNullOrWhiteSpace(imap.Host))
+        {
+            if (string.IsNullOrWhiteSpace(imap.UserName))
+                errors.Add("Digests:Feedback:Imap:UserName is empty while Digests:Feedback:Imap:Host is set; set the mailbox's login.");
+            if (string.IsNullOrWhiteSpace(imap.Password))
+                errors.Add("Digests:Feedback:Imap:Password is missing; set it to env:VARIABLE or file:/path.");
+            else if (!Secrets.IsReference(imap.Password))
+                errors.Add("Digests:Feedback:Imap:Password holds the secret itself; write env:VARIABLE or file:/path instead, and keep the value out of committed files.");
+            else if (Secrets.TryResolve(imap.Password, contentRoot, out var problem) is null)
+                errors.Add($"Digests:Feedback:Imap:Password ({imap.Password}) cannot be read: {problem}.");
+            if (string.IsNullOrWhiteSpace(imap.Folder) || string.IsNullOrWhiteSpace(imap.HandledFolder))
+                errors.Add("Digests:Feedback:Imap:Folder and HandledFolder must name folders (e.g. INBOX and Syndicator-Handled).");
+            else if (string.Equals(imap.Folder.Trim(), imap.HandledFolder.Trim(), StringComparison.OrdinalIgnoreCase))
+                errors.Add($"Digests:Feedback:Imap:HandledFolder is the same folder as Folder ({imap.Folder}); handled messages must go elsewhere, e.g. Syndicator-Handled.");
+        }
+        if (options.Feedback.ReturnPath is { Length: > 0 } returnPath && returnPath[..Math.Max(0, returnPath.IndexOf('@'))].Contains('+'))
+            errors.Add($"Digests:Feedback:ReturnPath ({returnPath}) already has a '+'; give the plain address (e.g. bounces@magazine.example): Syndicator adds +{{delivery key}} itself.");
         if (options.SigningKey.StartsWith("file:", StringComparison.Ordinal))
         {
             if (clustered && !File.Exists(Path.GetFullPath(options.SigningKey[5..], contentRoot)))

@@ -53,7 +53,7 @@ public sealed class EmailChannel(
         if (!await attempt.HandOverAsync(message.MessageId))
             return new DeliveryOutcome.Transient($"email: the claim on delivery {delivery.Id} ran out before sending and another node holds it; not sent from here");
         var connection = lanes[attempt.Lane] ??= new MailConnection(options.Value.Smtp, environment.ContentRootPath);
-        var result = await connection.SendAsync(message, cancellationToken);
+        var result = await connection.SendAsync(message, composer.ReturnPath(delivery.Key), cancellationToken);
         var max = options.Value.MaxHardBounces;
         if (result.HardBounce && subscriber is not null && await subscribers.RecordHardBounceAsync(subscriber.Id, max, CancellationToken.None))
             logger.LogWarning("Subscriber {Address} suspended after {Count} hard bounces", subscriber.Email, max);

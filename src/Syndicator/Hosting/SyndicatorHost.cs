@@ -145,6 +145,10 @@ public static class SyndicatorHost
 
         // Mail feedback (bounces, complaints, mailed unsubscribes) and the suppression list
         services.AddSingleton<SuppressionList>();
+        services.AddSingleton<Digests.Feedback.FeedbackClassifier>();
+        services.AddSingleton<Digests.Feedback.FeedbackRecorder>();
+        services.AddSingleton<Digests.Feedback.FeedbackMailbox>();
+        services.AddHostedService<Digests.Feedback.FeedbackMailboxService>();
 
         // Deliveries
         services.AddSingleton<DeliveryStore>();

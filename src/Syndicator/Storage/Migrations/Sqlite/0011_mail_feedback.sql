@@ -37,3 +37,6 @@ CREATE INDEX ix_mail_feedback_subscriber ON mail_feedback (subscriber_id, kind);
 -- Soft bounces (4.x.x), one per delivery however often it is reported; at Digests:Feedback:SoftBounceLimit the
 -- subscriber is marked bounced. Set back to 0 when the publisher lifts the suppression.
 ALTER TABLE subscribers ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
+
+-- A bounce or complaint names its delivery by the key in the Message-ID or the VERP return path.
+CREATE INDEX ix_deliveries_key ON deliveries (delivery_key);
