@@ -136,6 +136,9 @@ public sealed class DigestComposer
         message.Subject = subjectLine;
         message.Date = time.GetUtcNow();
         message.MessageId = $"{messageKey}@{options.FromAddress[(options.FromAddress.IndexOf('@') + 1)..]}";
+        // Postmark reports bounces with its own message ids; metadata it echoes back ties them to the delivery.
+        if (!string.IsNullOrWhiteSpace(options.Feedback.Webhooks.Postmark.UserName))
+            message.Headers.Add("X-PM-Metadata-" + Feedback.RelayWebhooks.PostmarkMetadata, messageKey["syndicator-".Length..]);
         return message;
     }
 

@@ -89,6 +89,51 @@ public sealed class FeedbackOptions
     public int SoftBounceLimit { get; set; } = 5;
 
     public ImapOptions Imap { get; set; } = new();
+
+    public WebhookOptions Webhooks { get; set; } = new();
+}
+
+/// <summary>
+/// <c>Digests:Feedback:Webhooks</c>: relays that report bounces and complaints over HTTP. Each endpoint answers only
+/// when its relay is configured here (404 otherwise).
+/// </summary>
+public sealed class WebhookOptions
+{
+    /// <summary>Amazon SES through SNS at /webhooks/ses: every message's signature is checked against the certificate at its SigningCertURL (https://sns.{region}.amazonaws.com only).</summary>
+    public SesWebhookOptions Ses { get; set; } = new();
+
+    /// <summary>Mailgun at /webhooks/mailgun: HMAC-SHA256 of timestamp and token with the webhook signing key.</summary>
+    public MailgunWebhookOptions Mailgun { get; set; } = new();
+
+    /// <summary>Postmark at /webhooks/postmark: HTTP basic authentication, over HTTPS (plain HTTP from loopback only).</summary>
+    public PostmarkWebhookOptions Postmark { get; set; } = new();
+
+    /// <summary>A signed request older than this (or this far in the future) is refused as a possible replay.</summary>
+    [Range(30, 86400, ErrorMessage = "Digests:Feedback:Webhooks:MaxAgeSeconds must be between 30 and 86400.")]
+    public int MaxAgeSeconds { get; set; } = 900;
+}
+
+public sealed class SesWebhookOptions
+{
+    public bool Enabled { get; set; }
+
+    /// <summary>The SNS topics whose messages are accepted (their ARNs); empty: any topic whose signature checks out.</summary>
+    public List<string> TopicArns { get; set; } = [];
+}
+
+public sealed class MailgunWebhookOptions
+{
+    /// <summary>The HTTP webhook signing key, as env:NAME or file:/path. Empty: the endpoint is off.</summary>
+    public string? SigningKey { get; set; }
+}
+
+public sealed class PostmarkWebhookOptions
+{
+    /// <summary>The user name set in the webhook's URL (https://user:password@host/webhooks/postmark). Empty: the endpoint is off.</summary>
+    public string? UserName { get; set; }
+
+    /// <summary>env:NAME or file:/path.</summary>
+    public string? Password { get; set; }
 }
 
 /// <summary>The feedback mailbox, <c>Digests:Feedback:Imap</c>: configured like Digests:Smtp.</summary>

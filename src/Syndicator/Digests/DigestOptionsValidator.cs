@@ -37,6 +37,10 @@ internal sealed class DigestOptionsValidator(string contentRoot, bool clustered)
             else if (string.Equals(imap.Folder.Trim(), imap.HandledFolder.Trim(), StringComparison.OrdinalIgnoreCase))
                 errors.Add($"Digests:Feedback:Imap:HandledFolder is the same folder as Folder ({imap.Folder}); handled messages must go elsewhere, e.g. Syndicator-Handled.");
         }
+        var hooks = options.Feedback.Webhooks;
+        CheckSecret(errors, "Digests:Feedback:Webhooks:Mailgun:SigningKey", hooks.Mailgun.SigningKey, required: false);
+        if (!string.IsNullOrWhiteSpace(hooks.Postmark.UserName))
+            CheckSecret(errors, "Digests:Feedback:Webhooks:Postmark:Password", hooks.Postmark.Password, required: true);
         if (options.Feedback.ReturnPath is { Length: > 0 } returnPath && returnPath[..Math.Max(0, returnPath.IndexOf('@'))].Contains('+'))
             errors.Add($"Digests:Feedback:ReturnPath ({returnPath}) already has a '+'; give the plain address (e.g. bounces@magazine.example): Syndicator adds +{{delivery key}} itself.");
         if (options.SigningKey.StartsWith("file:", StringComparison.Ordinal))
@@ -76,5 +80,18 @@ internal sealed class DigestOptionsValidator(string contentRoot, bool clustered)
                 errors.Add("Digests:Dkim:Selector is empty; set the DNS selector of the DKIM key (the part before ._domainkey).");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private void CheckSecret(List<string> errors, string key, string? reference, bool required)
+    {
+        if (string.IsNullOrWhiteSpace(reference))
+        {
+            if (required) errors.Add($"{key} is missing; set it to env:VARIABLE or file:/path.");
+            return;
+        }
+        if (!Secrets.IsReference(reference))
+            errors.Add($"{key} holds the secret itself; write env:VARIABLE or file:/path instead, and keep the value out of committed files.");
+        else if (Secrets.TryResolve(reference, contentRoot, out var problem) is null)
+            errors.Add($"{key} ({reference}) cannot be read: {problem}.");
     }
 }

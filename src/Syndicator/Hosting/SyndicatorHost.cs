@@ -149,6 +149,7 @@ public static class SyndicatorHost
         services.AddSingleton<Digests.Feedback.FeedbackRecorder>();
         services.AddSingleton<Digests.Feedback.FeedbackMailbox>();
         services.AddHostedService<Digests.Feedback.FeedbackMailboxService>();
+        Digests.Feedback.RelayWebhooks.AddServices(services);
 
         // Deliveries
         services.AddSingleton<DeliveryStore>();

@@ -206,28 +206,30 @@ public sealed partial class FeedbackClassifier
     }
 
     /// <summary>The delivery key in <c>syndicator-{key}@{our domain}</c>, or null for anyone else's Message-ID.</summary>
-    private string? OurKey(string? messageId)
+    public string? OurKey(string? messageId)
     {
         if (messageId is null) return null;
         var match = OurMessageId().Match(messageId.Trim());
         return match.Success && match.Groups[2].Value.Equals(messageIdDomain, StringComparison.OrdinalIgnoreCase) ? match.Groups[1].Value.ToLowerInvariant() : null;
     }
 
-    private string? VerpKey(MimeMessage report)
+    private string? VerpKey(MimeMessage report) =>
+        report.To.Mailboxes.Select(m => m.Address)
+            .Concat(new[] { "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To" }.SelectMany(h => report.Headers.Where(x => x.Field.Equals(h, StringComparison.OrdinalIgnoreCase)).Select(x => x.Value)))
+            .Select(VerpKey).FirstOrDefault(k => k is not null);
+
+    /// <summary>The delivery key in a VERP return path <c>{ReturnPath local}+{key}@{ReturnPath domain}</c>, or null.</summary>
+    public string? VerpKey(string? value)
     {
-        if (returnPath is not { } path) return null;
-        var candidates = report.To.Mailboxes.Select(m => m.Address)
-            .Concat(new[] { "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To" }.SelectMany(h => report.Headers.Where(x => x.Field.Equals(h, StringComparison.OrdinalIgnoreCase)).Select(x => x.Value.Trim().Trim('<', '>'))));
-        foreach (var address in candidates)
-        {
-            var at = address.LastIndexOf('@');
-            if (at <= 0 || !address[(at + 1)..].Equals(path.Domain, StringComparison.OrdinalIgnoreCase)) continue;
-            var local = address[..at];
-            var prefix = path.Local + "+";
-            if (local.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && DeliveryKey().IsMatch(local[prefix.Length..]))
-                return local[prefix.Length..].ToLowerInvariant();
-        }
-        return null;
+        if (returnPath is not { } path || value is null) return null;
+        var address = value.Trim().Trim('<', '>');
+        var at = address.LastIndexOf('@');
+        if (at <= 0 || !address[(at + 1)..].Equals(path.Domain, StringComparison.OrdinalIgnoreCase)) return null;
+        var local = address[..at];
+        var prefix = path.Local + "+";
+        return local.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && DeliveryKey().IsMatch(local[prefix.Length..])
+            ? local[prefix.Length..].ToLowerInvariant()
+            : null;
     }
 
     private static string? StatusCode(string? value) =>
