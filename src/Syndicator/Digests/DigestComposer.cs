@@ -86,6 +86,8 @@ public sealed class DigestComposer
         var mailto = options.Feedback.UnsubscribeAddress is { Length: > 0 } to ? to : options.FromAddress;
         message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe%20{Uri.EscapeDataString(tokens.Unsubscribe(subscriber.Id))}>");
         message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+        // RFC 2919: mail programs and filters group and label the digests by this id.
+        message.Headers.Add(HeaderId.ListId, $"<digest.{options.FromAddress[(options.FromAddress.IndexOf('@') + 1)..]}>");
         message.Body = new BodyBuilder
         {
             TextBody = text.Render(context, NullEncoder.Default),
@@ -146,7 +148,7 @@ public sealed class DigestComposer
     {
         if (dkim is null) return message;
         message.Prepare(EncodingConstraint.SevenBit);
-        dkim.Sign(message, [HeaderId.From, HeaderId.To, HeaderId.Subject, HeaderId.Date, HeaderId.MessageId, HeaderId.ListUnsubscribe, HeaderId.ListUnsubscribePost]);
+        dkim.Sign(message, [HeaderId.From, HeaderId.To, HeaderId.Subject, HeaderId.Date, HeaderId.MessageId, HeaderId.ListUnsubscribe, HeaderId.ListUnsubscribePost, HeaderId.ListId]);
         return message;
     }
 

@@ -145,6 +145,8 @@ public static class SyndicatorHost
 
         // Mail feedback (bounces, complaints, mailed unsubscribes) and the suppression list
         services.AddSingleton<SuppressionList>();
+        services.AddSingleton<DigestTestSend>();
+        services.AddSingleton<DigestReports>();
         services.AddSingleton<Digests.Feedback.FeedbackClassifier>();
         services.AddSingleton<Digests.Feedback.FeedbackRecorder>();
         services.AddSingleton<Digests.Feedback.FeedbackMailbox>();
