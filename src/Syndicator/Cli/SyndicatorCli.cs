@@ -28,6 +28,7 @@ public static class SyndicatorCli
         root.Add(AnnounceCommand.Create());
         root.Add(SubscribersCommand.Create());
         root.Add(SuppressionsCommand.Create());
+        root.Add(FeedbackCommand.Create());
         root.Add(DigestCommand.Create());
         root.Add(StatusCommand.Create());
         root.Add(DeliveriesCommand.Create());
