@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Fluid;
 using Microsoft.Extensions.Options;
 using Syndicator.Announcements;
@@ -11,6 +12,13 @@ internal sealed class DigestOptionsValidator(string contentRoot, bool clustered)
     public ValidateOptionsResult Validate(string? name, DigestOptions options)
     {
         var errors = new List<string>();
+        // ValidateDataAnnotations checks the section's own properties only; the nested ones' ranges are checked here.
+        foreach (var nested in new object[] { options.Smtp, options.Feedback, options.Feedback.Imap, options.Feedback.Webhooks })
+        {
+            var results = new List<ValidationResult>();
+            Validator.TryValidateObject(nested, new ValidationContext(nested), results, validateAllProperties: true);
+            errors.AddRange(results.Select(r => r.ErrorMessage ?? $"Digests: {string.Join(", ", r.MemberNames)} is not valid."));
+        }
         var smtp = options.Smtp;
         if (!string.IsNullOrWhiteSpace(smtp.Host) && !string.IsNullOrEmpty(smtp.UserName))
         {
