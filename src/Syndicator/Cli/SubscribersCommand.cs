@@ -34,12 +34,21 @@ internal static class SubscribersCommand
             if (check.Accepted is not { } accepted) return 1;
             if (parse.GetValue(pending))
             {
-                var requested = await subscriptions.RequestAsync(accepted, ct);
+                if (await subscriptions.RequestAsync(accepted, ct) is not { } requested)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[red]{await Suppressed(app.Services, accepted.Email, ct)}[/]");
+                    return 1;
+                }
                 AnsiConsole.MarkupLineInterpolated($"{requested.Email} is {requested.State.ToString().ToLowerInvariant()}; a running service e-mails the confirmation link at its next EmailSend run.");
                 return 0;
             }
-            var (subscriber, created) = await subscriptions.AddAsync(accepted, ct);
-            AnsiConsole.MarkupLineInterpolated($"{(created ? "added" : "updated")} {subscriber.Email} ({subscriber.Frequency.ToString().ToLowerInvariant()}, {subscriber.TimeZone}, {subscriber.State.ToString().ToLowerInvariant()})");
+            var (subscriber, created, suppressed) = await subscriptions.AddAsync(accepted, ct);
+            if (suppressed is not null)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]{Refusal(suppressed)}[/]");
+                return 1;
+            }
+            AnsiConsole.MarkupLineInterpolated($"{(created ? "added" : "updated")} {subscriber!.Email} ({subscriber.Frequency.ToString().ToLowerInvariant()}, {subscriber.TimeZone}, {subscriber.State.ToString().ToLowerInvariant()})");
             return 0;
         }));
 
@@ -80,7 +89,14 @@ internal static class SubscribersCommand
                     rejected++;
                     continue;
                 }
-                if ((await subscriptions.AddAsync(accepted, ct)).Created) added++; else updated++;
+                var result = await subscriptions.AddAsync(accepted, ct);
+                if (result.Suppressed is { } suppressed)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[red]line {line}:[/] {Refusal(suppressed)}");
+                    rejected++;
+                }
+                else if (result.Created) added++;
+                else updated++;
             }
             AnsiConsole.MarkupLineInterpolated($"[bold]{added} added, {updated} updated, {rejected} rejected[/]");
             return rejected > 0 ? 1 : 0;
@@ -124,6 +140,13 @@ internal static class SubscribersCommand
         subscribers.Add(remove);
         return subscribers;
     }
+
+    /// <summary>Why a suppressed address is not added, and how the publisher lifts it when the reader asked to come back.</summary>
+    internal static string Refusal(Suppression suppressed) =>
+        $"{suppressed}; not added. If the reader asked to come back, run `syndicator suppressions lift {suppressed.Email}` first.";
+
+    private static async Task<string> Suppressed(IServiceProvider services, string email, CancellationToken ct) =>
+        await services.GetRequiredService<SuppressionList>().FindAsync(email, ct) is { } suppressed ? Refusal(suppressed) : $"{email} was not signed up.";
 
     private static Task Migrate(IServiceProvider services, CancellationToken ct) => services.GetRequiredService<SchemaMigrator>().MigrateAsync(ct);
 

@@ -27,6 +27,8 @@ public static class SyndicatorCli
         root.Add(FeedsCommand.Create());
         root.Add(AnnounceCommand.Create());
         root.Add(SubscribersCommand.Create());
+        root.Add(SuppressionsCommand.Create());
+        root.Add(FeedbackCommand.Create());
         root.Add(DigestCommand.Create());
         root.Add(StatusCommand.Create());
         root.Add(DeliveriesCommand.Create());

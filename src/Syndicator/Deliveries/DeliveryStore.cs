@@ -246,6 +246,15 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         return row?.ToDelivery();
     }
 
+    /// <summary>The delivery of <paramref name="channel"/> whose random key is <paramref name="key"/> (named by a bounce or complaint), or null.</summary>
+    public async Task<Delivery?> FindByKeyAsync(string channel, string key, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<DeliveryRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM deliveries WHERE delivery_key = @key AND channel = @channel", new { key, channel }, cancellationToken: cancellationToken));
+        return row?.ToDelivery();
+    }
+
     /// <summary>The newest deliveries first, narrowed by state, channel and subject when given.</summary>
     public async Task<IReadOnlyList<Delivery>> ListAsync(DeliveryState? state, string? channel, DeliverySubject? subject, int limit, CancellationToken cancellationToken)
     {

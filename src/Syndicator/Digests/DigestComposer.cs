@@ -52,6 +52,14 @@ public sealed class DigestComposer
         }
     }
 
+    /// <summary>
+    /// The envelope sender for a message with this delivery key: Digests:Feedback:ReturnPath with the key as its VERP
+    /// tag (<c>bounces+{key}@domain</c>), or null to send from the From address.
+    /// </summary>
+    public string? ReturnPath(string deliveryKey) => options.Feedback.ReturnPath is { Length: > 0 } path
+        ? $"{path[..path.IndexOf('@')]}+{deliveryKey}{path[path.IndexOf('@')..]}"
+        : null;
+
     public string UnsubscribeUrl(Subscriber subscriber) => $"{options.PublicUrl.TrimEnd('/')}/unsubscribe?token={Uri.EscapeDataString(tokens.Unsubscribe(subscriber.Id))}";
 
     /// <summary>The link that confirms the subscriber's current sign-up; empty when there is none to confirm.</summary>
@@ -73,8 +81,12 @@ public sealed class DigestComposer
 
         var message = Envelope(subscriber, subjectLine, messageKey);
         var unsubscribe = UnsubscribeUrl(subscriber);
-        message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{options.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(subscriber.Email)}>");
+        // The mailto carries the signed token, never the address: a mail naming someone else's address unsubscribes nobody.
+        var mailto = options.Feedback.UnsubscribeAddress is { Length: > 0 } to ? to : options.FromAddress;
+        message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe%20{Uri.EscapeDataString(tokens.Unsubscribe(subscriber.Id))}>");
         message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+        // RFC 2919: mail programs and filters group and label the digests by this id.
+        message.Headers.Add(HeaderId.ListId, $"<digest.{options.FromAddress[(options.FromAddress.IndexOf('@') + 1)..]}>");
         message.Body = new BodyBuilder
         {
             TextBody = text.Render(context, NullEncoder.Default),
@@ -125,6 +137,9 @@ public sealed class DigestComposer
         message.Subject = subjectLine;
         message.Date = time.GetUtcNow();
         message.MessageId = $"{messageKey}@{options.FromAddress[(options.FromAddress.IndexOf('@') + 1)..]}";
+        // Postmark reports bounces with its own message ids; metadata it echoes back ties them to the delivery.
+        if (!string.IsNullOrWhiteSpace(options.Feedback.Webhooks.Postmark.UserName))
+            message.Headers.Add("X-PM-Metadata-" + Feedback.RelayWebhooks.PostmarkMetadata, messageKey["syndicator-".Length..]);
         return message;
     }
 
@@ -132,7 +147,7 @@ public sealed class DigestComposer
     {
         if (dkim is null) return message;
         message.Prepare(EncodingConstraint.SevenBit);
-        dkim.Sign(message, [HeaderId.From, HeaderId.To, HeaderId.Subject, HeaderId.Date, HeaderId.MessageId, HeaderId.ListUnsubscribe, HeaderId.ListUnsubscribePost]);
+        dkim.Sign(message, [HeaderId.From, HeaderId.To, HeaderId.Subject, HeaderId.Date, HeaderId.MessageId, HeaderId.ListUnsubscribe, HeaderId.ListUnsubscribePost, HeaderId.ListId]);
         return message;
     }
 

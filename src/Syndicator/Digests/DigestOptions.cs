@@ -64,6 +64,114 @@ public sealed class DigestOptions
 
     /// <summary>Optional DKIM signing.</summary>
     public DkimOptions Dkim { get; set; } = new();
+
+    /// <summary>Bounces, complaints and mailed unsubscribes read back: return path, feedback mailbox, relay webhooks.</summary>
+    public FeedbackOptions Feedback { get; set; } = new();
+}
+
+/// <summary>The <c>Digests:Feedback</c> section.</summary>
+public sealed class FeedbackOptions
+{
+    /// <summary>
+    /// The envelope sender (return path) as VERP: <c>bounces@magazine.example</c> sends each message from
+    /// <c>bounces+{delivery key}@magazine.example</c>, so a bounce names its delivery in the address it is sent to. The
+    /// domain's mail must reach the feedback mailbox (a catch-all or a "+" sub-address). Empty: the From address.
+    /// </summary>
+    [EmailAddress(ErrorMessage = "Digests:Feedback:ReturnPath is not an e-mail address; write e.g. bounces@magazine.example.")]
+    public string? ReturnPath { get; set; }
+
+    /// <summary>Where the <c>mailto:</c> of List-Unsubscribe points (a mailbox Syndicator reads); empty: Digests:FromAddress.</summary>
+    [EmailAddress(ErrorMessage = "Digests:Feedback:UnsubscribeAddress is not an e-mail address.")]
+    public string? UnsubscribeAddress { get; set; }
+
+    /// <summary>Soft bounces (4.x.x), one per digest, after which a subscriber is marked bounced and suppressed.</summary>
+    [Range(1, 100, ErrorMessage = "Digests:Feedback:SoftBounceLimit must be between 1 and 100.")]
+    public int SoftBounceLimit { get; set; } = 5;
+
+    public ImapOptions Imap { get; set; } = new();
+
+    public WebhookOptions Webhooks { get; set; } = new();
+}
+
+/// <summary>
+/// <c>Digests:Feedback:Webhooks</c>: relays that report bounces and complaints over HTTP. Each endpoint answers only
+/// when its relay is configured here (404 otherwise).
+/// </summary>
+public sealed class WebhookOptions
+{
+    /// <summary>Amazon SES through SNS at /webhooks/ses: every message's signature is checked against the certificate at its SigningCertURL (https://sns.{region}.amazonaws.com only).</summary>
+    public SesWebhookOptions Ses { get; set; } = new();
+
+    /// <summary>Mailgun at /webhooks/mailgun: HMAC-SHA256 of timestamp and token with the webhook signing key.</summary>
+    public MailgunWebhookOptions Mailgun { get; set; } = new();
+
+    /// <summary>Postmark at /webhooks/postmark: HTTP basic authentication, over HTTPS (plain HTTP from loopback only).</summary>
+    public PostmarkWebhookOptions Postmark { get; set; } = new();
+
+    /// <summary>A signed request older than this (or this far in the future) is refused as a possible replay.</summary>
+    [Range(30, 86400, ErrorMessage = "Digests:Feedback:Webhooks:MaxAgeSeconds must be between 30 and 86400.")]
+    public int MaxAgeSeconds { get; set; } = 900;
+}
+
+public sealed class SesWebhookOptions
+{
+    public bool Enabled { get; set; }
+
+    /// <summary>The SNS topics whose messages are accepted (their ARNs); empty: any topic whose signature checks out.</summary>
+    public List<string> TopicArns { get; set; } = [];
+}
+
+public sealed class MailgunWebhookOptions
+{
+    /// <summary>The HTTP webhook signing key, as env:NAME or file:/path. Empty: the endpoint is off.</summary>
+    public string? SigningKey { get; set; }
+}
+
+public sealed class PostmarkWebhookOptions
+{
+    /// <summary>The user name set in the webhook's URL (https://user:password@host/webhooks/postmark). Empty: the endpoint is off.</summary>
+    public string? UserName { get; set; }
+
+    /// <summary>env:NAME or file:/path.</summary>
+    public string? Password { get; set; }
+}
+
+/// <summary>The feedback mailbox, <c>Digests:Feedback:Imap</c>: configured like Digests:Smtp.</summary>
+public sealed class ImapOptions
+{
+    /// <summary>Empty: no mailbox is read.</summary>
+    public string? Host { get; set; }
+
+    [Range(1, 65535, ErrorMessage = "Digests:Feedback:Imap:Port must be between 1 and 65535.")]
+    public int Port { get; set; } = 993;
+
+    /// <summary>Auto (STARTTLS when offered), StartTls, Tls (implicit, port 993) or None.</summary>
+    public SmtpSecurity Security { get; set; } = SmtpSecurity.Tls;
+
+    public string? UserName { get; set; }
+
+    /// <summary>env:NAME or file:/path.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>Accept any server certificate (test servers with self-signed certificates only).</summary>
+    public bool AcceptAnyCertificate { get; set; }
+
+    /// <summary>The folder bounces, complaints and unsubscribes arrive in.</summary>
+    public string Folder { get; set; } = "INBOX";
+
+    /// <summary>Where handled messages are moved (created when missing); nothing is ever deleted.</summary>
+    public string HandledFolder { get; set; } = "Syndicator-Handled";
+
+    /// <summary>Seconds between passes when the server has no IDLE, and the longest an IDLE waits before a fresh pass.</summary>
+    [Range(5, 3600, ErrorMessage = "Digests:Feedback:Imap:PollSeconds must be between 5 and 3600.")]
+    public int PollSeconds { get; set; } = 60;
+
+    [Range(1, 600, ErrorMessage = "Digests:Feedback:Imap:TimeoutSeconds must be between 1 and 600.")]
+    public int TimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Larger messages are left alone with a warning (a bounce report is a few kilobytes; a copy of a digest rarely 1 MB).</summary>
+    [Range(1, 100, ErrorMessage = "Digests:Feedback:Imap:MaxMessageMegabytes must be between 1 and 100.")]
+    public int MaxMessageMegabytes { get; set; } = 10;
 }
 
 public enum SmtpSecurity

@@ -19,6 +19,16 @@ public static class DigestsSetup
         services.AddSingleton<DigestNamer>();
         services.AddSingleton<IDeliveryNamer>(sp => sp.GetRequiredService<DigestNamer>());
         services.AddHostedService<ClusterEmailSender>();
+
+        // Mail feedback (bounces, complaints, mailed unsubscribes) and the suppression list
+        services.AddSingleton<SuppressionList>();
+        services.AddSingleton<DigestTestSend>();
+        services.AddSingleton<DigestReports>();
+        services.AddSingleton<Feedback.FeedbackClassifier>();
+        services.AddSingleton<Feedback.FeedbackRecorder>();
+        services.AddSingleton<Feedback.FeedbackMailbox>();
+        services.AddHostedService<Feedback.FeedbackMailboxService>();
+        Feedback.RelayWebhooks.AddServices(services);
         services.AddScheduledJob<DailyDigestJob>(JobCatalog.DailyDigest, new JobSchedule { Cron = "0 0 7 * * ?", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow });
         services.AddScheduledJob<WeeklyDigestJob>(JobCatalog.WeeklyDigest, new JobSchedule { Cron = "0 0 7 ? * MON", TimeZone = "UTC", Misfire = MisfirePolicy.FireNow });
         return services.AddScheduledJob<EmailSendJob>(JobCatalog.EmailSend, new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip });

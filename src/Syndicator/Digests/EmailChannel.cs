@@ -19,6 +19,7 @@ namespace Syndicator.Digests;
 public sealed class EmailChannel(
     DigestPlanner planner,
     SubscriberStore subscribers,
+    SuppressionList suppressions,
     ArticleStore articles,
     DigestComposer composer,
     PickupFolder pickup,
@@ -50,7 +51,7 @@ public sealed class EmailChannel(
         if (!await attempt.HandOverAsync(message.MessageId))
             return new DeliveryOutcome.Transient($"email: the claim on delivery {delivery.Id} ran out before sending and another node holds it; not sent from here");
         var connection = lanes[attempt.Lane] ??= new MailConnection(options.Value.Smtp, environment.ContentRootPath);
-        var result = await connection.SendAsync(message, cancellationToken);
+        var result = await connection.SendAsync(message, composer.ReturnPath(delivery.Key), cancellationToken);
         var max = options.Value.MaxHardBounces;
         if (result.HardBounce && subscriber is not null && await subscribers.RecordHardBounceAsync(subscriber.Id, max, CancellationToken.None))
             logger.LogWarning("Subscriber {Address} suspended after {Count} hard bounces", subscriber.Email, max);
@@ -71,6 +72,9 @@ public sealed class EmailChannel(
     {
         var subscriber = await subscribers.FindAsync(delivery.Recipient.Id, cancellationToken);
         if (subscriber is null) return (null, new DeliveryOutcome.Permanent($"email: subscriber {delivery.Recipient.Id} no longer exists"), null);
+        // Checked at every send, not only when planning: an address may be listed between planning and sending.
+        if (await suppressions.FindAsync(subscriber.Email, cancellationToken) is { } suppressed)
+            return (null, new DeliveryOutcome.Permanent($"email: {suppressed}; not sent"), subscriber);
         // Random per delivery and kept on its row: the same on every attempt, never the same for two messages.
         var key = $"syndicator-{delivery.Key}";
         if (delivery.Subject.Kind == SubjectKind.Confirmation)

@@ -33,13 +33,15 @@ public sealed class MailConnection : IAsyncDisposable
         client = new SmtpClient(watch) { Timeout = options.TimeoutSeconds * 1000 };
     }
 
-    public async Task<MailResult> SendAsync(MimeMessage message, CancellationToken cancellationToken)
+    /// <param name="envelopeFrom">The return path (MAIL FROM) when it is not the From address: a VERP address that names the delivery.</param>
+    public async Task<MailResult> SendAsync(MimeMessage message, string? envelopeFrom, CancellationToken cancellationToken)
     {
         watch.Reset();
         try
         {
             if (!client.IsConnected) await ConnectAsync(cancellationToken);
-            await client.SendAsync(message, cancellationToken);
+            if (envelopeFrom is null) await client.SendAsync(message, cancellationToken);
+            else await client.SendAsync(message, new MailboxAddress("", envelopeFrom), message.To.Mailboxes, cancellationToken);
             return new MailResult(new DeliveryOutcome.Sent(message.MessageId, null), false);
         }
         catch (Exception e) when (watch.DataEndWritten && e is not SmtpCommandException)

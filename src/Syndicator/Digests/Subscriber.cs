@@ -12,8 +12,12 @@ public enum SubscriberState
     Pending,
     Confirmed,
     Unsubscribed,
-    /// <summary>Too many hard bounces: the address does not take mail.</summary>
+    /// <summary>Too many hard bounces at the relay (RCPT TO refused): the address does not take mail.</summary>
     Suspended,
+    /// <summary>The receiving server bounced a digest for good (5.x.x) after the relay took it, or soft bounces passed Digests:Feedback:SoftBounceLimit.</summary>
+    Bounced,
+    /// <summary>The reader reported a digest as spam: unsubscribed at once.</summary>
+    Complained,
 }
 
 /// <summary>

@@ -4,7 +4,7 @@ using Syndicator.Storage;
 
 namespace Syndicator.Digests;
 
-public sealed class SubscriberStore(Database database, TimeProvider time)
+public sealed class SubscriberStore(Database database, SuppressionList suppressions, TimeProvider time)
 {
     private const string Columns = """
         id AS Id, email AS Email, name AS Name, frequency AS Frequency, time_zone AS TimeZone, state AS State,
@@ -109,13 +109,42 @@ public sealed class SubscriberStore(Database database, TimeProvider time)
             new { id, signUpId, now = time.GetUtcNow().ToStoredPrecision(), coveredUntil = coveredUntil.ToStoredPrecision() }, cancellationToken: cancellationToken)) == 1;
     }
 
-    /// <summary>Unsubscribes, and forgets the sign-up, so no confirmation link sent before works any more.</summary>
-    public async Task<bool> UnsubscribeAsync(string id, CancellationToken cancellationToken)
+    /// <summary>
+    /// Unsubscribes, forgets the sign-up (so no confirmation link sent before works any more) and puts the address on
+    /// the suppression list, in one transaction. <paramref name="source"/> says how the reader asked (form, mailbox, ...).
+    /// </summary>
+    public async Task<bool> UnsubscribeAsync(string id, string source, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var changed = await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE subscribers SET state = 'unsubscribed', unsubscribed_at = @now, signup_id = NULL WHERE id = @id AND state <> 'unsubscribed'",
-            new { id, now = time.GetUtcNow().ToStoredPrecision() }, cancellationToken: cancellationToken)) == 1;
+            new { id, now = time.GetUtcNow().ToStoredPrecision() }, transaction, cancellationToken: cancellationToken)) == 1;
+        if (await GetAsync(connection, transaction, "id = @value", id, cancellationToken) is { } subscriber)
+            await suppressions.AddAsync(connection, transaction, subscriber.Email, SuppressionReason.Unsubscribed, source, null, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return changed;
+    }
+
+    /// <summary>
+    /// Marks a subscriber <paramref name="state"/> (bounced or complained, from a bounce report or a complaint) and puts
+    /// the address on the suppression list, in one transaction with <paramref name="transaction"/>'s other writes.
+    /// The sign-up is forgotten, so an old confirmation link cannot bring the address back.
+    /// </summary>
+    internal async Task MarkAsync(DbConnection connection, DbTransaction transaction, Subscriber subscriber, SubscriberState state, SuppressionReason reason,
+        string source, string? detail, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE subscribers SET state = @state, unsubscribed_at = COALESCE(unsubscribed_at, @now), signup_id = NULL WHERE id = @id",
+            new { id = subscriber.Id, state = Column(state), now = time.GetUtcNow().ToStoredPrecision() }, transaction, cancellationToken: cancellationToken));
+        await suppressions.AddAsync(connection, transaction, subscriber.Email, reason, source, detail, cancellationToken);
+    }
+
+    /// <summary>Counts a soft bounce; the new count.</summary>
+    internal async Task<int> CountSoftBounceAsync(DbConnection connection, DbTransaction transaction, string id, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition("UPDATE subscribers SET soft_bounces = soft_bounces + 1 WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT soft_bounces FROM subscribers WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
     }
 
     /// <summary>Counts a hard bounce and suspends the subscriber at <paramref name="limit"/>. True when this bounce suspended them.</summary>

@@ -44,6 +44,7 @@ public enum ConfirmationResult
 public sealed class Subscriptions(
     Database database,
     SubscriberStore store,
+    SuppressionList suppressions,
     DeliveryStore deliveries,
     SubscriberTokens tokens,
     DigestPlanner planner,
@@ -68,25 +69,36 @@ public sealed class Subscriptions(
 
     /// <summary>
     /// Adds a subscriber the publisher vouches for (confirmed at once, the first digest looking back
-    /// Digests:NewSubscriberLookBackPeriods), or updates an existing one's settings, keeping its state.
+    /// Digests:NewSubscriberLookBackPeriods), or updates an existing one's settings, keeping its state. A suppressed
+    /// address is refused (nothing is stored): the entry says why, and only `syndicator suppressions lift` clears it.
     /// </summary>
-    public async Task<(Subscriber Subscriber, bool Created)> AddAsync(SubscriptionRequest accepted, CancellationToken cancellationToken) =>
-        await store.SaveAsync(accepted.Email, accepted.Name, accepted.Frequency, accepted.TimeZone, SubscriberState.Confirmed,
+    public async Task<(Subscriber? Subscriber, bool Created, Suppression? Suppressed)> AddAsync(SubscriptionRequest accepted, CancellationToken cancellationToken)
+    {
+        if (await suppressions.FindAsync(accepted.Email, cancellationToken) is { } suppressed) return (null, false, suppressed);
+        var (subscriber, created) = await store.SaveAsync(accepted.Email, accepted.Name, accepted.Frequency, accepted.TimeZone, SubscriberState.Confirmed,
             accepted.Authors, accepted.Tags, planner.FirstWatermark(accepted.Frequency), cancellationToken);
+        return (subscriber, created, null);
+    }
 
     /// <summary>
     /// A double opt-in sign-up: the address becomes pending with a new sign-up id (unless a sign-up is already waiting
     /// and still fresh, whose links then stay good), and a confirmation e-mail is queued, at most one per address an
     /// hour. The same statements run and the same e-mail is queued whether the address is new, pending, confirmed or
     /// unsubscribed, so neither the answer nor its timing tells who subscribes; a confirmed reader's settings are not
-    /// changed by a stranger, and their e-mail says they already receive the digest.
+    /// changed by a stranger, and their e-mail says they already receive the digest. A suppressed address (unsubscribed,
+    /// bounced, complained) is neither stored nor mailed: null, and the form gives its usual answer.
     /// </summary>
-    public async Task<Subscriber> RequestAsync(SubscriptionRequest accepted, CancellationToken cancellationToken)
+    public async Task<Subscriber?> RequestAsync(SubscriptionRequest accepted, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().ToStoredPrecision();
         var freshSignUp = (SubscriberTokens.NewSignUpId(), now);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (await suppressions.FindAsync(connection, transaction, accepted.Email, cancellationToken) is { } suppressed)
+        {
+            logger.LogInformation("Sign-up of a suppressed address ({Reason}) ignored; the publisher can lift it with `syndicator suppressions lift`", SuppressionList.Column(suppressed.Reason));
+            return null;
+        }
         var existing = await store.FindByEmailAsync(connection, transaction, accepted.Email, cancellationToken);
         string id;
         if (existing is null)
@@ -147,7 +159,7 @@ public sealed class Subscriptions(
     public async Task<Subscriber?> UnsubscribeAsync(string? token, CancellationToken cancellationToken)
     {
         if (await FindUnsubscribingAsync(token, cancellationToken) is not { } subscriber) return null;
-        await store.UnsubscribeAsync(subscriber.Id, cancellationToken);
+        await store.UnsubscribeAsync(subscriber.Id, "link", cancellationToken);
         return subscriber;
     }
 

@@ -39,5 +39,6 @@ public static class WebEndpoints
             Results.Json((await store.ListAsync(100, cancellationToken)).Select(a => new { a.Id, a.Slug, a.Title, Author = a.Author.Name, a.PublishedAt })));
         FeedFileEndpoint.Map(app);
         Digests.SubscriptionEndpoints.Map(app);
+        Digests.Feedback.RelayWebhooks.Map(app);
     }
 }

@@ -102,7 +102,7 @@ public sealed class DigestContentTests
 
         var message = Assert.Single(world.Mailed());
         var unsubscribe = message.Headers[HeaderId.ListUnsubscribe] ?? "";
-        Assert.Matches("^<https://syndicator\\.magazine\\.example/unsubscribe\\?token=[^>]+>, <mailto:digest@magazine\\.example\\?subject=unsubscribe%20reader%40example\\.com>$", unsubscribe.Replace("\r\n", "").Replace(" <", "<").Replace(",<", ", <"));
+        Assert.Matches("^<https://syndicator\\.magazine\\.example/unsubscribe\\?token=[^>]+>, <mailto:digest@magazine\\.example\\?subject=unsubscribe%20[0-9a-f-]{36}\\.[A-Za-z0-9_-]{43}>$", unsubscribe.Replace("\r\n", "").Replace(" <", "<").Replace(",<", ", <"));
         Assert.Equal("List-Unsubscribe=One-Click", message.Headers[HeaderId.ListUnsubscribePost]);
         Assert.Equal("letters@magazine.example", message.ReplyTo.Mailboxes.Single().Address);
         Assert.Equal("digest@magazine.example", message.From.Mailboxes.Single().Address);
@@ -140,7 +140,7 @@ public sealed class DigestContentTests
         world.Time.Advance(TimeSpan.FromHours(1));
         await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
 
-        await world.App.Get<SubscriberStore>().UnsubscribeAsync(subscriber.Id, Ct);
+        await world.App.Get<SubscriberStore>().UnsubscribeAsync(subscriber.Id, "test", Ct);
         await world.App.SendEmailAsync(null, Ct);
 
         Assert.Empty(world.Mailed());

@@ -22,12 +22,16 @@ public sealed class DigestWorld : IAsyncDisposable
     public static readonly DateTimeOffset Start = new(2026, 11, 2, 6, 0, 0, TimeSpan.Zero);
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static async Task<DigestWorld> CreateAsync(StorageProvider provider = StorageProvider.Sqlite, Dictionary<string, string?>? settings = null)
+    public static async Task<DigestWorld> CreateAsync(StorageProvider provider = StorageProvider.Sqlite, Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var time = new FakeTimeProvider(Start);
         var all = new Dictionary<string, string?> { ["Digests:TemplatesPath"] = Path.Combine(Repo.Root, "config", "templates") };
         foreach (var (k, v) in settings ?? []) all[k] = v;
-        var app = await TestApp.CreateAsync(provider, all, s => s.AddSingleton<TimeProvider>(time));
+        var app = await TestApp.CreateAsync(provider, all, s =>
+        {
+            s.AddSingleton<TimeProvider>(time);
+            services?.Invoke(s);
+        });
         return new DigestWorld(app, time);
     }
 

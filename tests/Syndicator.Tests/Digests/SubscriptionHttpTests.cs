@@ -358,6 +358,10 @@ public sealed partial class SubscriptionHttpTests
         var afterUnsubscribe = await http.PostAsync("/subscribe/confirm?token=" + Uri.EscapeDataString(first), null, Ct);
         Assert.Equal(HttpStatusCode.Gone, afterUnsubscribe.StatusCode);
         world.Time.Advance(TimeSpan.FromHours(1));
+        // An unsubscribed address is suppressed: a sign-up now mails nothing until the publisher lifts it.
+        await SignUpAsync(http, "shared@example.com");
+        Assert.Equal(SubscriberState.Unsubscribed, (await world.App.Get<SubscriberStore>().FindAsync("shared@example.com", Ct))!.State);
+        Assert.True(await world.App.Get<SuppressionList>().LiftAsync("shared@example.com", Ct));
         await SignUpAsync(http, "shared@example.com");
         var second = await ConfirmationTokenAsync(world, "shared@example.com");
 

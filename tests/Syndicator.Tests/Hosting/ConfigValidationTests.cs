@@ -73,6 +73,32 @@ public sealed class ConfigValidationTests : IDisposable
     }
 
     [Fact]
+    public void Feedback_mailbox_and_webhook_settings_are_checked_with_their_keys_and_the_fix()
+    {
+        var problems = Problems(new()
+        {
+            ["Digests:Feedback:Imap:Host"] = "imap.magazine.example",
+            ["Digests:Feedback:Imap:Password"] = "hunter2",
+            ["Digests:Feedback:Imap:HandledFolder"] = "inbox",
+            ["Digests:Feedback:Imap:PollSeconds"] = "1",
+            ["Digests:Feedback:Imap:Security"] = "Sometimes",
+            ["Digests:Feedback:ReturnPath"] = "bounces+x@magazine.example",
+            ["Digests:Feedback:Webhooks:Mailgun:SigningKey"] = "env:SYN_TEST_SURELY_UNSET_VARIABLE",
+            ["Digests:Feedback:Webhooks:Postmark:UserName"] = "postmark",
+        });
+
+        Assert.Contains("set the mailbox's login", Only(problems, "Digests:Feedback:Imap:UserName"));
+        Assert.Contains("holds the secret itself", Only(problems, "Digests:Feedback:Imap:Password"));
+        Assert.Contains("same folder as Folder", Only(problems, "Digests:Feedback:Imap:HandledFolder"));
+        Assert.Contains("between 5 and 3600", Only(problems, "Digests:Feedback:Imap:PollSeconds"));
+        Assert.Contains("StartTls", Only(problems, "Digests:Feedback:Imap:Security"));
+        Assert.Contains("already has a '+'", Only(problems, "Digests:Feedback:ReturnPath"));
+        Assert.Contains("SYN_TEST_SURELY_UNSET_VARIABLE is not set", Only(problems, "Digests:Feedback:Webhooks:Mailgun:SigningKey"));
+        Assert.Contains("is missing; set it to env:VARIABLE", Only(problems, "Digests:Feedback:Webhooks:Postmark:Password"));
+        Assert.DoesNotContain(problems, p => p.Contains("hunter2"));
+    }
+
+    [Fact]
     public void An_account_without_a_network_is_refused_rather_than_taken_for_an_X_account()
     {
         var settings = MastodonAccount(0, "Mastodon");

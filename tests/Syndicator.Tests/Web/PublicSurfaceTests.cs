@@ -13,7 +13,7 @@ public sealed class PublicSurfaceTests
     public static TheoryData<string> Paths() =>
     [
         "/subscribe", "/subscribe/confirm?token=x", "/unsubscribe?token=x", "/feeds/rss.xml", "/feeds/missing.xml",
-        "/status", "/health", "/ready", "/metrics", "/articles", "/no-such-page",
+        "/status", "/health", "/ready", "/metrics", "/articles", "/webhooks/ses", "/webhooks/mailgun", "/webhooks/postmark", "/no-such-page",
     ];
 
     [Theory]
