@@ -112,4 +112,60 @@ public sealed class TraceTests
         foreach (var span in spans.Where(a => a != rootSpan))
             Assert.True(span.StartTimeUtc >= Parent(span).StartTimeUtc, $"{span.OperationName} starts before its parent {Parent(span).OperationName}");
     }
+
+    [Fact]
+    public async Task The_EmailSend_job_run_by_Quartz_is_the_parent_of_the_drain_and_MailKit_ends_up_under_it()
+    {
+        var stopped = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is Telemetry.SourceName or MailKit.Telemetry.SmtpClient.ActivitySourceName or Quartz.Diagnostics.QuartzInstrumentation.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var smtp = await SmtpTestServer.StartAsync(null, Ct);
+        await using var _s = smtp;
+        var off = new[] { "DropFolderImport", "FeedBuild", "WebSubPing", "Announcements", "DailyDigest", "WeeklyDigest", "Retention" };
+        var settings = new Dictionary<string, string?>
+        {
+            ["Digests:Smtp:Host"] = smtp.Host,
+            ["Digests:Smtp:Port"] = smtp.Port.ToString(),
+            ["Digests:Smtp:Security"] = "None",
+            ["Digests:Smtp:TimeoutSeconds"] = "10",
+        };
+        foreach (var name in off) settings[$"Jobs:{name}:Enabled"] = "false";
+        await using var world = await DigestWorld.CreateAsync(settings: settings);
+        await world.SubscribeAsync("reader@example.com");
+        await world.ImportAsync("Headline", "Jane Doe");
+        world.Time.Advance(TimeSpan.FromHours(1));
+        await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+        await world.App.App.StartAsync(Ct);
+        await world.App.Get<Syndicator.Scheduling.JobTrigger>().FireNowAsync(Syndicator.Scheduling.JobCatalog.EmailSend, Ct);
+        await smtp.WaitForMessagesAsync(1, TimeSpan.FromSeconds(30), Ct);
+
+        // This test's SMTP spans are the ones that went to this test's server; other tests run beside it.
+        Activity? job = null;
+        List<Activity> chain = [];
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        patience.CancelAfter(TimeSpan.FromSeconds(30));
+        while (job is null && !patience.IsCancellationRequested)
+        {
+            var mine = stopped.FirstOrDefault(a => a.Source.Name == MailKit.Telemetry.SmtpClient.ActivitySourceName
+                                                   && Equals(a.GetTagItem("server.port"), smtp.Port) && a.ParentSpanId != default);
+            if (mine is not null)
+            {
+                chain = [mine];
+                var all = stopped.Where(a => a.TraceId == mine.TraceId).ToList();
+                while (all.FirstOrDefault(p => p.SpanId == chain[^1].ParentSpanId) is { } parent) chain.Add(parent);
+                if (chain[^1].Source.Name == Quartz.Diagnostics.QuartzInstrumentation.ActivitySourceName) job = chain[^1];
+            }
+            // The job's span stops after the drain returns, a moment after the message arrived.
+            if (job is null) await Task.Delay(50, CancellationToken.None);
+        }
+        Assert.NotNull(job);
+        Assert.Equal(["delivery send", "delivery attempt", "delivery batch", "delivery drain"], chain.Skip(1).SkipLast(1).Select(a => a.OperationName));
+        Assert.Equal(Syndicator.Scheduling.JobCatalog.EmailSend, job.GetTagItem("quartz.job.name"));
+    }
 }
