@@ -60,8 +60,14 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     public async Task<DrainReport?> DrainAsync(IDeliveryChannel channel, DrainFilter filter, bool untilEmpty, CancellationToken cancellationToken,
         IProgress<(int Done, int Total)>? progress = null)
     {
+        using var activity = Telemetry.Source.StartActivity("delivery drain");
+        activity?.SetTag(Telemetry.Channel, channel.Name);
         var gate = running.GetOrAdd(channel.Name + "\n" + filter.Recipient, _ => new SemaphoreSlim(1, 1));
-        if (!await gate.WaitAsync(TimeSpan.Zero, cancellationToken)) return null;
+        if (!await gate.WaitAsync(TimeSpan.Zero, cancellationToken))
+        {
+            activity?.SetTag(Telemetry.State, "already_running");
+            return null;
+        }
         var policy = channel.Policy;
         // The pace outlives each batch, so a new batch does not start with a fresh burst.
         using var pace = policy.PerSecond is { } perSecond ? Pace(perSecond) : null;
@@ -74,6 +80,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
                 total = total.Add(batch);
                 if (!untilEmpty || batch.Sent == 0) break;
             }
+            activity?.SetTag("syndicator.drain.sent", total.Sent).SetTag("syndicator.drain.failed", total.Failed + total.Unconfirmed);
             return total;
         }
         finally
@@ -92,6 +99,8 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     private async Task<DrainReport> DrainBatchAsync(IDeliveryChannel channel, ChannelPolicy policy, RateLimiter? pace, DrainFilter filter,
         IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
     {
+        using var activity = Telemetry.Source.StartActivity("delivery batch");
+        activity?.SetTag(Telemetry.Channel, channel.Name);
         var o = options.Value;
         var limit = filter.Limit ?? o.BatchSize;
         if (policy.MaxPerHour is { } cap)
@@ -105,6 +114,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         }
         var lease = TimeSpan.FromSeconds(o.LeaseSeconds);
         var claimed = await store.ClaimDueAsync(channel.Name, Node, lease, limit, filter, policy.OneLanePerRecipient, cancellationToken);
+        activity?.SetTag(Telemetry.Claimed, claimed.Count);
         if (claimed.Count == 0) return DrainReport.None;
 
         // Claims this batch still holds and has not finished: renewed while the batch runs, handed back at the end.
@@ -172,6 +182,17 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     /// </summary>
     private async Task<(DeliveryState? State, bool Keep)> AttemptAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon)
     {
+        using var activity = Telemetry.Source.StartActivity("delivery attempt");
+        activity?.SetTag(Telemetry.Channel, channel.Name).SetTag(Telemetry.DeliveryId, delivery.Id)
+            .SetTag(Telemetry.SubjectKind, delivery.Subject.KindColumn).SetTag(Telemetry.Attempt, delivery.Attempts);
+        var result = await AttemptUntracedAsync(channel, policy, delivery, lane, lease, abandon);
+        activity?.SetTag(Telemetry.State, result.State?.ToColumn() ?? "cut_off");
+        if (result.State is DeliveryState.Failed or DeliveryState.Unconfirmed) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
+        return result;
+    }
+
+    private async Task<(DeliveryState? State, bool Keep)> AttemptUntracedAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon)
+    {
         DeliveryOutcome outcome;
         var attempt = new DeliveryAttempt(lane, remoteId => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, CancellationToken.None));
         if (policy.Guard == DuplicateGuard.HandOverMark && delivery.HandedOverAt is { } earlier)
@@ -183,7 +204,12 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         {
             try
             {
-                outcome = await channel.SendAsync(delivery, attempt, abandon);
+                using (var send = Telemetry.Source.StartActivity("delivery send"))
+                {
+                    send?.SetTag(Telemetry.Channel, channel.Name);
+                    outcome = await channel.SendAsync(delivery, attempt, abandon);
+                    send?.SetTag("syndicator.delivery.outcome", outcome.GetType().Name.ToLowerInvariant());
+                }
             }
             catch (OperationCanceledException) when (abandon.IsCancellationRequested)
             {

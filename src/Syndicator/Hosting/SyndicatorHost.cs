@@ -108,6 +108,12 @@ public static class SyndicatorHost
         services.AddAnnouncements();
         services.AddDigests();
         SchedulingSetup.Add(services, configuration, contentRoot);
+
+        // --- Telemetry (traces and metrics over OTLP when Telemetry:OtlpEndpoint is set) ---
+        Bind<TelemetryOptions>(services, configuration, TelemetryOptions.Section);
+        services.AddSingleton<IValidateOptions<TelemetryOptions>, TelemetryOptionsValidator>();
+        TelemetrySetup.Add(services, ConfigSections.ReadOrDefault<TelemetryOptions>(configuration, TelemetryOptions.Section));
+        // --- end Telemetry ---
     }
 
     private static void Bind<T>(IServiceCollection services, IConfiguration configuration, string section) where T : class

@@ -457,4 +457,24 @@ public sealed class ConfigValidationTests : IDisposable
 
         Assert.Null(ConfigFiles.Problem(path));
     }
+
+    // ------------------------------------------------------------------ telemetry
+
+    [Theory]
+    [InlineData("otel-collector:4317")]
+    [InlineData("javascript:alert(1)")]
+    [InlineData("/v1/traces")]
+    [InlineData("http://user:secret@collector:4317")]
+    public void An_OTLP_endpoint_that_is_not_an_absolute_http_address_is_refused_naming_the_key(string endpoint)
+    {
+        var problem = Only(Problems(new() { ["Telemetry:OtlpEndpoint"] = endpoint }), "Telemetry:OtlpEndpoint");
+        Assert.Contains("http://otel-collector:4317", problem);
+    }
+
+    [Fact]
+    public void An_OTLP_endpoint_that_is_an_http_address_or_none_is_accepted()
+    {
+        Assert.Empty(Problems(new() { ["Telemetry:OtlpEndpoint"] = "http://127.0.0.1:4317" }));
+        Assert.Empty(Problems(new() { ["Telemetry:OtlpEndpoint"] = "" }));
+    }
 }

@@ -40,6 +40,16 @@ public sealed partial class ArticleImporter(
     /// <summary>Imports one file. A bad file is reported, never thrown: the caller goes on with the next one.</summary>
     public async Task<FileImportResult> ImportFileAsync(string path, CancellationToken cancellationToken)
     {
+        using var activity = Telemetry.Source.StartActivity("article import");
+        activity?.SetTag(Telemetry.File, Path.GetFileName(path));
+        var result = await ImportFileUntracedAsync(path, cancellationToken);
+        activity?.SetTag(Telemetry.Articles, result.Articles.Count);
+        if (result.Rejection is not null) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, result.Rejection);
+        return result;
+    }
+
+    private async Task<FileImportResult> ImportFileUntracedAsync(string path, CancellationToken cancellationToken)
+    {
         IReadOnlyList<ArticleDraft> drafts;
         try
         {

@@ -7,6 +7,10 @@ ALTER TABLE deliveries ADD COLUMN subject_version TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN recipient_kind TEXT;
 ALTER TABLE deliveries ADD COLUMN delivery_key TEXT;
 
+-- The old key goes before the subjects are split: two pings of one feed to one hub ("url#hash1", "url#hash2")
+-- become the same (channel, kind, id, recipient) and only the new key, with the version, tells them apart.
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_channel_subject_kind_subject_id_recipient_key;
+
 UPDATE deliveries SET recipient_kind = CASE channel WHEN 'email' THEN 'subscriber' WHEN 'websub' THEN 'hub' ELSE 'account' END,
     delivery_key = md5(random()::text || clock_timestamp()::text || id::text);
 UPDATE deliveries SET subject_version = substring(subject_id from '#([0-9a-f]+)$'), subject_id = regexp_replace(subject_id, '#[0-9a-f]+$', '')
@@ -16,7 +20,6 @@ WHERE subject_kind = 'confirmation' AND position(':' in subject_id) > 0;
 
 ALTER TABLE deliveries ALTER COLUMN recipient_kind SET NOT NULL;
 ALTER TABLE deliveries ALTER COLUMN delivery_key SET NOT NULL;
-ALTER TABLE deliveries DROP CONSTRAINT deliveries_channel_subject_kind_subject_id_recipient_key;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_subject_recipient_key UNIQUE (channel, subject_kind, subject_id, subject_version, recipient);
 CREATE INDEX ix_deliveries_recipient ON deliveries (channel, recipient, state);
 
