@@ -114,6 +114,11 @@ public static class Dashboard
             <dt>Updated</dt><dd>{DashboardPages.Time(article.UpdatedAt, now)}</dd>
             </dl></section>
             """);
+        // What import dropped or changed (a bad image or comment URL, an unsafe body link): the publisher's to fix in the file.
+        if (article.Warnings.Count > 0)
+            body.Append("<section id=\"warnings\"><h2>Import warnings</h2><ul>")
+                .AppendJoin("", article.Warnings.Select(w => $"<li class=\"error\">{DashboardPages.E(w)}</li>"))
+                .Append("</ul><p class=\"small\">Fix the article's file and drop it in the inbox again.</p></section>");
         body.Append("<section id=\"feeds\"><h2>Feeds</h2>");
         body.Append(feeds.Problem is { } p1 ? Problem(p1) : DashboardPages.ArticleFeeds(feeds.Value!));
         body.Append("</section><section id=\"networks\"><h2>Social networks</h2>");

@@ -295,4 +295,23 @@ public sealed class DashboardHttpTests
     [InlineData("", false)]
     public void A_retry_returns_only_to_a_page_under_status(string value, bool kept) =>
         Assert.Equal(kept ? value : "/status", Dashboard.LocalReturn(value));
+
+    [Fact]
+    public async Task An_articles_import_warnings_show_on_its_page_as_text_never_as_links()
+    {
+        await using var server = await StatusServer.StartAsync(TestContext.Current.CancellationToken);
+        var path = server.Dir.File("warned/warned.md",
+            "---\ntitle: پیام هشدار\nauthor: Jane Doe\ncommentUrl: javascript:alert(1)\n---\nBody with <a href=\"vbscript:msgbox(2)\">a link</a>.\n");
+        var result = await server.Get<Syndicator.Articles.Import.ArticleFiles>().ImportPathsAsync([path], null, TestContext.Current.CancellationToken);
+        var article = result.Files[0].Articles[0].Article;
+        Assert.Equal(2, article.Warnings.Count);
+
+        var (status, body) = await server.GetTextAsync($"/status/articles/{article.Id}");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("<section id=\"warnings\">", body);
+        foreach (var warning in article.Warnings) Assert.Contains(System.Net.WebUtility.HtmlEncode(warning), body);
+        Assert.DoesNotContain("href=\"javascript:", body);
+        Assert.DoesNotContain("href=\"vbscript:", body);
+    }
 }
