@@ -229,6 +229,40 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
             cancellationToken: cancellationToken))).ToList();
     }
 
+    /// <summary>Channels with attempts since <paramref name="since"/> and every one of them failed: no row of theirs moved to sent in it.</summary>
+    public async Task<IReadOnlyList<StuckChannel>> StuckChannelsAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<StuckChannel>(new CommandDefinition("""
+            SELECT channel AS Channel,
+                   SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS Failed,
+                   SUM(CASE WHEN state = 'retry-wait' THEN 1 ELSE 0 END) AS Retrying
+            FROM deliveries
+            WHERE updated_at >= @since AND attempts > 0 AND state IN ('sent', 'failed', 'retry-wait')
+            GROUP BY channel
+            HAVING SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END) = 0
+            ORDER BY channel
+            """, new { since = since.ToStoredPrecision() }, cancellationToken: cancellationToken))).ToList();
+    }
+
+    /// <summary>
+    /// Accounts whose pause ended before <paramref name="endedBefore"/> and that still have deliveries waiting which
+    /// nothing has touched since the pause ended: the channel is not picking them up. A pause row stays after it ends,
+    /// so an ended pause alone says nothing.
+    /// </summary>
+    public async Task<IReadOnlyList<DeliveryPause>> OverduePausesAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<DeliveryPause>(new CommandDefinition("""
+            SELECT p.channel AS Channel, p.recipient AS Recipient, p.paused_until AS PausedUntil, p.reason AS Reason, p.updated_at AS UpdatedAt
+            FROM delivery_pauses p
+            WHERE p.paused_until < @endedBefore
+              AND EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = p.channel AND d.recipient = p.recipient
+                          AND d.state IN ('pending', 'retry-wait') AND d.next_attempt_at <= @endedBefore AND d.updated_at < p.paused_until)
+            ORDER BY p.channel, p.recipient
+            """, new { endedBefore = endedBefore.ToStoredPrecision() }, cancellationToken: cancellationToken))).ToList();
+    }
+
     /// <summary>How many e-mails (or posts) of a channel were sent in the hour before now, on every node.</summary>
     public async Task<int> CountSentSinceAsync(string channel, DateTimeOffset since, CancellationToken cancellationToken)
     {
@@ -338,6 +372,15 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
             DeliveryStates.FromColumn(State), Attempts, NextAttemptAt, LastError, RemoteId, RemoteUrl, ClaimedBy, LeaseExpiresAt,
             CreatedAt, UpdatedAt, SentAt, HandedOverAt);
     }
+}
+
+/// <summary>A channel whose every attempt in a window failed: how many for good, how many waiting to retry.</summary>
+/// Init properties, not a constructor: SQLite's SUM comes back typed by its values, which Dapper converts only into properties.
+public sealed record StuckChannel
+{
+    public string Channel { get; init; } = "";
+    public long Failed { get; init; }
+    public long Retrying { get; init; }
 }
 
 /// <summary>How many deliveries of one channel are in one state.</summary>

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Quartz;
 using Quartz.Extensibility;
+using Syndicator.Deliveries;
 using Microsoft.Extensions.Options;
 using Syndicator.Feeds;
 using Syndicator.Scheduling;
@@ -181,7 +182,7 @@ internal sealed class FeedBuildsHealthCheck(FeedStore feeds, IOptions<FeedOption
 /// The reply is unauthenticated: it names the channel and account and counts, not the services' error texts, which
 /// <c>syndicator status</c> and the dashboard show.
 /// </remarks>
-internal sealed class DeliveriesHealthCheck(Database database, TimeProvider time, ILogger<DeliveriesHealthCheck> logger) : IHealthCheck
+internal sealed class DeliveriesHealthCheck(DeliveryStore deliveries, TimeProvider time, ILogger<DeliveriesHealthCheck> logger) : IHealthCheck
 {
     internal static readonly TimeSpan StuckWindow = TimeSpan.FromHours(1);
 
@@ -194,10 +195,9 @@ internal sealed class DeliveriesHealthCheck(Database database, TimeProvider time
         var problems = new List<string>();
         try
         {
-            await using var connection = await database.OpenAsync(cancellationToken);
-            foreach (var c in await StuckChannelsAsync(connection, now - StuckWindow, cancellationToken))
+            foreach (var c in await deliveries.StuckChannelsAsync(now - StuckWindow, cancellationToken))
                 problems.Add($"{c.Channel} is stuck: all {c.Failed + c.Retrying} attempts in the last hour failed ({c.Failed} for good, {c.Retrying} waiting to retry), none was sent");
-            foreach (var p in await OverduePausesAsync(connection, database.Provider, now - PauseGrace, cancellationToken))
+            foreach (var p in await deliveries.OverduePausesAsync(now - PauseGrace, cancellationToken))
                 problems.Add($"{p.Channel} account {p.Recipient} is still paused {(now - p.PausedUntil).TotalMinutes:N0} min after its pause ended at {Shared.IsoTime.Utc(p.PausedUntil)}");
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -208,48 +208,5 @@ internal sealed class DeliveriesHealthCheck(Database database, TimeProvider time
         return problems.Count == 0
             ? HealthCheckResult.Healthy("no channel stuck, no pause overdue")
             : HealthCheckResult.Degraded(string.Join("; ", problems) + ". See syndicator status or the dashboard for the errors.");
-    }
-
-    internal sealed record StuckChannel
-    {
-        public string Channel { get; init; } = "";
-        public long Failed { get; init; }
-        public long Retrying { get; init; }
-    }
-
-    internal sealed record OverduePause
-    {
-        public string Channel { get; init; } = "";
-        public string Recipient { get; init; } = "";
-        public DateTimeOffset PausedUntil { get; init; }
-    }
-
-    /// <summary>Channels with attempts in the window and every one of them failed: no row of theirs moved to sent in it.</summary>
-    internal static async Task<IReadOnlyList<StuckChannel>> StuckChannelsAsync(System.Data.Common.DbConnection connection, DateTimeOffset since, CancellationToken cancellationToken) =>
-        (await connection.QueryAsync<StuckChannel>(new CommandDefinition("""
-            SELECT channel AS Channel,
-                   SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS Failed,
-                   SUM(CASE WHEN state = 'retry-wait' THEN 1 ELSE 0 END) AS Retrying
-            FROM deliveries
-            WHERE updated_at >= @since AND attempts > 0 AND state IN ('sent', 'failed', 'retry-wait')
-            GROUP BY channel
-            HAVING SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END) = 0
-            ORDER BY channel
-            """, new { since = since.ToStoredPrecision() }, cancellationToken: cancellationToken))).ToList();
-
-    /// <summary>
-    /// Accounts paused (<c>delivery_pauses</c>, migration 0007) whose pause ended before <paramref name="endedBefore"/>.
-    /// None while the table is not there, so readiness does not depend on that migration having run.
-    /// </summary>
-    internal static async Task<IReadOnlyList<OverduePause>> OverduePausesAsync(System.Data.Common.DbConnection connection, StorageProvider provider, DateTimeOffset endedBefore, CancellationToken cancellationToken)
-    {
-        var exists = provider == StorageProvider.Sqlite
-            ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'delivery_pauses'"
-            : "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'delivery_pauses'";
-        if (await connection.ExecuteScalarAsync<long>(new CommandDefinition(exists, cancellationToken: cancellationToken)) == 0) return [];
-        return (await connection.QueryAsync<OverduePause>(new CommandDefinition("""
-            SELECT channel AS Channel, recipient AS Recipient, paused_until AS PausedUntil FROM delivery_pauses
-            WHERE paused_until < @endedBefore ORDER BY channel, recipient
-            """, new { endedBefore = endedBefore.ToStoredPrecision() }, cancellationToken: cancellationToken))).ToList();
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Quartz;
 using Syndicator.Scheduling;
+using Syndicator.Tests.Support;
 using Syndicator.Web;
 
 namespace Syndicator.Tests.Web;
@@ -157,15 +158,16 @@ public sealed partial class ReadinessAndMetricsTests
         // The service's own words stay out of an unauthenticated reply.
         Assert.DoesNotContain("Unauthorized", ready);
 
-        // delivery_pauses comes with the delivery worker's migration; here it is made as that migration makes it.
+        // Both accounts were paused with a post waiting, and nothing has touched it since.
         await using (var connection = await server.Get<Syndicator.Storage.Database>().OpenAsync(Ct))
         {
-            await Dapper.SqlMapper.ExecuteAsync(connection, """
-                CREATE TABLE IF NOT EXISTS delivery_pauses (channel TEXT NOT NULL, recipient TEXT NOT NULL, paused_until TEXT NOT NULL, reason TEXT, updated_at TEXT NOT NULL,
-                                                            PRIMARY KEY (channel, recipient))
-                """);
             await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO delivery_pauses VALUES ('mastodon', 'magazine-mastodon', @over, 'rate limited', @now), ('x', 'magazine-x', @soon, 'rate limited', @now)",
                 new { over = DateTimeOffset.UtcNow.AddMinutes(-30), soon = DateTimeOffset.UtcNow.AddMinutes(-2), now = DateTimeOffset.UtcNow });
+            var store = server.Get<Syndicator.Deliveries.DeliveryStore>();
+            await store.EnsureAsync("mastodon", "article", "waiting-a", "magazine-mastodon", DateTimeOffset.UtcNow.AddMinutes(-40), Ct);
+            await store.EnsureAsync("x", "article", "waiting-b", "magazine-x", DateTimeOffset.UtcNow.AddMinutes(-40), Ct);
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE deliveries SET updated_at = @deferred WHERE subject_id IN ('waiting-a', 'waiting-b')",
+                new { deferred = DateTimeOffset.UtcNow.AddMinutes(-40) });
         }
         var paused = (await server.GetTextAsync("/ready")).Body;
         Assert.Matches(@"mastodon account magazine-mastodon is still paused 3\d min after its pause ended", paused);
