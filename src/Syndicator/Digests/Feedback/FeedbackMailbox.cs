@@ -13,6 +13,10 @@ namespace Syndicator.Digests.Feedback;
 /// <summary>What one pass over the feedback folder did.</summary>
 public sealed record MailboxPass(int Seen, int Recorded, int AlreadyRecorded, int LeftAlone, int Failed)
 {
+    /// <summary>How many of the messages seen are still in the folder (left alone, or failed).</summary>
+    public int Kept => LeftAlone + Failed;
+
+
     public override string ToString() => $"{Seen} message(s): {Recorded} recorded, {AlreadyRecorded} seen before, {LeftAlone} left alone, {Failed} failed";
 }
 
@@ -158,7 +162,7 @@ public sealed class FeedbackMailboxService(FeedbackMailbox mailbox, IOptions<Dig
                 {
                     var pass = await mailbox.PassAsync(client, stoppingToken);
                     if (pass.Recorded + pass.Failed > 0) logger.LogInformation("Feedback mailbox: {Pass}", pass);
-                    if (client.Capabilities.HasFlag(ImapCapabilities.Idle)) await IdleAsync(client, poll, stoppingToken);
+                    if (client.Capabilities.HasFlag(ImapCapabilities.Idle)) await IdleAsync(client, pass.Kept, poll, stoppingToken);
                     else await Task.Delay(poll, time, stoppingToken);
                 }
             }
@@ -183,8 +187,13 @@ public sealed class FeedbackMailboxService(FeedbackMailbox mailbox, IOptions<Dig
         }
     }
 
-    /// <summary>Waits in IDLE on the folder the pass left selected until a message arrives or <paramref name="poll"/> passes.</summary>
-    private async Task IdleAsync(ImapClient client, TimeSpan poll, CancellationToken stoppingToken)
+    /// <summary>
+    /// Waits in IDLE on the folder the pass left selected until a message arrives or <paramref name="poll"/> passes.
+    /// IDLE only announces what arrives after it starts (Dovecot does not announce again a message that came while
+    /// the pass was moving others), so a NOOP first asks the server for everything new since the pass, and when the
+    /// folder holds more than the pass <paramref name="kept"/> there is no wait at all.
+    /// </summary>
+    private async Task IdleAsync(ImapClient client, int kept, TimeSpan poll, CancellationToken stoppingToken)
     {
         var folder = await client.GetFolderAsync(options.Value.Feedback.Imap.Folder, stoppingToken);
         using var done = new CancellationTokenSource(poll, time);
@@ -192,6 +201,8 @@ public sealed class FeedbackMailboxService(FeedbackMailbox mailbox, IOptions<Dig
         folder.CountChanged += Arrived;
         try
         {
+            await client.NoOpAsync(stoppingToken);
+            if (folder.Count > kept) return;
             await client.IdleAsync(done.Token, stoppingToken);
         }
         finally
