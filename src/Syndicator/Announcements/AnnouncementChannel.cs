@@ -30,6 +30,8 @@ public sealed class AnnouncementChannel(
             return new DeliveryOutcome.Permanent($"{Name}: account {delivery.Recipient.Id} is no longer in Announcements:Accounts; add it back and run `syndicator deliveries retry {delivery.Id}`");
         var article = await articles.FindByIdAsync(delivery.Subject.Id, cancellationToken);
         if (article is null) return new DeliveryOutcome.Permanent($"{Name}: article {delivery.Subject.Id} is no longer in the store");
+        if (article.UnpublishedAt is { } unpublished)
+            return new DeliveryOutcome.Permanent($"{Name}: \"{article.Title}\" was unpublished at {unpublished:u}; it is not announced (publish it again and run `syndicator deliveries retry {delivery.Id}` to announce it)");
         // The key is the delivery's, so every attempt of this (article, account) carries the same one.
         var post = composer.Compose(article, account, $"syndicator-{delivery.Key}");
         return await client.PostAsync(account, post, isRetry: delivery.Attempts > 1, cancellationToken);

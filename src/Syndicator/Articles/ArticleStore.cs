@@ -18,7 +18,7 @@ public sealed class ArticleStore(Database database)
     private const string SelectArticles = """
         SELECT a.id, a.slug, a.title, a.summary, a.body_html AS BodyHtml, a.image_url AS ImageUrl, a.image_caption AS ImageCaption,
                a.image_credit AS ImageCredit, a.canonical_url AS CanonicalUrl, a.comment_url AS CommentUrl,
-               a.published_at AS PublishedAt, a.updated_at AS UpdatedAt, a.content_hash AS ContentHash, a.source_name AS SourceName, a.warnings AS Warnings,
+               a.published_at AS PublishedAt, a.updated_at AS UpdatedAt, a.content_hash AS ContentHash, a.source_name AS SourceName, a.warnings AS Warnings, a.unpublished_at AS UnpublishedAt,
                au.id AS AuthorId, au.name AS AuthorName, au.bio AS AuthorBio, au.x_handle AS XHandle,
                au.mastodon_handle AS MastodonHandle, au.bluesky_handle AS BlueskyHandle
         FROM articles a JOIN authors au ON au.id = a.author_id
@@ -129,6 +129,11 @@ public sealed class ArticleStore(Database database)
         await SaveTagsAsync(connection, transaction, article, cancellationToken);
     }
 
+    /// <summary>Unpublishes the article (<paramref name="at"/>) or publishes it again (null); the caller's transaction tells the change handlers.</summary>
+    internal Task SetUnpublishedAsync(DbConnection connection, DbTransaction transaction, string id, DateTimeOffset? at, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE articles SET unpublished_at = @at WHERE id = @id", new { id, at }, transaction, cancellationToken: cancellationToken));
+
     private static object Parameters(Article article, string sourceName, DateTimeOffset now) => new
     {
         article.Id, Slug = article.Slug.Value, article.Title, article.Summary, article.BodyHtml, AuthorId = article.Author.Id,
@@ -211,6 +216,7 @@ public sealed class ArticleStore(Database database)
         public string ContentHash { get; init; } = "";
         public string? SourceName { get; init; }
         public string? Warnings { get; init; }
+        public DateTimeOffset? UnpublishedAt { get; init; }
         public string AuthorId { get; init; } = "";
         public string AuthorName { get; init; } = "";
         public string? AuthorBio { get; init; }
@@ -232,6 +238,7 @@ public sealed class ArticleStore(Database database)
             WebUrl.FromStore(CommentUrl), PublishedAt, UpdatedAt, ContentHash)
         {
             Warnings = Warnings is null ? [] : Warnings.Split('\n'),
+            UnpublishedAt = UnpublishedAt,
         };
     }
 }

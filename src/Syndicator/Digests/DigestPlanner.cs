@@ -117,7 +117,7 @@ public sealed class DigestPlanner(
             filters.Add($"a.id IN (SELECT article_id FROM article_tags WHERE lower(tag) IN {SqlList.In(parameters, "tg", subscriber.FollowedTags.Select(t => t.ToLowerInvariant()).ToList())})");
         return (await connection.QueryAsync<string>(new CommandDefinition($"""
             SELECT a.id FROM articles a JOIN authors au ON au.id = a.author_id
-            WHERE a.created_at > @since AND a.created_at <= @cutoff
+            WHERE a.created_at > @since AND a.created_at <= @cutoff AND a.unpublished_at IS NULL
             {(filters.Count > 0 ? "AND (" + string.Join(" OR ", filters) + ")" : "")}
             ORDER BY a.published_at DESC, a.id
             """, parameters, transaction, cancellationToken: cancellationToken))).ToList();
@@ -144,12 +144,15 @@ public sealed class DigestPlanner(
         return local.Hour >= o.LocalHour && (subscriber.Frequency == DigestFrequency.Daily || local.DayOfWeek == o.WeeklyDay);
     }
 
-    /// <summary>The ids of the articles a digest carries, in the order it lists them (fixed when it was planned).</summary>
+    /// <summary>The ids of the articles a digest carries, in the order it lists them (fixed when it was planned); an article unpublished since is left out.</summary>
     public async Task<IReadOnlyList<string>> ArticleIdsAsync(string digestId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         return (await connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT article_id FROM digest_items WHERE digest_id = @digestId ORDER BY position", new { digestId }, cancellationToken: cancellationToken))).ToList();
+            """
+            SELECT d.article_id FROM digest_items d JOIN articles a ON a.id = d.article_id
+            WHERE d.digest_id = @digestId AND a.unpublished_at IS NULL ORDER BY d.position
+            """, new { digestId }, cancellationToken: cancellationToken))).ToList();
     }
 
     public static TimeZoneInfo Zone(string id) => TimeZoneLookup.Find(id) ?? TimeZoneInfo.Utc;

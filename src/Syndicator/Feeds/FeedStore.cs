@@ -40,11 +40,12 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     /// <summary>Before any article could have been published: marking a scope dirty since then rebuilds all of it.</summary>
     public static readonly DateTimeOffset Beginning = new(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
+    /// <summary>An unpublished article is in no feed.</summary>
     private static string Where(FeedScope scope) => scope.Kind switch
     {
-        FeedKind.Site => "WHERE 1 = 1",
-        FeedKind.Author => "WHERE a.author_id = @key",
-        _ => "WHERE a.id IN (SELECT article_id FROM article_tags WHERE tag = @key)",
+        FeedKind.Site => "WHERE a.unpublished_at IS NULL",
+        FeedKind.Author => "WHERE a.author_id = @key AND a.unpublished_at IS NULL",
+        _ => "WHERE a.id IN (SELECT article_id FROM article_tags WHERE tag = @key) AND a.unpublished_at IS NULL",
     };
 
     public Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
@@ -80,12 +81,12 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     {
         var scopes = new List<(FeedScope, int)> { (FeedScope.Site, await CountAsync(connection, FeedScope.Site, cancellationToken)) };
         var authors = (await connection.QueryAsync<(string Id, string Name, int Count)>(new CommandDefinition(
-            "SELECT au.id, au.name, COUNT(*) FROM authors au JOIN articles a ON a.author_id = au.id GROUP BY au.id, au.name ORDER BY au.name, au.id",
+            "SELECT au.id, au.name, COUNT(*) FROM authors au JOIN articles a ON a.author_id = au.id WHERE a.unpublished_at IS NULL GROUP BY au.id, au.name ORDER BY au.name, au.id",
             cancellationToken: cancellationToken))).ToList();
         var authorFolders = await FoldersAsync(connection, FeedKind.Author, authors.Select(a => (a.Id, a.Name)).ToList(), cancellationToken);
         scopes.AddRange(authors.Select(a => (new FeedScope(FeedKind.Author, a.Id, authorFolders[a.Id], a.Name), a.Count)));
         var tags = (await connection.QueryAsync<(string Tag, int Count)>(new CommandDefinition(
-            "SELECT tag, COUNT(*) FROM article_tags GROUP BY tag ORDER BY tag", cancellationToken: cancellationToken))).ToList();
+            "SELECT t.tag, COUNT(*) FROM article_tags t JOIN articles a ON a.id = t.article_id WHERE a.unpublished_at IS NULL GROUP BY t.tag ORDER BY t.tag", cancellationToken: cancellationToken))).ToList();
         var tagFolders = await FoldersAsync(connection, FeedKind.Tag, tags.Select(t => (t.Tag, t.Tag)).ToList(), cancellationToken);
         scopes.AddRange(tags.Select(t => (new FeedScope(FeedKind.Tag, t.Tag, tagFolders[t.Tag], t.Tag), t.Count)));
         return scopes;

@@ -23,18 +23,9 @@ public sealed class ArticleFileReader(IOptions<ImportOptions> importOptions, IOp
 
     public async Task<IReadOnlyList<ArticleDraft>> ReadAsync(string path, CancellationToken cancellationToken)
     {
-        var name = Path.GetFileName(path);
         var options = importOptions.Value;
-        var limits = new BodyLimits(options.MaxParagraphs, options.MaxNestingDepth);
         var text = DecodeUtf8(await ReadBoundedAsync(path, options.MaxFileBytes, cancellationToken));
-        var defaultAuthor = siteOptions.Value.DefaultAuthor;
-        IReadOnlyList<ArticleDraft> drafts = Path.GetExtension(path).ToLowerInvariant() switch
-        {
-            ".txt" => [PlainTextArticleParser.Parse(text, name, defaultAuthor, limits)],
-            ".md" or ".markdown" => [MarkdownArticleParser.Parse(text, name, defaultAuthor, limits)],
-            ".json" => JsonArticleParser.Parse(text, name, defaultAuthor, limits),
-            var other => throw new ArticleRejectedException($"'{other}' files are not articles; use .txt, .md or .json"),
-        };
+        var drafts = Parse(text, Path.GetFileName(path), Path.GetExtension(path));
 
         if (SidecarOf(path) is { } sidecarPath)
         {
@@ -50,6 +41,26 @@ public sealed class ArticleFileReader(IOptions<ImportOptions> importOptions, IOp
             }
             drafts = drafts.Select(fields.ApplyTo).ToList();
         }
+        return drafts;
+    }
+
+    /// <summary>
+    /// The drafts in one article text, by its extension (<c>.txt</c> op-ed format, <c>.md</c>, <c>.json</c>), with every
+    /// check a file gets: what arrives by HTTP (<c>Articles/Intake</c>) is read here too.
+    /// </summary>
+    /// <param name="name">The source's name: the file name, or what identifies an article that came over HTTP.</param>
+    public IReadOnlyList<ArticleDraft> Parse(string text, string name, string extension)
+    {
+        var options = importOptions.Value;
+        var limits = new BodyLimits(options.MaxParagraphs, options.MaxNestingDepth);
+        var defaultAuthor = siteOptions.Value.DefaultAuthor;
+        IReadOnlyList<ArticleDraft> drafts = extension.ToLowerInvariant() switch
+        {
+            ".txt" => [PlainTextArticleParser.Parse(text, name, defaultAuthor, limits)],
+            ".md" or ".markdown" => [MarkdownArticleParser.Parse(text, name, defaultAuthor, limits)],
+            ".json" => JsonArticleParser.Parse(text, name, defaultAuthor, limits),
+            var other => throw new ArticleRejectedException($"'{other}' files are not articles; use .txt, .md or .json"),
+        };
 
         var limit = options.MaxBodyBytes;
         foreach (var draft in drafts)

@@ -122,7 +122,7 @@ public sealed partial class ArticleImporter(
                 draft.CommentUrl,
                 draft.PublishedAt ?? existing?.Article.PublishedAt ?? now,
                 draft.UpdatedAt ?? existing?.Article.UpdatedAt ?? draft.PublishedAt ?? now,
-                "") { Warnings = draft.Warnings };
+                "") { Warnings = draft.Warnings, UnpublishedAt = existing?.Article.UnpublishedAt };
             candidate = candidate with { ContentHash = ContentHash(candidate) };
 
             if (existing is null)

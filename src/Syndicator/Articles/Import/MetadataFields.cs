@@ -28,7 +28,7 @@ internal sealed record MetadataFields(
         var warnings = new List<string>();
         var tags = meta.List("tags", "categories", "keywords");
         return new MetadataFields(
-            meta.String("title"),
+            ReadTitle(meta),
             ReadSlug(meta),
             meta.String("summary", "description", "excerpt"),
             ReadAuthor(meta),
@@ -40,6 +40,18 @@ internal sealed record MetadataFields(
             meta.Date("updated", "updatedAt", "updated_at", "modified"),
             meta.String("id"),
             warnings);
+    }
+
+    /// <summary>A title is one line: a line break or other control character in it would split a mail subject or a post.</summary>
+    private static string? ReadTitle(Metadata meta)
+    {
+        var title = meta.String("title");
+        if (title is null) return null;
+        foreach (var c in title)
+            if (char.IsControl(c))
+                throw new ArticleRejectedException(
+                    $"'title' holds the control character U+{(int)c:X4}{(c is '\r' or '\n' ? " (a line break)" : "")}: \"{Shown.Value(title)}\"; write the title on one line", meta.LineOf("title"));
+        return title;
     }
 
     private static Slug? ReadSlug(Metadata meta)
