@@ -44,6 +44,13 @@ public sealed class ArticleStore(Database database)
         return await FindAsync(connection, null, "a.id = @value", id, cancellationToken);
     }
 
+    /// <summary>The article that came from this source (a file name, <c>ghost:ID</c>, <c>pull:SOURCE:ENTRY</c>...).</summary>
+    public async Task<Article?> FindBySourceNameAsync(string sourceName, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await FindAsync(connection, null, "a.source_name = @value", sourceName, cancellationToken);
+    }
+
     public async Task<int> CountAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Syndicator.Articles.Import;
+using Syndicator.Articles.Intake;
 using Syndicator.Scheduling;
 
 namespace Syndicator.Articles;
@@ -14,6 +15,7 @@ public static class ArticlesSetup
         services.AddSingleton<ArticleImporter>();
         services.AddSingleton<ArticleFiles>();
         services.AddHostedService<SampleArticles>();
+        services.AddIntake();
         return services.AddScheduledJob<DropFolderImportJob>(JobCatalog.DropFolderImport, new JobSchedule { IntervalSeconds = 15, Misfire = MisfirePolicy.Skip });
     }
 }

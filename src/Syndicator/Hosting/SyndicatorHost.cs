@@ -80,6 +80,9 @@ public static class SyndicatorHost
         services.AddSingleton<ShutdownGrace>();
         Bind<StorageOptions>(services, configuration, StorageOptions.Section);
         Bind<ImportOptions>(services, configuration, ImportOptions.Section);
+        // --- Article intake over HTTP (API, Ghost, pulled sources) ---
+        Bind<Articles.Intake.IntakeOptions>(services, configuration, Articles.Intake.IntakeOptions.Section);
+        // --- end article intake ---
         Bind<HttpOptions>(services, configuration, HttpOptions.Section);
         Bind<ScheduleOptions>(services, configuration, ScheduleOptions.Section);
         Bind<FeedOptions>(services, configuration, FeedOptions.Section);

@@ -17,6 +17,7 @@ public sealed class JobCatalog(IEnumerable<ScheduledJob> jobs)
 {
     public const string Group = "syndicator";
     public const string DropFolderImport = "DropFolderImport";
+    public const string IntakePull = "IntakePull";
     public const string FeedBuild = "FeedBuild";
     public const string WebSubPing = "WebSubPing";
     public const string Announcements = "Announcements";
@@ -28,7 +29,7 @@ public sealed class JobCatalog(IEnumerable<ScheduledJob> jobs)
     /// <summary>Every job's name, in the order status lists them (the CLI's help and the configuration check need them before any service exists).</summary>
     public static IReadOnlyList<string> Names => Order;
 
-    private static readonly string[] Order = [DropFolderImport, FeedBuild, WebSubPing, Announcements, DailyDigest, WeeklyDigest, EmailSend, Retention];
+    private static readonly string[] Order = [DropFolderImport, IntakePull, FeedBuild, WebSubPing, Announcements, DailyDigest, WeeklyDigest, EmailSend, Retention];
 
     public IReadOnlyList<ScheduledJob> All { get; } = Ordered(jobs);
 

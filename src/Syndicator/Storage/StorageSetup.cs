@@ -10,6 +10,7 @@ public static class StorageSetup
     {
         services.AddSingleton(sp => Database.FromOptions(sp.GetRequiredService<IOptions<StorageOptions>>().Value, contentRoot));
         services.AddSingleton<SchemaMigrator>();
+        services.AddSingleton<WebhookReplays>();
         services.AddHostedService<StartupMigration>();
         return services;
     }

@@ -20,6 +20,7 @@ public static class WebEndpoints
         HostAllowList.AddServices(builder.Services);
         Digests.SubscriptionEndpoints.AddServices(builder.Services);
         Dashboard.AddServices(builder.Services);
+        builder.Services.AddTransient<Articles.Intake.IArticleChannelStatus, ArticleChannelStatus>();
         Readiness.AddServices(builder.Services, builder.Configuration);
         SyndicatorMetrics.AddServices(builder.Services);
     }
@@ -36,9 +37,10 @@ public static class WebEndpoints
         SyndicatorMetrics.Map(app);
         Dashboard.Map(app);
         app.MapGet("/articles", async (ArticleStore store, CancellationToken cancellationToken) =>
-            Results.Json((await store.ListAsync(100, cancellationToken)).Select(a => new { a.Id, a.Slug, a.Title, Author = a.Author.Name, a.PublishedAt })));
+            Results.Json((await store.ListAsync(100, cancellationToken)).Where(a => !a.Unpublished).Select(a => new { a.Id, a.Slug, a.Title, Author = a.Author.Name, a.PublishedAt })));
         FeedFileEndpoint.Map(app);
         Digests.SubscriptionEndpoints.Map(app);
+        Articles.Intake.IntakeSetup.Map(app);
         Digests.Feedback.RelayWebhooks.Map(app);
     }
 }

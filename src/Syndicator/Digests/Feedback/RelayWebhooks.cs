@@ -356,16 +356,8 @@ public sealed class RelayWebhooks(
     }
 
     /// <summary>True the first time a relay's token is seen; forgets tokens older than MaxAgeSeconds (their requests are refused by age).</summary>
-    private async Task<bool> FirstSightAsync(string relay, string token, CancellationToken ct)
-    {
-        var now = time.GetUtcNow().ToStoredPrecision();
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM webhook_replays WHERE seen_at < @cutoff",
-            new { cutoff = now.AddSeconds(-2 * Hooks.MaxAgeSeconds) }, cancellationToken: ct));
-        return await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO webhook_replays (relay, token, seen_at) VALUES (@relay, @token, @now) ON CONFLICT (relay, token) DO NOTHING",
-            new { relay, token, now }, cancellationToken: ct)) == 1;
-    }
+    private Task<bool> FirstSightAsync(string relay, string token, CancellationToken ct) =>
+        new WebhookReplays(database, time).FirstSightAsync(relay, token, TimeSpan.FromSeconds(Hooks.MaxAgeSeconds), ct);
 
     private string? TooOld(DateTimeOffset signedAt)
     {
