@@ -45,7 +45,7 @@ public static class PullEntries
             var title = item.Title?.Text;
             if (id is null) id = "title:" + title;
 
-            var html = item.ElementExtensions.ReadElementExtensions<string>("encoded", ContentModule).FirstOrDefault()
+            var html = item.ElementExtensions.ReadElementExtensions<string>("encoded", ContentModule).FirstOrDefault(c => !string.IsNullOrWhiteSpace(c))
                 ?? Html(item.Content as TextSyndicationContent)
                 ?? Html(item.Summary);
             var summary = item.Summary is { } s ? Summaries.FromHtml(Html(s) ?? "") : null;
