@@ -31,7 +31,7 @@ public static class PullEntries
             using var reader = XmlReader.Create(new MemoryStream(body), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null });
             feed = SyndicationFeed.Load(reader);
         }
-        catch (Exception e) when (e is XmlException or FormatException or InvalidOperationException)
+        catch (Exception e) when (e is XmlException or FormatException or InvalidOperationException or NotSupportedException)
         {
             throw new PullFormatException($"the answer is not an RSS 2.0 or Atom 1.0 feed: {e.Message}");
         }
