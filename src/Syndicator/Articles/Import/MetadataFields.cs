@@ -7,7 +7,7 @@ namespace Syndicator.Articles.Import;
 /// Slugs and URLs are checked as they are read: a bad slug or canonical URL rejects the file (naming the key and
 /// its line); a bad image or comment URL is dropped with a line in <see cref="Warnings"/>.
 /// </summary>
-internal sealed record MetadataFields(
+internal sealed partial record MetadataFields(
     string? Title,
     Slug? Slug,
     string? Summary,
@@ -28,7 +28,7 @@ internal sealed record MetadataFields(
         var warnings = new List<string>();
         var tags = meta.List("tags", "categories", "keywords");
         return new MetadataFields(
-            ReadTitle(meta),
+            ReadTitle(meta, warnings),
             ReadSlug(meta),
             meta.String("summary", "description", "excerpt"),
             ReadAuthor(meta),
@@ -42,17 +42,21 @@ internal sealed record MetadataFields(
             warnings);
     }
 
-    /// <summary>A title is one line: a line break or other control character in it would split a mail subject or a post.</summary>
-    private static string? ReadTitle(Metadata meta)
+    /// <summary>
+    /// A title is one line: a line break in it would split a mail subject or a post, so it is joined into one line with a
+    /// warning. (Other characters XML forbids are removed at import, as everywhere else.)
+    /// </summary>
+    private static string? ReadTitle(Metadata meta, List<string> warnings)
     {
         var title = meta.String("title");
-        if (title is null) return null;
-        foreach (var c in title)
-            if (char.IsControl(c))
-                throw new ArticleRejectedException(
-                    $"'title' holds the control character U+{(int)c:X4}{(c is '\r' or '\n' ? " (a line break)" : "")}: \"{Shown.Value(title)}\"; write the title on one line", meta.LineOf("title"));
-        return title;
+        if (title is null || LineBreaks().IsMatch(title) is false) return title;
+        var joined = LineBreaks().Replace(title, " ");
+        warnings.Add($"'title'{(meta.LineOf("title") is { } line ? $" (line {line})" : "")} held a line break and was joined into one line: \"{Shown.Value(joined)}\"");
+        return joined;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[ \t]*[\r\n\u0085\u2028\u2029]+[ \t]*")]
+    private static partial System.Text.RegularExpressions.Regex LineBreaks();
 
     private static Slug? ReadSlug(Metadata meta)
     {

@@ -17,7 +17,9 @@ public static class IntakeSetup
         services.AddSingleton<GhostWebhook>();
         services.AddSingleton<SourcePuller>();
         services.AddHttpClient(SourcePuller.HttpClientName, c => c.DefaultRequestHeaders.UserAgent.ParseAdd("Syndicator/1.0 (+article intake)"));
-        services.AddOpenApi();
+        // The description covers what a CMS calls, not the dashboard's or the readers' pages.
+        services.AddOpenApi(o => o.ShouldInclude = d => d.RelativePath is { } path
+            && (path.StartsWith(ArticleApi.Path.TrimStart('/'), StringComparison.Ordinal) || path == GhostWebhook.Path.TrimStart('/')));
         return services.AddScheduledJob<IntakePullJob>(JobCatalog.IntakePull, new JobSchedule { IntervalSeconds = 60, Misfire = MisfirePolicy.Skip });
     }
 

@@ -109,7 +109,6 @@ public sealed class ArticleApiTests
     {
         { Article("Link", url: "javascript:alert(document.cookie)"), "url", "scheme is 'javascript:'" },
         { Article("Data", url: "data:text/html,<script>alert(1)</script>"), "url", "scheme is 'data:'" },
-        { Article("Split\r\nBcc: everyone@example.com"), "title", "U+000D" },
         { Article("Traversal", slug: "../../etc/passwd"), "slug", "'..'" },
         { Article("Control", slug: "a\u0007b"), "slug", "U+0007" },
         { JsonSerializer.Serialize(new { bodyHtml = "<p>no title</p>" }), "title", "no title" },
@@ -129,6 +128,19 @@ public sealed class ArticleApiTests
         Assert.Equal(field, named);
         Assert.Contains(reason, detail);
         Assert.Equal(before, await world.App.Get<ArticleStore>().CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_title_with_a_line_break_is_joined_into_one_line_with_a_warning_so_it_cannot_inject_a_header()
+    {
+        await using var world = await IntakeWorld.StartAsync();
+        var key = await world.KeyAsync("cms");
+        var response = await world.SendAsync(HttpMethod.Post, "/api/articles", key, Article("Split\r\nBcc: everyone@example.com", slug: "split"));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var status = await IntakeWorld.JsonAsync(response);
+        Assert.Equal("Split Bcc: everyone@example.com", status.GetProperty("title").GetString());
+        Assert.Contains(status.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("line break"));
+        Assert.Equal("Split Bcc: everyone@example.com", (await world.App.Get<ArticleStore>().FindBySlugAsync("split", Ct))!.Title);
     }
 
     [Fact]
@@ -223,5 +235,6 @@ public sealed class ArticleApiTests
         Assert.Equal(["application/json", "text/markdown", "text/plain"], post.GetProperty("requestBody").GetProperty("content").EnumerateObject().Select(p => p.Name).Order());
         Assert.True(post.GetProperty("responses").TryGetProperty("422", out _));
         Assert.True(paths.GetProperty("/webhooks/ghost").TryGetProperty("post", out _));
+        Assert.Equal(["/api/articles", "/api/articles/{slug}", "/webhooks/ghost"], paths.EnumerateObject().Select(p => p.Name).Order());
     }
 }
