@@ -36,4 +36,7 @@ public sealed record Article(
 {
     /// <summary>What import refused in the file without refusing the article (an optional URL it dropped, for example).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>What the article's file says about announcing it (see <see cref="AnnouncementControls"/>).</summary>
+    public AnnouncementControls Controls { get; init; } = AnnouncementControls.Default;
 }
