@@ -20,7 +20,7 @@ public static class AnnouncementsSetup
         services.AddSingleton<PostComposer>();
         services.AddSingleton<IArticleReviewer, AnnouncementReview>();
         services.AddTransient<AnnouncementMedia>();
-        services.AddHttpClient<ImageFetcher>(c => c.Timeout = ImageFetcher.Timeout + TimeSpan.FromSeconds(5))
+        services.AddHttpClient<ImageFetcher>(c => c.Timeout = TimeSpan.FromSeconds(130)) // the fetcher's own, shorter, limit applies first
             .ConfigurePrimaryHttpMessageHandler(sp => ImageFetcher.Handler(sp.GetRequiredService<IOptions<SiteOptions>>().Value.AllowLocalUrls));
         services.AddSingleton<IDeliveryNamer, ArticleNamer>();
         services.AddTransient<Announcer>();

@@ -11,16 +11,17 @@ public sealed record FetchedImage(string SourceUrl, byte[] Bytes, string MediaTy
 
 /// <summary>
 /// Downloads an article's image for a post. Bounded: at most <c>maxBytes</c> (each network's own limit) read, the
-/// whole download within <see cref="Timeout"/>, at most <see cref="MaxRedirects"/> redirects, http and https only.
+/// whole download within Announcements:ImageTimeoutSeconds (15 by default), at most <see cref="MaxRedirects"/> redirects, http and https only.
 /// The bytes must be a JPEG, PNG, GIF or WebP whatever the server calls them. The connection is refused to
 /// loopback, private, link-local and other non-public addresses (checked on the address really connected to, so a
 /// name that resolves there or a redirect that leads there is caught too) unless Site:AllowLocalUrls is set. Every
 /// failure is returned as a reason, never thrown: an image never stops a post.
 /// </summary>
-public sealed class ImageFetcher(HttpClient http)
+public sealed class ImageFetcher(HttpClient http, IOptions<AnnouncementOptions> options)
 {
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
     public const int MaxRedirects = 3;
+
+    private TimeSpan Timeout => TimeSpan.FromSeconds(options.Value.ImageTimeoutSeconds);
 
     public async Task<(FetchedImage? Image, string? Problem)> FetchAsync(string url, int maxBytes, CancellationToken cancellationToken)
     {
