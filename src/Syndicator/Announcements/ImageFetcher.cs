@@ -38,7 +38,7 @@ public sealed class ImageFetcher(HttpClient http, IOptions<AnnouncementOptions> 
             if (declared is null || !declared.StartsWith("image/", StringComparison.OrdinalIgnoreCase))
                 return (null, $"the image {url} is served as {declared ?? "no type"}, not as an image");
             if (response.Content.Headers.ContentLength > maxBytes)
-                return (null, $"the image {url} is {response.Content.Headers.ContentLength:N0} bytes, more than the {maxBytes:N0} the network takes");
+                return (null, $"the image {url} is {response.Content.Headers.ContentLength:N0} bytes, more than the {maxBytes:N0} bytes the network takes");
             await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
             using var buffer = new MemoryStream();
             var chunk = new byte[81920];

@@ -120,7 +120,7 @@ public sealed class AnnouncementImageTests
         Assert.Empty(Assert.Single(rig.X.PostedMedia).MediaIds);
         Assert.Equal(6 * 1024 * 1024, Assert.Single(rig.Mastodon.Uploads).Bytes.Length);
         var x = (await RecordedAsync(rig, article)).Single(r => r.Delivery.Channel == "x");
-        Assert.Contains("more than the 5,242,880 the network takes", x.Image!.Warning);
+        Assert.Contains("more than the 5,242,880 bytes the network takes", x.Image!.Warning);
     }
 
     [Fact]
