@@ -19,4 +19,8 @@ public sealed class AnnouncementOptions
     /// </summary>
     [Range(0, 24 * 365, ErrorMessage = "Announcements:MaxAgeHours must be between 0 and 8760.")]
     public int MaxAgeHours { get; set; } = 72;
+
+    /// <summary>The longest an article's image may take to download for a post; past it the post goes without the image.</summary>
+    [Range(1, 120, ErrorMessage = "Announcements:ImageTimeoutSeconds must be between 1 and 120.")]
+    public int ImageTimeoutSeconds { get; set; } = 15;
 }

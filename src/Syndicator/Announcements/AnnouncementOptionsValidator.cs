@@ -31,6 +31,8 @@ internal sealed class AnnouncementOptionsValidator(string contentRoot, IConfigur
                 errors.Add($"{key}:BaseUrl '{account.BaseUrl}' is not an absolute http(s) URL; write it like {SocialAccount.DefaultBaseUrl(account.Network)}.");
             if (account.Network == Network.Mastodon && !Visibilities.Contains(account.Visibility))
                 errors.Add($"{key}:Visibility '{account.Visibility}' is not one of {string.Join(", ", Visibilities)}.");
+            if (account.Image == PostImage.Card && account.Network != Network.Bluesky)
+                errors.Add($"{key}:Image is Card, which only Bluesky has (a link card's thumbnail); on {account.Network} write Attached or None.");
 
             foreach (var credential in SocialAccount.RequiredCredentials(account.Network))
             {

@@ -6,10 +6,16 @@ using Syndicator.Deliveries;
 
 namespace Syndicator.Announcements;
 
+/// <summary>Why an account has no delivery for an article, in the publisher's words.</summary>
+public sealed record UnplannedAccount(string Account, Network Network, string Reason);
+
 /// <summary>
 /// When an article first enters the store, creates one delivery per account that should announce it (its author's
-/// accounts and the publication's), in the import's transaction. Edits and re-imports create nothing: the
-/// (channel, article, account) row already exists or the article is not new.
+/// accounts and the publication's, less those its <c>skipAccounts</c> names), in the import's transaction, due at
+/// its publication time or its <c>announceAt</c>, whichever is later; an article with <c>announce: false</c> gets
+/// none. Edits create nothing, except when they change the article's announcement controls: turning announce on or
+/// removing an account from skipAccounts plans what is now wanted (a row that exists is left as it is), and a new
+/// announceAt moves the deliveries not yet tried.
 /// </summary>
 public sealed class AnnouncementPlanner(IOptions<AnnouncementOptions> options, DeliveryStore deliveries, TimeProvider time, ILogger<AnnouncementPlanner> logger) : IArticleChangeHandler
 {
@@ -17,23 +23,66 @@ public sealed class AnnouncementPlanner(IOptions<AnnouncementOptions> options, D
 
     public async Task OnArticleChangedAsync(DbConnection connection, DbTransaction transaction, Article? before, Article after, CancellationToken cancellationToken)
     {
-        if (before is not null) return;
-        var age = time.GetUtcNow() - after.PublishedAt;
-        if (age > TimeSpan.FromHours(options.Value.MaxAgeHours))
+        if (before is not null && before.Controls == after.Controls) return;
+        if (!after.Controls.Announce)
+        {
+            logger.LogInformation("Article {ArticleId} ({Slug}) says announce: false; no account announces it", after.Id, after.Slug);
+            return;
+        }
+        if (TooOld(after) is { } age)
         {
             logger.LogInformation("Article {ArticleId} was published {Age} ago, more than Announcements:MaxAgeHours; not announcing it", after.Id, age);
             return;
         }
         foreach (var account in AccountsFor(after))
             await PlanAsync(connection, transaction, after, account, cancellationToken);
+        if (before is not null && before.Controls.AnnounceAt != after.Controls.AnnounceAt)
+            foreach (var network in Enum.GetValues<Network>())
+                await deliveries.RescheduleUntriedAsync(connection, transaction, Channel(network), DeliverySubject.Article(after.Id), DueAt(after), cancellationToken);
     }
 
-    public IEnumerable<SocialAccount> AccountsFor(Article article) =>
-        options.Value.Accounts.Where(a => a.Enabled && (a.IsPublication || BelongsTo(a, article.Author)));
+    /// <summary>
+    /// How long before now the article counts as published, when that is more than Announcements:MaxAgeHours. An
+    /// announceAt counts instead of the publication time: scheduling an old article's announcement is deliberate.
+    /// </summary>
+    private TimeSpan? TooOld(Article article)
+    {
+        var age = time.GetUtcNow() - (article.Controls.AnnounceAt ?? article.PublishedAt);
+        return age > TimeSpan.FromHours(options.Value.MaxAgeHours) ? age : null;
+    }
 
-    /// <summary>The delivery is due at the article's publication time: a backlog goes out oldest first, a future article waits.</summary>
+    /// <summary>The enabled accounts that announce <paramref name="article"/>: the publication's and its author's, less those it skips.</summary>
+    public IEnumerable<SocialAccount> AccountsFor(Article article) =>
+        options.Value.Accounts.Where(a => a.Enabled && (a.IsPublication || BelongsTo(a, article.Author)) && !article.Controls.Skips(a.Name));
+
+    /// <summary>Publication time or announceAt, whichever is later: a backlog goes out oldest first, a future or scheduled article waits.</summary>
+    public static DateTimeOffset DueAt(Article article) =>
+        article.Controls.AnnounceAt is { } at && at > article.PublishedAt ? at : article.PublishedAt;
+
     public Task<bool> PlanAsync(DbConnection connection, DbTransaction? transaction, Article article, SocialAccount account, CancellationToken cancellationToken) =>
-        deliveries.EnsureAsync(connection, transaction, Channel(account.Network), DeliverySubject.Article(article.Id), DeliveryRecipient.Account(account.Name), article.PublishedAt, cancellationToken);
+        deliveries.EnsureAsync(connection, transaction, Channel(account.Network), DeliverySubject.Article(article.Id), DeliveryRecipient.Account(account.Name), DueAt(article), cancellationToken);
+
+    /// <summary>
+    /// Every configured account that has no delivery among <paramref name="planned"/> for this article, with the
+    /// reason: what the article's status shows instead of a silent gap.
+    /// </summary>
+    public IReadOnlyList<UnplannedAccount> Unplanned(Article article, IEnumerable<Delivery> planned)
+    {
+        var have = planned.Select(d => d.Recipient.Id).ToHashSet(StringComparer.Ordinal);
+        var result = new List<UnplannedAccount>();
+        foreach (var account in options.Value.Accounts.Where(a => !have.Contains(a.Name)))
+        {
+            var reason =
+                !article.Controls.Announce ? "the article's file says announce: false"
+                : article.Controls.Skips(account.Name) ? "the article's skipAccounts names this account"
+                : !account.Enabled ? "the account is disabled (Enabled: false)"
+                : !account.IsPublication && !BelongsTo(account, article.Author) ? $"the account belongs to {account.Author}, not to {article.Author.Name}"
+                : TooOld(article) is { } age ? $"the article is {age.TotalHours:N0} hours old, more than Announcements:MaxAgeHours ({options.Value.MaxAgeHours}): an archive import is not announced"
+                : "the account was added after the article was imported";
+            result.Add(new UnplannedAccount(account.Name, account.Network, reason));
+        }
+        return result;
+    }
 
     private static bool BelongsTo(SocialAccount account, Author author)
     {

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Syndicator.Shared;
 using Syndicator.Announcements.Bluesky;
 using Syndicator.Announcements.Mastodon;
 using Syndicator.Announcements.X;
@@ -16,6 +18,10 @@ public static class AnnouncementsSetup
         services.AddSingleton<AnnouncementPlanner>();
         services.AddSingleton<IArticleChangeHandler>(sp => sp.GetRequiredService<AnnouncementPlanner>());
         services.AddSingleton<PostComposer>();
+        services.AddSingleton<IArticleReviewer, AnnouncementReview>();
+        services.AddTransient<AnnouncementMedia>();
+        services.AddHttpClient<ImageFetcher>(c => c.Timeout = TimeSpan.FromSeconds(130)) // the fetcher's own, shorter, limit applies first
+            .ConfigurePrimaryHttpMessageHandler(sp => ImageFetcher.Handler(sp.GetRequiredService<IOptions<SiteOptions>>().Value.AllowLocalUrls));
         services.AddSingleton<IDeliveryNamer, ArticleNamer>();
         services.AddTransient<Announcer>();
         services.AddHttpClient<MastodonClient>(c => c.Timeout = TimeSpan.FromSeconds(30));

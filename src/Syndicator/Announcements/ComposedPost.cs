@@ -11,4 +11,14 @@ public sealed record ComposedPost(
     string Summary,
     string? ImageUrl,
     string? Language,
-    string IdempotencyKey);
+    string IdempotencyKey)
+{
+    /// <summary>The image's caption, posted as its alt text.</summary>
+    public string? ImageAlt { get; init; }
+
+    /// <summary>
+    /// What the network gave for the image already uploaded for this delivery (an X or Mastodon media id, a Bluesky
+    /// blob as JSON); null when the post goes without an image.
+    /// </summary>
+    public string? MediaRef { get; init; }
+}

@@ -30,6 +30,36 @@ public sealed class PostComposer
 
     public ComposedPost Compose(Article article, SocialAccount account, string idempotencyKey)
     {
+        var text = OwnText(article, account.Network) ?? TemplateText(article, account);
+        return new ComposedPost(text, article.CanonicalUrl, article.Title, article.Summary, article.Image?.Url?.Value, account.Language ?? language, idempotencyKey)
+        {
+            ImageAlt = article.Image?.Caption,
+        };
+    }
+
+    /// <summary>
+    /// The article's own text for <paramref name="network"/> (its <c>social:</c> entry) as it is posted, when it has one
+    /// that fits: import already dropped one that did not, so this only guards against a rule that changed since.
+    /// </summary>
+    private static string? OwnText(Article article, Network network)
+    {
+        var own = network switch
+        {
+            Network.X => article.Controls.Texts.X,
+            Network.Mastodon => article.Controls.Texts.Mastodon,
+            _ => article.Controls.Texts.Bluesky,
+        };
+        if (own is null) return null;
+        var text = OwnText(own, article.CanonicalUrl);
+        return PostLength.Measure(network, text) <= PostLength.Limit(network) ? text : null;
+    }
+
+    /// <summary>A publisher's own post text, with the article's URL on a line of its own unless the text already has it: every post links to its article.</summary>
+    public static string OwnText(string text, string url) =>
+        text.Contains(url, StringComparison.Ordinal) ? text : text.TrimEnd() + "\n\n" + url;
+
+    private string TemplateText(Article article, SocialAccount account)
+    {
         var handle = Handle(article.Author.Handles, account.Network);
         var hashtags = string.Join(' ', article.Tags.Select(Hashtag).Where(h => h.Length > 1));
         var summary = article.Summary;
@@ -52,7 +82,7 @@ public sealed class PostComposer
             title = Fit(t => Render(account.Network, t, summary, article.CanonicalUrl, article.Author.Name, handle, hashtags), title, account.Network, limit);
             text = Render(account.Network, title, summary, article.CanonicalUrl, article.Author.Name, handle, hashtags);
         }
-        return new ComposedPost(text, article.CanonicalUrl, article.Title, article.Summary, article.Image?.Url?.Value, account.Language ?? language, idempotencyKey);
+        return text;
     }
 
     /// <summary>The longest word-boundary prefix of <paramref name="value"/> (with an ellipsis) whose rendering fits; empty when none does.</summary>

@@ -10,6 +10,17 @@ public enum Network
     Bluesky,
 }
 
+/// <summary>How a post carries its article's image.</summary>
+public enum PostImage
+{
+    /// <summary>Uploaded and attached to the post (X, Mastodon; Bluesky's <c>app.bsky.embed.images</c>), the caption as alt text.</summary>
+    Attached,
+    /// <summary>Bluesky only: the thumbnail of the link card (<c>app.bsky.embed.external</c>).</summary>
+    Card,
+    /// <summary>The post goes without the image.</summary>
+    None,
+}
+
 /// <summary>
 /// One social account Syndicator posts to (<c>Announcements:Accounts:N</c>). <see cref="Author"/> binds it to an
 /// author, by name or by the handle the importer read from the bio; without one it is the publication's account
@@ -49,6 +60,11 @@ public sealed class SocialAccount
     /// <summary>At most this many announcements per run of the announcement job, so a backlog never floods the timeline.</summary>
     [Range(1, 1000, ErrorMessage = "Announcements:Accounts:N:MaxPerRun must be between 1 and 1000.")]
     public int MaxPerRun { get; set; } = 5;
+
+    /// <summary>How the article's image goes with the post: Attached (X and Mastodon's default), Card (Bluesky's default: the link card's thumbnail) or None.</summary>
+    public PostImage? Image { get; set; }
+
+    public PostImage ImageStyle => Image ?? (Network == Network.Bluesky ? PostImage.Card : PostImage.Attached);
 
     public bool IsPublication => string.IsNullOrWhiteSpace(Author);
 

@@ -19,6 +19,8 @@ public sealed class ArticleStore(Database database)
         SELECT a.id, a.slug, a.title, a.summary, a.body_html AS BodyHtml, a.image_url AS ImageUrl, a.image_caption AS ImageCaption,
                a.image_credit AS ImageCredit, a.canonical_url AS CanonicalUrl, a.comment_url AS CommentUrl,
                a.published_at AS PublishedAt, a.updated_at AS UpdatedAt, a.content_hash AS ContentHash, a.source_name AS SourceName, a.warnings AS Warnings, a.unpublished_at AS UnpublishedAt,
+               a.announce AS Announce, a.announce_at AS AnnounceAt, a.social_x AS SocialX, a.social_mastodon AS SocialMastodon,
+               a.social_bluesky AS SocialBluesky, a.skip_accounts AS SkipAccounts,
                au.id AS AuthorId, au.name AS AuthorName, au.bio AS AuthorBio, au.x_handle AS XHandle,
                au.mastodon_handle AS MastodonHandle, au.bluesky_handle AS BlueskyHandle
         FROM articles a JOIN authors au ON au.id = a.author_id
@@ -115,9 +117,11 @@ public sealed class ArticleStore(Database database)
     {
         await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO articles (id, slug, title, summary, body_html, author_id, image_url, image_caption, image_credit,
-                                  canonical_url, comment_url, published_at, updated_at, content_hash, source_name, warnings, imported_at, created_at)
+                                  canonical_url, comment_url, published_at, updated_at, content_hash, source_name, warnings, imported_at, created_at,
+                                  announce, announce_at, social_x, social_mastodon, social_bluesky, skip_accounts)
             VALUES (@Id, @Slug, @Title, @Summary, @BodyHtml, @AuthorId, @ImageUrl, @ImageCaption, @ImageCredit,
-                    @CanonicalUrl, @CommentUrl, @PublishedAt, @UpdatedAt, @ContentHash, @sourceName, @Warnings, @now, @now)
+                    @CanonicalUrl, @CommentUrl, @PublishedAt, @UpdatedAt, @ContentHash, @sourceName, @Warnings, @now, @now,
+                    @Announce, @AnnounceAt, @SocialX, @SocialMastodon, @SocialBluesky, @SkipAccounts)
             """, Parameters(article, sourceName, now), transaction, cancellationToken: cancellationToken));
         await SaveTagsAsync(connection, transaction, article, cancellationToken);
     }
@@ -128,7 +132,9 @@ public sealed class ArticleStore(Database database)
             UPDATE articles SET slug = @Slug, title = @Title, summary = @Summary, body_html = @BodyHtml, author_id = @AuthorId,
                    image_url = @ImageUrl, image_caption = @ImageCaption, image_credit = @ImageCredit, canonical_url = @CanonicalUrl,
                    comment_url = @CommentUrl, published_at = @PublishedAt, updated_at = @UpdatedAt, content_hash = @ContentHash,
-                   source_name = @sourceName, warnings = @Warnings, imported_at = @now
+                   source_name = @sourceName, warnings = @Warnings, imported_at = @now,
+                   announce = @Announce, announce_at = @AnnounceAt, social_x = @SocialX, social_mastodon = @SocialMastodon,
+                   social_bluesky = @SocialBluesky, skip_accounts = @SkipAccounts
             WHERE id = @Id
             """, Parameters(article, sourceName, now), transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
@@ -147,6 +153,8 @@ public sealed class ArticleStore(Database database)
         ImageUrl = article.Image?.Url?.Value, ImageCaption = article.Image?.Caption, ImageCredit = article.Image?.Credit,
         CanonicalUrl = article.CanonicalUrl.Value, CommentUrl = article.CommentUrl?.Value, article.PublishedAt, article.UpdatedAt, article.ContentHash,
         sourceName, now, Warnings = article.Warnings.Count == 0 ? null : string.Join('\n', article.Warnings),
+        article.Controls.Announce, article.Controls.AnnounceAt, SocialX = article.Controls.Texts.X, SocialMastodon = article.Controls.Texts.Mastodon,
+        SocialBluesky = article.Controls.Texts.Bluesky, SkipAccounts = article.Controls.SkipAccounts.Count == 0 ? null : string.Join('\n', article.Controls.SkipAccounts),
     };
 
     private static Task SaveTagsAsync(DbConnection connection, DbTransaction transaction, Article article, CancellationToken cancellationToken) =>
@@ -224,6 +232,12 @@ public sealed class ArticleStore(Database database)
         public string? SourceName { get; init; }
         public string? Warnings { get; init; }
         public DateTimeOffset? UnpublishedAt { get; init; }
+        public bool Announce { get; init; } = true;
+        public DateTimeOffset? AnnounceAt { get; init; }
+        public string? SocialX { get; init; }
+        public string? SocialMastodon { get; init; }
+        public string? SocialBluesky { get; init; }
+        public string? SkipAccounts { get; init; }
         public string AuthorId { get; init; } = "";
         public string AuthorName { get; init; } = "";
         public string? AuthorBio { get; init; }
@@ -246,6 +260,8 @@ public sealed class ArticleStore(Database database)
         {
             Warnings = Warnings is null ? [] : Warnings.Split('\n'),
             UnpublishedAt = UnpublishedAt,
+            Controls = new AnnouncementControls(Announce, AnnounceAt, new SocialTexts(SocialX, SocialMastodon, SocialBluesky),
+                SkipAccounts is null ? [] : SkipAccounts.Split('\n')),
         };
     }
 }

@@ -62,6 +62,18 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         return rows == 1;
     }
 
+    /// <summary>
+    /// Moves the due time of a subject's deliveries that have not been tried yet (pending, no attempt) on
+    /// <paramref name="channel"/>: a publisher who changes when an article is announced changes it for what still waits.
+    /// </summary>
+    public async Task<int> RescheduleUntriedAsync(DbConnection connection, DbTransaction? transaction, string channel, DeliverySubject subject, DateTimeOffset notBefore, CancellationToken cancellationToken) =>
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE deliveries SET next_attempt_at = @notBefore, updated_at = @now
+            WHERE channel = @channel AND subject_kind = @subjectKind AND subject_id = @subjectId AND subject_version = @subjectVersion
+              AND state = 'pending' AND attempts = 0
+            """, new { channel, subjectKind = subject.KindColumn, subjectId = subject.Id, subjectVersion = subject.Version, notBefore, now = time.GetUtcNow() },
+            transaction, cancellationToken: cancellationToken));
+
     /// <summary>128 random bits in hex: short enough for a Message-ID's left part, unique across every store.</summary>
     private static string NewKey()
     {

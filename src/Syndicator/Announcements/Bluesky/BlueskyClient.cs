@@ -23,9 +23,11 @@ namespace Syndicator.Announcements.Bluesky;
 /// creating it, and again when creating fails, <c>com.atproto.repo.getRecord</c> looks for that key, so an attempt
 /// whose answer was lost is reported as sent and never posted twice;</item>
 /// <item>the record has the text, <c>createdAt</c>, <c>langs</c>, facets (<see cref="BlueskyRichText"/>: the URL as a
-/// link, hashtags as tags, offsets in UTF-8 bytes) and an <c>app.bsky.embed.external</c> link card with the title, the
-/// summary and, when the article has an image that can be downloaded (at most 1,000,000 bytes, an image/* type), a
-/// thumbnail uploaded with <c>com.atproto.repo.uploadBlob</c>; without it the post goes out without a thumbnail.</item>
+/// link, hashtags as tags, offsets in UTF-8 bytes) and an embed: by default an <c>app.bsky.embed.external</c> link
+/// card with the title, the summary and the article's image as its thumbnail; with the account's Image: Attached, an
+/// <c>app.bsky.embed.images</c> embed of the image with its caption as alt text (the link stays in the text's facet).
+/// The image is uploaded beforehand with <c>com.atproto.repo.uploadBlob</c> (at most 1,000,000 bytes), and the post
+/// carries the blob the PDS answered (<see cref="ComposedPost.MediaRef"/>).</item>
 /// </list>
 /// Outcomes: Sent(at:// URI, https://bsky.app/profile/HANDLE/post/RKEY). Answers and failures are classified by
 /// <see cref="HttpOutcomes"/>: errors start with "bluesky:" and keep the server's error name and message; a 429 or
@@ -42,8 +44,11 @@ public sealed class BlueskyClient(
 {
     public const string PostCollection = "app.bsky.feed.post";
 
-    /// <summary>The largest thumbnail <c>app.bsky.embed.external</c> accepts.</summary>
-    public const int MaxThumbBytes = 1_000_000;
+    /// <summary>The largest image <c>app.bsky.embed.images</c> and a link card's thumbnail accept.</summary>
+    public int MaxImageBytes => 1_000_000;
+
+    /// <summary>The lexicon's limit on alt text, in graphemes; a longer caption is cut.</summary>
+    public const int MaxAltGraphemes = 2000;
 
     private readonly BlueskySessions sessions = sessions ?? BlueskySessions.Shared;
     private readonly ILogger logger = logger ?? NullLogger<BlueskyClient>.Instance;
@@ -65,8 +70,7 @@ public sealed class BlueskyClient(
             // Always (not only when isRetry): a post under this key means an earlier attempt got through.
             if (await FindPostAsync(call, rkey, cancellationToken) is { } existing) return existing;
 
-            var thumb = string.IsNullOrWhiteSpace(post.ImageUrl) ? null : await ThumbAsync(call, post.ImageUrl, cancellationToken);
-            var record = Record(post, thumb);
+            var record = Record(post, account.ImageStyle);
             var response = await AuthorizedAsync(call, HttpMethod.Post, "com.atproto.repo.createRecord", () => Json(new JsonObject
             {
                 ["repo"] = call.Session!.Did,
@@ -101,8 +105,9 @@ public sealed class BlueskyClient(
     }
 
     /// <summary>The <c>app.bsky.feed.post</c> record for <paramref name="post"/> (public for tests and previews).</summary>
-    public JsonObject Record(ComposedPost post, JsonNode? thumb = null)
+    public JsonObject Record(ComposedPost post, PostImage image = PostImage.Card)
     {
+        var blob = post.MediaRef is null || image == PostImage.None ? null : JsonNode.Parse(post.MediaRef);
         var record = new JsonObject
         {
             ["$type"] = PostCollection,
@@ -123,7 +128,15 @@ public sealed class BlueskyClient(
             }).ToArray());
         }
 
-        if (!string.IsNullOrWhiteSpace(post.Url))
+        if (blob is not null && image == PostImage.Attached)
+        {
+            record["embed"] = new JsonObject
+            {
+                ["$type"] = "app.bsky.embed.images",
+                ["images"] = new JsonArray(new JsonObject { ["image"] = blob, ["alt"] = Alt(post.ImageAlt) }),
+            };
+        }
+        else if (!string.IsNullOrWhiteSpace(post.Url))
         {
             var external = new JsonObject
             {
@@ -131,10 +144,21 @@ public sealed class BlueskyClient(
                 ["title"] = post.Title,
                 ["description"] = post.Summary,
             };
-            if (thumb is not null) external["thumb"] = thumb.DeepClone();
+            if (blob is not null) external["thumb"] = blob;
             record["embed"] = new JsonObject { ["$type"] = "app.bsky.embed.external", ["external"] = external };
         }
         return record;
+    }
+
+    /// <summary>The caption as alt text (required by the lexicon, empty when there is none), cut to its limit at a grapheme boundary.</summary>
+    private static string Alt(string? caption)
+    {
+        if (string.IsNullOrWhiteSpace(caption)) return "";
+        var e = StringInfo.GetTextElementEnumerator(caption);
+        var count = 0;
+        while (e.MoveNext())
+            if (++count > MaxAltGraphemes) return caption[..e.ElementIndex];
+        return caption;
     }
 
     // ------------------------------------------------------------------ posts
@@ -160,64 +184,32 @@ public sealed class BlueskyClient(
 
     private static string AtUri(Call call, string rkey) => $"at://{call.Session!.Did}/{PostCollection}/{rkey}";
 
-    /// <summary>
-    /// Downloads the image and uploads it as a blob; null (post without a thumbnail) when the image cannot be had or
-    /// the PDS will not take it. A PDS that is down or rate-limiting fails the attempt instead.
-    /// </summary>
-    private async Task<JsonNode?> ThumbAsync(Call call, string imageUrl, CancellationToken cancellationToken)
+    public async Task<MediaUpload> UploadImageAsync(SocialAccount account, FetchedImage image, string? alt, CancellationToken cancellationToken)
     {
-        var image = await DownloadImageAsync(imageUrl, cancellationToken);
-        if (image is null) return null;
-        var response = await AuthorizedAsync(call, HttpMethod.Post, "com.atproto.repo.uploadBlob", () =>
-        {
-            var content = new ByteArrayContent(image.Value.Bytes);
-            content.Headers.ContentType = new MediaTypeHeaderValue(image.Value.MediaType);
-            return content;
-        }, cancellationToken);
-        if (response.IsSuccess && response.Body?["blob"] is { } blob) return blob.DeepClone();
-        if (response.Status == HttpStatusCode.TooManyRequests || (int)response.Status >= 500)
-            throw new BlueskyFailure(response.Failure!);
-        logger.LogWarning("Bluesky: the PDS did not take the thumbnail {ImageUrl} ({Status} {Error}); posting without it", imageUrl, (int)response.Status, response.Error);
-        return null;
-    }
-
-    private async Task<(byte[] Bytes, string MediaType)?> DownloadImageAsync(string imageUrl, CancellationToken cancellationToken)
-    {
-        if (!Uri.TryCreate(imageUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-        {
-            logger.LogWarning("Bluesky: the image URL {ImageUrl} is not an absolute http(s) URL; posting without a thumbnail", imageUrl);
-            return null;
-        }
+        var baseUrl = (account.BaseUrl ?? SocialAccount.DefaultBaseUrl(Network)).TrimEnd('/');
+        if (account.TryResolveCredentials(environment.ContentRootPath, out var problem) is not { } secrets)
+            return new MediaUpload.Failed(outcomes.CredentialProblem(problem!));
+        var call = new Call(baseUrl, secrets["Identifier"], secrets["AppPassword"]);
         try
         {
-            using var response = await http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-            var mediaType = response.Content.Headers.ContentType?.MediaType;
-            if (!response.IsSuccessStatusCode || mediaType is null || !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
-                || response.Content.Headers.ContentLength > MaxThumbBytes)
+            await SessionAsync(call, cancellationToken);
+            var response = await AuthorizedAsync(call, HttpMethod.Post, "com.atproto.repo.uploadBlob", () =>
             {
-                logger.LogWarning("Bluesky: the image {ImageUrl} answered {Status} {MediaType} ({Length} bytes); posting without a thumbnail",
-                    imageUrl, (int)response.StatusCode, mediaType, response.Content.Headers.ContentLength);
-                return null;
-            }
-            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-            using var buffer = new MemoryStream();
-            var chunk = new byte[81920];
-            int read;
-            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-            {
-                buffer.Write(chunk, 0, read);
-                if (buffer.Length > MaxThumbBytes)
-                {
-                    logger.LogWarning("Bluesky: the image {ImageUrl} is larger than {Max} bytes; posting without a thumbnail", imageUrl, MaxThumbBytes);
-                    return null;
-                }
-            }
-            return buffer.Length == 0 ? null : (buffer.ToArray(), mediaType);
+                var content = new ByteArrayContent(image.Bytes);
+                content.Headers.ContentType = new MediaTypeHeaderValue(image.MediaType);
+                return content;
+            }, cancellationToken);
+            if (response.IsSuccess && response.Body?["blob"] is JsonObject blob) return new MediaUpload.Uploaded(blob.ToJsonString());
+            if (response.IsSuccess) return new MediaUpload.Refused($"bluesky: com.atproto.repo.uploadBlob at {baseUrl} answered without a blob");
+            return MediaUpload.FromFailure(response.Status, response.Failure!);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (BlueskyFailure failure)
         {
-            logger.LogWarning("Bluesky: the image {ImageUrl} could not be downloaded ({Reason}); posting without a thumbnail", imageUrl, e.Message);
-            return null;
+            return new MediaUpload.Failed(failure.Outcome);
+        }
+        catch (Exception e) when (HttpOutcomes.IsTransportFailure(e, cancellationToken))
+        {
+            return new MediaUpload.Failed(outcomes.FromException(e, baseUrl, call.Step, http.Timeout));
         }
     }
 

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Net.Http.Headers;
 using Microsoft.Extensions.Hosting;
 using Syndicator.Deliveries;
 
@@ -14,6 +16,9 @@ namespace Syndicator.Announcements.X;
 /// X's own refusal of duplicate text (403 "duplicate content") also counts as sent, with the existing post's id
 /// when the lookup finds it. Answers and failures are classified by <see cref="HttpOutcomes"/> (errors start with
 /// "x:" and keep X's title, detail and error messages; a 429 or an exhausted window pauses the account until X's reset).
+/// An image is uploaded with <c>POST /2/media/upload</c> (multipart/form-data: <c>media</c>, the raw bytes, and
+/// <c>media_category=tweet_image</c>; the multipart body is not part of the OAuth signature), its caption set as alt
+/// text with <c>POST /2/media/metadata</c>, and the post attaches it with <c>media.media_ids</c>.
 /// </summary>
 public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeProvider time) : ISocialClient
 {
@@ -26,6 +31,53 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
     private readonly HttpOutcomes outcomes = new(HttpService.X, ErrorText, time);
 
     public Network Network => Network.X;
+
+    /// <summary>X's limit for a post's image (JPEG, PNG, WebP; an animated GIF may be larger, but only through chunked upload).</summary>
+    public int MaxImageBytes => 5 * 1024 * 1024;
+
+    /// <summary>X's limit on alt text.</summary>
+    public const int MaxAltText = 1000;
+
+    public async Task<MediaUpload> UploadImageAsync(SocialAccount account, FetchedImage image, string? alt, CancellationToken cancellationToken)
+    {
+        var baseUrl = (account.BaseUrl ?? SocialAccount.DefaultBaseUrl(Network.X)).TrimEnd('/');
+        if (account.TryResolveCredentials(environment.ContentRootPath, out var problem) is not { } secrets)
+            return new MediaUpload.Failed(outcomes.CredentialProblem(problem!));
+        var credentials = new OAuth1Credentials(secrets["ConsumerKey"], secrets["ConsumerSecret"], secrets["AccessToken"], secrets["AccessTokenSecret"]);
+        var step = "POST /2/media/upload";
+        try
+        {
+            using var file = new ByteArrayContent(image.Bytes);
+            file.Headers.ContentType = new MediaTypeHeaderValue(image.MediaType);
+            using var form = new MultipartFormDataContent { { file, "media", "image" }, { new StringContent("tweet_image"), "media_category" } };
+            using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/2/media/upload") { Content = form };
+            await signer.SignAsync(request, credentials, cancellationToken);
+            using var response = await http.SendAsync(request, cancellationToken);
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (!response.IsSuccessStatusCode) return MediaUpload.FromFailure(response.StatusCode, outcomes.Failure(step, response, body));
+            if (DataId(body) is not { } mediaId)
+                return new MediaUpload.Refused($"x: {step} answered without a media id: {HttpOutcomes.Shorten(body)}");
+
+            if (!string.IsNullOrWhiteSpace(alt))
+            {
+                // Alt text is worth a request but not the image: a refusal here leaves the image without it.
+                step = "POST /2/media/metadata";
+                using var metadata = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/2/media/metadata")
+                {
+                    Content = JsonContent.Create(new { id = mediaId, metadata = new { alt_text = new { text = alt.Length > MaxAltText ? alt[..MaxAltText] : alt } } }),
+                };
+                await signer.SignAsync(metadata, credentials, cancellationToken);
+                using var answer = await http.SendAsync(metadata, cancellationToken);
+                if (!answer.IsSuccessStatusCode && outcomes.Failure(step, answer, await answer.Content.ReadAsStringAsync(cancellationToken)) is DeliveryOutcome.Transient transient)
+                    return new MediaUpload.Failed(transient);
+            }
+            return new MediaUpload.Uploaded(mediaId);
+        }
+        catch (Exception e) when (HttpOutcomes.IsTransportFailure(e, cancellationToken))
+        {
+            return new MediaUpload.Failed(outcomes.FromException(e, baseUrl, step, http.Timeout));
+        }
+    }
 
     public static string StatusUrl(string id) => "https://x.com/i/web/status/" + id;
 
@@ -50,9 +102,11 @@ public sealed class XClient(HttpClient http, IHostEnvironment environment, TimeP
                 step = "POST /2/tweets";
             }
 
+            var tweet = new JsonObject { ["text"] = post.Text };
+            if (post.MediaRef is { } media) tweet["media"] = new JsonObject { ["media_ids"] = new JsonArray(media) };
             using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/2/tweets")
             {
-                Content = JsonContent.Create(new Dictionary<string, string> { ["text"] = post.Text }),
+                Content = new StringContent(tweet.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
             };
             await signer.SignAsync(request, credentials, cancellationToken);
             using var response = await http.SendAsync(request, cancellationToken);

@@ -29,6 +29,8 @@ public sealed record ArticleDraft(
     public string? DeclaredId { get; init; }
 
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    public AnnouncementControls Controls { get; init; } = AnnouncementControls.Default;
 }
 
 public sealed record AuthorDraft(string Name, string? Bio, SocialHandles Handles);

@@ -34,6 +34,7 @@ public sealed partial class ArticleImporter(
     ArticleFileReader reader,
     IOptions<SiteOptions> site,
     IEnumerable<IArticleChangeHandler> changeHandlers,
+    IEnumerable<IArticleReviewer> reviewers,
     TimeProvider time,
     ILogger<ArticleImporter> logger)
 {
@@ -122,8 +123,9 @@ public sealed partial class ArticleImporter(
                 draft.CommentUrl,
                 draft.PublishedAt ?? existing?.Article.PublishedAt ?? now,
                 draft.UpdatedAt ?? existing?.Article.UpdatedAt ?? draft.PublishedAt ?? now,
-                "") { Warnings = draft.Warnings, UnpublishedAt = existing?.Article.UnpublishedAt };
+                "") { Warnings = draft.Warnings, UnpublishedAt = existing?.Article.UnpublishedAt, Controls = draft.Controls };
             candidate = candidate with { ContentHash = ContentHash(candidate) };
+            foreach (var reviewer in reviewers) candidate = reviewer.Review(candidate);
 
             if (existing is null)
             {
@@ -136,7 +138,8 @@ public sealed partial class ArticleImporter(
 
             var old = existing.Value.Article;
             if (old.ContentHash == candidate.ContentHash && old.Slug == candidate.Slug && old.PublishedAt == candidate.PublishedAt
-                && old.CanonicalUrl == candidate.CanonicalUrl && old.Author == candidate.Author && old.Warnings.SequenceEqual(candidate.Warnings))
+                && old.CanonicalUrl == candidate.CanonicalUrl && old.Author == candidate.Author && old.Warnings.SequenceEqual(candidate.Warnings)
+                && old.Controls == candidate.Controls)
             {
                 results.Add(new ImportedArticle(old, ImportChange.Unchanged));
                 continue;

@@ -23,6 +23,9 @@ internal sealed partial record MetadataFields(
 {
     public static readonly MetadataFields None = new(null, null, null, null, null, null, null, null, null, null, null, []);
 
+    /// <summary>The announcement controls this file sets (<see cref="AnnouncementControlFields"/>); none by default.</summary>
+    public AnnouncementControlFields Controls { get; init; } = AnnouncementControlFields.None;
+
     public static MetadataFields Read(Metadata meta)
     {
         var warnings = new List<string>();
@@ -39,7 +42,7 @@ internal sealed partial record MetadataFields(
             meta.Date("date", "published", "publishedAt", "published_at"),
             meta.Date("updated", "updatedAt", "updated_at", "modified"),
             meta.String("id"),
-            warnings);
+            warnings) { Controls = AnnouncementControlFields.Read(meta, warnings) };
     }
 
     /// <summary>
@@ -123,5 +126,6 @@ internal sealed partial record MetadataFields(
         UpdatedAt = UpdatedAt ?? draft.UpdatedAt,
         DeclaredId = DeclaredId ?? draft.DeclaredId,
         Warnings = [.. draft.Warnings, .. Warnings],
+        Controls = Controls.ApplyTo(draft.Controls),
     };
 }

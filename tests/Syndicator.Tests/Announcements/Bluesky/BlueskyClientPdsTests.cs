@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Syndicator.Announcements;
 using Syndicator.Announcements.Bluesky;
 using Syndicator.Deliveries;
 using Syndicator.Tests.Support;
@@ -67,45 +68,40 @@ public sealed class BlueskyClientPdsTests(BlueskyPdsFixture pds) : IDisposable
         Assert.Null(embed["external"]!["thumb"]);
     }
 
-    [Fact]
-    public async Task A_post_with_an_image_has_it_uploaded_as_the_link_card_thumbnail_blob()
-    {
-        var user = await pds.CreateAccountAsync("bob", Ct);
-        await using var images = await LoopbackServer.StartAsync(app => app.MapGet("/cover.png", () => Results.Bytes(Png, "image/png")));
-
-        var outcome = await support.Client().PostAsync(support.Account(pds.BaseUrl, user.Handle, user.AppPassword),
-            BlueskyTestSupport.Post("delivery-202", imageUrl: images.BaseUrl + "/cover.png"), isRetry: false, Ct);
-
-        Assert.IsType<DeliveryOutcome.Sent>(outcome);
-        var stored = await pds.GetRecordAsync(user.Did, Posts, BlueskyRecordKey.FromIdempotencyKey("delivery-202"), Ct);
-        var thumb = stored!["value"]!["embed"]!["external"]!["thumb"];
-        Assert.NotNull(thumb);
-        Assert.Equal("blob", thumb["$type"]!.GetValue<string>());
-        Assert.Equal("image/png", thumb["mimeType"]!.GetValue<string>());
-        Assert.Equal(Png.Length, thumb["size"]!.GetValue<int>());
-        var cid = thumb["ref"]!["$link"]!.GetValue<string>();
-        Assert.Equal(Png, await pds.GetBlobAsync(user.Did, cid, Ct));
-    }
-
     [Theory]
-    [InlineData("/missing.png")]
-    [InlineData("/page.html")]
-    public async Task An_image_that_cannot_be_had_leaves_the_post_without_a_thumbnail(string path)
+    [InlineData(PostImage.Card)]
+    [InlineData(PostImage.Attached)]
+    public async Task An_uploaded_image_goes_with_the_post_as_the_link_cards_thumbnail_or_as_an_image_embed_with_its_alt_text(PostImage style)
     {
-        var user = await pds.CreateAccountAsync("carol", Ct);
-        await using var images = await LoopbackServer.StartAsync(app =>
-        {
-            app.MapGet("/missing.png", () => Results.NotFound());
-            app.MapGet("/page.html", () => Results.Content("<p>not an image</p>", "text/html"));
-        });
+        var user = await pds.CreateAccountAsync(style == PostImage.Card ? "bob" : "bobimages", Ct);
+        var account = support.Account(pds.BaseUrl, user.Handle, user.AppPassword);
+        account.Image = style;
+        var client = support.Client();
+        var alt = "نقشه‌ی خاورمیانه — 中东地图 🗺️";
 
-        var outcome = await support.Client().PostAsync(support.Account(pds.BaseUrl, user.Handle, user.AppPassword),
-            BlueskyTestSupport.Post("delivery-303", imageUrl: images.BaseUrl + path), isRetry: false, Ct);
+        var upload = Assert.IsType<MediaUpload.Uploaded>(await client.UploadImageAsync(account, new FetchedImage("https://img.example/cover.png", Png, "image/png"), alt, Ct));
+        var key = "delivery-202-" + style;
+        var outcome = await client.PostAsync(account, BlueskyTestSupport.Post(key) with { MediaRef = upload.Ref, ImageAlt = alt }, isRetry: false, Ct);
 
         Assert.IsType<DeliveryOutcome.Sent>(outcome);
-        var stored = await pds.GetRecordAsync(user.Did, Posts, BlueskyRecordKey.FromIdempotencyKey("delivery-303"), Ct);
-        Assert.NotNull(stored!["value"]!["embed"]!["external"]);
-        Assert.Null(stored["value"]!["embed"]!["external"]!["thumb"]);
+        var embed = (await pds.GetRecordAsync(user.Did, Posts, BlueskyRecordKey.FromIdempotencyKey(key), Ct))!["value"]!["embed"]!;
+        JsonNode blob;
+        if (style == PostImage.Card)
+        {
+            Assert.Equal("app.bsky.embed.external", embed["$type"]!.GetValue<string>());
+            blob = embed["external"]!["thumb"]!;
+        }
+        else
+        {
+            Assert.Equal("app.bsky.embed.images", embed["$type"]!.GetValue<string>());
+            var image = Assert.Single(embed["images"]!.AsArray())!;
+            Assert.Equal(alt, image["alt"]!.GetValue<string>());
+            blob = image["image"]!;
+        }
+        Assert.Equal("blob", blob["$type"]!.GetValue<string>());
+        Assert.Equal("image/png", blob["mimeType"]!.GetValue<string>());
+        Assert.Equal(Png.Length, blob["size"]!.GetValue<int>());
+        Assert.Equal(Png, await pds.GetBlobAsync(user.Did, blob["ref"]!["$link"]!.GetValue<string>(), Ct));
     }
 
     [Fact]

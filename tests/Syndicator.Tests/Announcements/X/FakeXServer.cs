@@ -18,7 +18,11 @@ namespace Syndicator.Tests.Announcements.X;
 /// nonce was seen before. The signature check is written independently of <c>OAuth1Signer</c> (it encodes with
 /// <see cref="Uri.EscapeDataString(string)"/>), so the two cross-check each other.
 /// Endpoints: <c>POST /2/tweets</c> (403 on duplicate text, like X), <c>GET /2/users/me</c>,
-/// <c>GET /2/users/:id/tweets</c> (URLs in text shortened to t.co, originals in <c>entities.urls</c>).
+/// <c>GET /2/users/:id/tweets</c> (URLs in text shortened to t.co, originals in <c>entities.urls</c>),
+/// <c>POST /2/media/upload</c> (multipart/form-data only, whose fields are not signed, as OAuth 1.0a has it; a
+/// <c>media</c> file part that must be a JPEG, PNG, GIF or WebP of at most 5 MB, <c>media_category</c> tweet_image),
+/// <c>POST /2/media/metadata</c> (alt text of an uploaded id, at most 1,000 characters) and <c>media.media_ids</c> on a
+/// post (ids this server gave, else 400 as X answers).
 /// Knobs: <see cref="Inject"/> queues failures (429 with <c>x-rate-limit-reset</c>, any status with any headers, a slow
 /// answer, a dropped connection); <see cref="LimitRate"/> runs rate-limit windows with X's headers (see there);
 /// <see cref="Time"/> is the clock of the timestamp check and of the windows.
@@ -47,7 +51,18 @@ public sealed partial class FakeXServer : IAsyncDisposable
         public sealed record DropConnection(bool AfterProcessing = false) : Fault;
     }
 
-    private sealed record Tweet(string Id, string Text, string ShownText, IReadOnlyList<(int Start, int End, string Short, string Expanded)> Urls);
+    private sealed record Tweet(string Id, string Text, string ShownText, IReadOnlyList<(int Start, int End, string Short, string Expanded)> Urls)
+    {
+        public IReadOnlyList<string> MediaIds { get; init; } = [];
+    }
+
+    /// <summary>An image uploaded through <c>POST /2/media/upload</c>.</summary>
+    public sealed record Media(string Id, byte[] Bytes, string ContentType, string Category)
+    {
+        public string? AltText { get; set; }
+    }
+
+    private readonly Dictionary<string, Media> media = new(StringComparer.Ordinal);
 
     private sealed class PendingFault(Fault fault, string? route, int times)
     {
@@ -100,6 +115,12 @@ public sealed partial class FakeXServer : IAsyncDisposable
 
     public IReadOnlyList<string> PostedTexts { get { lock (gate) return [.. tweets.Select(t => t.Text)]; } }
 
+    /// <summary>Every image uploaded, in order.</summary>
+    public IReadOnlyList<Media> Uploads { get { lock (gate) return [.. media.Values]; } }
+
+    /// <summary>The media ids attached to each post made, in order.</summary>
+    public IReadOnlyList<(string Text, IReadOnlyList<string> MediaIds)> PostedMedia { get { lock (gate) return [.. tweets.Select(t => (t.Text, t.MediaIds))]; } }
+
     /// <summary>Authenticated requests answered 429 by a <see cref="LimitRate"/> window so far.</summary>
     public int RateLimited { get { lock (gate) return rateLimited; } }
 
@@ -145,7 +166,9 @@ public sealed partial class FakeXServer : IAsyncDisposable
         lock (gate) requests.Add(line);
 
         IFormCollection? form = request.HasFormContentType ? await request.ReadFormAsync(context.RequestAborted) : null;
-        var problem = Authenticate(request, form);
+        // OAuth 1.0a signs a form-urlencoded body's parameters, never a multipart body's (RFC 5849 §3.4.1.3.1).
+        var signedForm = form is not null && request.ContentType!.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) ? form : null;
+        var problem = Authenticate(request, signedForm);
         if (problem is not null)
         {
             lock (gate) rejections.Add(problem);
@@ -181,7 +204,7 @@ public sealed partial class FakeXServer : IAsyncDisposable
                 return;
         }
 
-        var reply = await RouteAsync(request);
+        var reply = await RouteAsync(request, form);
         switch (fault)
         {
             case Fault.DropConnection { AfterProcessing: true }:
@@ -194,14 +217,67 @@ public sealed partial class FakeXServer : IAsyncDisposable
         await WriteAsync(context, reply);
     }
 
-    private async Task<Reply> RouteAsync(HttpRequest request)
+    private async Task<Reply> RouteAsync(HttpRequest request, IFormCollection? form)
     {
         var path = request.Path.Value ?? "";
         if (request.Method == "POST" && path == "/2/tweets") return await CreateTweetAsync(request);
+        if (request.Method == "POST" && path == "/2/media/upload") return await UploadAsync(request, form);
+        if (request.Method == "POST" && path == "/2/media/metadata") return await MetadataAsync(request);
         if (request.Method == "GET" && path == "/2/users/me")
             return new Reply(200, Json(new JsonObject { ["data"] = new JsonObject { ["id"] = UserId, ["name"] = "Fake Magazine", ["username"] = Username } }));
         if (request.Method == "GET" && UserTweets().Match(path) is { Success: true } m) return Timeline(m.Groups[1].Value, request.Query);
         return new Reply(404, Problem("Not Found Error", $"Sorry, that page does not exist: {request.Method} {path}", "https://api.twitter.com/2/problems/resource-not-found"));
+    }
+
+    private async Task<Reply> UploadAsync(HttpRequest request, IFormCollection? form)
+    {
+        if (form is null || request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) != true)
+            return new Reply(400, InvalidRequest("The media upload must be multipart/form-data."));
+        var file = form.Files.GetFile("media");
+        if (file is null || file.Length == 0) return new Reply(400, InvalidRequest("The `media` field is required."));
+        var category = form["media_category"].ToString();
+        if (category is not ("tweet_image" or "tweet_gif" or "dm_image")) return new Reply(400, InvalidRequest($"The `media_category` value [{category}] is not one of [tweet_image, tweet_gif, dm_image]."));
+        if (file.Length > 5 * 1024 * 1024) return new Reply(400, InvalidRequest("File size exceeds 5242880 bytes."));
+        using var buffer = new MemoryStream();
+        await file.CopyToAsync(buffer);
+        var bytes = buffer.ToArray();
+        var type = Syndicator.Announcements.ImageFetcher.Sniff(bytes);
+        if (type is null) return new Reply(400, InvalidRequest("Unsupported media type: the file is not an image."));
+        Media item;
+        lock (gate)
+        {
+            item = new Media((++nextId).ToString(CultureInfo.InvariantCulture), bytes, file.ContentType, category);
+            media[item.Id] = item;
+        }
+        return new Reply(200, Json(new JsonObject
+        {
+            ["data"] = new JsonObject
+            {
+                ["id"] = item.Id, ["media_key"] = "3_" + item.Id, ["size"] = bytes.Length, ["expires_after_secs"] = 86400,
+                ["image"] = new JsonObject { ["image_type"] = type },
+            },
+        }));
+    }
+
+    private async Task<Reply> MetadataAsync(HttpRequest request)
+    {
+        try
+        {
+            using var body = await JsonDocument.ParseAsync(request.Body);
+            var id = body.RootElement.GetProperty("id").GetString()!;
+            var alt = body.RootElement.GetProperty("metadata").GetProperty("alt_text").GetProperty("text").GetString()!;
+            if (alt.Length > 1000) return new Reply(400, InvalidRequest("Alt text exceeds 1000 characters."));
+            lock (gate)
+            {
+                if (!media.TryGetValue(id, out var item)) return new Reply(400, InvalidRequest($"Media id [{id}] was not found."));
+                item.AltText = alt;
+            }
+            return new Reply(200, Json(new JsonObject { ["data"] = new JsonObject { ["id"] = id, ["associated_metadata"] = true } }));
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return new Reply(400, InvalidRequest("The request body is not valid media metadata."));
+        }
     }
 
     private async Task<Reply> CreateTweetAsync(HttpRequest request)
@@ -209,10 +285,13 @@ public sealed partial class FakeXServer : IAsyncDisposable
         if (request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) != true)
             return new Reply(415, Problem("Unsupported Media Type", "Content-Type must be application/json"));
         string? text;
+        var mediaIds = new List<string>();
         try
         {
             using var body = await JsonDocument.ParseAsync(request.Body);
             text = body.RootElement.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (body.RootElement.TryGetProperty("media", out var m) && m.TryGetProperty("media_ids", out var ids))
+                mediaIds.AddRange(ids.EnumerateArray().Select(i => i.GetString()!));
         }
         catch (JsonException)
         {
@@ -225,7 +304,10 @@ public sealed partial class FakeXServer : IAsyncDisposable
         {
             if (tweets.Any(t => t.Text == text))
                 return new Reply(403, Problem("Forbidden", "You are not allowed to create a Tweet with duplicate content."));
-            tweet = Store(text);
+            if (mediaIds.FirstOrDefault(i => !media.ContainsKey(i)) is { } unknown)
+                return new Reply(400, InvalidRequest($"Your media IDs are invalid: [{unknown}]."));
+            tweet = Store(text) with { MediaIds = mediaIds };
+            tweets[^1] = tweet;
             acceptedPosts++;
         }
         return new Reply(201, Json(new JsonObject
