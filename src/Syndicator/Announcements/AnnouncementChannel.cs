@@ -34,10 +34,8 @@ public sealed class AnnouncementChannel(
             return new DeliveryOutcome.Permanent($"{Name}: account {delivery.Recipient.Id} is no longer in Announcements:Accounts; add it back and run `syndicator deliveries retry {delivery.Id}`");
         var article = await articles.FindByIdAsync(delivery.Subject.Id, cancellationToken);
         if (article is null) return new DeliveryOutcome.Permanent($"{Name}: article {delivery.Subject.Id} is no longer in the store");
-<<<<<<< HEAD
         if (article.UnpublishedAt is { } unpublished)
             return new DeliveryOutcome.Permanent($"{Name}: \"{article.Title}\" was unpublished at {unpublished:u}; it is not announced (publish it again and run `syndicator deliveries retry {delivery.Id}` to announce it)");
-=======
         if (!article.Controls.Announce)
             return new DeliveryOutcome.Permanent($"{Name}: not posted: the file of '{article.Slug}' now says announce: false; remove that line, import it again and run `syndicator deliveries retry {delivery.Id}` to post it");
         if (article.Controls.Skips(account.Name))
@@ -45,7 +43,6 @@ public sealed class AnnouncementChannel(
         if (article.Controls.AnnounceAt is { } at && at > time.GetUtcNow())
             return new DeliveryOutcome.Transient($"{Name}: '{article.Slug}' is to be announced at {at:O} (announceAt)", at);
 
->>>>>>> control
         // The key is the delivery's, so every attempt of this (article, account) carries the same one.
         var post = composer.Compose(article, account, $"syndicator-{delivery.Key}");
         if (post.ImageUrl is { } imageUrl && account.ImageStyle != PostImage.None)

@@ -37,13 +37,11 @@ public sealed record Article(
     /// <summary>What import refused in the file without refusing the article (an optional URL it dropped, for example).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
-<<<<<<< HEAD
     /// <summary>When it was unpublished (API DELETE, Ghost's post.unpublished): it is then in no feed and never announced or mailed.</summary>
     public DateTimeOffset? UnpublishedAt { get; init; }
 
     public bool Unpublished => UnpublishedAt is not null;
-=======
+
     /// <summary>What the article's file says about announcing it (see <see cref="AnnouncementControls"/>).</summary>
     public AnnouncementControls Controls { get; init; } = AnnouncementControls.Default;
->>>>>>> control
 }
