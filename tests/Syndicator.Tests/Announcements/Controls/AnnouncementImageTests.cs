@@ -198,6 +198,33 @@ public sealed class AnnouncementImageTests
         Assert.Equal("image/png", allowed.MediaType);
     }
 
+    [Fact]
+    public async Task An_image_sent_without_a_length_is_read_no_further_than_the_networks_limit()
+    {
+        await using var host = await LoopbackServer.StartAsync(app => app.MapGet("/stream.png", (Delegate)(async (HttpContext c) =>
+        {
+            c.Response.ContentType = "image/png";
+            await c.Response.Body.WriteAsync(SocialTestRig.Png, c.RequestAborted);
+            var chunk = new byte[64 * 1024];
+            try
+            {
+                // 4 MB in chunks, no Content-Length: only reading tells how large it is.
+                for (var i = 0; i < 64; i++)
+                {
+                    await c.Response.Body.WriteAsync(chunk, c.RequestAborted);
+                    await c.Response.Body.FlushAsync(c.RequestAborted);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException) { }
+        })));
+        var fetcher = new ImageFetcher(new HttpClient(ImageFetcher.Handler(allowLocal: true)), Options.Create(new AnnouncementOptions()));
+
+        var (image, problem) = await fetcher.FetchAsync(host.BaseUrl + "/stream.png", 1_000_000, Ct);
+
+        Assert.Null(image);
+        Assert.Contains("is more than the 1,000,000 bytes the network takes", problem);
+    }
+
     [Theory]
     [InlineData("127.0.0.1", false)]
     [InlineData("10.1.2.3", false)]
