@@ -40,5 +40,6 @@ public static class WebEndpoints
         FeedFileEndpoint.Map(app);
         Digests.SubscriptionEndpoints.Map(app);
         Digests.Feedback.RelayWebhooks.Map(app);
+        ActivityPub.ActivityPubSetup.MapActivityPub(app);
     }
 }
