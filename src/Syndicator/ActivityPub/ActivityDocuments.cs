@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text.Json.Nodes;
 using Syndicator.Articles;
 
@@ -131,10 +130,24 @@ public sealed class ActivityDocuments(LocalActors actors)
     /// <summary>A tag as a hashtag: no spaces or '#' inside (Mastodon would cut it there).</summary>
     public static string Hashtag(string tag) => "#" + string.Concat(tag.Where(c => char.IsLetterOrDigit(c) || c == '_'));
 
-    /// <summary>Plain text as HTML paragraphs, escaped.</summary>
+    /// <summary>
+    /// Plain text as HTML paragraphs. Only the characters HTML needs escaped are (&amp;, &lt;, &gt;, quotes): Persian,
+    /// CJK and emoji stay as they are, where WebUtility.HtmlEncode would turn every emoji into a numeric entity.
+    /// </summary>
     public static string Paragraphs(string text) =>
         string.Concat(text.Replace("\r\n", "\n").Split("\n\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(p => $"<p>{WebUtility.HtmlEncode(p).Replace("\n", "<br>")}</p>"));
+            .Select(p => $"<p>{Escape(p).Replace("\n", "<br>")}</p>"));
+
+    private static string Escape(string text) =>
+        text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;").Replace("'", "&#39;");
+
+    /// <summary>
+    /// A document as sent: non-ASCII text as itself rather than \u escapes (it is JSON for machines, never pasted into
+    /// HTML, so the relaxed encoder is safe here and keeps Persian or CJK articles half the size).
+    /// </summary>
+    public static string Serialize(JsonObject document) => document.ToJsonString(Wire);
+
+    private static readonly System.Text.Json.JsonSerializerOptions Wire = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 }

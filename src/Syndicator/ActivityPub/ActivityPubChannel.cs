@@ -43,7 +43,7 @@ public sealed class ActivityPubChannel(
         var inbox = delivery.Recipient.Id;
         if (!Uri.TryCreate(inbox, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
             return new DeliveryOutcome.Permanent($"activitypub: the inbox \"{HttpOutcomes.Shorten(inbox)}\" is not an http(s) URL");
-        var body = Encoding.UTF8.GetBytes(activity.ToJsonString());
+        var body = Encoding.UTF8.GetBytes(ActivityDocuments.Serialize(activity));
         using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue(ActivityDocuments.ContentType);
         using (var rsa = (await keys.GetAsync(sender!, cancellationToken)).PrivateKey())

@@ -51,7 +51,7 @@ public static class ActivityPubEndpoints
         request.Headers.Accept.Any(a => a is not null && (a.Contains("application/activity+json", StringComparison.OrdinalIgnoreCase)
             || a.Contains("application/ld+json", StringComparison.OrdinalIgnoreCase)));
 
-    private static IResult Activity(JsonObject document) => Results.Text(document.ToJsonString(), ActivityDocuments.ContentType + "; charset=utf-8");
+    private static IResult Activity(JsonObject document) => Results.Text(ActivityDocuments.Serialize(document), ActivityDocuments.ContentType + "; charset=utf-8");
 
     private static IResult WebFinger(string? resource, LocalActors actors)
     {
@@ -68,14 +68,14 @@ public static class ActivityPubEndpoints
         else actor = actors.FromUrl(resource);
         if (actor is null) return Results.NotFound();
         var url = actors.ActorUrl(actor);
-        return Results.Text(new JsonObject
+        return Results.Text(ActivityDocuments.Serialize(new JsonObject
         {
             ["subject"] = $"acct:{actor.Username}@{actors.Domain}",
             ["aliases"] = new JsonArray(url),
             ["links"] = new JsonArray(
                 new JsonObject { ["rel"] = "self", ["type"] = ActivityDocuments.ContentType, ["href"] = url },
                 new JsonObject { ["rel"] = "http://webfinger.net/rel/profile-page", ["type"] = "text/html", ["href"] = actor.Kind == ActorKind.Publication ? actors.BaseUrl + "/" : url }),
-        }.ToJsonString(), "application/jrd+json; charset=utf-8");
+        }), "application/jrd+json; charset=utf-8");
     }
 
     private static async Task<IResult> NodeInfoAsync(LocalActors actors, Database database, TimeProvider time, CancellationToken ct)

@@ -42,6 +42,8 @@ public sealed class ActivityPubWorld : IAsyncDisposable
         {
             ["Http:Urls"] = baseUrl,
             ["Site:BaseUrl"] = baseUrl,
+            // The sample article would be one more in every count.
+            ["Import:SamplesPath"] = "",
             ["ActivityPub:Enabled"] = "true",
             ["ActivityPub:Username"] = "magazine",
             ["ActivityPub:Summary"] = "Long reads on cities. مقاله‌های بلند 🏙️",
