@@ -33,6 +33,7 @@ public static class SyndicatorCli
         root.Add(StatusCommand.Create());
         root.Add(DeliveriesCommand.Create());
         root.Add(JobsCommand.Create());
+        root.Add(ActivityPubCommand.Create());
 
         // Redirected output (logs, systemd's journal, tests) would otherwise wrap at 80 columns mid-message.
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 400;
