@@ -12,9 +12,9 @@ namespace Syndicator.ActivityPub;
 public static class ActivityPubSetup
 {
     /// <summary>
-    /// ActivityPub's services. The stores, documents and channel are always there (the CLI lists followers of a
-    /// configuration that was switched off); the endpoints, the planning of deliveries and the job only when
-    /// ActivityPub:Enabled is true.
+    /// ActivityPub's services. The stores, documents, channel and job are always there (the CLI lists followers of a
+    /// configuration that was switched off, and every job is known to status and configuration); the endpoints and
+    /// the planning of deliveries only when ActivityPub:Enabled is true, and the job then skips its runs.
     /// </summary>
     public static IServiceCollection AddActivityPub(this IServiceCollection services, IConfiguration configuration)
     {
@@ -34,11 +34,11 @@ public static class ActivityPubSetup
                 c.DefaultRequestHeaders.UserAgent.ParseAdd("Syndicator (ActivityPub)");
             })
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<ConnectGuard>().Handler());
+        services.AddScheduledJob<ActivityPubJob>(JobCatalog.ActivityPub, new JobSchedule { IntervalSeconds = 30, Misfire = MisfirePolicy.Skip });
         if (!ConfigSections.ReadOrDefault<ActivityPubOptions>(configuration, ActivityPubOptions.Section).Enabled) return services;
 
         services.AddSingleton<IArticleChangeHandler>(sp => sp.GetRequiredService<ActivityPubPlanner>());
-        services.AddRateLimiter(limiter => limiter.AddPolicy<string, ActivityPubEndpoints.InboxRateLimit>(ActivityPubEndpoints.InboxPolicy));
-        return services.AddScheduledJob<ActivityPubJob>(JobCatalog.ActivityPub, new JobSchedule { IntervalSeconds = 30, Misfire = MisfirePolicy.Skip });
+        return services.AddRateLimiter(limiter => limiter.AddPolicy<string, ActivityPubEndpoints.InboxRateLimit>(ActivityPubEndpoints.InboxPolicy));
     }
 
     /// <summary>Maps the endpoints when enabled. Needs the rate limiter middleware, which the web set-up adds once for every capability.</summary>
