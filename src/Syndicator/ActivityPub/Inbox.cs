@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Syndicator.Articles;
+using Syndicator.Deliveries;
 using Syndicator.Storage;
 
 namespace Syndicator.ActivityPub;
@@ -66,7 +67,7 @@ public sealed class Inbox(
         }
         catch (RemoteFetchException e)
         {
-            logger.LogWarning("activitypub: could not act on {Type} from {Actor}: {Problem}", Id(activity, "type"), actor, e.Message);
+            logger.LogWarning("activitypub: could not act on {Type} from {Actor}: {Problem}", Shown(Id(activity, "type")), Shown(actor), Shown(e.Message));
             return Refuse(StatusCodes.Status502BadGateway, e.Message);
         }
         return Results.Accepted();
@@ -130,7 +131,7 @@ public sealed class Inbox(
             case "Follow":
                 if (actors.FromUrl(Id(target)) is not { } followed)
                 {
-                    logger.LogInformation("activitypub: Follow {Id} from {Actor} names {Object}, which is none of our accounts; ignored", id, actor, Id(target));
+                    logger.LogInformation("activitypub: Follow {Id} from {Actor} names {Object}, which is none of our accounts; ignored", Shown(id), Shown(actor), Shown(Id(target)));
                     return;
                 }
                 await FollowAsync(actor, id, followed, cancellationToken);
@@ -145,7 +146,7 @@ public sealed class Inbox(
             case "Delete" when Id(target) == actor:
                 var removed = await followers.RemoveEverywhereAsync(actor, cancellationToken);
                 remotes.Forget(actor);
-                logger.LogInformation("activitypub: {Actor} deleted itself; {Count} follow(s) removed", actor, removed);
+                logger.LogInformation("activitypub: {Actor} deleted itself; {Count} follow(s) removed", Shown(actor), removed);
                 return;
             case "Like" or "Announce":
                 if (await ArticleOfAsync(Id(target), cancellationToken) is { } liked && id.Length > 0)
@@ -156,7 +157,7 @@ public sealed class Inbox(
                     await followers.AddInteractionAsync(Id(target) ?? id, repliedTo, "reply", actor, cancellationToken);
                 return;
             default:
-                logger.LogDebug("activitypub: {Type} {Id} from {Actor} to {Addressee} needs nothing from us", type, id, actor, addressee?.Username ?? "the shared inbox");
+                logger.LogDebug("activitypub: {Type} {Id} from {Actor} to {Addressee} needs nothing from us", Shown(type), Shown(id), Shown(actor), addressee?.Username ?? "the shared inbox");
                 return;
         }
     }
@@ -170,7 +171,7 @@ public sealed class Inbox(
         var follower = await followers.AddAsync(connection, transaction, followed.Username, remote, followId, state, cancellationToken);
         if (follower.State == FollowState.Accepted) await planner.PlanAcceptAsync(connection, transaction, follower, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        logger.LogInformation("activitypub: {Actor} follows {Username} ({State})", actor, followed.Username, FollowerStore.Column(follower.State));
+        logger.LogInformation("activitypub: {Actor} follows {Username} ({State})", Shown(actor), followed.Username, FollowerStore.Column(follower.State));
     }
 
     /// <summary>The id of our article a URL names: its object URL or its canonical URL.</summary>
@@ -199,9 +200,13 @@ public sealed class Inbox(
         };
     }
 
+    /// <summary>The reason carries what the sender wrote (its actor, keyId, Date): control characters go, so it cannot forge log lines.</summary>
     private IResult Refuse(int status, string reason)
     {
+        reason = HttpOutcomes.Shorten(reason);
         logger.LogInformation("activitypub: inbox request refused ({Status}): {Reason}", status, reason);
         return Results.Problem(title: "Refused", detail: reason, statusCode: status);
     }
+
+    private static string Shown(string? text) => HttpOutcomes.Shorten(text ?? "");
 }
