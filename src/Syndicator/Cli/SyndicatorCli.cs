@@ -34,6 +34,7 @@ public static class SyndicatorCli
         root.Add(DeliveriesCommand.Create());
         root.Add(JobsCommand.Create());
         root.Add(ApiKeysCommand.Create());
+        root.Add(ActivityPubCommand.Create());
 
         // Redirected output (logs, systemd's journal, tests) would otherwise wrap at 80 columns mid-message.
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 400;

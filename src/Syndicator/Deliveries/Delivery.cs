@@ -88,6 +88,8 @@ public enum SubjectKind
     Confirmation,
     /// <summary>A changed feed pinged to a hub. Id: the feed's URL; version: a hash of its new bytes.</summary>
     Feed,
+    /// <summary>An ActivityPub follow answered. Id: the follower row's id; version: which Follow activity it answers.</summary>
+    Follow,
 }
 
 public readonly record struct DeliverySubject(SubjectKind Kind, string Id, string Version = "")
@@ -96,6 +98,7 @@ public readonly record struct DeliverySubject(SubjectKind Kind, string Id, strin
     public static DeliverySubject Digest(string digestId) => new(SubjectKind.Digest, digestId);
     public static DeliverySubject Confirmation(string subscriberId, string signUp) => new(SubjectKind.Confirmation, subscriberId, signUp);
     public static DeliverySubject Feed(string feedUrl, string contentHash) => new(SubjectKind.Feed, feedUrl, contentHash);
+    public static DeliverySubject Follow(long followerId, string followActivity) => new(SubjectKind.Follow, followerId.ToString(System.Globalization.CultureInfo.InvariantCulture), followActivity);
 
     public string KindColumn => Kind.ToString().ToLowerInvariant();
 
@@ -113,6 +116,8 @@ public enum RecipientKind
     Subscriber,
     /// <summary>A WebSub hub, by URL.</summary>
     Hub,
+    /// <summary>An ActivityPub inbox (a server's shared inbox, or one account's), by URL.</summary>
+    Inbox,
 }
 
 public readonly record struct DeliveryRecipient(RecipientKind Kind, string Id)
@@ -120,6 +125,7 @@ public readonly record struct DeliveryRecipient(RecipientKind Kind, string Id)
     public static DeliveryRecipient Account(string name) => new(RecipientKind.Account, name);
     public static DeliveryRecipient Subscriber(string subscriberId) => new(RecipientKind.Subscriber, subscriberId);
     public static DeliveryRecipient Hub(string url) => new(RecipientKind.Hub, url);
+    public static DeliveryRecipient Inbox(string url) => new(RecipientKind.Inbox, url);
 
     public string KindColumn => Kind.ToString().ToLowerInvariant();
 

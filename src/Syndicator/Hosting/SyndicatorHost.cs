@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Syndicator.ActivityPub;
 using Syndicator.Announcements;
 using Syndicator.Announcements.Mastodon;
 using Syndicator.Articles;
@@ -110,6 +111,10 @@ public static class SyndicatorHost
         services.AddFeeds();
         services.AddAnnouncements();
         services.AddDigests();
+        // --- ActivityPub (off unless ActivityPub:Enabled) ---
+        Bind<ActivityPubOptions>(services, configuration, ActivityPubOptions.Section);
+        services.AddActivityPub(configuration);
+        // --- end ActivityPub ---
         SchedulingSetup.Add(services, configuration, contentRoot);
 
         // --- Telemetry (traces and metrics over OTLP when Telemetry:OtlpEndpoint is set) ---

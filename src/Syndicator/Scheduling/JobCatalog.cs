@@ -24,12 +24,13 @@ public sealed class JobCatalog(IEnumerable<ScheduledJob> jobs)
     public const string DailyDigest = "DailyDigest";
     public const string WeeklyDigest = "WeeklyDigest";
     public const string EmailSend = "EmailSend";
+    public const string ActivityPub = "ActivityPub";
     public const string Retention = "Retention";
 
     /// <summary>Every job's name, in the order status lists them (the CLI's help and the configuration check need them before any service exists).</summary>
     public static IReadOnlyList<string> Names => Order;
 
-    private static readonly string[] Order = [DropFolderImport, IntakePull, FeedBuild, WebSubPing, Announcements, DailyDigest, WeeklyDigest, EmailSend, Retention];
+    private static readonly string[] Order = [DropFolderImport, IntakePull, FeedBuild, WebSubPing, Announcements, ActivityPub, DailyDigest, WeeklyDigest, EmailSend, Retention];
 
     public IReadOnlyList<ScheduledJob> All { get; } = Ordered(jobs);
 

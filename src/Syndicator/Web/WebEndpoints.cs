@@ -42,5 +42,6 @@ public static class WebEndpoints
         Digests.SubscriptionEndpoints.Map(app);
         Articles.Intake.IntakeSetup.Map(app);
         Digests.Feedback.RelayWebhooks.Map(app);
+        ActivityPub.ActivityPubSetup.MapActivityPub(app);
     }
 }

@@ -1,0 +1,96 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Syndicator.Articles;
+using Syndicator.Deliveries;
+
+namespace Syndicator.ActivityPub;
+
+/// <summary>
+/// Delivers activities to remote inboxes: composes the activity a delivery names (the article's Create, Update or
+/// Delete, or the Accept of a follow) from the store as it is now, signs it with the sending actor's key, and POSTs
+/// it. Receivers drop an activity whose id they have seen, so a retry after a lost answer does no harm. One inbox
+/// (in practice one remote server) gets one delivery at a time, at ActivityPub:DeliveriesPerSecond from each node;
+/// a 429 pauses that inbox on every node. A 410 Gone means the accounts behind the inbox are gone: their follows
+/// are dropped.
+/// </summary>
+public sealed class ActivityPubChannel(
+    IHttpClientFactory factory,
+    IOptions<ActivityPubOptions> options,
+    ArticleStore articles,
+    FollowerStore followers,
+    ActivityDocuments documents,
+    LocalActors actors,
+    ActorKeys keys,
+    TimeProvider time,
+    ILogger<ActivityPubChannel> logger) : IDeliveryChannel
+{
+    public static readonly HttpService Service = new("activitypub", ResetFormat.EpochSeconds, []);
+
+    public string Name => ActivityPubPlanner.Channel;
+
+    public ChannelPolicy Policy { get; } = new(RecipientKind.Inbox, DuplicateGuard.IdempotencyKey, OneLanePerRecipient: true, PerSecond: options.Value.DeliveriesPerSecond);
+
+    private readonly HttpOutcomes outcomes = new(Service, body => HttpOutcomes.Shorten(body), time);
+
+    public async Task<DeliveryOutcome> SendAsync(Delivery delivery, DeliveryAttempt attempt, CancellationToken cancellationToken)
+    {
+        var (activity, sender, problem) = await ComposeAsync(delivery, cancellationToken);
+        if (activity is null) return new DeliveryOutcome.Permanent($"activitypub: {problem}");
+        var inbox = delivery.Recipient.Id;
+        if (!Uri.TryCreate(inbox, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
+            return new DeliveryOutcome.Permanent($"activitypub: the inbox \"{HttpOutcomes.Shorten(inbox)}\" is not an http(s) URL");
+        var body = Encoding.UTF8.GetBytes(ActivityDocuments.Serialize(activity));
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(ActivityDocuments.ContentType);
+        using (var rsa = (await keys.GetAsync(sender!, cancellationToken)).PrivateKey())
+            HttpSignatures.Sign(request, body, actors.KeyId(sender!), rsa, time.GetUtcNow());
+        var call = $"POST {uri.GetLeftPart(UriPartial.Path)}";
+        try
+        {
+            using var response = await factory.CreateClient(RemoteActors.HttpClientName).SendAsync(request, cancellationToken);
+            if (response.IsSuccessStatusCode) return outcomes.Sent(response, (string?)activity["id"], null);
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (response.StatusCode == HttpStatusCode.Gone)
+            {
+                var dropped = await followers.RemoveByInboxAsync(inbox, cancellationToken);
+                logger.LogWarning("activitypub: {Inbox} answered 410 Gone; dropped the {Count} follower(s) delivered through it", inbox, dropped);
+                return new DeliveryOutcome.Permanent($"activitypub: {call} answered 410 Gone: the account(s) are gone; {dropped} follower(s) dropped");
+            }
+            return outcomes.Failure(call, response, text);
+        }
+        catch (Exception e) when (HttpOutcomes.IsTransportFailure(e, cancellationToken))
+        {
+            return outcomes.FromException(e, inbox, call, factory.CreateClient(RemoteActors.HttpClientName).Timeout);
+        }
+    }
+
+    /// <summary>The activity and the actor who sends it, or the reason there is none to send.</summary>
+    public async Task<(JsonObject? Activity, LocalActor? Sender, string Problem)> ComposeAsync(Delivery delivery, CancellationToken cancellationToken)
+    {
+        switch (delivery.Subject.Kind)
+        {
+            case SubjectKind.Article:
+            {
+                if (ArticleVerb.Parse(delivery.Subject.Version) is not { } verb)
+                    return (null, null, $"delivery {delivery.Id} names \"{delivery.Subject.Version}\", which is not create, update:HASH or delete");
+                var article = await articles.FindByIdAsync(delivery.Subject.Id, cancellationToken);
+                if (article is null) return (null, null, $"article {delivery.Subject.Id} is no longer in the store");
+                return (documents.ArticleActivity(article, verb), actors.Publication, "");
+            }
+            case SubjectKind.Follow:
+            {
+                var follower = long.TryParse(delivery.Subject.Id, out var id) ? await followers.GetAsync(id, cancellationToken) : null;
+                if (follower is null) return (null, null, $"follower {delivery.Subject.Id} is gone (unfollowed or removed); nothing to accept");
+                if (actors.Find(follower.Actor) is not { } actor)
+                    return (null, null, $"the followed account {follower.Actor} is no longer in ActivityPub (Username or Authors)");
+                return (documents.Accept(actor, follower), actor, "");
+            }
+            default:
+                return (null, null, $"delivery {delivery.Id} is a {delivery.Subject.KindColumn}, which ActivityPub does not send");
+        }
+    }
+}

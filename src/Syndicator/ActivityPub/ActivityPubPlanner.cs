@@ -1,0 +1,54 @@
+using System.Data.Common;
+using Syndicator.Articles;
+using Syndicator.Deliveries;
+
+namespace Syndicator.ActivityPub;
+
+/// <summary>
+/// Turns article changes into deliveries, in the import's transaction: a new article becomes one <c>Create</c> per
+/// follower inbox (a server's shared inbox once, however many of its accounts follow), an edit that changed the
+/// article one <c>Update</c> per inbox for that revision. The outbox's unique (channel, article, version, inbox) row
+/// is what makes each exactly once across re-imports, retries and nodes.
+/// </summary>
+public sealed class ActivityPubPlanner(FollowerStore followers, DeliveryStore deliveries, ActivityDocuments documents, TimeProvider time) : IArticleChangeHandler
+{
+    public const string Channel = "activitypub";
+
+    public Task OnArticleChangedAsync(DbConnection connection, DbTransaction transaction, Article? before, Article after, CancellationToken cancellationToken)
+    {
+        if (before is null) return PlanAsync(connection, transaction, after, ArticleVerb.Create, cancellationToken);
+        // A re-import of the same text changes nothing a reader sees.
+        if (before.ContentHash == after.ContentHash) return Task.CompletedTask;
+        return PlanAsync(connection, transaction, after, ArticleVerb.Update(after.ContentHash), cancellationToken);
+    }
+
+    /// <summary>Creates the verb's deliveries to every current follower inbox; returns how many were new.</summary>
+    public async Task<int> PlanAsync(DbConnection connection, DbTransaction? transaction, Article article, ArticleVerb verb, CancellationToken cancellationToken)
+    {
+        var audience = documents.AttributedTo(article).Select(a => a.Username).ToList();
+        var inboxes = await followers.DeliveryInboxesAsync(connection, transaction, audience, cancellationToken);
+        // A future article's Create waits for its time; an edit goes out now.
+        var notBefore = verb.Kind == ArticleVerbKind.Create && article.PublishedAt > time.GetUtcNow() ? article.PublishedAt : time.GetUtcNow();
+        var made = 0;
+        foreach (var inbox in inboxes)
+        {
+            // An inbox that never had the Create (its accounts followed later) gets no Update of something it has not seen.
+            if (verb.Kind == ArticleVerbKind.Update && !await HasCreateAsync(connection, transaction, article.Id, inbox, cancellationToken)) continue;
+            if (await deliveries.EnsureAsync(connection, transaction, Channel, new DeliverySubject(SubjectKind.Article, article.Id, verb.Version),
+                    DeliveryRecipient.Inbox(inbox), notBefore, cancellationToken))
+                made++;
+        }
+        return made;
+    }
+
+    private static async Task<bool> HasCreateAsync(DbConnection connection, DbTransaction? transaction, string articleId, string inbox, CancellationToken cancellationToken) =>
+        await Dapper.SqlMapper.ExecuteScalarAsync<int>(connection, new Dapper.CommandDefinition("""
+            SELECT COUNT(*) FROM deliveries WHERE channel = @channel AND subject_kind = 'article' AND subject_id = @articleId
+              AND subject_version = 'create' AND recipient = @inbox
+            """, new { channel = Channel, articleId, inbox }, transaction, cancellationToken: cancellationToken)) > 0;
+
+    /// <summary>The answer to a follow, to the follower's own inbox.</summary>
+    public Task<bool> PlanAcceptAsync(DbConnection connection, DbTransaction? transaction, Follower follower, CancellationToken cancellationToken) =>
+        deliveries.EnsureAsync(connection, transaction, Channel, DeliverySubject.Follow(follower.Id, follower.FollowActivity),
+            DeliveryRecipient.Inbox(follower.Inbox), time.GetUtcNow(), cancellationToken);
+}
