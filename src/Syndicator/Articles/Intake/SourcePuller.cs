@@ -42,8 +42,8 @@ public sealed class SourcePuller(
     {
         var now = time.GetUtcNow();
         await using var connection = await database.OpenAsync(cancellationToken);
-        var polled = (await connection.QueryAsync<(string Source, DateTimeOffset? PolledAt)>(new CommandDefinition(
-            "SELECT source, last_polled_at FROM intake_sources", cancellationToken: cancellationToken))).ToDictionary(r => r.Source, r => r.PolledAt);
+        var polled = (await connection.QueryAsync<PolledRow>(new CommandDefinition(
+            "SELECT source AS Source, last_polled_at AS PolledAt FROM intake_sources", cancellationToken: cancellationToken))).ToDictionary(r => r.Source, r => r.PolledAt);
         return options.Value.Sources.Where(s => s.Enabled
             && (!polled.TryGetValue(s.Name, out var at) || at is null || at.Value.AddMinutes(s.IntervalMinutes) <= now)).ToList();
     }
@@ -150,6 +150,12 @@ public sealed class SourcePuller(
         }
         await SaveValidatorsAsync(source.Name, etag, lastModified, cancellationToken);
         return new PullReport(source.Name, created, updated, unchanged, refused, false, null, problems);
+    }
+
+    private sealed class PolledRow
+    {
+        public string Source { get; init; } = "";
+        public DateTimeOffset? PolledAt { get; init; }
     }
 
     private static PullReport Failed(PullSourceOptions source, string failure) => new(source.Name, 0, 0, 0, 0, false, failure, []);

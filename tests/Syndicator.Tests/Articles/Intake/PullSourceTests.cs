@@ -111,7 +111,10 @@ public sealed class PullSourceTests
         var (app, puller, source) = await AppAsync(server.BaseUrl + "/feed.xml");
         await using var _ = app;
 
+        Assert.Equal(["cms"], (await puller.DueAsync(Ct)).Select(s => s.Name));
         var report = await puller.PullAsync(source, Ct);
+        // Polled just now: not due again for IntervalMinutes (15).
+        Assert.Empty(await puller.DueAsync(Ct));
         // An empty content:encoded falls back to the description, so "No body" goes in with its summary as the body.
         Assert.Equal((2, 1), (report.Created, report.Refused));
         Assert.Contains(report.Problems, p => p.StartsWith("entry bad (\"Bad link\")") && p.Contains("'url'") && p.Contains("javascript:"));
