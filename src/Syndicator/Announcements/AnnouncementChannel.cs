@@ -32,6 +32,7 @@ public sealed class AnnouncementChannel(
         if (article is null) return new DeliveryOutcome.Permanent($"{Name}: article {delivery.Subject.Id} is no longer in the store");
         // The key is the delivery's, so every attempt of this (article, account) carries the same one.
         var post = composer.Compose(article, account, $"syndicator-{delivery.Key}");
+        attempt.Message = post.Text;
         return await client.PostAsync(account, post, isRetry: delivery.Attempts > 1, cancellationToken);
     }
 }
