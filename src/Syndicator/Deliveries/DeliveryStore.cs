@@ -330,6 +330,16 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         return rows.Select(r => r.ToDelivery()).ToList();
     }
 
+    /// <summary>Makes a subject's waiting deliveries (pending or waiting to retry) due now: a person asked for them to go.</summary>
+    public async Task<int> MakeDueAsync(DeliverySubject subject, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE deliveries SET next_attempt_at = @now, updated_at = @now
+            WHERE subject_kind = @kind AND subject_id = @id AND state IN ('pending', 'retry-wait') AND next_attempt_at > @now
+            """, new { kind = subject.KindColumn, id = subject.Id, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
     /// <summary>Adds one ended attempt to its delivery's history.</summary>
     public async Task RecordAttemptAsync(DeliveryAttemptRecord attempt, CancellationToken cancellationToken)
     {
