@@ -1,3 +1,4 @@
+using System.Data;
 using System.Data.Common;
 using System.Security.Cryptography;
 using Dapper;
@@ -302,6 +303,17 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     public async Task<IReadOnlyList<Delivery>> ListAsync(DeliveryQuery query, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
+        // Typed even when null, so PostgreSQL knows what "@x IS NULL" compares; a time given goes through the store's timestamp handler.
+        var parameters = new DynamicParameters();
+        parameters.Add("state", query.State?.ToColumn(), DbType.String);
+        parameters.Add("channel", query.Channel, DbType.String);
+        parameters.Add("subjectKind", query.Subject?.KindColumn, DbType.String);
+        parameters.Add("subjectId", query.Subject?.Id, DbType.String);
+        parameters.Add("recipientKind", query.Recipient?.KindColumn, DbType.String);
+        parameters.Add("recipient", query.Recipient?.Id, DbType.String);
+        if (query.Since is { } since) parameters.Add("since", since.ToStoredPrecision());
+        else parameters.Add("since", null, DbType.DateTimeOffset);
+        parameters.Add("limit", query.Limit, DbType.Int32);
         var rows = await connection.QueryAsync<DeliveryRow>(new CommandDefinition($"""
             SELECT {Columns} FROM deliveries
             WHERE (@state IS NULL OR state = @state) AND (@channel IS NULL OR channel = @channel)
@@ -310,11 +322,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
               AND (@since IS NULL OR updated_at >= @since)
             ORDER BY updated_at DESC, id DESC
             LIMIT @limit
-            """, new
-            {
-                state = query.State?.ToColumn(), query.Channel, subjectKind = query.Subject?.KindColumn, subjectId = query.Subject?.Id,
-                recipientKind = query.Recipient?.KindColumn, recipient = query.Recipient?.Id, since = query.Since?.ToStoredPrecision(), limit = query.Limit,
-            }, cancellationToken: cancellationToken));
+            """, parameters, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToDelivery()).ToList();
     }
 

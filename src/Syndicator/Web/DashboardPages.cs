@@ -24,10 +24,10 @@ internal static class DashboardPages
         *{box-sizing:border-box}
         body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);margin:0}
         header{background:#1d232a;color:#fff;padding:.9rem 1.5rem}
-        header h1{font-size:1.25rem;margin:0}
+        header h1{font-size:1.25rem;margin:0;overflow-wrap:anywhere}
         header p{margin:.2rem 0 0;color:#c9d1d9;font-size:.9rem}
         header a{color:#fff}
-        main{max-width:78rem;margin:0 auto;padding:1rem 1.5rem 3rem}
+        main{max-width:78rem;margin:0 auto;padding:1rem 1.5rem 3rem;overflow-wrap:anywhere}
         section{background:#fff;border:1px solid var(--line);border-radius:6px;padding:.9rem 1.1rem;margin:1rem 0}
         h2{font-size:1.05rem;margin:0 0 .6rem}
         table{border-collapse:collapse;width:100%}

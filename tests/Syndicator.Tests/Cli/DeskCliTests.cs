@@ -12,7 +12,8 @@ namespace Syndicator.Tests.Cli;
 /// </summary>
 public sealed class DeskCliTests
 {
-    private const int TestTimeout = CliProcessTests.TestTimeout * 2;
+    /// <summary>A dozen runs of the executable, each a few seconds on a loaded machine.</summary>
+    private const int TestTimeout = 240_000;
 
     private static JsonObject Account(string name, FakeMastodonServer mastodon, string tokenFile) => new()
     {
@@ -31,7 +32,7 @@ public sealed class DeskCliTests
 
     private static async Task ImportAsync(SyndicatorSandbox sandbox, string slug, string title, DateTimeOffset published)
     {
-        var path = sandbox.File($"articles/{slug}.md", $"---\ntitle: \"{title}\"\nauthor: Jane Doe\ndate: {published:O}\n---\nBody of {slug}.\n");
+        var path = sandbox.File($"articles/{slug}.md", $"---\ntitle: \"{title}\"\nslug: {slug}\nauthor: Jane Doe\ndate: {published:O}\n---\nBody of {slug}.\n");
         var import = await sandbox.RunAsync("import", path);
         Assert.True(import.ExitCode == 0, import.ToString());
     }

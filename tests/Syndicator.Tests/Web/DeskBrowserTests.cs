@@ -53,7 +53,7 @@ public sealed class DeskBrowserTests(Chromium chromium) : IClassFixture<Chromium
     private static async Task<Article> ImportAsync(StatusServer server, string slug, string title, string author, DateTimeOffset? published = null)
     {
         var path = server.Dir.File($"articles/{slug}.md",
-            $"---\ntitle: \"{title}\"\nauthor: {author}\ndate: {(published ?? DateTimeOffset.UtcNow.AddHours(-1)):O}\ntags: [Water]\n---\nBody of {slug}.\n");
+            $"---\ntitle: \"{title}\"\nslug: {slug}\nauthor: {author}\ndate: {(published ?? DateTimeOffset.UtcNow.AddHours(-1)):O}\ntags: [Water]\n---\nBody of {slug}.\n");
         var result = await server.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct);
         return result.Files[0].Articles[0].Article;
     }
