@@ -51,6 +51,7 @@ public sealed class AnnouncementChannel(
             if (stop is not null) return stop;
             post = post with { MediaRef = mediaRef };
         }
+        attempt.Message = post.Text;
         return await client.PostAsync(account, post, isRetry: delivery.Attempts > 1, cancellationToken);
     }
 }

@@ -24,6 +24,11 @@ public static class AnnouncementsSetup
             .ConfigurePrimaryHttpMessageHandler(sp => ImageFetcher.Handler(sp.GetRequiredService<IOptions<SiteOptions>>().Value.AllowLocalUrls));
         services.AddSingleton<IDeliveryNamer, ArticleNamer>();
         services.AddTransient<Announcer>();
+        // The publisher's desk: one service per thing a person asks for, used by the CLI and the dashboard alike.
+        services.AddTransient<AnnounceNow>();
+        services.AddTransient<AnnounceAgain>();
+        services.AddTransient<HoldAnnouncements>();
+        services.AddTransient<MissedAnnouncements>();
         services.AddHttpClient<MastodonClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHttpClient<XClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddSingleton<BlueskySessions>();

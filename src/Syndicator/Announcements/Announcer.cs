@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Syndicator.Articles;
 using Syndicator.Deliveries;
-using Syndicator.Storage;
 
 namespace Syndicator.Announcements;
 
@@ -19,7 +18,6 @@ public sealed class Announcer(
     DeliveryWorker worker,
     IEnumerable<AnnouncementChannel> channels,
     PostComposer composer,
-    Database database,
     ILogger<Announcer> logger)
 {
     private readonly Dictionary<Network, AnnouncementChannel> channelsByNetwork = channels.ToDictionary(c => c.Network);
@@ -42,15 +40,6 @@ public sealed class Announcer(
             }
         }));
         return reports;
-    }
-
-    /// <summary>Announces one article now on every account it belongs to, even when it is older than Announcements:MaxAgeHours.</summary>
-    public async Task<IReadOnlyList<AccountReport>> AnnounceNowAsync(Article article, CancellationToken cancellationToken)
-    {
-        await using (var connection = await database.OpenAsync(cancellationToken))
-            foreach (var account in planner.AccountsFor(article))
-                await planner.PlanAsync(connection, null, article, account, cancellationToken);
-        return await SendDueAsync(article.Id, cancellationToken);
     }
 
     public IEnumerable<(SocialAccount Account, ComposedPost Post)> Preview(Article article) =>

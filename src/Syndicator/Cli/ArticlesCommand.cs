@@ -32,16 +32,16 @@ internal static class ArticlesCommand
             return 0;
         }));
 
-        var slug = new Argument<string>("SLUG") { Description = "The article's slug, as 'articles list' shows it." };
+        var slug = new Argument<string>("SLUG") { Description = "The article's slug (or id), as 'articles list' shows it." };
         var showJson = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var show = new Command("show", "Show one article in full.") { slug, showJson };
         show.SetAction((parse, ct) => SyndicatorCli.WithAppAsync(async app =>
         {
             var wanted = parse.GetValue(slug)!;
-            var article = await app.Services.GetRequiredService<ArticleStore>().FindBySlugAsync(wanted, ct);
+            var article = await app.Services.GetRequiredService<ArticleStore>().FindBySlugOrIdAsync(wanted, ct);
             if (article is null)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]No article with slug '{wanted}'.[/] Run 'syndicator articles list' to see the slugs.");
+                AnsiConsole.MarkupLineInterpolated($"[red]No article has the slug or id '{wanted}'.[/] Run 'syndicator articles list' to see the slugs.");
                 return 1;
             }
             if (parse.GetValue(showJson))

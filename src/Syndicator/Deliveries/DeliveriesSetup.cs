@@ -10,6 +10,7 @@ public static class DeliveriesSetup
         services.AddSingleton<DeliveryStore>();
         services.AddSingleton<DeliveryWorker>();
         services.AddSingleton(DeliveryNode.ThisProcess);
+        services.AddTransient<RetryDelivery>();
         return services.AddSingleton<DeliveryDirectory>();
     }
 }

@@ -9,6 +9,12 @@ public abstract record DeliveryOutcome
     /// </summary>
     public DateTimeOffset? PauseRecipientUntil { get; init; }
 
+    /// <summary>What kind of failure this was, for the advice the publisher reads (see <see cref="FailureAdvice"/>).</summary>
+    public FailureCause Cause { get; init; } = FailureCause.Other;
+
+    /// <summary>The service's HTTP status, when it answered.</summary>
+    public int? Status { get; init; }
+
     public sealed record Sent(string? RemoteId, string? RemoteUrl) : DeliveryOutcome;
 
     /// <summary>Worth trying again: timeouts, dropped connections, 5xx, 429. <paramref name="NotBefore"/> is the service's own reset time, when it gave one.</summary>
@@ -22,4 +28,21 @@ public abstract record DeliveryOutcome
     /// have been delivered, so it is not resent on its own (see <see cref="DeliveryState.Unconfirmed"/>).
     /// </summary>
     public sealed record Unconfirmed(string Error, string? RemoteId = null) : DeliveryOutcome;
+}
+
+/// <summary>The kinds of failure a publisher is told about differently: stored with each attempt.</summary>
+public enum FailureCause
+{
+    /// <summary>Anything else: the error's words say it.</summary>
+    Other,
+    /// <summary>The service answered with an error status (<see cref="DeliveryOutcome.Status"/>).</summary>
+    Answered,
+    /// <summary>The service did not answer in time.</summary>
+    Timeout,
+    /// <summary>The service could not be reached or dropped the connection.</summary>
+    Unreachable,
+    /// <summary>The service answered with something that could not be read.</summary>
+    UnreadableAnswer,
+    /// <summary>A credential is missing or its env: variable or file: cannot be read.</summary>
+    Credential,
 }

@@ -1,3 +1,4 @@
+using System.Data;
 using System.Data.Common;
 using System.Security.Cryptography;
 using Dapper;
@@ -37,6 +38,11 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     /// <summary>Not to an account a network told to wait.</summary>
     private const string NotPaused = """
         NOT EXISTS (SELECT 1 FROM delivery_pauses p WHERE p.channel = deliveries.channel AND p.recipient = deliveries.recipient AND p.paused_until > @now)
+        """;
+
+    /// <summary>Not of a subject a person held.</summary>
+    private const string NotHeld = """
+        NOT EXISTS (SELECT 1 FROM delivery_holds h WHERE h.subject_kind = deliveries.subject_kind AND h.subject_id = deliveries.subject_id)
         """;
 
     /// <summary>Creates the delivery unless one exists for the same channel, subject and recipient. True when it was created.</summary>
@@ -106,7 +112,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
                 SELECT id FROM deliveries
                 WHERE channel = @channel AND (@recipient IS NULL OR recipient = @recipient)
                   AND (@subjectKind IS NULL OR (subject_kind = @subjectKind AND subject_id = @subjectId))
-                  AND {Due} AND {NotPaused} {othersSending}
+                  AND {Due} AND {NotPaused} AND {NotHeld} {othersSending}
                 ORDER BY next_attempt_at, id
                 LIMIT @limit
                 {database.Dialect.ForUpdateSkipLocked})
@@ -302,17 +308,115 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     }
 
     /// <summary>The newest deliveries first, narrowed by state, channel and subject when given.</summary>
-    public async Task<IReadOnlyList<Delivery>> ListAsync(DeliveryState? state, string? channel, DeliverySubject? subject, int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<Delivery>> ListAsync(DeliveryState? state, string? channel, DeliverySubject? subject, int limit, CancellationToken cancellationToken) =>
+        ListAsync(new DeliveryQuery(state, channel, subject, Limit: limit), cancellationToken);
+
+    /// <summary>The most recently changed deliveries first, narrowed by every filter the query gives (a subject by kind and id, any version).</summary>
+    public async Task<IReadOnlyList<Delivery>> ListAsync(DeliveryQuery query, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
+        // Typed even when null, so PostgreSQL knows what "@x IS NULL" compares; a time given goes through the store's timestamp handler.
+        var parameters = new DynamicParameters();
+        parameters.Add("state", query.State?.ToColumn(), DbType.String);
+        parameters.Add("channel", query.Channel, DbType.String);
+        parameters.Add("subjectKind", query.Subject?.KindColumn, DbType.String);
+        parameters.Add("subjectId", query.Subject?.Id, DbType.String);
+        parameters.Add("recipientKind", query.Recipient?.KindColumn, DbType.String);
+        parameters.Add("recipient", query.Recipient?.Id, DbType.String);
+        if (query.Since is { } since) parameters.Add("since", since.ToStoredPrecision());
+        else parameters.Add("since", null, DbType.DateTimeOffset);
+        parameters.Add("limit", query.Limit, DbType.Int32);
         var rows = await connection.QueryAsync<DeliveryRow>(new CommandDefinition($"""
             SELECT {Columns} FROM deliveries
             WHERE (@state IS NULL OR state = @state) AND (@channel IS NULL OR channel = @channel)
               AND (@subjectKind IS NULL OR (subject_kind = @subjectKind AND subject_id = @subjectId))
+              AND (@recipientKind IS NULL OR (recipient_kind = @recipientKind AND recipient = @recipient))
+              AND (@since IS NULL OR updated_at >= @since)
             ORDER BY updated_at DESC, id DESC
             LIMIT @limit
-            """, new { state = state?.ToColumn(), channel, subjectKind = subject?.KindColumn, subjectId = subject?.Id, limit }, cancellationToken: cancellationToken));
+            """, parameters, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToDelivery()).ToList();
+    }
+
+    /// <summary>Every delivery of the given subjects of one kind (the articles on a dashboard page), oldest first.</summary>
+    public async Task<IReadOnlyList<Delivery>> ListForSubjectsAsync(SubjectKind kind, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        if (ids.Count == 0) return [];
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var parameters = new DynamicParameters(new { subjectKind = new DeliverySubject(kind, "").KindColumn });
+        var rows = await connection.QueryAsync<DeliveryRow>(new CommandDefinition($"""
+            SELECT {Columns} FROM deliveries WHERE subject_kind = @subjectKind AND subject_id IN {SqlList.In(parameters, "id", ids)} ORDER BY id
+            """, parameters, cancellationToken: cancellationToken));
+        return rows.Select(r => r.ToDelivery()).ToList();
+    }
+
+    /// <summary>Makes a subject's waiting deliveries (pending or waiting to retry) due now: a person asked for them to go.</summary>
+    public async Task<int> MakeDueAsync(DeliverySubject subject, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE deliveries SET next_attempt_at = @now, updated_at = @now
+            WHERE subject_kind = @kind AND subject_id = @id AND state IN ('pending', 'retry-wait') AND next_attempt_at > @now
+            """, new { kind = subject.KindColumn, id = subject.Id, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Adds one ended attempt to its delivery's history.</summary>
+    public async Task RecordAttemptAsync(DeliveryAttemptRecord attempt, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO delivery_attempts (delivery_id, attempt, node, outcome, status, cause, error, message, at)
+            VALUES (@DeliveryId, @Attempt, @Node, @outcome, @Status, @cause, @Error, @Message, @At)
+            """, new
+            {
+                attempt.DeliveryId, attempt.Attempt, attempt.Node, outcome = attempt.Outcome.ToColumn(), attempt.Status,
+                cause = attempt.Cause.ToString().ToLowerInvariant(), attempt.Error, attempt.Message, attempt.At,
+            }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>The attempts of the given deliveries, oldest first.</summary>
+    public async Task<IReadOnlyList<DeliveryAttemptRecord>> AttemptsAsync(IReadOnlyCollection<long> deliveryIds, CancellationToken cancellationToken)
+    {
+        if (deliveryIds.Count == 0) return [];
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var parameters = new DynamicParameters();
+        var rows = await connection.QueryAsync<AttemptRow>(new CommandDefinition($"""
+            SELECT delivery_id AS DeliveryId, attempt AS Attempt, node AS Node, outcome AS Outcome, status AS Status, cause AS Cause,
+                   error AS Error, message AS Message, at AS At
+            FROM delivery_attempts WHERE delivery_id IN {SqlList.In(parameters, "id", deliveryIds)} ORDER BY id
+            """, parameters, cancellationToken: cancellationToken));
+        return rows.Select(r => new DeliveryAttemptRecord(r.DeliveryId, r.Attempt, r.Node, AttemptOutcomes.FromColumn(r.Outcome), r.Status,
+            Enum.TryParse<FailureCause>(r.Cause, ignoreCase: true, out var cause) ? cause : FailureCause.Other, r.Error, r.Message, r.At)).ToList();
+    }
+
+    /// <summary>Holds a subject: none of its deliveries is claimed until <see cref="UnholdAsync"/>. False when it was held already.</summary>
+    public async Task<bool> HoldAsync(DeliverySubject subject, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO delivery_holds (subject_kind, subject_id, held_at) VALUES (@kind, @id, @now) ON CONFLICT (subject_kind, subject_id) DO NOTHING
+            """, new { kind = subject.KindColumn, id = subject.Id, now = time.GetUtcNow() }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    /// <summary>Lifts a hold; the subject's waiting deliveries are claimed again in their place. False when it was not held.</summary>
+    public async Task<bool> UnholdAsync(DeliverySubject subject, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM delivery_holds WHERE subject_kind = @kind AND subject_id = @id",
+            new { kind = subject.KindColumn, id = subject.Id }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    /// <summary>When each of the given subjects of one kind was held; those not held are left out.</summary>
+    public async Task<IReadOnlyDictionary<string, DateTimeOffset>> HeldAsync(SubjectKind kind, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        if (ids.Count == 0) return new Dictionary<string, DateTimeOffset>();
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var parameters = new DynamicParameters(new { kind = new DeliverySubject(kind, "").KindColumn });
+        var rows = await connection.QueryAsync<(string Id, DateTimeOffset HeldAt)>(new CommandDefinition($"""
+            SELECT subject_id, held_at FROM delivery_holds WHERE subject_kind = @kind AND subject_id IN {SqlList.In(parameters, "id", ids)}
+            """, parameters, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => r.Id, r => r.HeldAt, StringComparer.Ordinal);
     }
 
     /// <summary>Deletes sent deliveries sent before <paramref name="cutoff"/>; nothing pending, waiting or failed is touched.</summary>
@@ -340,7 +444,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<(string Channel, long Count)>(new CommandDefinition($"""
-            SELECT channel, COUNT(*) FROM deliveries WHERE {Due} AND {NotPaused} GROUP BY channel
+            SELECT channel, COUNT(*) FROM deliveries WHERE {Due} AND {NotPaused} AND {NotHeld} GROUP BY channel
             """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken));
         return rows.ToDictionary(r => r.Channel, r => r.Count, StringComparer.Ordinal);
     }
@@ -353,6 +457,19 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
             SELECT {Columns} FROM deliveries WHERE subject_kind = @subjectKind AND subject_id = @subjectId ORDER BY channel, recipient, id
             """, new { subjectKind = subject.KindColumn, subjectId = subject.Id }, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToDelivery()).ToList();
+    }
+
+    private sealed class AttemptRow
+    {
+        public long DeliveryId { get; init; }
+        public int Attempt { get; init; }
+        public string Node { get; init; } = "";
+        public string Outcome { get; init; } = "";
+        public int? Status { get; init; }
+        public string Cause { get; init; } = "";
+        public string? Error { get; init; }
+        public string? Message { get; init; }
+        public DateTimeOffset At { get; init; }
     }
 
     private sealed class DeliveryRow

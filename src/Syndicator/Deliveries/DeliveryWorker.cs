@@ -227,6 +227,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
                 throw new InvalidOperationException($"The {channel.Name} channel reported a message sent without marking its hand-over first.");
         }
         var state = await RecordAsync(channel.Name, delivery, outcome);
+        if (state is not null) await RecordAttemptAsync(channel.Name, delivery, outcome, state.Value, attempt.Message);
         if (state is null)
         {
             // This node stalled past its lease and another node has claimed the delivery since: its outcome is theirs to write.
@@ -315,6 +316,29 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
                 return DeliveryState.Unconfirmed;
             default:
                 throw new ArgumentOutOfRangeException(nameof(outcome));
+        }
+    }
+
+    /// <summary>
+    /// Adds the attempt to the delivery's history, after its outcome is on the row. The history is for people: a
+    /// failure to write it is logged and changes nothing about the delivery.
+    /// </summary>
+    private async Task RecordAttemptAsync(string channel, Delivery delivery, DeliveryOutcome outcome, DeliveryState state, string? message)
+    {
+        var (error, cause) = outcome switch
+        {
+            DeliveryOutcome.Transient t => (t.Error, outcome.Cause),
+            DeliveryOutcome.Permanent p => (p.Error, outcome.Cause),
+            DeliveryOutcome.Unconfirmed u => (u.Error, outcome.Cause),
+            _ => ((string?)null, FailureCause.Other),
+        };
+        try
+        {
+            await store.RecordAttemptAsync(new DeliveryAttemptRecord(delivery.Id, delivery.Attempts, Node, state.ToAttemptOutcome(), outcome.Status, cause, error, message, time.GetUtcNow()), CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("{Channel}: attempt {Attempt} of delivery {DeliveryId} could not be added to its history: {Reason}", channel, delivery.Attempts, delivery.Id, e.Message);
         }
     }
 

@@ -112,12 +112,12 @@ public sealed class HttpOutcomes(HttpService service, Func<string, string> error
         if (response.StatusCode == HttpStatusCode.TooManyRequests)
         {
             var (until, source) = RateLimitedUntil(response);
-            return new DeliveryOutcome.Transient($"{error}; paused until {Format(until)} ({source})", until) { PauseRecipientUntil = until };
+            return new DeliveryOutcome.Transient($"{error}; paused until {Format(until)} ({source})", until) { PauseRecipientUntil = until, Cause = FailureCause.Answered, Status = status };
         }
         var pause = PauseUntil(response);
         return response.StatusCode == HttpStatusCode.RequestTimeout || status >= 500
-            ? new DeliveryOutcome.Transient(error, RetryAfter(response)) { PauseRecipientUntil = pause }
-            : new DeliveryOutcome.Permanent(error) { PauseRecipientUntil = pause };
+            ? new DeliveryOutcome.Transient(error, RetryAfter(response)) { PauseRecipientUntil = pause, Cause = FailureCause.Answered, Status = status }
+            : new DeliveryOutcome.Permanent(error) { PauseRecipientUntil = pause, Cause = FailureCause.Answered, Status = status };
     }
 
     /// <summary>True for the failures <see cref="FromException"/> classifies; a cancellation the caller asked for is not one.</summary>
@@ -135,9 +135,9 @@ public sealed class HttpOutcomes(HttpService service, Func<string, string> error
         var during = call is null ? "" : $" ({call})";
         return e switch
         {
-            TaskCanceledException => new($"{service.Name}: {target} did not answer within {timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s{during}"),
-            JsonException json => new($"{service.Name}: {target} answered{(call is null ? "" : " " + call)} with JSON that could not be read: {json.Message}"),
-            _ => new($"{service.Name}: {target} could not be reached{during}: {e.Message}"),
+            TaskCanceledException => new($"{service.Name}: {target} did not answer within {timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s{during}") { Cause = FailureCause.Timeout },
+            JsonException json => new($"{service.Name}: {target} answered{(call is null ? "" : " " + call)} with JSON that could not be read: {json.Message}") { Cause = FailureCause.UnreadableAnswer },
+            _ => new($"{service.Name}: {target} could not be reached{during}: {e.Message}") { Cause = FailureCause.Unreachable },
         };
     }
 
@@ -145,7 +145,7 @@ public sealed class HttpOutcomes(HttpService service, Func<string, string> error
     /// A credential that is missing, or whose env: variable or file: cannot be read: permanent on every network,
     /// since trying again cannot help until someone sets it. <paramref name="problem"/> names the key and the fix.
     /// </summary>
-    public DeliveryOutcome.Permanent CredentialProblem(string problem) => new($"{service.Name}: {problem}");
+    public DeliveryOutcome.Permanent CredentialProblem(string problem) => new($"{service.Name}: {problem}") { Cause = FailureCause.Credential };
 
     /// <summary>
     /// A service's words fit for an error: control characters (CR, LF, escape...) become spaces so a hostile answer

@@ -57,6 +57,9 @@ public sealed class DeliveryAttempt(int lane, Func<string?, Task<bool>> handOver
     /// <summary>0 .. Lanes−1: a channel with per-lane resources (one relay connection per lane) uses this one's.</summary>
     public int Lane { get; } = lane;
 
+    /// <summary>What this attempt hands over, in the words the recipient sees (a post's text): recorded with the attempt for the publisher.</summary>
+    public string? Message { get; set; }
+
     /// <summary>Set once <see cref="HandOverAsync"/> has answered true: the service may have the message from here on.</summary>
     public bool HandedOver { get; private set; }
 

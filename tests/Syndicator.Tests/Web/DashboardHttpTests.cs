@@ -175,7 +175,7 @@ public sealed class DashboardHttpTests
         var seeded = await server.SeedAsync();
         await server.RunJobAsync(Syndicator.Scheduling.JobCatalog.EmailSend);
 
-        var (status, overview) = await server.GetTextAsync("/status");
+        var (status, overview) = await server.GetTextAsync("/status/operations");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Contains("<tr data-channel=\"bluesky\">", overview);
         Assert.Matches("<tr data-channel=\"mastodon\">.*<td class=\"num\" data-state=\"sent\">1</td>", overview);
@@ -184,7 +184,7 @@ public sealed class DashboardHttpTests
         Assert.Contains("data-outcome=\"Skipped\"", overview);
         Assert.Contains("<g data-bucket=", overview);
         Assert.DoesNotContain("Could not read", overview);
-        var (_, daily) = await server.GetTextAsync("/status?runs=days");
+        var (_, daily) = await server.GetTextAsync("/status/operations?runs=days");
         Assert.Contains("Job runs, last 14 days, per day", daily);
         Assert.Contains($"<g data-bucket=\"{DateTimeOffset.UtcNow:yyyy-MM-dd}T00:00:00.0000000+00:00\" data-runs=\"1\">", daily);
 
@@ -224,7 +224,7 @@ public sealed class DashboardHttpTests
         var (status, body) = await server.GetTextAsync("/status/articles/no-such-article");
 
         Assert.Equal(HttpStatusCode.NotFound, status);
-        Assert.Contains("There is no article with that id", body);
+        Assert.Contains("There is no article with that slug or id", body);
         Assert.Contains("href=\"/status\"", body);
     }
 
