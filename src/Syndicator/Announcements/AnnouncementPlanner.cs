@@ -6,9 +6,6 @@ using Syndicator.Deliveries;
 
 namespace Syndicator.Announcements;
 
-/// <summary>Why an account has no delivery for an article, in the publisher's words.</summary>
-public sealed record UnplannedAccount(string Account, Network Network, string Reason);
-
 /// <summary>
 /// When an article first enters the store, creates one delivery per account that should announce it (its author's
 /// accounts and the publication's, less those its <c>skipAccounts</c> names), in the import's transaction, due at
@@ -52,8 +49,11 @@ public sealed class AnnouncementPlanner(IOptions<AnnouncementOptions> options, D
     }
 
     /// <summary>The enabled accounts that announce <paramref name="article"/>: the publication's and its author's, less those it skips.</summary>
-    public IEnumerable<SocialAccount> AccountsFor(Article article) =>
-        options.Value.Accounts.Where(a => a.Enabled && (a.IsPublication || BelongsTo(a, article.Author)) && !article.Controls.Skips(a.Name));
+    public IEnumerable<SocialAccount> AccountsFor(Article article) => AccountsOf(article).Where(a => !article.Controls.Skips(a.Name));
+
+    /// <summary>The enabled accounts <paramref name="article"/> belongs to (the publication's and its author's), skipped or not.</summary>
+    public IEnumerable<SocialAccount> AccountsOf(Article article) =>
+        options.Value.Accounts.Where(a => a.Enabled && (a.IsPublication || BelongsTo(a, article.Author)));
 
     /// <summary>Publication time or announceAt, whichever is later: a backlog goes out oldest first, a future or scheduled article waits.</summary>
     public static DateTimeOffset DueAt(Article article) =>
@@ -61,28 +61,6 @@ public sealed class AnnouncementPlanner(IOptions<AnnouncementOptions> options, D
 
     public Task<bool> PlanAsync(DbConnection connection, DbTransaction? transaction, Article article, SocialAccount account, CancellationToken cancellationToken) =>
         deliveries.EnsureAsync(connection, transaction, Channel(account.Network), DeliverySubject.Article(article.Id), DeliveryRecipient.Account(account.Name), DueAt(article), cancellationToken);
-
-    /// <summary>
-    /// Every configured account that has no delivery among <paramref name="planned"/> for this article, with the
-    /// reason: what the article's status shows instead of a silent gap.
-    /// </summary>
-    public IReadOnlyList<UnplannedAccount> Unplanned(Article article, IEnumerable<Delivery> planned)
-    {
-        var have = planned.Select(d => d.Recipient.Id).ToHashSet(StringComparer.Ordinal);
-        var result = new List<UnplannedAccount>();
-        foreach (var account in options.Value.Accounts.Where(a => !have.Contains(a.Name)))
-        {
-            var reason =
-                !article.Controls.Announce ? "the article's file says announce: false"
-                : article.Controls.Skips(account.Name) ? "the article's skipAccounts names this account"
-                : !account.Enabled ? "the account is disabled (Enabled: false)"
-                : !account.IsPublication && !BelongsTo(account, article.Author) ? $"the account belongs to {account.Author}, not to {article.Author.Name}"
-                : TooOld(article) is { } age ? $"the article is {age.TotalHours:N0} hours old, more than Announcements:MaxAgeHours ({options.Value.MaxAgeHours}): an archive import is not announced"
-                : "the account was added after the article was imported";
-            result.Add(new UnplannedAccount(account.Name, account.Network, reason));
-        }
-        return result;
-    }
 
     private static bool BelongsTo(SocialAccount account, Author author)
     {

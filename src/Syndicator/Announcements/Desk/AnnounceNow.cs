@@ -12,6 +12,10 @@ public sealed record AnnounceResult(string? Refusal, IReadOnlyList<string> Creat
 {
     public static AnnounceResult Refused(string reason) => new(reason, [], []);
 
+    /// <summary>The file's announce: false is the publisher's word; a button or a command does not overrule it.</summary>
+    public static AnnounceResult AnnounceOff(Article article) =>
+        Refused($"“{article.Title}” says announce: false in its file: remove that line and import it again to announce it.");
+
     public bool Failed => Refusal is not null || Reports.Any(r => r.Report.LeftWorkFailed);
 }
 
@@ -27,6 +31,7 @@ public sealed class AnnounceNow(AnnouncementPlanner planner, Announcer announcer
         var subject = DeliverySubject.Article(article.Id);
         if ((await deliveries.HeldAsync(SubjectKind.Article, [article.Id], cancellationToken)).Count > 0)
             return AnnounceResult.Refused($"“{article.Title}” is held: lift the hold first (`syndicator announce --article {article.Slug} --unhold`).");
+        if (!article.Controls.Announce) return AnnounceResult.AnnounceOff(article);
         var accounts = planner.AccountsFor(article).ToList();
         if (accounts.Count == 0)
             return AnnounceResult.Refused($"No enabled account announces “{article.Title}”: add a publication account, or one for its author {article.Author.Name}, to Announcements:Accounts.");
@@ -51,6 +56,7 @@ public sealed class AnnounceAgain(AnnouncementPlanner planner, Announcer announc
     {
         if ((await deliveries.HeldAsync(SubjectKind.Article, [article.Id], cancellationToken)).Count > 0)
             return AnnounceResult.Refused($"“{article.Title}” is held: lift the hold first (`syndicator announce --article {article.Slug} --unhold`).");
+        if (!article.Controls.Announce) return AnnounceResult.AnnounceOff(article);
         var belonging = planner.AccountsFor(article).ToList();
         var accounts = belonging;
         if (accountName is not null)

@@ -9,6 +9,10 @@ namespace Syndicator.Announcements;
 /// <summary>Why an account an article belongs to has no announcement of it.</summary>
 public enum MissedReason
 {
+    /// <summary>The article's file says announce: false.</summary>
+    AnnounceOff,
+    /// <summary>The article's skipAccounts names the account.</summary>
+    Skipped,
     /// <summary>Published more than Announcements:MaxAgeHours before it was imported.</summary>
     TooOldWhenImported,
     /// <summary>Imported when the account was not configured, or not enabled: planning only happens at import.</summary>
@@ -38,15 +42,23 @@ public sealed class MissedAnnouncements(AnnouncementPlanner planner, DeliverySto
         foreach (var article in recent)
         {
             if (!imported.TryGetValue(article.Id, out var importedAt)) continue;
-            foreach (var account in planner.AccountsFor(article))
+            foreach (var account in planner.AccountsOf(article))
             {
                 if (planned.Contains((article.Id, AnnouncementPlanner.Channel(account.Network), account.Name))) continue;
-                var age = importedAt - article.PublishedAt;
-                missed.Add(age > maxAge
-                    ? new(article, account, MissedReason.TooOldWhenImported, importedAt,
-                        $"Not announced on {account.Name}: it was published {Hours(age)} before it was imported, more than Announcements:MaxAgeHours ({options.Value.MaxAgeHours.ToString(System.Globalization.CultureInfo.InvariantCulture)} h).")
-                    : new(article, account, MissedReason.AccountAddedLater, importedAt,
-                        $"Not announced on {account.Name}: the account was not configured (or not enabled) when the article was imported on {Shared.IsoTime.Utc(importedAt)}."));
+                // As the planner counts it: from announceAt when the file sets one.
+                var age = importedAt - (article.Controls.AnnounceAt ?? article.PublishedAt);
+                missed.Add(
+                    !article.Controls.Announce
+                        ? new(article, account, MissedReason.AnnounceOff, importedAt,
+                            $"Not announced on {account.Name}: the article's file says announce: false (remove that line and import it again to announce it).")
+                    : article.Controls.Skips(account.Name)
+                        ? new(article, account, MissedReason.Skipped, importedAt,
+                            $"Not announced on {account.Name}: the article's skipAccounts names this account (remove it there and import it again to announce it).")
+                    : age > maxAge
+                        ? new(article, account, MissedReason.TooOldWhenImported, importedAt,
+                            $"Not announced on {account.Name}: it was published {Hours(age)} before it was imported, more than Announcements:MaxAgeHours ({options.Value.MaxAgeHours.ToString(System.Globalization.CultureInfo.InvariantCulture)} h).")
+                        : new(article, account, MissedReason.AccountAddedLater, importedAt,
+                            $"Not announced on {account.Name}: the account was not configured (or not enabled) when the article was imported on {Shared.IsoTime.Utc(importedAt)}."));
             }
         }
         return missed;

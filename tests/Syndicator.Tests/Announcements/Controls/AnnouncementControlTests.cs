@@ -33,9 +33,12 @@ public sealed class AnnouncementControlTests
         Assert.Empty(rig.Mastodon.Posts);
         var stored = (await rig.App.Get<ArticleStore>().FindByIdAsync(article.Id, Ct))!;
         Assert.False(stored.Controls.Announce);
-        var unplanned = rig.App.Get<AnnouncementPlanner>().Unplanned(stored, await DeliveriesAsync(rig, stored));
-        Assert.Equal(["magazine-x", "magazine-mastodon"], unplanned.Select(u => u.Account));
-        Assert.All(unplanned, u => Assert.Contains("announce: false", u.Reason));
+        var missed = await rig.App.Get<MissedAnnouncements>().OfAsync([stored], Ct);
+        Assert.Equal(["magazine-x", "magazine-mastodon"], missed.Select(m => m.Account.Name));
+        Assert.All(missed, m => Assert.Equal(MissedReason.AnnounceOff, m.Reason));
+        // Announce now does not overrule the file.
+        Assert.NotNull((await rig.App.Get<AnnounceNow>().RunAsync(stored, Ct)).Refusal);
+        Assert.Empty(await DeliveriesAsync(rig, stored));
 
         // The publisher changes their mind: the same file without the line plans both posts.
         await rig.ImportAsync("kept-off", "announce: true\n");
@@ -136,8 +139,8 @@ public sealed class AnnouncementControlTests
         Assert.Contains(article.Warnings, w => w.Contains("\"magazine-mastdon\"") && w.Contains("no account under Announcements:Accounts"));
         var planned = await DeliveriesAsync(rig, article);
         Assert.Equal(["magazine-mastodon"], planned.Select(d => d.Recipient.Id));
-        var skipped = Assert.Single(rig.App.Get<AnnouncementPlanner>().Unplanned(article, planned));
-        Assert.Equal(("magazine-x", "the article's skipAccounts names this account"), (skipped.Account, skipped.Reason));
+        var skipped = Assert.Single(await rig.App.Get<MissedAnnouncements>().OfAsync([article], Ct));
+        Assert.Equal(("magazine-x", MissedReason.Skipped), (skipped.Account.Name, skipped.Reason));
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
         Assert.Empty(rig.X.PostedTexts);
