@@ -41,6 +41,7 @@ public static class Dashboard
         group.MapGet("", OverviewAsync);
         group.MapGet("/articles/{id}", ArticleAsync);
         group.MapPost("/deliveries/{id:long}/retry", RetryAsync);
+        DigestPages.Map(group);
     }
 
     private static async Task<IResult> OverviewAsync(HttpContext context, DashboardData data, DashboardAccess access, IOptions<SiteOptions> site, CancellationToken ct)

@@ -73,7 +73,7 @@ internal static class DashboardPages
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{E(title)} · {E(siteTitle)}</title><style>{Style}</style></head>
-        <body><header><h1><a href="{Dashboard.Path}" style="text-decoration:none">{E(siteTitle)} · Syndicator status</a></h1>{(subtitle is null ? "" : $"<p>{subtitle}</p>")}</header>
+        <body><header><h1><a href="{Dashboard.Path}" style="text-decoration:none">{E(siteTitle)} · Syndicator status</a></h1><nav class="small"><a href="{DigestPages.Path}">Digests</a></nav>{(subtitle is null ? "" : $"<p>{subtitle}</p>")}</header>
         <main>
         {body}
         </main></body></html>
