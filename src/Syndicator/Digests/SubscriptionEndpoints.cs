@@ -59,8 +59,8 @@ public static class SubscriptionEndpoints
         app.MapPost("/subscribe", async (HttpContext context, Subscriptions subscriptions, FollowCatalog catalog, JobTrigger jobs, IOptions<SiteOptions> site,
             TimeProvider time, ILogger<Subscriptions> logger, CancellationToken ct) =>
         {
-            if (await ReadFormAsync(context, ct) is not { } form)
-                return ReaderPages.Page(site.Value, "Too long", $"<p>The form was larger than {MaxFormBytes / 1024} KiB. Names and addresses are much shorter; go back and check them.</p>", StatusCodes.Status413PayloadTooLarge);
+            var (form, refused) = await ReadFormAsync(context, site.Value, "Names and addresses are much shorter; go back and check them.", ct);
+            if (form is null) return refused!;
             var known = await catalog.ListAsync(ct);
             var (choices, choiceProblems) = ReaderChoices.Parse(form["frequency"], form["tz"], form["author"], form["tag"], known, site.Value.TimeZone);
             var email = form["email"].ToString();
@@ -98,8 +98,8 @@ public static class SubscriptionEndpoints
         app.MapPost("/preferences", async (HttpContext context, Subscriptions subscriptions, FollowCatalog catalog, SubscriberTokens tokens, IOptions<SiteOptions> site,
             TimeProvider time, CancellationToken ct) =>
         {
-            if (await ReadFormAsync(context, ct) is not { } form)
-                return ReaderPages.Page(site.Value, "Too long", $"<p>The form was larger than {MaxFormBytes / 1024} KiB; go back and tick fewer authors and tags (ticking none sends everything).</p>", StatusCodes.Status413PayloadTooLarge);
+            var (form, refused) = await ReadFormAsync(context, site.Value, "Go back and tick fewer authors and tags (ticking none sends everything).", ct);
+            if (form is null) return refused!;
             var token = form["token"].ToString();
             var (result, subscriber) = await subscriptions.FindByPreferencesAsync(token, ct);
             if (result != PreferencesLinkResult.Valid) return PreferencesRefused(site.Value, result, subscriber);
@@ -153,21 +153,53 @@ public static class SubscriptionEndpoints
                 : Invalid(site.Value));
     }
 
-    /// <summary>The form, or null when its body is larger than <see cref="MaxFormBytes"/> (declared or as it arrives).</summary>
-    private static async Task<IFormCollection?> ReadFormAsync(HttpContext context, CancellationToken ct)
+    /// <summary>
+    /// The form, or the page that refuses it: 413 when its body is larger than <see cref="MaxFormBytes"/> (declared or as
+    /// it arrives) or has more fields than the form reader takes, 400 naming the field when a value holds a NUL
+    /// character (the form reader refuses those without saying where).
+    /// </summary>
+    private static async Task<(IFormCollection? Form, IResult? Refused)> ReadFormAsync(HttpContext context, SiteOptions site, string tooLargeHint, CancellationToken ct)
     {
-        if (context.Request.ContentLength > MaxFormBytes) return null;
+        var tooLarge = ReaderPages.Page(site, "Too long", $"<p>The form was larger than {MaxFormBytes / 1024} KiB. {ReaderPages.E(tooLargeHint)}</p>", StatusCodes.Status413PayloadTooLarge);
+        if (context.Request.ContentLength > MaxFormBytes) return (null, tooLarge);
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = MaxFormBytes;
-        if (!context.Request.HasFormContentType) return FormCollection.Empty;
+        if (!context.Request.HasFormContentType) return (FormCollection.Empty, null);
+        // Kept (in memory: it is at most MaxFormBytes) so a form the reader refuses can be looked at for the reason.
+        context.Request.EnableBuffering(bufferThreshold: (int)MaxFormBytes, bufferLimit: MaxFormBytes);
         try
         {
-            return await context.Request.ReadFormAsync(ct);
+            return (await context.Request.ReadFormAsync(ct), null);
         }
-        catch (Exception e) when (e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } or InvalidDataException)
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            // A chunked body without a length that grew past the limit, or a field past the form reader's own limits.
-            return null;
+            // A chunked body without a length that grew past the limit.
+            return (null, tooLarge);
         }
+        catch (InvalidDataException)
+        {
+            return await FieldWithNulAsync(context.Request, ct) is { } field
+                ? (null, ReaderPages.Page(site, "Subscribe", ReaderPages.Problems([$"{field}: the value holds a NUL character (U+0000), which no field may contain; type it again"]) +
+                    "<p>Go back and correct it.</p>", StatusCodes.Status400BadRequest))
+                : (null, tooLarge);
+        }
+    }
+
+    /// <summary>The name of the first url-encoded field whose value holds U+0000, or null.</summary>
+    private static async Task<string?> FieldWithNulAsync(HttpRequest request, CancellationToken ct)
+    {
+        if (!request.Body.CanSeek) return null;
+        request.Body.Position = 0;
+        using var reader = new StreamReader(request.Body, leaveOpen: true);
+        foreach (var pair in (await reader.ReadToEndAsync(ct)).Split('&'))
+        {
+            var equals = pair.IndexOf('=');
+            if (equals <= 0 || !Decode(pair[(equals + 1)..]).Contains('\0')) continue;
+            var key = Decode(pair[..equals]);
+            return key switch { "tz" => "time zone", "frequency" => "how often", "author" => "authors", "tag" => "tags", "email" => "e-mail", _ => Shown.Value(key, 40) };
+        }
+        return null;
+
+        static string Decode(string text) => Uri.UnescapeDataString(text.Replace('+', ' '));
     }
 
     private static IResult SignUpPage(SiteOptions site, ReaderForm form, FollowChoices known, IReadOnlyList<string> problems, DateTimeOffset now, int status = StatusCodes.Status200OK) =>
