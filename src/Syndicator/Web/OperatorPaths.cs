@@ -19,7 +19,7 @@ namespace Syndicator.Web;
 /// </remarks>
 public static class OperatorPaths
 {
-    internal static readonly PathString[] ReaderPrefixes = [FeedFileEndpoint.Prefix, "/subscribe", "/unsubscribe"];
+    internal static readonly PathString[] ReaderPrefixes = [FeedFileEndpoint.Prefix, "/subscribe", "/unsubscribe", "/preferences"];
 
     public static bool IsReaders(PathString path) => ReaderPrefixes.Any(p => path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase));
 
