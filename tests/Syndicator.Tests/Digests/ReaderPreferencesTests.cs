@@ -250,6 +250,18 @@ public sealed partial class ReaderPreferencesTests
         Assert.Equal(4, Regex.Matches(page, "<li>tags: ").Count);
     }
 
+    [Theory]
+    [InlineData("Site:TimeZone", "Mars/Olympus_Mons", "Site:TimeZone is not a known time zone")]
+    [InlineData("Site:AccentColor", "red; background:url(https://evil.example)", "Site:AccentColor must be a colour written #RRGGBB")]
+    public async Task A_site_zone_or_accent_colour_the_pages_cannot_use_is_refused_at_start_up_naming_the_key(string key, string value, string says)
+    {
+        await using var app = await Syndicator.Tests.Support.TestApp.CreateAsync(settings: new() { [key] = value });
+
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => app.Get<Microsoft.Extensions.Options.IOptions<Syndicator.Shared.SiteOptions>>().Value);
+
+        Assert.Contains(says, error.Message);
+    }
+
     [GeneratedRegex(@"https?://\S+/preferences\?token=(\S+)")]
     private static partial Regex PreferencesLink();
 }
