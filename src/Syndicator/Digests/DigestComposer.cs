@@ -62,6 +62,10 @@ public sealed class DigestComposer
 
     public string UnsubscribeUrl(Subscriber subscriber) => $"{options.PublicUrl.TrimEnd('/')}/unsubscribe?token={Uri.EscapeDataString(tokens.Unsubscribe(subscriber.Id))}";
 
+    /// <summary>The reader's preferences page (frequency, time zone, follows), by a link made now that expires after Subscriptions:PreferencesLinkDays.</summary>
+    public string PreferencesUrl(Subscriber subscriber) =>
+        $"{options.PublicUrl.TrimEnd('/')}/preferences?token={Uri.EscapeDataString(tokens.Preferences(subscriber.Id, time.GetUtcNow()))}";
+
     /// <summary>The link that confirms the subscriber's current sign-up; empty when there is none to confirm.</summary>
     public string ConfirmUrl(Subscriber subscriber) => subscriber.SignUpId is { } signUp
         ? $"{options.PublicUrl.TrimEnd('/')}/subscribe/confirm?token={Uri.EscapeDataString(tokens.Confirmation(subscriber.Id, signUp))}"
@@ -125,6 +129,7 @@ public sealed class DigestComposer
         context.SetValue("frequency", new StringValue(subscriber.Frequency == DigestFrequency.Daily ? "daily" : "weekly"));
         context.SetValue("unsubscribe_url", new StringValue(UnsubscribeUrl(subscriber)));
         context.SetValue("confirm_url", new StringValue(ConfirmUrl(subscriber)));
+        context.SetValue("preferences_url", new StringValue(PreferencesUrl(subscriber)));
         return context;
     }
 

@@ -106,15 +106,24 @@ public sealed class DigestPlanner(
         return result;
     }
 
+    /// <summary>The ids of the articles the subscriber's next digest would carry if it were planned now, in its order; nothing is written.</summary>
+    public async Task<IReadOnlyList<string>> NextArticleIdsAsync(Subscriber subscriber, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await NewArticlesAsync(connection, null, subscriber, time.GetUtcNow().ToStoredPrecision() - Settle, cancellationToken);
+    }
+
     /// <summary>Articles imported after the subscriber's watermark and up to <paramref name="cutoff"/>, of the authors or tags they follow (all when they follow none).</summary>
     private static async Task<List<string>> NewArticlesAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, Subscriber subscriber, DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         var parameters = new DynamicParameters(new { since = subscriber.CoveredUntil, cutoff });
         var filters = new List<string>();
+        // The exact spelling as well as the lower-cased one: SQLite's lower() folds ASCII only, so a follow of "Élodie" or
+        // "Ωmega" matches by its exact spelling (the one the sign-up and preferences pages store), "jane doe" by case folding.
         if (subscriber.FollowedAuthors.Count > 0)
-            filters.Add($"lower(au.name) IN {SqlList.In(parameters, "au", subscriber.FollowedAuthors.Select(a => a.ToLowerInvariant()).ToList())}");
+            filters.Add($"au.name IN {SqlList.In(parameters, "ax", subscriber.FollowedAuthors.ToList())} OR lower(au.name) IN {SqlList.In(parameters, "au", subscriber.FollowedAuthors.Select(a => a.ToLowerInvariant()).Distinct().ToList())}");
         if (subscriber.FollowedTags.Count > 0)
-            filters.Add($"a.id IN (SELECT article_id FROM article_tags WHERE lower(tag) IN {SqlList.In(parameters, "tg", subscriber.FollowedTags.Select(t => t.ToLowerInvariant()).ToList())})");
+            filters.Add($"a.id IN (SELECT article_id FROM article_tags WHERE tag IN {SqlList.In(parameters, "tx", subscriber.FollowedTags.ToList())} OR lower(tag) IN {SqlList.In(parameters, "tg", subscriber.FollowedTags.Select(t => t.ToLowerInvariant()).Distinct().ToList())})");
         return (await connection.QueryAsync<string>(new CommandDefinition($"""
             SELECT a.id FROM articles a JOIN authors au ON au.id = a.author_id
             WHERE a.created_at > @since AND a.created_at <= @cutoff AND a.unpublished_at IS NULL

@@ -12,6 +12,7 @@ public static class DigestsSetup
         services.AddSingleton<SubscriberStore>();
         services.AddSingleton<SubscriberTokens>();
         services.AddSingleton<Subscriptions>();
+        services.AddSingleton<FollowCatalog>();
         services.AddSingleton<DigestComposer>();
         services.AddSingleton<DigestPlanner>();
         services.AddSingleton<PickupFolder>();
@@ -22,6 +23,7 @@ public static class DigestsSetup
 
         // Mail feedback (bounces, complaints, mailed unsubscribes) and the suppression list
         services.AddSingleton<SuppressionList>();
+        services.AddSingleton<DigestPreview>();
         services.AddSingleton<DigestTestSend>();
         services.AddSingleton<DigestReports>();
         services.AddSingleton<Feedback.FeedbackClassifier>();

@@ -67,6 +67,23 @@ public sealed class SubscriberStore(Database database, SuppressionList suppressi
                 subscriber.SignUpId, signUpAt = subscriber.SignUpAt?.ToStoredPrecision(),
             }, transaction, cancellationToken: cancellationToken));
 
+    /// <summary>
+    /// A reader's own change of frequency, zone and follows, in one transaction; only while they receive or await the
+    /// digest (false otherwise: an unsubscribe that came first wins). State, watermark and sign-up are left alone.
+    /// </summary>
+    public async Task<bool> UpdatePreferencesAsync(string id, DigestFrequency frequency, string timeZone, IReadOnlyList<string> authors, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var changed = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE subscribers SET frequency = @frequency, time_zone = @timeZone WHERE id = @id AND state IN ('confirmed', 'pending')",
+            new { id, frequency = Column(frequency), timeZone }, transaction, cancellationToken: cancellationToken)) == 1;
+        if (!changed) return false;
+        await ReplaceFollowsAsync(connection, transaction, id, authors, tags, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
     internal async Task ReplaceFollowsAsync(DbConnection connection, DbTransaction transaction, string id, IReadOnlyList<string> authors, IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
         await connection.ExecuteAsync(new CommandDefinition(

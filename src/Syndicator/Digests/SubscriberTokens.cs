@@ -9,9 +9,13 @@ namespace Syndicator.Digests;
 /// <summary>What a valid confirmation link names: the subscriber and the sign-up it was sent for.</summary>
 public sealed record ConfirmationToken(string SubscriberId, string SignUpId);
 
+/// <summary>What a valid preferences link names: the subscriber and when the link was made (it expires, see <see cref="SubscriptionOptions.PreferencesLinkDays"/>).</summary>
+public sealed record PreferencesToken(string SubscriberId, DateTimeOffset IssuedAt);
+
 /// <summary>
 /// Signed links for confirming and unsubscribing, in base64url: <c>{subscriber id}.{HMAC-SHA256(key, "unsubscribe:" id)}</c>
-/// and <c>{subscriber id}.{sign-up id}.{HMAC-SHA256(key, "confirm:" id ":" sign-up id)}</c>. A forged or altered token
+/// and <c>{subscriber id}.{sign-up id}.{HMAC-SHA256(key, "confirm:" id ":" sign-up id)}</c>, and for the preferences page
+/// <c>{subscriber id}.{unix seconds issued}.{HMAC-SHA256(key, "preferences:" id ":" issued)}</c>. A forged or altered token
 /// fails the constant-time comparison. A confirmation token names the sign-up it belongs to, so a new sign-up of the
 /// same address (which gets a new id) makes older links stale. The key comes from Digests:SigningKey; the default file
 /// under data/ is created with a random key on first use.
@@ -20,6 +24,7 @@ public sealed class SubscriberTokens
 {
     private const string UnsubscribePurpose = "unsubscribe";
     private const string ConfirmPurpose = "confirm";
+    private const string PreferencesPurpose = "preferences";
 
     private readonly byte[] key;
 
@@ -42,6 +47,24 @@ public sealed class SubscriberTokens
     public string Unsubscribe(string subscriberId) => $"{subscriberId}.{Sign($"{UnsubscribePurpose}:{subscriberId}")}";
 
     public string Confirmation(string subscriberId, string signUpId) => $"{subscriberId}.{signUpId}.{Sign($"{ConfirmPurpose}:{subscriberId}:{signUpId}")}";
+
+    /// <summary>
+    /// A preferences link made at <paramref name="issuedAt"/>. Unlike the unsubscribe link it expires: it changes what the
+    /// reader receives, and a digest forwarded long ago should not keep that power.
+    /// </summary>
+    public string Preferences(string subscriberId, DateTimeOffset issuedAt)
+    {
+        var issued = issuedAt.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return $"{subscriberId}.{issued}.{Sign($"{PreferencesPurpose}:{subscriberId}:{issued}")}";
+    }
+
+    /// <summary>What a preferences token was made for, or null when it is forged, altered or for another purpose.</summary>
+    public PreferencesToken? VerifyPreferences(string? token) =>
+        Split(token, 3) is [var id, var issued, var mac] && Matches($"{PreferencesPurpose}:{id}:{issued}", mac)
+            && long.TryParse(issued, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            && seconds <= DateTimeOffset.MaxValue.ToUnixTimeSeconds()
+            ? new PreferencesToken(id, DateTimeOffset.FromUnixTimeSeconds(seconds))
+            : null;
 
     /// <summary>The subscriber id an unsubscribe token was made for, or null when it is forged, altered or for another purpose.</summary>
     public string? VerifyUnsubscribe(string? token) =>

@@ -13,7 +13,8 @@ using Syndicator.Shared;
 namespace Syndicator.Digests;
 
 /// <summary>
-/// Sign-up with double opt-in, confirmation, and unsubscribe: thin adapters over <see cref="Subscriptions"/>. A GET
+/// Sign-up with double opt-in, confirmation, the reader's preferences page, and unsubscribe: thin adapters over
+/// <see cref="Subscriptions"/>, with the pages in <see cref="ReaderPages"/>. A GET
 /// never changes anything (mail scanners follow links): it shows a page with a button that POSTs. The one-click
 /// unsubscribe of RFC 8058 is that POST, which unsubscribes at once. Links carry HMAC-signed tokens; a forged or
 /// altered one is refused. POST /subscribe is rate limited per client and overall (<see cref="SubscriptionOptions"/>)
@@ -42,7 +43,7 @@ public static class SubscriptionEndpoints
                     .LogWarning("Sign-up from {Client} refused: more than the Subscriptions limits allow ({PerClient} per client, {Overall} overall, per {Window} s)",
                         context.HttpContext.Connection.RemoteIpAddress, options.SignUpsPerClient, options.SignUpsOverall, options.WindowSeconds);
                 var site = context.HttpContext.RequestServices.GetRequiredService<IOptions<SiteOptions>>().Value;
-                await Page(site, "Too many sign-ups", $"<p>Too many sign-ups came in just now. Please try again in {(int)Math.Ceiling(retryAfter.TotalMinutes)} minute(s).</p>", 429)
+                await ReaderPages.Page(site, "Too many sign-ups", $"<p>Too many sign-ups came in just now. Please try again in {(int)Math.Ceiling(retryAfter.TotalMinutes)} minute(s).</p>", 429)
                     .ExecuteAsync(context.HttpContext);
             };
         });
@@ -52,35 +53,79 @@ public static class SubscriptionEndpoints
     {
         app.UseRateLimiter();
 
-        app.MapGet("/subscribe", (IOptions<SiteOptions> site) => Page(site.Value, "Subscribe", Form()));
+        app.MapGet("/subscribe", async (FollowCatalog catalog, IOptions<SiteOptions> site, TimeProvider time, CancellationToken ct) =>
+            SignUpPage(site.Value, new ReaderForm("", "", DigestFrequency.Daily, site.Value.TimeZone, [], [], ZoneChosen: false), await catalog.ListAsync(ct), [], time.GetUtcNow()));
 
-        app.MapPost("/subscribe", async (HttpContext context, Subscriptions subscriptions, JobTrigger jobs, IOptions<SiteOptions> site, ILogger<Subscriptions> logger, CancellationToken ct) =>
+        app.MapPost("/subscribe", async (HttpContext context, Subscriptions subscriptions, FollowCatalog catalog, JobTrigger jobs, IOptions<SiteOptions> site,
+            TimeProvider time, ILogger<Subscriptions> logger, CancellationToken ct) =>
         {
-            if (await ReadFormAsync(context, ct) is not { } form)
-                return Page(site.Value, "Too long", $"<p>The form was larger than {MaxFormBytes / 1024} KiB. Names and addresses are much shorter; go back and check them.</p>", StatusCodes.Status413PayloadTooLarge);
-            var frequencyText = form["frequency"].ToString().Trim();
-            DigestFrequency? frequency = frequencyText.Length == 0 || frequencyText.Equals("daily", StringComparison.OrdinalIgnoreCase) ? DigestFrequency.Daily
-                : frequencyText.Equals("weekly", StringComparison.OrdinalIgnoreCase) ? DigestFrequency.Weekly : null;
-            var zone = form["tz"].ToString();
-            var check = subscriptions.Check(new SubscriptionRequest(form["email"].ToString(), form["name"].ToString(), frequency ?? DigestFrequency.Daily,
-                zone.Trim().Length == 0 ? "UTC" : zone, [], []));
-            var problems = frequency is null ? [.. check.Problems, "how often must be daily or weekly"] : check.Problems;
+            var (form, refused) = await ReadFormAsync(context, site.Value, "Names and addresses are much shorter; go back and check them.", ct);
+            if (form is null) return refused!;
+            var known = await catalog.ListAsync(ct);
+            var (choices, choiceProblems) = ReaderChoices.Parse(form["frequency"], form["tz"], form["author"], form["tag"], known, site.Value.TimeZone);
+            var email = form["email"].ToString();
+            var check = subscriptions.Check(new SubscriptionRequest(email, form["name"].ToString(), choices?.Frequency ?? DigestFrequency.Daily,
+                choices?.TimeZone ?? site.Value.TimeZone, choices?.Authors ?? [], choices?.Tags ?? []));
+            // The zone is checked by both (Check serves the CLI too) with the same words: shown once.
+            var problems = check.Problems.Concat(choiceProblems).Distinct().ToList();
             if (problems.Count > 0)
-                return Page(site.Value, "Subscribe", $"<p>Please check the form:</p><ul>{string.Concat(problems.Select(p => $"<li>{WebUtility.HtmlEncode(p)}</li>"))}</ul>{Form()}", 400);
+            {
+                // What the reader sent stays filled in, except what cannot be (an address too long to be one).
+                var again = new ReaderForm(email.Length <= SubscriberAddress.MaxLength ? email.Trim() : "", Shown.Value(form["name"].ToString(), SubscriberName.MaxLength),
+                    choices?.Frequency ?? DigestFrequency.Daily, ReaderChoices.ZoneProblem(form["tz"]) is null ? form["tz"].ToString().Trim() : site.Value.TimeZone,
+                    [.. form["author"].OfType<string>()], [.. form["tag"].OfType<string>()], ZoneChosen: ReaderChoices.ZoneProblem(form["tz"]) is null);
+                return SignUpPage(site.Value, again, known, problems, time.GetUtcNow(), StatusCodes.Status400BadRequest);
+            }
             foreach (var warning in check.Warnings) logger.LogWarning("Sign-up form: {Warning}", warning);
 
             await subscriptions.RequestAsync(check.Accepted!, ct);
             // The service process runs the scheduler: send the confirmation now rather than at the next EmailSend run.
             await jobs.FireNowAsync(JobCatalog.EmailSend, ct);
             // The same answer whatever the address's state, so the form does not reveal who subscribes.
-            return Page(site.Value, "Check your inbox", $"<p>We sent a message to {WebUtility.HtmlEncode(check.Accepted!.Email)}. If it asks you to confirm, nothing else will be sent until you do.</p>");
+            return ReaderPages.Page(site.Value, "Check your inbox", $"<p>We sent a message to {ReaderPages.E(check.Accepted!.Email)}. If it asks you to confirm, nothing else will be sent until you do.</p>");
         }).WithMetadata(SignUpEndpoint.Marker);
+
+        // The reader's own settings, from the link in every digest. The token travels in the form on POST (a hidden
+        // field): a page on another site cannot know it, so it cannot change anyone's settings (no cookie is involved).
+        app.MapGet("/preferences", async (string? token, Subscriptions subscriptions, FollowCatalog catalog, IOptions<SiteOptions> site, TimeProvider time, CancellationToken ct) =>
+        {
+            var (result, subscriber) = await subscriptions.FindByPreferencesAsync(token, ct);
+            if (result != PreferencesLinkResult.Valid) return PreferencesRefused(site.Value, result, subscriber);
+            var form = new ReaderForm(subscriber!.Email, "", subscriber.Frequency, subscriber.TimeZone, subscriber.FollowedAuthors, subscriber.FollowedTags, ZoneChosen: true);
+            return PreferencesPage(site.Value, token!, form, await catalog.ListAsync(ct), [], time.GetUtcNow());
+        });
+
+        app.MapPost("/preferences", async (HttpContext context, Subscriptions subscriptions, FollowCatalog catalog, SubscriberTokens tokens, IOptions<SiteOptions> site,
+            TimeProvider time, CancellationToken ct) =>
+        {
+            var (form, refused) = await ReadFormAsync(context, site.Value, "Go back and tick fewer authors and tags (ticking none sends everything).", ct);
+            if (form is null) return refused!;
+            var token = form["token"].ToString();
+            var (result, subscriber) = await subscriptions.FindByPreferencesAsync(token, ct);
+            if (result != PreferencesLinkResult.Valid) return PreferencesRefused(site.Value, result, subscriber);
+            var known = await catalog.ListAsync(ct);
+            var (choices, problems) = ReaderChoices.Parse(form["frequency"], form["tz"], form["author"], form["tag"], known, subscriber!.TimeZone);
+            if (choices is null)
+            {
+                var again = new ReaderForm(subscriber.Email, "", subscriber.Frequency, ReaderChoices.ZoneProblem(form["tz"]) is null ? form["tz"].ToString().Trim() : subscriber.TimeZone,
+                    [.. form["author"].OfType<string>()], [.. form["tag"].OfType<string>()], ZoneChosen: true);
+                return PreferencesPage(site.Value, token, again, known, problems, time.GetUtcNow(), StatusCodes.Status400BadRequest);
+            }
+            (result, subscriber) = await subscriptions.SavePreferencesAsync(token, choices, ct);
+            if (result != PreferencesLinkResult.Valid) return PreferencesRefused(site.Value, result, subscriber);
+            var follows = subscriber!.FollowedAuthors.Concat(subscriber.FollowedTags).ToList();
+            return ReaderPages.Page(site.Value, "Preferences saved", $"""
+                <p>From the next digest, {ReaderPages.E(subscriber.Email)} receives the <strong>{ReaderChoices.Name(subscriber.Frequency)}</strong> digest
+                in the morning of <strong>{ReaderPages.E(subscriber.TimeZone)}</strong>, with {(follows.Count == 0 ? "every new article" : "the new articles of " + string.Join(", ", follows.Select(f => $"<bdi>{ReaderPages.E(f)}</bdi>")))}.</p>
+                <p><a href="/preferences?token={WebUtility.UrlEncode(token)}">Change them again</a> · <a href="/unsubscribe?token={WebUtility.UrlEncode(tokens.Unsubscribe(subscriber.Id))}">Unsubscribe</a></p>
+                """);
+        });
 
         app.MapGet("/subscribe/confirm", async (string? token, Subscriptions subscriptions, IOptions<SiteOptions> site, CancellationToken ct) =>
         {
             var (result, subscriber) = await subscriptions.CheckConfirmationAsync(token, ct);
             return result == ConfirmationResult.Confirmed
-                ? Page(site.Value, "Confirm your subscription", $"""
+                ? ReaderPages.Page(site.Value, "Confirm your subscription", $"""
                     <form method="post" action="/subscribe/confirm?token={WebUtility.UrlEncode(token)}"><button type="submit">Yes, send me the digest</button></form>
                     """)
                 : Refused(site.Value, result, subscriber);
@@ -90,13 +135,13 @@ public static class SubscriptionEndpoints
         {
             var (result, subscriber) = await subscriptions.ConfirmAsync(token, ct);
             return result == ConfirmationResult.Confirmed
-                ? Page(site.Value, "Subscribed", $"<p>Thank you. {WebUtility.HtmlEncode(subscriber!.Email)} will receive the {subscriber.Frequency.ToString().ToLowerInvariant()} digest.</p>")
+                ? ReaderPages.Page(site.Value, "Subscribed", $"<p>Thank you. {WebUtility.HtmlEncode(subscriber!.Email)} will receive the {subscriber.Frequency.ToString().ToLowerInvariant()} digest.</p>")
                 : Refused(site.Value, result, subscriber);
         });
 
         app.MapGet("/unsubscribe", async (string? token, Subscriptions subscriptions, IOptions<SiteOptions> site, CancellationToken ct) =>
             await subscriptions.FindUnsubscribingAsync(token, ct) is { } subscriber
-                ? Page(site.Value, "Unsubscribe", $"""
+                ? ReaderPages.Page(site.Value, "Unsubscribe", $"""
                     <p>Stop sending the digest to {WebUtility.HtmlEncode(subscriber.Email)}?</p>
                     <form method="post" action="/unsubscribe?token={WebUtility.UrlEncode(token)}"><button type="submit">Unsubscribe</button></form>
                     """)
@@ -104,61 +149,105 @@ public static class SubscriptionEndpoints
 
         app.MapPost("/unsubscribe", async (string? token, Subscriptions subscriptions, IOptions<SiteOptions> site, CancellationToken ct) =>
             await subscriptions.UnsubscribeAsync(token, ct) is { } subscriber
-                ? Page(site.Value, "Unsubscribed", $"<p>{WebUtility.HtmlEncode(subscriber.Email)} will receive no more digests.</p>")
+                ? ReaderPages.Page(site.Value, "Unsubscribed", $"<p>{WebUtility.HtmlEncode(subscriber.Email)} will receive no more digests.</p>")
                 : Invalid(site.Value));
     }
 
-    /// <summary>The form, or null when its body is larger than <see cref="MaxFormBytes"/> (declared or as it arrives).</summary>
-    private static async Task<IFormCollection?> ReadFormAsync(HttpContext context, CancellationToken ct)
+    /// <summary>
+    /// The form, or the page that refuses it: 413 when its body is larger than <see cref="MaxFormBytes"/> (declared or as
+    /// it arrives) or has more fields than the form reader takes, 400 naming the field when a value holds a NUL
+    /// character (the form reader refuses those without saying where).
+    /// </summary>
+    private static async Task<(IFormCollection? Form, IResult? Refused)> ReadFormAsync(HttpContext context, SiteOptions site, string tooLargeHint, CancellationToken ct)
     {
-        if (context.Request.ContentLength > MaxFormBytes) return null;
+        var tooLarge = ReaderPages.Page(site, "Too long", $"<p>The form was larger than {MaxFormBytes / 1024} KiB. {ReaderPages.E(tooLargeHint)}</p>", StatusCodes.Status413PayloadTooLarge);
+        if (context.Request.ContentLength > MaxFormBytes) return (null, tooLarge);
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = MaxFormBytes;
-        if (!context.Request.HasFormContentType) return FormCollection.Empty;
+        if (!context.Request.HasFormContentType) return (FormCollection.Empty, null);
+        // Kept (in memory: it is at most MaxFormBytes) so a form the reader refuses can be looked at for the reason.
+        context.Request.EnableBuffering(bufferThreshold: (int)MaxFormBytes, bufferLimit: MaxFormBytes);
         try
         {
-            return await context.Request.ReadFormAsync(ct);
+            return (await context.Request.ReadFormAsync(ct), null);
         }
-        catch (Exception e) when (e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } or InvalidDataException)
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            // A chunked body without a length that grew past the limit, or a field past the form reader's own limits.
-            return null;
+            // A chunked body without a length that grew past the limit.
+            return (null, tooLarge);
+        }
+        catch (InvalidDataException)
+        {
+            return await FieldWithNulAsync(context.Request, ct) is { } field
+                ? (null, ReaderPages.Page(site, "Subscribe", ReaderPages.Problems([$"{field}: the value holds a NUL character (U+0000), which no field may contain; type it again"]) +
+                    "<p>Go back and correct it.</p>", StatusCodes.Status400BadRequest))
+                : (null, tooLarge);
         }
     }
 
-    private static string Form() => """
-        <form method="post" action="/subscribe">
-          <p><label>E-mail <input type="email" name="email" required maxlength="254"></label></p>
-          <p><label>Name <input type="text" name="name" maxlength="64"></label></p>
-          <p><label>How often <select name="frequency"><option value="daily">Daily</option><option value="weekly">Weekly</option></select></label></p>
-          <p><label>Time zone <input type="text" name="tz" value="UTC" maxlength="64"></label></p>
-          <p><button type="submit">Subscribe</button></p>
-        </form>
-        """;
+    /// <summary>The name of the first url-encoded field whose value holds U+0000, or null.</summary>
+    private static async Task<string?> FieldWithNulAsync(HttpRequest request, CancellationToken ct)
+    {
+        if (!request.Body.CanSeek) return null;
+        request.Body.Position = 0;
+        using var reader = new StreamReader(request.Body, leaveOpen: true);
+        foreach (var pair in (await reader.ReadToEndAsync(ct)).Split('&'))
+        {
+            var equals = pair.IndexOf('=');
+            if (equals <= 0 || !Decode(pair[(equals + 1)..]).Contains('\0')) continue;
+            var key = Decode(pair[..equals]);
+            return key switch { "tz" => "time zone", "frequency" => "how often", "author" => "authors", "tag" => "tags", "email" => "e-mail", _ => Shown.Value(key, 40) };
+        }
+        return null;
+
+        static string Decode(string text) => Uri.UnescapeDataString(text.Replace('+', ' '));
+    }
+
+    private static IResult SignUpPage(SiteOptions site, ReaderForm form, FollowChoices known, IReadOnlyList<string> problems, DateTimeOffset now, int status = StatusCodes.Status200OK) =>
+        ReaderPages.Page(site, $"Subscribe to {site.Title}", $"""
+            {(problems.Count > 0 ? ReaderPages.Problems(problems) : $"<p>New articles from {ReaderPages.E(site.Title)} by e-mail, once a day or once a week. We send a message to confirm first.</p>")}
+            <form method="post" action="/subscribe">
+              <p><label for="email">E-mail</label><input type="email" id="email" name="email" required maxlength="{SubscriberAddress.MaxLength}" autocomplete="email" value="{ReaderPages.E(form.Email)}"></p>
+              <p><label for="name">Name <span class="hint">(optional, for the greeting)</span></label><input type="text" id="name" name="name" maxlength="{SubscriberName.MaxLength}" autocomplete="name" dir="auto" value="{ReaderPages.E(form.Name)}"></p>
+              {ReaderPages.ChoiceFields(form, known, now)}
+              <p><button type="submit">Subscribe</button></p>
+            </form>
+            """, status, zoneScript: true);
+
+    private static IResult PreferencesPage(SiteOptions site, string token, ReaderForm form, FollowChoices known, IReadOnlyList<string> problems, DateTimeOffset now, int status = StatusCodes.Status200OK) =>
+        ReaderPages.Page(site, "Your digest", $"""
+            {(problems.Count > 0 ? ReaderPages.Problems(problems) : "")}
+            <p>Settings for {ReaderPages.E(form.Email)}. Changes apply from the next digest.</p>
+            <form method="post" action="/preferences">
+              <input type="hidden" name="token" value="{ReaderPages.E(token)}">
+              {ReaderPages.ChoiceFields(form, known, now)}
+              <p><button type="submit">Save</button></p>
+            </form>
+            """, status);
+
+    private static IResult PreferencesRefused(SiteOptions site, PreferencesLinkResult result, Subscriber? subscriber) => result switch
+    {
+        PreferencesLinkResult.Expired => ReaderPages.Page(site, "Link expired",
+            "<p>This preferences link has expired. Every digest carries a fresh one: use the link in your latest digest.</p>", StatusCodes.Status410Gone),
+        PreferencesLinkResult.NotSubscribed => ReaderPages.Page(site, "Not subscribed",
+            $"<p>{ReaderPages.E(subscriber!.Email)} no longer receives the digest, so there is nothing to change. <a href=\"/subscribe\">Subscribe again</a> if you want it back.</p>", StatusCodes.Status410Gone),
+        _ => Invalid(site),
+    };
 
     private static IResult Refused(SiteOptions site, ConfirmationResult result, Subscriber? subscriber) => result switch
     {
-        ConfirmationResult.AlreadyConfirmed => Page(site, "Already subscribed",
+        ConfirmationResult.AlreadyConfirmed => ReaderPages.Page(site, "Already subscribed",
             $"<p>{WebUtility.HtmlEncode(subscriber!.Email)} already receives the {subscriber.Frequency.ToString().ToLowerInvariant()} digest. There is nothing to confirm.</p>"),
-        ConfirmationResult.Expired => Page(site, "Link expired",
+        ConfirmationResult.Expired => ReaderPages.Page(site, "Link expired",
             "<p>This confirmation link has expired. <a href=\"/subscribe\">Sign up again</a> and use the link in the new e-mail.</p>", StatusCodes.Status410Gone),
-        ConfirmationResult.Superseded => Page(site, "Link no longer valid",
+        ConfirmationResult.Superseded => ReaderPages.Page(site, "Link no longer valid",
             "<p>This confirmation link belongs to an earlier sign-up of this address: it was unsubscribed or signed up again since. " +
             "<a href=\"/subscribe\">Sign up again</a> and use the link in the newest e-mail.</p>", StatusCodes.Status410Gone),
         _ => Invalid(site),
     };
 
     private static IResult Invalid(SiteOptions site) =>
-        Page(site, "Link not valid", "<p>This link is not valid. It may have been altered or copied incompletely; use the link from the latest e-mail.</p>", 400);
+        ReaderPages.Page(site, "Link not valid", "<p>This link is not valid. It may have been altered or copied incompletely; use the link from the latest e-mail.</p>", 400);
 
-    private static IResult Page(SiteOptions site, string title, string body, int status = 200) => Results.Content($"""
-        <!DOCTYPE html>
-        <html lang="{WebUtility.HtmlEncode(site.Language)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-        <title>{WebUtility.HtmlEncode(title)} · {WebUtility.HtmlEncode(site.Title)}</title></head>
-        <body style="font-family:Georgia,serif;max-width:34rem;margin:3rem auto;padding:0 1rem;line-height:1.5">
-        <h1>{WebUtility.HtmlEncode(title)}</h1>
-        {body}
-        </body></html>
-        """, "text/html; charset=utf-8", statusCode: status);
 
     /// <summary>Marks the endpoint the sign-up limits count.</summary>
     private sealed class SignUpEndpoint

@@ -24,6 +24,12 @@ public sealed class SubscriptionOptions
     [Range(1, 24 * 30, ErrorMessage = "Subscriptions:ConfirmationHours must be between 1 and 720 (30 days).")]
     public int ConfirmationHours { get; set; } = 48;
 
+    /// <summary>A preferences link (in every digest) older than this is refused; the next digest brings a fresh one.</summary>
+    [Range(1, 3650, ErrorMessage = "Subscriptions:PreferencesLinkDays must be between 1 and 3650 days.")]
+    public int PreferencesLinkDays { get; set; } = 90;
+
+    public TimeSpan PreferencesLinkLifetime => TimeSpan.FromDays(PreferencesLinkDays);
+
     public TimeSpan Window => TimeSpan.FromSeconds(WindowSeconds);
 
     public TimeSpan ConfirmationLifetime => TimeSpan.FromHours(ConfirmationHours);

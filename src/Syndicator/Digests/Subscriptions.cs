@@ -35,6 +35,17 @@ public enum ConfirmationResult
     Invalid,
 }
 
+public enum PreferencesLinkResult
+{
+    Valid,
+    /// <summary>Older than Subscriptions:PreferencesLinkDays.</summary>
+    Expired,
+    /// <summary>The reader no longer receives the digest (unsubscribed, bounced, complained, suspended).</summary>
+    NotSubscribed,
+    /// <summary>Forged, altered, for another purpose, or for a subscriber that no longer exists.</summary>
+    Invalid,
+}
+
 /// <summary>
 /// Subscribing, confirming and unsubscribing: the one implementation the CLI verbs and the HTTP endpoints call, so
 /// both check addresses, names and time zones alike, give a new subscriber the same first watermark
@@ -58,8 +69,7 @@ public sealed class Subscriptions(
         var problems = new List<string>();
         var warnings = new List<string>();
         if (SubscriberAddress.Problem(request.Email) is { } address) problems.Add(address);
-        if (string.IsNullOrWhiteSpace(request.TimeZone) || TimeZoneLookup.Find(request.TimeZone.Trim()) is null)
-            problems.Add($"time zone '{Shorten(request.TimeZone)}' is unknown; use an IANA id such as Europe/London or Asia/Tehran");
+        if (ReaderChoices.ZoneProblem(request.TimeZone) is { } zone) problems.Add(zone);
         var name = SubscriberName.Clean(request.Name, out var nameWarning);
         if (nameWarning is not null) warnings.Add(nameWarning);
         return problems.Count > 0
@@ -163,8 +173,39 @@ public sealed class Subscriptions(
         return subscriber;
     }
 
+    /// <summary>
+    /// The subscriber a preferences link is for, when it is genuine, younger than Subscriptions:PreferencesLinkDays and
+    /// names a reader who still gets (or awaits) the digest. Nothing is changed (a GET, which mail scanners follow).
+    /// </summary>
+    public async Task<(PreferencesLinkResult Result, Subscriber? Subscriber)> FindByPreferencesAsync(string? token, CancellationToken cancellationToken)
+    {
+        if (tokens.VerifyPreferences(token) is not { } link || await store.FindAsync(link.SubscriberId, cancellationToken) is not { } subscriber)
+            return (PreferencesLinkResult.Invalid, null);
+        var age = time.GetUtcNow() - link.IssuedAt;
+        // A link from the future was not made by this clock; refuse it like an altered one (a minute of slack for clock steps).
+        if (age < -TimeSpan.FromMinutes(1)) return (PreferencesLinkResult.Invalid, null);
+        if (age > options.Value.PreferencesLinkLifetime) return (PreferencesLinkResult.Expired, subscriber);
+        return subscriber.State is SubscriberState.Confirmed or SubscriberState.Pending
+            ? (PreferencesLinkResult.Valid, subscriber)
+            : (PreferencesLinkResult.NotSubscribed, subscriber);
+    }
+
+    /// <summary>
+    /// Saves a reader's choices from the preferences page (the link checked again, so an unsubscribe in between wins).
+    /// The next digest plan uses them: the period is counted in the new zone and frequency, and the watermark stays, so
+    /// no article is repeated or skipped by the change.
+    /// </summary>
+    public async Task<(PreferencesLinkResult Result, Subscriber? Subscriber)> SavePreferencesAsync(string? token, ReaderChoices choices, CancellationToken cancellationToken)
+    {
+        var (result, subscriber) = await FindByPreferencesAsync(token, cancellationToken);
+        if (result != PreferencesLinkResult.Valid) return (result, subscriber);
+        if (!await store.UpdatePreferencesAsync(subscriber!.Id, choices.Frequency, choices.TimeZone, choices.Authors, choices.Tags, cancellationToken))
+            return (PreferencesLinkResult.NotSubscribed, subscriber);
+        logger.LogInformation("Subscriber {Id} changed their preferences: {Frequency}, {Zone}, {Authors} author(s) and {Tags} tag(s) followed",
+            subscriber.Id, choices.Frequency, choices.TimeZone, choices.Authors.Count, choices.Tags.Count);
+        return (result, await store.FindAsync(subscriber.Id, cancellationToken));
+    }
+
     private bool Expired(Subscriber subscriber, DateTimeOffset now) =>
         subscriber.SignUpAt is not { } at || now - at > options.Value.ConfirmationLifetime;
-
-    private static string Shorten(string? value) => value is null ? "" : value.Length <= 64 ? value : value[..64] + "…";
 }

@@ -27,6 +27,14 @@ public sealed class SiteOptions
 
     public string Language { get; set; } = "en";
 
+    /// <summary>The IANA time zone the sign-up form offers when the reader's browser does not say theirs (no script).</summary>
+    [TimeZoneId(ErrorMessage = "Site:TimeZone is not a known time zone; use an IANA id such as \"UTC\" or \"Europe/London\".")]
+    public string TimeZone { get; set; } = "UTC";
+
+    /// <summary>The colour of links and buttons on the reader's pages (sign-up, preferences), as #RRGGBB.</summary>
+    [RegularExpression("^#[0-9A-Fa-f]{6}$", ErrorMessage = "Site:AccentColor must be a colour written #RRGGBB, e.g. #0b4f8a.")]
+    public string AccentColor { get; set; } = "#0b4f8a";
+
     /// <summary>The author name given to an article whose file names none.</summary>
     [Required(ErrorMessage = "Site:DefaultAuthor is empty; set the name to use for articles without an author, e.g. \"The Editors\".")]
     public string DefaultAuthor { get; set; } = "The Editors";

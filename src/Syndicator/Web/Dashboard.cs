@@ -54,6 +54,7 @@ public static class Dashboard
         foreach (var action in ArticleActions)
             group.MapPost($"/articles/{{id}}/{action}", (string id, HttpRequest request, DashboardData data, DashboardAccess access, IOptions<SiteOptions> site, IServiceProvider services, CancellationToken ct) =>
                 ArticleActionAsync(id, action, request, data, access, site, services, ct));
+        DigestPages.Map(group);
     }
 
     /// <summary>The front page: counts of what waits and fails, a search, and the recent (or found) articles on every channel.</summary>

@@ -95,6 +95,7 @@ internal static class DashboardPages
     private static readonly (string Href, string Label)[] Nav =
     [
         (Dashboard.Path, "Articles"),
+        (DigestPages.Path, "Digests"),
         (Dashboard.OperationsPath, "Operations"),
     ];
 

@@ -20,7 +20,7 @@ namespace Syndicator.Web;
 public static class OperatorPaths
 {
     internal static readonly PathString[] ReaderPrefixes =
-        [FeedFileEndpoint.Prefix, "/subscribe", "/unsubscribe", .. ActivityPub.ActivityPubEndpoints.ReaderPrefixes.Select(p => new PathString(p))];
+        [FeedFileEndpoint.Prefix, "/subscribe", "/unsubscribe", "/preferences", .. ActivityPub.ActivityPubEndpoints.ReaderPrefixes.Select(p => new PathString(p))];
 
     public static bool IsReaders(PathString path) => ReaderPrefixes.Any(p => path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase));
 

@@ -14,7 +14,7 @@ public sealed partial class SubscriptionHttpTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static async Task<(DigestWorld World, HttpClient Http)> StartAsync(Dictionary<string, string?>? extra = null)
+    internal static async Task<(DigestWorld World, HttpClient Http)> StartAsync(Dictionary<string, string?>? extra = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -245,7 +245,8 @@ public sealed partial class SubscriptionHttpTests
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var page = WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync(Ct));
         Assert.Contains(reason, page);
-        Assert.True(page.Length < 4000, "the page must not echo a huge address back");
+        // The form is shown again (with its zone list, several kB) but never with a huge address echoed into it.
+        Assert.DoesNotContain(new string('a', 100), page);
         Assert.Empty(await world.App.Get<SubscriberStore>().ListAsync(Ct));
         Assert.Equal(0, await ConfirmationsQueuedAsync(world));
     }

@@ -37,7 +37,8 @@ public sealed class Chromium : IAsyncLifetime
     }
 
     /// <summary>A fresh context (own cookies, own credentials) and page; dispose the context at the end of the test.</summary>
-    public async Task<(IBrowserContext Context, IPage Page)> NewPageAsync(HttpCredentials? credentials = null)
+    /// <param name="timezoneId">The zone the browser reports (Intl.DateTimeFormat().resolvedOptions().timeZone).</param>
+    public async Task<(IBrowserContext Context, IPage Page)> NewPageAsync(HttpCredentials? credentials = null, string timezoneId = "UTC", bool javaScriptEnabled = true)
     {
         if (browser is null)
         {
@@ -50,7 +51,8 @@ public sealed class Chromium : IAsyncLifetime
             ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
             HttpCredentials = credentials,
             Locale = "en-GB",
-            TimezoneId = "UTC",
+            TimezoneId = timezoneId,
+            JavaScriptEnabled = javaScriptEnabled,
         });
         context.SetDefaultTimeout(15_000);
         return (context, await context.NewPageAsync());
