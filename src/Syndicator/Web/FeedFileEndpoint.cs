@@ -205,17 +205,19 @@ public sealed class FeedFileEndpoint
 
         var root = Root;
         var path = root.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        FileSystemInfo? entry = null;
         for (var i = 0; i < segments.Length; i++)
         {
             path = path + Path.DirectorySeparatorChar + segments[i];
-            FileSystemInfo entry = i < segments.Length - 1 ? new DirectoryInfo(path) : new FileInfo(path);
+            entry = i < segments.Length - 1 ? new DirectoryInfo(path) : new FileInfo(path);
             if (!entry.Exists) return null; // FileInfo.Exists is false for a directory and DirectoryInfo.Exists for a file
-            if (entry.LinkTarget is not null) return null;
+            // One lstat per segment answers all of it: a symbolic link has ReparsePoint on every platform, so no readlink is needed.
             if ((entry.Attributes & (FileAttributes.Hidden | FileAttributes.System | FileAttributes.Device | FileAttributes.ReparsePoint)) != 0) return null;
         }
 
-        var full = Path.GetFullPath(path);
-        return full.StartsWith(root, PathComparison) ? new FileInfo(full) : null;
+        // The segments are plain names (no dots, no separators), so the path cannot leave the folder; the check stays as a second lock.
+        // The FileInfo is the one already looked at: its length and time come from that same lstat.
+        return entry is FileInfo file && file.FullName.StartsWith(root, PathComparison) ? file : null;
     }
 
     /// <summary>One path segment that names an entry of its folder on every platform: no separators, no dot names, no device names.</summary>
