@@ -53,7 +53,7 @@ public static class PeerBench
         public int Drops = 5;
         public int WrkSeconds = 5;
         public bool ScanOnly = true;
-        public string Json = "bench-results.json";
+        public string Json = Path.Combine(Path.GetTempPath(), "syndicator-bench-results.json");
     }
 
     private static void Log(string message) => Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} [{current}] {message}");
