@@ -21,6 +21,7 @@ public static class Bench
     public static async Task<int> MainAsync(string[] args)
     {
         if (args is ["cluster", .. var rest]) return await ClusterBench.MainAsync(rest);
+        if (args is [var verb, ..] && PeerBench.Verbs.Contains(verb)) return await PeerBench.MainAsync(args);
         if (args.Contains("--help") || args.Contains("-h"))
         {
             Console.WriteLine(BenchOptions.Usage);

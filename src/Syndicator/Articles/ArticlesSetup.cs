@@ -14,6 +14,8 @@ public static class ArticlesSetup
         services.AddSingleton<ArticleFileReader>();
         services.AddSingleton<ArticleImporter>();
         services.AddSingleton<ArticleFiles>();
+        services.AddSingleton<InboxWatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<InboxWatcher>());
         services.AddHostedService<SampleArticles>();
         services.AddIntake();
         return services.AddScheduledJob<DropFolderImportJob>(JobCatalog.DropFolderImport, new JobSchedule { IntervalSeconds = 15, Misfire = MisfirePolicy.Skip });

@@ -167,8 +167,28 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         await MoveAsync([id], node, DeliveryState.InFlight, DeliveryState.Pending, "attempts = attempts - 1, last_error = @error", new { error }, null, cancellationToken) == 1;
 
     public async Task<bool> MarkSentAsync(long id, string node, string? remoteId, string? remoteUrl, CancellationToken cancellationToken) =>
-        await MoveAsync([id], node, DeliveryState.InFlight, DeliveryState.Sent, "remote_id = COALESCE(@remoteId, remote_id), remote_url = @remoteUrl, sent_at = @now, last_error = NULL",
-            new { remoteId, remoteUrl }, null, cancellationToken) == 1;
+        await MarkSentAsync([new SentMark(id, remoteId, remoteUrl)], node, cancellationToken) == 1;
+
+    /// <summary>
+    /// Several sent outcomes in one transaction (one commit, one disk flush, instead of one each): how many rows
+    /// were still this node's to write. Each row moves only from in-flight and only while <paramref name="node"/> holds it, as in <see cref="MoveAsync(IReadOnlyCollection{long}?, string?, DeliveryState[], DeliveryState, string, object?, string?, CancellationToken)"/>.
+    /// </summary>
+    public async Task<int> MarkSentAsync(IReadOnlyList<SentMark> marks, string node, CancellationToken cancellationToken)
+    {
+        if (!DeliveryStates.CanMove(DeliveryState.InFlight, DeliveryState.Sent)) throw new InvalidOperationException("A delivery cannot move from in-flight to sent.");
+        if (marks.Count == 0) return 0;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        // In id order, the order the lease renewal's UPDATE ... IN (...) locks them in: PostgreSQL would otherwise see a deadlock between the two.
+        var rows = await connection.ExecuteAsync(new CommandDefinition($"""
+            UPDATE deliveries SET state = '{DeliveryState.Sent.ToColumn()}', remote_id = COALESCE(@RemoteId, remote_id), remote_url = @RemoteUrl, sent_at = @now, last_error = NULL,
+                lease_expires_at = NULL, handed_over_at = NULL, updated_at = @now
+            WHERE id = @Id AND state = '{DeliveryState.InFlight.ToColumn()}' AND claimed_by = @node
+            """, marks.OrderBy(m => m.Id).Select(m => new { m.Id, m.RemoteId, m.RemoteUrl, node, now }), transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return rows;
+    }
 
     public async Task<bool> MarkRetryAsync(long id, string node, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
         await MoveAsync([id], node, DeliveryState.InFlight, DeliveryState.RetryWait, "last_error = @error, next_attempt_at = @nextAttemptAt", new { error, nextAttemptAt }, null, cancellationToken) == 1;
@@ -514,3 +534,6 @@ public sealed record StuckChannel
 
 /// <summary>How many deliveries of one channel are in one state.</summary>
 public sealed record DeliveryCount(string Channel, DeliveryState State, long Count);
+
+/// <summary>A delivery the service accepted: what it called the message, and where it shows it.</summary>
+public sealed record SentMark(long Id, string? RemoteId, string? RemoteUrl);

@@ -127,6 +127,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         var renewing = RenewWhileSendingAsync(channel.Name, held, lease, batchOver.Token);
         var counts = new int[5];
         var done = 0;
+        var sent = new SentBuffer(store, Node, held, logger);
         try
         {
             // A recipient with its own limit is a lane of its own, sent in order; otherwise Lanes lanes share the batch.
@@ -146,7 +147,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
                         Interlocked.Add(ref counts[4], queue.Count + 1);
                         return;
                     }
-                    var (state, keep) = await AttemptAsync(channel, policy, delivery, lane, lease, abandon);
+                    var (state, keep) = await AttemptAsync(channel, policy, delivery, lane, lease, abandon, sent);
                     if (!keep) held.TryRemove(delivery.Id, out _);
                     if (state is null) return; // cut off by the shutdown deadline: this lane starts nothing more
                     progress?.Report((Interlocked.Increment(ref done), claimed.Count));
@@ -169,6 +170,16 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         }
         finally
         {
+            // Written before the claims are handed back or stop being renewed: every sent outcome of the batch is on its row when the batch ends.
+            try
+            {
+                Interlocked.Add(ref counts[0], -await sent.FlushAsync());
+            }
+            catch (Exception e)
+            {
+                // The database is away: those stay handed over and in flight, so the next claim marks them unconfirmed; never resent.
+                logger.LogError(e, "{Channel}: writing the outcome of sent deliveries failed; they will show as unconfirmed", channel.Name);
+            }
             await batchOver.CancelAsync();
             await renewing;
             await HandBackAsync(channel.Name, held.Keys.ToList());
@@ -180,18 +191,18 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     /// One attempt: the state it ended in (null when the shutdown deadline cut it off) and whether the claim is still
     /// this batch's to hand back (false once an outcome is written, or once the message may be at the service).
     /// </summary>
-    private async Task<(DeliveryState? State, bool Keep)> AttemptAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon)
+    private async Task<(DeliveryState? State, bool Keep)> AttemptAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon, SentBuffer sent)
     {
         using var activity = Telemetry.Source.StartActivity("delivery attempt");
         activity?.SetTag(Telemetry.Channel, channel.Name).SetTag(Telemetry.DeliveryId, delivery.Id)
             .SetTag(Telemetry.SubjectKind, delivery.Subject.KindColumn).SetTag(Telemetry.Attempt, delivery.Attempts);
-        var result = await AttemptUntracedAsync(channel, policy, delivery, lane, lease, abandon);
+        var result = await AttemptUntracedAsync(channel, policy, delivery, lane, lease, abandon, sent);
         activity?.SetTag(Telemetry.State, result.State?.ToColumn() ?? "cut_off");
         if (result.State is DeliveryState.Failed or DeliveryState.Unconfirmed) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
         return result;
     }
 
-    private async Task<(DeliveryState? State, bool Keep)> AttemptUntracedAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon)
+    private async Task<(DeliveryState? State, bool Keep)> AttemptUntracedAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon, SentBuffer sent)
     {
         DeliveryOutcome outcome;
         var attempt = new DeliveryAttempt(lane, remoteId => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, CancellationToken.None));
@@ -225,6 +236,14 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
             }
             if (policy.Guard == DuplicateGuard.HandOverMark && !attempt.HandedOver && outcome is DeliveryOutcome.Sent)
                 throw new InvalidOperationException($"The {channel.Name} channel reported a message sent without marking its hand-over first.");
+        }
+        if (outcome is DeliveryOutcome.Sent accepted && outcome.PauseRecipientUntil is null && policy.Guard == DuplicateGuard.HandOverMark && attempt.HandedOver)
+        {
+            // Its hand-over mark is already on the row, so until the buffer writes it a crash leaves the delivery
+            // unconfirmed (never resent): the outcome can wait for a few more and share their commit. Its claim stays
+            // held (renewed) until then.
+            await sent.AddAsync(new SentMark(delivery.Id, accepted.RemoteId, accepted.RemoteUrl));
+            return (DeliveryState.Sent, true);
         }
         var state = await RecordAsync(channel.Name, delivery, outcome);
         if (state is not null) await RecordAttemptAsync(channel.Name, delivery, outcome, state.Value, attempt.Message);
@@ -272,8 +291,9 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     }
 
     /// <summary>
-    /// Writes an attempt's outcome on its row at once (never batched), so a crash right after loses nothing that
-    /// happened. Null when the row was no longer this node's to write.
+    /// Writes an attempt's outcome on its row at once, so a crash right after loses nothing that happened (a sent
+    /// message already marked as handed over goes through <see cref="SentBuffer"/> instead). Null when the row was no
+    /// longer this node's to write.
     /// </summary>
     private async Task<DeliveryState?> RecordAsync(string channel, Delivery delivery, DeliveryOutcome outcome)
     {
@@ -380,6 +400,55 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Sent outcomes of one batch, written <see cref="FlushAt"/> at a time in one transaction, or sooner when the
+    /// oldest has waited <see cref="MaxWait"/> (a slow relay must not leave them in flight for long), and at the end
+    /// of the batch. One commit per message was most of a message's cost on SQLite (issue 15).
+    /// </summary>
+    private sealed class SentBuffer(DeliveryStore store, string node, ConcurrentDictionary<long, bool> held, ILogger logger)
+    {
+        public const int FlushAt = 32;
+        public static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(250);
+
+        private readonly Lock gate = new();
+        private List<SentMark> pending = [];
+        private long oldest;
+        private int lost;
+
+        public async Task AddAsync(SentMark mark)
+        {
+            List<SentMark>? full = null;
+            lock (gate)
+            {
+                if (pending.Count == 0) oldest = System.Diagnostics.Stopwatch.GetTimestamp();
+                pending.Add(mark);
+                if (pending.Count >= FlushAt || System.Diagnostics.Stopwatch.GetElapsedTime(oldest) >= MaxWait) (full, pending) = (pending, []);
+            }
+            if (full is not null) await WriteAsync(full);
+        }
+
+        /// <summary>Writes what is left; how many of all the outcomes this buffer took could not be written (their claims were taken over).</summary>
+        public async Task<int> FlushAsync()
+        {
+            List<SentMark> rest;
+            lock (gate) (rest, pending) = (pending, []);
+            await WriteAsync(rest);
+            return lost;
+        }
+
+        private async Task WriteAsync(List<SentMark> marks)
+        {
+            if (marks.Count == 0) return;
+            var written = await store.MarkSentAsync(marks, node, CancellationToken.None);
+            foreach (var mark in marks) held.TryRemove(mark.Id, out _);
+            if (written == marks.Count) return;
+            Interlocked.Add(ref lost, marks.Count - written);
+            // This node stalled past its lease and another node claimed some of them since: theirs to write (as unconfirmed).
+            logger.LogWarning("{Count} of {Total} sent deliveries were taken over by another node before their outcome was written; left to that node",
+                marks.Count - written, marks.Count);
         }
     }
 }

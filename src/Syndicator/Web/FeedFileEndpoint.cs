@@ -22,12 +22,13 @@ namespace Syndicator.Web;
 /// <c>GET</c> and <c>HEAD</c> <c>/feeds/{**path}</c>: the files of the feed output folder (<see cref="FeedOptions.OutputPath"/>),
 /// for feed readers that poll often. Every response carries a strong ETag made from the bytes (one per content coding)
 /// and a Last-Modified, so a reader that already has the file gets a 304; text files are sent gzip or brotli
-/// compressed when the reader accepts it, and the compressed bytes are kept in memory because a feed is read far more
-/// often than it is written.
+/// compressed when the reader accepts it, and the bytes of every representation are kept in memory (within
+/// <see cref="CacheBytes"/>) because a feed is read far more often than it is written.
 /// </summary>
 /// <remarks>
-/// The builder replaces files by rename, so each request opens the file once, takes length and modification time from
-/// that handle and reads it whole before answering: a reader gets the old file or the new one, never half of each.
+/// The builder replaces files by rename. A file whose length and modification time match what is in memory is answered
+/// from memory; any other is opened once, its length and time taken from that handle and read whole before answering:
+/// a reader gets the old file or the new one, never half of each.
 /// Only regular files below the folder are served; <c>..</c>, absolute paths, hidden names, directories and symbolic
 /// links answer 404.
 /// </remarks>
@@ -38,8 +39,8 @@ public sealed class FeedFileEndpoint
     /// <summary>Smaller files are sent as they are: compression would save a few bytes at best.</summary>
     internal const int MinCompressBytes = 128;
 
-    /// <summary>Compressed representations kept in memory, least recently used dropped first.</summary>
-    internal const long CompressedCacheBytes = 64L * 1024 * 1024;
+    /// <summary>Every representation (plain and compressed) kept in memory, least recently used dropped first: memory stays bounded whatever the number of files.</summary>
+    internal const long CacheBytes = 64L * 1024 * 1024;
 
     private const string CacheControl = "public, max-age=300";
     private const int MaxPathChars = 1024;
@@ -52,7 +53,7 @@ public sealed class FeedFileEndpoint
 
     private readonly IServiceProvider services;
     private readonly ConcurrentDictionary<string, ContentHash> hashes = new(StringComparer.Ordinal);
-    private readonly CompressedCache compressed = new(CompressedCacheBytes);
+    private readonly ByteCache cache = new(CacheBytes);
     private string? root;
 
     private FeedFileEndpoint(IServiceProvider services) => this.services = services;
@@ -94,6 +95,18 @@ public sealed class FeedFileEndpoint
             return;
         }
 
+        // The stat Locate made answers a repeat request from memory: same length and modification time, same bytes
+        // (the builder replaces a file by rename, which changes both). Only a file not seen yet, or changed, is opened.
+        var contentType = FeedPaths.ContentType(file.Name);
+        var compressible = IsText(contentType);
+        var coding = compressible && file.Length >= MinCompressBytes ? ChooseCoding(request.Headers.AcceptEncoding) : Coding.Identity;
+        if (hashes.TryGetValue(file.FullName, out var known) && known.Length == file.Length && known.ModifiedTicks == file.LastWriteTimeUtc.Ticks
+            && Answer(context, known, file.LastWriteTimeUtc, contentType, compressible, coding) is { } quick)
+        {
+            await quick;
+            return;
+        }
+
         // An empty file has nothing to read, so it is not opened: a FIFO or a device also reports length 0, and opening one would hang the request.
         SafeFileHandle? handle = null;
         if (file.Length > 0)
@@ -114,18 +127,11 @@ public sealed class FeedFileEndpoint
             // Length, time and bytes all come from the one open handle: a rename that replaces the file meanwhile does not mix two versions.
             var length = handle is null ? 0 : RandomAccess.GetLength(handle);
             var modifiedUtc = handle is null ? file.LastWriteTimeUtc : File.GetLastWriteTimeUtc(handle);
-            byte[]? bytes = null;
-            if (!hashes.TryGetValue(file.FullName, out var hash) || hash.Length != length || hash.ModifiedTicks != modifiedUtc.Ticks)
-            {
-                bytes = await ReadAllAsync(handle, length, cancellationToken);
-                hash = Remember(file.FullName, length, modifiedUtc, bytes);
-            }
-
-            var contentType = FeedPaths.ContentType(file.Name);
-            var compressible = IsText(contentType);
-            var coding = compressible && length >= MinCompressBytes ? ChooseCoding(request.Headers.AcceptEncoding) : Coding.Identity;
+            var bytes = await ReadAllAsync(handle, length, cancellationToken);
+            var hash = Remember(file.FullName, length, modifiedUtc, bytes);
+            if (coding != Coding.Identity && bytes.Length < MinCompressBytes) coding = Coding.Identity; // shrank since the stat
             var etag = ETag(hash.Value, coding);
-            var lastModified = new DateTimeOffset(modifiedUtc.Ticks - modifiedUtc.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
+            var lastModified = Truncate(modifiedUtc);
 
             SetValidators(response, etag, lastModified, compressible);
             if (IsNotModified(request, etag, lastModified))
@@ -134,27 +140,35 @@ public sealed class FeedFileEndpoint
                 return;
             }
 
-            byte[]? body;
-            if (coding == Coding.Identity)
+            byte[] body;
+            if (coding == Coding.Identity) body = bytes;
+            else if (!cache.TryGet(etag, out body!))
             {
-                body = bytes ??= await ReadAllAsync(handle, length, cancellationToken);
-                if (bytes.Length != hash.Length)
-                {
-                    // Written in place while we looked (the builder renames, but someone may not): describe what is sent.
-                    hash = Remember(file.FullName, length, modifiedUtc, bytes);
-                    response.Headers.ETag = ETag(hash.Value, coding);
-                }
-            }
-            else if (!compressed.TryGet(etag, out body))
-            {
-                bytes ??= await ReadAllAsync(handle, length, cancellationToken);
                 body = Compress(bytes, coding);
-                compressed.Add(etag, body);
+                if (bytes.Length == length) cache.Add(etag, body);
             }
-
             await SendAsync(context, contentType, coding, body);
         }
     }
+
+    /// <summary>The answer from what is remembered about the file, or null when the bytes it needs are no longer in memory.</summary>
+    private Task? Answer(HttpContext context, ContentHash hash, DateTime modifiedUtc, string contentType, bool compressible, Coding coding)
+    {
+        var etag = ETag(hash.Value, coding);
+        var lastModified = Truncate(modifiedUtc);
+        if (IsNotModified(context.Request, etag, lastModified))
+        {
+            SetValidators(context.Response, etag, lastModified, compressible);
+            context.Response.StatusCode = StatusCodes.Status304NotModified;
+            return Task.CompletedTask;
+        }
+        if (!cache.TryGet(etag, out var body)) return null;
+        SetValidators(context.Response, etag, lastModified, compressible);
+        return SendAsync(context, contentType, coding, body);
+    }
+
+    private static DateTimeOffset Truncate(DateTime modifiedUtc) =>
+        new(modifiedUtc.Ticks - modifiedUtc.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
 
     private static void SetValidators(HttpResponse response, string etag, DateTimeOffset lastModified, bool compressible)
     {
@@ -191,17 +205,19 @@ public sealed class FeedFileEndpoint
 
         var root = Root;
         var path = root.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        FileSystemInfo? entry = null;
         for (var i = 0; i < segments.Length; i++)
         {
             path = path + Path.DirectorySeparatorChar + segments[i];
-            FileSystemInfo entry = i < segments.Length - 1 ? new DirectoryInfo(path) : new FileInfo(path);
+            entry = i < segments.Length - 1 ? new DirectoryInfo(path) : new FileInfo(path);
             if (!entry.Exists) return null; // FileInfo.Exists is false for a directory and DirectoryInfo.Exists for a file
-            if (entry.LinkTarget is not null) return null;
+            // One lstat per segment answers all of it: a symbolic link has ReparsePoint on every platform, so no readlink is needed.
             if ((entry.Attributes & (FileAttributes.Hidden | FileAttributes.System | FileAttributes.Device | FileAttributes.ReparsePoint)) != 0) return null;
         }
 
-        var full = Path.GetFullPath(path);
-        return full.StartsWith(root, PathComparison) ? new FileInfo(full) : null;
+        // The segments are plain names (no dots, no separators), so the path cannot leave the folder; the check stays as a second lock.
+        // The FileInfo is the one already looked at: its length and time come from that same lstat.
+        return entry is FileInfo file && file.FullName.StartsWith(root, PathComparison) ? file : null;
     }
 
     /// <summary>One path segment that names an entry of its folder on every platform: no separators, no dot names, no device names.</summary>
@@ -232,6 +248,7 @@ public sealed class FeedFileEndpoint
         if (bytes.Length != length) return hash; // changed under us: do not let a later request trust it
         if (hashes.Count >= MaxRememberedHashes) hashes.Clear();
         hashes[path] = hash;
+        cache.Add(ETag(hash.Value, Coding.Identity), bytes);
         return hash;
     }
 
@@ -343,8 +360,8 @@ public sealed class FeedFileEndpoint
     /// <summary>What a file held when it had this length and modification time.</summary>
     private sealed record ContentHash(long Length, long ModifiedTicks, string Value);
 
-    /// <summary>Compressed bytes by ETag, within a byte budget, least recently used dropped first.</summary>
-    private sealed class CompressedCache(long budget)
+    /// <summary>Representations by ETag, within a byte budget, least recently used dropped first.</summary>
+    private sealed class ByteCache(long budget)
     {
         private readonly Lock gate = new();
         private readonly Dictionary<string, LinkedListNode<KeyValuePair<string, byte[]>>> entries = new(StringComparer.Ordinal);

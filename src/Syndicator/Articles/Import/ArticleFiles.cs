@@ -7,6 +7,9 @@ namespace Syndicator.Articles.Import;
 
 public sealed record ImportSummary(IReadOnlyList<FileImportResult> Files)
 {
+    /// <summary>Drop-folder files left for a later pass because they were still changing.</summary>
+    public int Waiting { get; init; }
+
     public int Created => Count(ImportChange.Created);
     public int Updated => Count(ImportChange.Updated);
     public int Unchanged => Count(ImportChange.Unchanged);
@@ -29,10 +32,11 @@ public sealed class ArticleFiles(
     ArticleImporter importer,
     IOptions<ImportOptions> options,
     IHostEnvironment environment,
+    InboxWatcher watcher,
     TimeProvider time,
     ILogger<ArticleFiles> logger)
 {
-    public string InboxPath => Path.GetFullPath(options.Value.InboxPath, environment.ContentRootPath);
+    public string InboxPath => options.Value.InboxFullPath(environment);
     public string RejectedPath => Path.Combine(InboxPath, "rejected");
     public string ProcessedPath => Path.Combine(InboxPath, "processed");
 
@@ -70,10 +74,16 @@ public sealed class ArticleFiles(
     public async Task<ImportSummary> ScanInboxAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(InboxPath);
-        var settled = time.GetUtcNow().AddSeconds(-options.Value.SettleSeconds);
-        var files = Directory.EnumerateFiles(InboxPath)
+        // A watched folder reports every write, so a file is ready once it has been quiet for the watcher's short
+        // window; unwatched, only the longer settle time guards against importing a file half-written.
+        var settle = TimeSpan.FromSeconds(options.Value.SettleSeconds);
+        if (watcher.IsWatching && watcher.Quiet < settle) settle = watcher.Quiet;
+        var settled = time.GetUtcNow() - settle;
+        var candidates = Directory.EnumerateFiles(InboxPath)
             .Where(f => !Path.GetFileName(f).StartsWith('.'))
             .Where(f => !ArticleFileReader.IsSidecar(f))
+            .ToList();
+        var files = candidates
             .Where(f => File.GetLastWriteTimeUtc(f) <= settled.UtcDateTime)
             .Order(StringComparer.Ordinal)
             .ToList();
@@ -89,7 +99,7 @@ public sealed class ArticleFiles(
             else MoveWithSidecar(file, ProcessedPath);
             results.Add(result);
         }
-        return new ImportSummary(results);
+        return new ImportSummary(results) { Waiting = candidates.Count - files.Count };
     }
 
     private FileImportResult SetAside(FileImportResult result, bool move)

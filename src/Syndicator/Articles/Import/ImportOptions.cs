@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Hosting;
 
 namespace Syndicator.Articles.Import;
 
@@ -33,4 +34,13 @@ public sealed class ImportOptions
     /// <summary>A file younger than this may still be being written, so the drop-folder job waits for the next scan.</summary>
     [Range(0, 3600, ErrorMessage = "Import:SettleSeconds must be between 0 and 3600.")]
     public int SettleSeconds { get; set; } = 2;
+
+    /// <summary>
+    /// The drop folder is watched, and a file that has not changed for this long is imported at once (instead of at
+    /// the next scan, after <see cref="SettleSeconds"/>); 0 turns the watcher off.
+    /// </summary>
+    [Range(0, 60_000, ErrorMessage = "Import:WatchQuietMilliseconds must be between 0 (no watcher) and 60000.")]
+    public int WatchQuietMilliseconds { get; set; } = 300;
+
+    public string InboxFullPath(IHostEnvironment environment) => Path.GetFullPath(InboxPath, environment.ContentRootPath);
 }

@@ -1,0 +1,649 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Quartz;
+using Syndicator.Articles;
+using Syndicator.Articles.Import;
+using Syndicator.Deliveries;
+using Syndicator.Digests;
+using Syndicator.Feeds;
+using Syndicator.Hosting;
+using Syndicator.Storage;
+
+namespace Syndicator.Benchmarks;
+
+/// <summary>One figure next to its peer's, measured in the same run: <see cref="Share"/> is Syndicator's rate as a share of the peer's.</summary>
+public sealed record PeerRow(string Area, string Figure, string Peer, double? PeerValue, double? Value, string Unit, bool HigherIsBetter, string Target, string? Note = null)
+{
+    public double? Share => PeerValue is > 0 && Value is > 0 ? (HigherIsBetter ? Value / PeerValue : PeerValue / Value) : null;
+}
+
+/// <summary>
+/// The verbs <c>mail|feeds|serve|latency|import|all</c>: each Syndicator figure beside a peer's on this machine in the
+/// same run (Postfix's smtp-sink/smtp-source, Hugo, nginx with wrk, the one-row-per-file insert floor), a Markdown
+/// table on stdout and a JSON summary. tests/Syndicator.Benchmarks/setup.sh installs the peers (Debian packages).
+/// </summary>
+public static class PeerBench
+{
+    public static readonly string[] Verbs = ["mail", "feeds", "serve", "latency", "import", "all"];
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private const string SigningKeyVariable = "SYN_PEER_BENCH_SIGNING_KEY";
+    private const string TokenVariable = "SYN_PEER_BENCH_MASTODON_TOKEN";
+
+    private sealed class Options
+    {
+        public string Verb = "all";
+        public string Store = "sqlite";
+        public int Messages = 10_000;
+        public int Articles = 20_000;
+        public int ImportFiles = 10_000;
+        public int Drops = 5;
+        public int WrkSeconds = 5;
+        public bool ScanOnly = true;
+        public string Json = Path.Combine(Path.GetTempPath(), "syndicator-bench-results.json");
+    }
+
+    private static void Log(string message) => Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} [{current}] {message}");
+    private static string current = "bench";
+
+    public static async Task<int> MainAsync(string[] args)
+    {
+        var o = new Options { Verb = args[0] };
+        for (var i = 1; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            switch (args[i])
+            {
+                case "--quick": o.Messages = 2_000; o.Articles = 3_000; o.ImportFiles = 2_000; o.Drops = 3; o.WrkSeconds = 3; break;
+                case "--store": o.Store = Next(); break;
+                case "--messages": o.Messages = int.Parse(Next(), Inv); break;
+                case "--articles": o.Articles = int.Parse(Next(), Inv); break;
+                case "--files": o.ImportFiles = int.Parse(Next(), Inv); break;
+                case "--drops": o.Drops = int.Parse(Next(), Inv); break;
+                case "--wrk-seconds": o.WrkSeconds = int.Parse(Next(), Inv); break;
+                case "--no-scan-baseline": o.ScanOnly = false; break;
+                case "--json": o.Json = Next(); break;
+                default:
+                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --quick --store sqlite|postgres|both --messages N --articles N --files N --drops N --wrk-seconds N --no-scan-baseline --json FILE");
+                    return 2;
+            }
+        }
+        if (o.Store is not ("sqlite" or "postgres" or "both")) { Console.Error.WriteLine("--store takes sqlite, postgres or both."); return 2; }
+
+        var tools = Tools.Find();
+        Log($"peers: {string.Join(", ", tools.Paths.Select(p => $"{p.Key} {(p.Value ?? "MISSING")}"))}");
+        if (tools.Missing.Count > 0)
+            Log($"missing {string.Join(", ", tools.Missing)}: run tests/Syndicator.Benchmarks/setup.sh (Debian: apt-get install postfix hugo wrk nginx-light); their comparisons are skipped");
+
+        var stores = o.Store == "both" ? new[] { StorageProvider.Sqlite, StorageProvider.PostgreSql } : [o.Store == "sqlite" ? StorageProvider.Sqlite : StorageProvider.PostgreSql];
+        if (stores.Contains(StorageProvider.PostgreSql) && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(Bench.PostgresVariable)))
+        {
+            Log($"PostgreSQL skipped: {Bench.PostgresVariable} is not set");
+            stores = [StorageProvider.Sqlite];
+        }
+        var root = Path.Combine(Path.GetTempPath(), $"syndicator-peers-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}");
+        Directory.CreateDirectory(root);
+        var rows = new List<PeerRow>();
+        var started = Stopwatch.StartNew();
+        var load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+        bool Want(string verb) => o.Verb == verb || o.Verb == "all";
+        try
+        {
+            if (Want("latency")) rows.AddRange(await Step("latency", () => LatencyAsync(o, Path.Combine(root, "latency"))));
+            if (Want("serve")) rows.AddRange(await Step("serve", () => ServeAsync(o, tools, Path.Combine(root, "serve"))));
+            foreach (var store in stores)
+            {
+                if (Want("mail")) rows.AddRange(await Step("mail", () => MailAsync(o, tools, store, Path.Combine(root, $"mail-{store}"))));
+                if (Want("import")) rows.AddRange(await Step("import", () => ImportAsync(o, store, Path.Combine(root, $"import-{store}"))));
+                if (Want("feeds")) rows.AddRange(await Step("feeds", () => FeedsAsync(o, tools, store, Path.Combine(root, $"feeds-{store}"))));
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+        }
+
+        var endLoad = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+        var command = "dotnet run -c Release --project tests/Syndicator.Benchmarks -- " + string.Join(' ', args);
+        Console.WriteLine(Table(rows, command, $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, {started.Elapsed.TotalMinutes:N1} min; load average at start {load}, at end {endLoad}"));
+        await File.WriteAllTextAsync(o.Json, JsonSerializer.Serialize(new
+        {
+            command,
+            cores = Environment.ProcessorCount,
+            missing = tools.Missing,
+            rows = rows.Select(r => new { r.Area, r.Figure, r.Peer, r.PeerValue, r.Value, r.Unit, r.Share, r.Target, r.Note }),
+        }, new JsonSerializerOptions { WriteIndented = true }));
+        Log($"JSON summary written to {Path.GetFullPath(o.Json)}");
+        return 0;
+    }
+
+    /// <summary>One comparison; a failure is a row saying so, never the end of the run.</summary>
+    private static async Task<IReadOnlyList<PeerRow>> Step(string name, Func<Task<IReadOnlyList<PeerRow>>> run)
+    {
+        current = name;
+        try { return await run(); }
+        catch (Exception e)
+        {
+            Log($"{name} failed: {e}");
+            return [new PeerRow(name, "FAILED", "", null, null, "", true, "", $"{e.GetType().Name}: {e.Message}")];
+        }
+    }
+
+    public static string Table(IReadOnlyList<PeerRow> rows, string command, string machine)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine().AppendLine($"## Syndicator against its peers").AppendLine().AppendLine($"`{command}` ({machine})").AppendLine();
+        sb.AppendLine("| area | figure | peer | peer | Syndicator | share | target |");
+        sb.AppendLine("| --- | --- | --- | ---: | ---: | ---: | --- |");
+        foreach (var r in rows)
+            sb.AppendLine($"| {r.Area} | {r.Figure} | {r.Peer} | {Fmt(r.PeerValue, r.Unit)} | {Fmt(r.Value, r.Unit)} | {(r.Share is { } s ? s.ToString("P0", Inv) : "-")} | {r.Target}{(r.Note is null ? "" : " (" + r.Note + ")")} |");
+        return sb.ToString();
+    }
+
+    private static string Fmt(double? value, string unit) => value is { } v ? $"{v.ToString(v < 10 ? "N2" : "N0", Inv)} {unit}" : "-";
+
+    // ---------------------------------------------------------------- the app
+    private static WebApplication App(StorageProvider store, string connection, string work, Dictionary<string, string?>? extra = null)
+    {
+        var templates = Path.Combine(ClusterBench.RepoRoot, "config", "templates");
+        if (Environment.GetEnvironmentVariable(SigningKeyVariable) is null)
+            Environment.SetEnvironmentVariable(SigningKeyVariable, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = store.ToString(),
+            ["Storage:ConnectionString"] = connection,
+            ["Site:AllowLocalUrls"] = "true",
+            ["Import:SamplesPath"] = "",
+            ["Import:InboxPath"] = Path.Combine(work, "inbox"),
+            ["Feeds:OutputPath"] = Path.Combine(work, "feeds"),
+            ["Digests:TemplatesPath"] = templates,
+            ["Announcements:TemplatesPath"] = templates,
+            ["Digests:SigningKey"] = "env:" + SigningKeyVariable,
+            ["Digests:PickupPath"] = Path.Combine(work, "pickup"),
+            ["Http:Urls"] = "http://127.0.0.1:0",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Syndicator"] = "Warning",
+        };
+        foreach (var (k, v) in extra ?? []) settings[k] = v;
+        return SyndicatorHost.Build([], config => config.AddInMemoryCollection(settings));
+    }
+
+    /// <summary>A fresh database: a SQLite file in <paramref name="work"/>, or a new PostgreSQL database (dropped by the returned callback).</summary>
+    private static async Task<(string Connection, Func<Task> Drop)> FreshDatabaseAsync(StorageProvider store, string work)
+    {
+        Directory.CreateDirectory(work);
+        if (store == StorageProvider.Sqlite) return ($"Data Source={Path.Combine(work, "bench.db")}", () => { SqliteConnection.ClearAllPools(); return Task.CompletedTask; });
+        var admin = Environment.GetEnvironmentVariable(Bench.PostgresVariable)!;
+        var name = $"syn_peer_{Guid.NewGuid():N}"[..24];
+        await using (var c = new NpgsqlConnection(admin)) { await c.OpenAsync(); await c.ExecuteAsync($"CREATE DATABASE {name}"); }
+        var connection = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+        return (connection, async () =>
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var c = new NpgsqlConnection(admin);
+            await c.OpenAsync();
+            await c.ExecuteAsync($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        });
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private static async Task StartedAsync(WebApplication app)
+    {
+        await app.StartAsync();
+        var scheduler = await app.Get<ISchedulerFactory>().GetScheduler();
+        for (var i = 0; i < 200 && scheduler.Status != SchedulerStatus.Running; i++) await Task.Delay(50);
+    }
+
+    // ---------------------------------------------------------------- latency
+    /// <summary>
+    /// The service started with its default schedules and a Mastodon account on a loopback server; files dropped one
+    /// at a time into the inbox: time until the site feed carries the title, and until the first status request.
+    /// </summary>
+    private static async Task<IReadOnlyList<PeerRow>> LatencyAsync(Options o, string work)
+    {
+        var rows = new List<PeerRow>();
+        var watched = await DropsAsync(o, Path.Combine(work, "watched"), watcher: true);
+        (List<double> Feed, List<double> Post)? scan = o.ScanOnly ? await DropsAsync(o, Path.Combine(work, "scan"), watcher: false) : null;
+        rows.Add(new PeerRow("latency", "drop to site feed, median (max)", "scan only (watcher off)", scan is null ? null : Median(scan.Value.Feed), Median(watched.Feed), "s", false,
+            "< 2 s", $"max {watched.Feed.Max():N2} s{(scan is null ? "" : $" vs {scan.Value.Feed.Max():N2} s")}"));
+        rows.Add(new PeerRow("latency", "drop to first announcement request, median (max)", "scan only (watcher off)", scan is null ? null : Median(scan.Value.Post), Median(watched.Post), "s", false,
+            "< 5 s", $"max {watched.Post.Max():N2} s{(scan is null ? "" : $" vs {scan.Value.Post.Max():N2} s")}"));
+        return rows;
+    }
+
+    private static async Task<(List<double> Feed, List<double> Post)> DropsAsync(Options o, string work, bool watcher)
+    {
+        var (connection, drop) = await FreshDatabaseAsync(StorageProvider.Sqlite, work);
+        var posts = new List<(long At, string Body)>();
+        var mastodon = WebApplication.CreateSlimBuilder();
+        mastodon.WebHost.UseUrls("http://127.0.0.1:0");
+        mastodon.Logging.ClearProviders();
+        await using var server = mastodon.Build();
+        var id = 0;
+        server.MapPost("/api/v1/statuses", async (HttpRequest request) =>
+        {
+            var body = await new StreamReader(request.Body).ReadToEndAsync();
+            lock (posts) posts.Add((Stopwatch.GetTimestamp(), body));
+            return Results.Json(new { id = Interlocked.Increment(ref id).ToString(Inv), url = $"https://mastodon.example/@bench/{id}" });
+        });
+        await server.StartAsync();
+        Environment.SetEnvironmentVariable(TokenVariable, "bench-token");
+        var extra = new Dictionary<string, string?>
+        {
+            ["Announcements:Accounts:0:Name"] = "bench",
+            ["Announcements:Accounts:0:Network"] = "Mastodon",
+            ["Announcements:Accounts:0:BaseUrl"] = server.Urls.First(),
+            ["Announcements:Accounts:0:Credentials:AccessToken"] = "env:" + TokenVariable,
+        };
+        if (!watcher) extra["Import:WatchQuietMilliseconds"] = "0";
+        await using var app = App(StorageProvider.Sqlite, connection, work, extra);
+        await app.Get<SchemaMigrator>().MigrateAsync(CancellationToken.None);
+        await StartedAsync(app);
+        var inbox = app.Get<ArticleFiles>().InboxPath;
+        Directory.CreateDirectory(inbox);
+        var siteFeed = Path.Combine(app.Get<FeedBuilder>().Output.Root, FeedScope.Site.Folder, FeedPaths.Rss);
+        await Task.Delay(3000); // the jobs' first runs at start are over
+        var feedTimes = new List<double>();
+        var postTimes = new List<double>();
+        var rng = new Random(7);
+        for (var i = 0; i < o.Drops; i++)
+        {
+            var title = $"Latency probe {i} {Guid.NewGuid():N}"[..40];
+            // Dropped at a random point of the scan interval, as a publisher would.
+            await Task.Delay(rng.Next(watcher ? 500 : 15_000));
+            var t0 = Stopwatch.GetTimestamp();
+            await File.WriteAllTextAsync(Path.Combine(inbox, $"probe-{i}.txt"), $"{title}\n\nA paragraph of the latency probe.\n");
+            double? feedAt = null, postAt = null;
+            while (feedAt is null || postAt is null)
+            {
+                var elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                if (elapsed > 120) throw new TimeoutException($"probe {i} not in the feed/posted after 120 s (feed {feedAt}, post {postAt})");
+                if (feedAt is null)
+                {
+                    try { if (File.Exists(siteFeed) && (await File.ReadAllTextAsync(siteFeed)).Contains(title, StringComparison.Ordinal)) feedAt = elapsed; }
+                    catch (IOException) { }
+                }
+                if (postAt is null)
+                    lock (posts)
+                        if (posts.FirstOrDefault(p => p.Body.Contains(title, StringComparison.Ordinal)) is { Body: not null } hit)
+                            postAt = Stopwatch.GetElapsedTime(t0, hit.At).TotalSeconds;
+                await Task.Delay(10);
+            }
+            feedTimes.Add(feedAt.Value);
+            postTimes.Add(postAt.Value);
+            Log($"{(watcher ? "watched" : "scan only")}: probe {i} in the feed after {feedAt:N2} s, posted after {postAt:N2} s");
+        }
+        await app.StopAsync();
+        await server.StopAsync();
+        await drop();
+        return (feedTimes, postTimes);
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    // ---------------------------------------------------------------- serve
+    /// <summary>The site feed of a built corpus, served by the running service and by nginx from the same folder; wrk -t2 -c32 against each.</summary>
+    private static async Task<IReadOnlyList<PeerRow>> ServeAsync(Options o, Tools tools, string work)
+    {
+        var (connection, drop) = await FreshDatabaseAsync(StorageProvider.Sqlite, work);
+        var port = FreePort();
+        await using var app = App(StorageProvider.Sqlite, connection, work, new() { ["Http:Urls"] = $"http://127.0.0.1:{port}" });
+        await app.Get<SchemaMigrator>().MigrateAsync(CancellationToken.None);
+        var corpus = new Corpus(new BenchOptions { Articles = 2_000, Authors = 20, Tags = 10 });
+        await Loaders.SqliteAsync(app.Get<Database>().ConnectionString, corpus, CancellationToken.None);
+        var builder = app.Get<FeedBuilder>();
+        await builder.BuildAsync(full: true, null, CancellationToken.None);
+        var feeds = builder.Output.Root;
+        var file = Path.Combine(feeds, FeedScope.Site.Folder, FeedPaths.Rss);
+        var size = new FileInfo(file).Length;
+        await using (var gz = new GZipStream(File.Create(file + ".gz"), CompressionLevel.SmallestSize)) await gz.WriteAsync(await File.ReadAllBytesAsync(file));
+        File.SetLastWriteTimeUtc(file + ".gz", File.GetLastWriteTimeUtc(file));
+        await StartedAsync(app);
+        var path = $"/feeds/{FeedScope.Site.Folder}/{FeedPaths.Rss}";
+        var ours = $"http://127.0.0.1:{port}{path}";
+        Log($"serving {file} ({size / 1024.0:N0} KB) at {ours}");
+
+        Process? nginx = null;
+        string? theirs = null;
+        if (tools.Paths["nginx"] is { } nginxPath && tools.Paths["wrk"] is not null)
+        {
+            var nport = FreePort();
+            var conf = Path.Combine(work, "nginx.conf");
+            Directory.CreateDirectory(Path.Combine(work, "nginx"));
+            await File.WriteAllTextAsync(conf, $$"""
+                worker_processes {{Environment.ProcessorCount}};
+                daemon off;
+                pid {{work}}/nginx.pid;
+                error_log {{work}}/nginx-error.log;
+                events { worker_connections 1024; }
+                http {
+                    access_log off;
+                    sendfile on;
+                    tcp_nopush on;
+                    types { application/rss+xml xml; }
+                    client_body_temp_path {{work}}/nginx;
+                    proxy_temp_path {{work}}/nginx;
+                    fastcgi_temp_path {{work}}/nginx;
+                    uwsgi_temp_path {{work}}/nginx;
+                    scgi_temp_path {{work}}/nginx;
+                    server {
+                        listen 127.0.0.1:{{nport}};
+                        location /feeds/ { alias {{feeds}}/; gzip_static on; }
+                    }
+                }
+                """);
+            nginx = Process.Start(new ProcessStartInfo(nginxPath, ["-p", work, "-c", conf]) { RedirectStandardError = true, RedirectStandardOutput = true });
+            theirs = $"http://127.0.0.1:{nport}{path}";
+            await Task.Delay(500);
+        }
+        var rows = new List<PeerRow>();
+        try
+        {
+            using var http = new HttpClient(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None });
+            async Task<string> ETag(string url, string? encoding)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, url);
+                if (encoding is not null) request.Headers.TryAddWithoutValidation("Accept-Encoding", encoding);
+                using var response = await http.SendAsync(request);
+                response.EnsureSuccessStatusCode();
+                return response.Headers.ETag?.ToString() ?? throw new InvalidOperationException($"{url} sent no ETag");
+            }
+            foreach (var (figure, encoding, conditional, target) in new[]
+                     { ($"plain 200s ({size / 1024.0:N0} KB rss.xml)", (string?)null, false, "≥ 60 %"), ("gzip 200s (nginx: gzip_static)", "gzip", false, "≥ 80 %"), ("304s (If-None-Match)", null, true, "≥ 80 %") })
+            {
+                var ourHeaders = new List<string>();
+                var theirHeaders = new List<string>();
+                if (encoding is not null) { ourHeaders.Add($"Accept-Encoding: {encoding}"); theirHeaders.Add($"Accept-Encoding: {encoding}"); }
+                if (conditional)
+                {
+                    ourHeaders.Add($"If-None-Match: {await ETag(ours, null)}");
+                    if (theirs is not null) theirHeaders.Add($"If-None-Match: {await ETag(theirs, null)}");
+                }
+                var peer = theirs is null ? null : await WrkAsync(tools, theirs, theirHeaders, o.WrkSeconds);
+                var mine = tools.Paths["wrk"] is null ? null : await WrkAsync(tools, ours, ourHeaders, o.WrkSeconds);
+                rows.Add(new PeerRow("serve", figure, "nginx 1.22 (sendfile)", peer, mine, "req/s", true, target, tools.Paths["wrk"] is null ? "wrk missing" : null));
+            }
+        }
+        finally
+        {
+            if (nginx is { HasExited: false }) { nginx.Kill(); await nginx.WaitForExitAsync(); }
+            await app.StopAsync();
+            await drop();
+        }
+        return rows;
+    }
+
+    private static async Task<double?> WrkAsync(Tools tools, string url, List<string> headers, int seconds)
+    {
+        var args = new List<string> { "-t2", "-c32", $"-d{seconds}s" };
+        foreach (var h in headers) { args.Add("-H"); args.Add(h); }
+        args.Add(url);
+        var (code, output) = await RunAsync(tools.Paths["wrk"]!, args);
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal));
+        var non2xx = output.Split('\n').FirstOrDefault(l => l.Contains("Non-2xx", StringComparison.Ordinal));
+        if (non2xx is not null && !headers.Any(h => h.StartsWith("If-None-Match", StringComparison.Ordinal))) Log($"wrk {url}: {non2xx.Trim()}");
+        Log($"wrk {string.Join(' ', headers)} {url}: {line?.Trim() ?? output}");
+        return code == 0 && line is not null ? double.Parse(line["Requests/sec:".Length..].Trim(), Inv) : null;
+    }
+
+    private static async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, string? workingDirectory = null)
+    {
+        var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory ?? "" };
+        using var p = Process.Start(start)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout + await stderr);
+    }
+
+    // ---------------------------------------------------------------- mail
+    /// <summary>
+    /// N confirmed daily subscribers, one digest each planned by the real planner and sent by the real worker and
+    /// e-mail channel (MailKit) to Postfix's smtp-sink, over 1 and 4 connections; against smtp-source sending as many
+    /// messages of the same size to the same sink.
+    /// </summary>
+    private static async Task<IReadOnlyList<PeerRow>> MailAsync(Options o, Tools tools, StorageProvider store, string work)
+    {
+        if (tools.Paths["smtp-sink"] is not { } sinkPath) return [new PeerRow("mail", "e-mail", "smtp-source", null, null, "msg/s", true, "", "smtp-sink missing: run setup.sh")];
+        var rows = new List<PeerRow>();
+        foreach (var connections in new[] { 1, 4 })
+        {
+            var port = FreePort();
+            using var sink = Process.Start(new ProcessStartInfo(sinkPath, ["-u", "nobody", "-m", "1000", $"127.0.0.1:{port}", "1024"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            try
+            {
+                await Task.Delay(300);
+                var (connection, drop) = await FreshDatabaseAsync(store, Path.Combine(work, $"c{connections}"));
+                try
+                {
+                    var (plan, send, sent, size) = await SendDigestsAsync(o, store, connection, Path.Combine(work, $"c{connections}"), port, connections);
+                    double? peer = null;
+                    if (tools.Paths["smtp-source"] is { } source)
+                    {
+                        var sw = Stopwatch.StartNew();
+                        var (code, output) = await RunAsync(source, ["-s", connections.ToString(Inv), "-m", o.Messages.ToString(Inv), "-l", size.ToString(Inv),
+                            "-f", "bench@bench.example", "-t", "reader@bench.example", $"127.0.0.1:{port}"]);
+                        if (code == 0) peer = o.Messages / sw.Elapsed.TotalSeconds;
+                        else Log($"smtp-source failed ({code}): {output}");
+                    }
+                    var storeName = store == StorageProvider.Sqlite ? "SQLite" : "PostgreSQL";
+                    rows.Add(new PeerRow("mail", $"{storeName}, {connections} connection(s), {o.Messages:N0} digests of {size / 1024.0:N1} KB, sending", "smtp-source", peer,
+                        sent / send, "msg/s", true, connections == 1 ? "≥ 40 %, ≥ 800/s" : "≥ 25 %, ≥ 2,500/s",
+                        $"end to end with planning {sent / (plan + send):N0} msg/s; planning {plan:N1} s"));
+                }
+                finally { await drop(); }
+            }
+            finally { if (!sink.HasExited) { sink.Kill(); await sink.WaitForExitAsync(); } }
+        }
+        return rows;
+    }
+
+    private static async Task<(double PlanSeconds, double SendSeconds, int Sent, int MessageBytes)> SendDigestsAsync(Options o, StorageProvider store, string connection, string work, int port, int connections)
+    {
+        await using var app = App(store, connection, work, new()
+        {
+            ["Digests:Smtp:Host"] = "127.0.0.1",
+            ["Digests:Smtp:Port"] = port.ToString(Inv),
+            ["Digests:Smtp:Security"] = nameof(SmtpSecurity.None),
+            ["Digests:Smtp:MessagesPerSecond"] = "10000",
+            ["Digests:Smtp:Connections"] = connections.ToString(Inv),
+        });
+        await app.Get<SchemaMigrator>().MigrateAsync(CancellationToken.None);
+        var corpus = new Corpus(new BenchOptions { Articles = 5, Authors = 3, Tags = 10 });
+        var rng = new Random(20_250_630);
+        var now = DateTimeOffset.UtcNow;
+        var drafts = Enumerable.Range(0, 5).Select(i => corpus.Draft(rng, corpus.Authors[i % 3].Name, [corpus.Tags[i]], now.AddHours(-i - 1), $"mail-bench-{i}.md")).ToList();
+        await app.Get<ArticleImporter>().ImportDraftsAsync(drafts, CancellationToken.None);
+        var importedAt = Stopwatch.StartNew();
+        var planner = app.Get<DigestPlanner>();
+        var coveredUntil = planner.FirstWatermark(DigestFrequency.Daily).ToStoredPrecision();
+        var stamp = DateTimeOffset.UtcNow.ToStoredPrecision();
+        var database = app.Get<Database>();
+        await using (var c = await database.OpenAsync(CancellationToken.None))
+        {
+            await using var tx = await c.BeginTransactionAsync();
+            await c.ExecuteAsync("""
+                INSERT INTO subscribers (id, email, name, frequency, time_zone, state, hard_bounces, covered_until, created_at, confirmed_at)
+                VALUES (@id, @email, @name, @frequency, 'UTC', @state, 0, @coveredUntil, @stamp, @stamp)
+                """, Enumerable.Range(0, o.Messages).Select(i => new
+            {
+                id = Guid.CreateVersion7(stamp).ToString(),
+                email = $"reader{i:D6}@bench.example",
+                name = $"Reader {i} ✉ خواننده",
+                frequency = SubscriberStore.Column(DigestFrequency.Daily),
+                state = SubscriberStore.Column(SubscriberState.Confirmed),
+                coveredUntil,
+                stamp,
+            }), tx);
+            await tx.CommitAsync();
+        }
+        // The planner takes articles imported at least five seconds ago (an import may still be committing).
+        var settle = TimeSpan.FromSeconds(6) - importedAt.Elapsed;
+        if (settle > TimeSpan.Zero) await Task.Delay(settle);
+
+        var sw = Stopwatch.StartNew();
+        var plan = await planner.PlanAsync(DigestFrequency.Daily, manual: false, CancellationToken.None);
+        var planSeconds = sw.Elapsed.TotalSeconds;
+        if (plan.Planned != o.Messages) throw new InvalidOperationException($"The planner planned {plan} for {o.Messages:N0} subscribers.");
+
+        // The size smtp-source sends: one of these digests as it goes on the wire.
+        string sampleId;
+        await using (var c = await database.OpenAsync(CancellationToken.None)) sampleId = await c.ExecuteScalarAsync<string>("SELECT id FROM subscribers LIMIT 1") ?? "";
+        var subscriber = await app.Get<SubscriberStore>().FindAsync(sampleId, CancellationToken.None);
+        var message = app.Get<DigestComposer>().Digest(subscriber!, await app.Get<ArticleStore>().ListAsync(5, CancellationToken.None), "syndicator-sample");
+        using var buffer = new MemoryStream();
+        message.WriteTo(buffer);
+
+        sw.Restart();
+        var report = await app.Get<DeliveryWorker>().DrainAsync(app.Get<EmailChannel>(), DrainFilter.All, untilEmpty: true, CancellationToken.None);
+        var sendSeconds = sw.Elapsed.TotalSeconds;
+        Log($"{store}, {connections} connection(s): planned {plan.Planned:N0} in {planSeconds:N2} s, {report} in {sendSeconds:N2} s = {(report?.Sent ?? 0) / sendSeconds:N0}/s, {buffer.Length:N0} bytes each");
+        return (planSeconds, sendSeconds, report?.Sent ?? 0, (int)buffer.Length);
+    }
+
+    // ---------------------------------------------------------------- import
+    /// <summary>N plain-text files through the real import (ArticleFiles), against reading each and inserting it as one row with one commit.</summary>
+    private static async Task<IReadOnlyList<PeerRow>> ImportAsync(Options o, StorageProvider store, string work)
+    {
+        var folder = Path.Combine(work, "articles");
+        Directory.CreateDirectory(folder);
+        var corpus = new Corpus(new BenchOptions { Articles = o.ImportFiles, Authors = 50, Tags = 20 });
+        var i = 0;
+        foreach (var a in corpus.Articles())
+        {
+            var body = string.Join("\n\n", System.Text.RegularExpressions.Regex.Matches(a.BodyHtml, "<p>(.*?)</p>").Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)));
+            await File.WriteAllTextAsync(Path.Combine(folder, $"{i++:D6}.txt"), $"{a.Title}\n\n{body}\n");
+        }
+        var (connection, drop) = await FreshDatabaseAsync(store, work);
+        try
+        {
+            await using var app = App(store, connection, work);
+            await app.Get<SchemaMigrator>().MigrateAsync(CancellationToken.None);
+            var database = app.Get<Database>();
+            await using (var c = await database.OpenAsync(CancellationToken.None))
+                await c.ExecuteAsync("CREATE TABLE bench_floor (id TEXT PRIMARY KEY, body TEXT NOT NULL)");
+            var files = Directory.GetFiles(folder).Order(StringComparer.Ordinal).ToList();
+            var sw = Stopwatch.StartNew();
+            foreach (var file in files)
+            {
+                var text = await File.ReadAllTextAsync(file);
+                await using var c = await database.OpenAsync(CancellationToken.None);
+                await using var tx = await c.BeginTransactionAsync();
+                await c.ExecuteAsync("INSERT INTO bench_floor (id, body) VALUES (@id, @text)", new { id = Path.GetFileName(file), text }, tx);
+                await tx.CommitAsync();
+            }
+            var floor = files.Count / sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            var summary = await app.Get<ArticleFiles>().ImportPathsAsync([folder], null, CancellationToken.None);
+            var rate = summary.Created / sw.Elapsed.TotalSeconds;
+            Log($"{store}: floor {floor:N0} files/s; import {summary} at {rate:N0} articles/s");
+            var storeName = store == StorageProvider.Sqlite ? "SQLite" : "PostgreSQL";
+            return [new PeerRow("import", $"{storeName}, {files.Count:N0} plain-text files", "one row and one commit per file", floor, rate, "files/s", true,
+                store == StorageProvider.Sqlite ? "≥ 60 %" : "≥ 50 %")];
+        }
+        finally { await drop(); }
+    }
+
+    // ---------------------------------------------------------------- feeds
+    /// <summary>The same corpus as Hugo content (home, author and tag RSS plus HTML pages) against Syndicator's full build (three formats with archives).</summary>
+    private static async Task<IReadOnlyList<PeerRow>> FeedsAsync(Options o, Tools tools, StorageProvider store, string work)
+    {
+        var bench = new BenchOptions { Articles = o.Articles, Authors = Math.Max(1, o.Articles / 100), Tags = 50 };
+        var corpus = new Corpus(bench);
+        double? hugoSeconds = null;
+        if (tools.Paths["hugo"] is { } hugo)
+        {
+            var site = Path.Combine(work, "hugo");
+            WriteHugoSite(site, corpus);
+            var sw = Stopwatch.StartNew();
+            var (code, output) = await RunAsync(hugo, ["--quiet", "--destination", Path.Combine(work, "hugo-public")], site);
+            if (code == 0) hugoSeconds = sw.Elapsed.TotalSeconds;
+            else Log($"hugo failed ({code}): {output[..Math.Min(2000, output.Length)]}");
+            Log($"hugo: {sw.Elapsed.TotalSeconds:N1} s");
+            try { Directory.Delete(Path.Combine(work, "hugo-public"), true); Directory.Delete(site, true); } catch (IOException) { }
+        }
+        var (connection, drop) = await FreshDatabaseAsync(store, work);
+        try
+        {
+            await using var app = App(store, connection, work);
+            await app.Get<SchemaMigrator>().MigrateAsync(CancellationToken.None);
+            var cs = app.Get<Database>().ConnectionString;
+            if (store == StorageProvider.Sqlite) await Loaders.SqliteAsync(cs, corpus, CancellationToken.None);
+            else await Loaders.PostgresAsync(cs, corpus, CancellationToken.None);
+            var sw = Stopwatch.StartNew();
+            var report = await app.Get<FeedBuilder>().BuildAsync(full: true, null, CancellationToken.None);
+            var full = sw.Elapsed.TotalSeconds;
+            Log($"{store}: full build {full:N1} s, {report.Written.Count:N0} files");
+            var storeName = store == StorageProvider.Sqlite ? "SQLite" : "PostgreSQL";
+            return [new PeerRow("feeds", $"{storeName}, full build of {o.Articles:N0} articles ({report.Written.Count:N0} files: RSS, Atom, JSON with archives)", "Hugo 0.111 (home, author, tag RSS + HTML)",
+                hugoSeconds, full, "s", false, "≤ 50 % of Hugo's time (share ≥ 200 %)")];
+        }
+        finally { await drop(); }
+    }
+
+    private static void WriteHugoSite(string site, Corpus corpus)
+    {
+        var content = Path.Combine(site, "content", "posts");
+        Directory.CreateDirectory(content);
+        Directory.CreateDirectory(Path.Combine(site, "layouts", "_default"));
+        File.WriteAllText(Path.Combine(site, "config.toml"), """
+            baseURL = "https://magazine.example/"
+            title = "Bench"
+            disableKinds = ["sitemap", "robotsTXT", "404"]
+            [taxonomies]
+              author = "authors"
+              tag = "tags"
+            [markup.goldmark.renderer]
+              unsafe = true
+            """);
+        File.WriteAllText(Path.Combine(site, "layouts", "_default", "single.html"), "<!doctype html><html><head><title>{{ .Title }}</title></head><body><h1>{{ .Title }}</h1>{{ .Content }}</body></html>");
+        File.WriteAllText(Path.Combine(site, "layouts", "_default", "list.html"), "<!doctype html><html><body><ul>{{ range .Pages }}<li><a href=\"{{ .RelPermalink }}\">{{ .Title }}</a></li>{{ end }}</ul></body></html>");
+        var authors = corpus.Authors.ToDictionary(a => a.Id, a => a.Name);
+        foreach (var a in corpus.Articles())
+        {
+            var tags = string.Join(", ", a.Tags.Select(t => JsonSerializer.Serialize(t)));
+            File.WriteAllText(Path.Combine(content, a.Slug + ".md"),
+                $"---\ntitle: {JsonSerializer.Serialize(a.Title)}\ndate: {a.PublishedAt:yyyy-MM-ddTHH:mm:ssZ}\nsummary: {JsonSerializer.Serialize(a.Summary)}\nauthors: [{JsonSerializer.Serialize(authors[a.AuthorId])}]\ntags: [{tags}]\n---\n{a.BodyHtml}\n");
+        }
+    }
+
+    // ---------------------------------------------------------------- tools
+    private sealed class Tools
+    {
+        public Dictionary<string, string?> Paths { get; } = [];
+        public List<string> Missing => Paths.Where(p => p.Value is null).Select(p => p.Key).ToList();
+
+        /// <summary>On the PATH, or in /usr/sbin and /sbin where Debian puts postfix's and nginx's programs (not on a user's PATH).</summary>
+        public static Tools Find()
+        {
+            var dirs = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Concat(["/usr/sbin", "/sbin", "/usr/local/sbin"]).Distinct().ToList();
+            var tools = new Tools();
+            foreach (var name in new[] { "smtp-sink", "smtp-source", "hugo", "wrk", "nginx" })
+                tools.Paths[name] = dirs.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+            return tools;
+        }
+    }
+}
