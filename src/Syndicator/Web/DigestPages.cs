@@ -58,7 +58,7 @@ internal static class DigestPages
         var form = request.HasFormContentType ? await request.ReadFormAsync(ct) : FormCollection.Empty;
         if (access.CheckForm(request, form) is { } refusal)
             return Html(DashboardPages.Layout("Not sent", site.Value.Title, null,
-                $"<section><h2>The test digest was not sent</h2><p>{DashboardPages.E(refusal)}</p><p><a href=\"{Path}\">Back to the digests page</a></p></section>"), StatusCodes.Status403Forbidden);
+                $"<section><h2>The test digest was not sent</h2><p>{DashboardPages.E(refusal)}</p><p><a href=\"{Path}\">Back to the digests page</a></p></section>", Path), StatusCodes.Status403Forbidden);
         var to = form["to"].ToString().Trim();
         Notice notice;
         if (SubscriberAddress.Problem(to) is { } problem) notice = new Notice($"Not sent: the address to send to {problem}.", false, StatusCodes.Status400BadRequest);
@@ -101,7 +101,7 @@ internal static class DigestPages
         // The page frames its own preview (same origin); the security headers forbid frames everywhere else.
         var headers = context.Response.Headers;
         headers[HeaderNames.ContentSecurityPolicy] = headers[HeaderNames.ContentSecurityPolicy].ToString() + "; frame-src 'self'";
-        return Html(DashboardPages.Layout("Digests", site.Title, $"<a href=\"{Dashboard.Path}\">← Status</a>", body.ToString()), notice?.Status ?? StatusCodes.Status200OK);
+        return Html(DashboardPages.Layout("Digests", site.Title, null, body.ToString(), Path), notice?.Status ?? StatusCodes.Status200OK);
     }
 
     private static Task<DigestPreviewResult> PreviewAsync(DigestPreview preview, string? subscriber, CancellationToken ct) =>
