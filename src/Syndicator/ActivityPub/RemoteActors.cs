@@ -112,48 +112,8 @@ public sealed class ConnectGuard(IOptions<ActivityPubOptions> options, IOptions<
 {
     public bool AllowsPrivate => options.Value.AllowPrivateAddresses || site.Value.AllowLocalUrls;
 
-    public SocketsHttpHandler Handler() => new()
-    {
-        AllowAutoRedirect = true,
-        MaxAutomaticRedirections = 3,
-        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        ConnectCallback = async (context, cancellationToken) =>
-        {
-            var host = context.DnsEndPoint.Host;
-            var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
-            var usable = AllowsPrivate ? addresses : addresses.Where(IsPublic).ToArray();
-            if (usable.Length == 0)
-                throw new HttpRequestException($"{host} resolves to no public address ({string.Join(", ", addresses.Select(a => a.ToString()))}); connections to loopback and private networks are refused unless ActivityPub:AllowPrivateAddresses is true");
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(usable, context.DnsEndPoint.Port, cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    };
-
-    public static bool IsPublic(IPAddress address)
-    {
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)) return false;
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            var b6 = address.GetAddressBytes();
-            return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (b6[0] & 0xFE) == 0xFC);
-        }
-        var b = address.GetAddressBytes();
-        return !(b[0] == 10 || b[0] == 0 || b[0] == 127 || b[0] >= 224
-            || (b[0] == 172 && b[1] >= 16 && b[1] <= 31)
-            || (b[0] == 192 && b[1] == 168)
-            || (b[0] == 169 && b[1] == 254)
-            || (b[0] == 100 && b[1] >= 64 && b[1] <= 127));
-    }
+    public SocketsHttpHandler Handler() => PublicAddresses.Handler(AllowsPrivate, 3, (host, addresses) =>
+        $"{host} resolves to no public address ({string.Join(", ", addresses)}); connections to loopback and private networks are refused unless ActivityPub:AllowPrivateAddresses is true");
 }
 
 /// <summary>Reads a body up to a limit without buffering more than the limit.</summary>

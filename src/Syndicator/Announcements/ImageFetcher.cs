@@ -76,43 +76,6 @@ public sealed class ImageFetcher(HttpClient http, IOptions<AnnouncementOptions> 
         : null;
 
     /// <summary>The handler behind the fetcher's HttpClient: redirects bounded, connections only to public addresses unless <paramref name="allowLocal"/>.</summary>
-    public static SocketsHttpHandler Handler(bool allowLocal) => new()
-    {
-        AllowAutoRedirect = true,
-        MaxAutomaticRedirections = MaxRedirects,
-        ConnectTimeout = TimeSpan.FromSeconds(10),
-        ConnectCallback = async (context, cancellationToken) =>
-        {
-            var addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, cancellationToken);
-            var allowed = addresses.Where(a => allowLocal || IsPublic(a)).ToArray();
-            if (allowed.Length == 0)
-                throw new HttpRequestException($"{context.DnsEndPoint.Host} is a loopback, private or otherwise non-public address, which images are never fetched from (Site:AllowLocalUrls allows it on a trial machine)");
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    };
-
-    /// <summary>False for loopback, private (RFC 1918, fc00::/7), link-local, CGNAT, multicast, unspecified and documentation-free reserved ranges.</summary>
-    public static bool IsPublic(IPAddress address)
-    {
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast)) return false;
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-            return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || address.IsIPv6UniqueLocal);
-        var b = address.GetAddressBytes();
-        return !(b[0] == 10 || b[0] == 0 || b[0] >= 224
-            || (b[0] == 172 && b[1] >= 16 && b[1] <= 31)
-            || (b[0] == 192 && b[1] == 168)
-            || (b[0] == 169 && b[1] == 254)
-            || (b[0] == 100 && b[1] >= 64 && b[1] <= 127));
-    }
+    public static SocketsHttpHandler Handler(bool allowLocal) => PublicAddresses.Handler(allowLocal, MaxRedirects, (host, _) =>
+        $"{host} is a loopback, private or otherwise non-public address, which images are never fetched from (Site:AllowLocalUrls allows it on a trial machine)");
 }

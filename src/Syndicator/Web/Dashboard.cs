@@ -29,6 +29,7 @@ public static class Dashboard
 
     private const int FailedShown = 100;
     private const int ArticlesShown = 30;
+    private const int RefusalsShown = 10;
 
     public static void AddServices(IServiceCollection services)
     {
@@ -77,6 +78,8 @@ public static class Dashboard
         body.Append($"<section id=\"articles\"><h2>{(query.Length == 0 ? "Recent articles" : $"Articles matching “{DashboardPages.E(query)}”")}</h2>");
         body.Append(rows.Problem is { } p2 ? Problem(p2) : DashboardPages.ArticleRows(rows.Value!, query, now));
         body.Append("</section>");
+        var refused = await data.TryAsync("the refused articles", c => data.IntakeRefusalsAsync(RefusalsShown, c), ct);
+        body.Append(refused.Problem is { } p3 ? Problem(p3) : DashboardPages.IntakeRefusals(refused.Value!));
         return Html(DashboardPages.Layout("Articles", site.Value.Title, DashboardPages.Utc(now), body.ToString(), Path));
     }
 
@@ -137,6 +140,7 @@ public static class Dashboard
         var missed = await data.TryAsync("the accounts it missed", c => data.MissedAsync(article, c), ct);
         var held = await data.TryAsync("the hold", c => data.HeldAtAsync(article, c), ct);
         var digests = await data.TryAsync("the digests", c => data.ArticleDigestsAsync(article.Id, c), ct);
+        var history = await data.TryAsync("the article's history", c => data.ArticleHistoryAsync(article, c), ct);
 
         var body = new StringBuilder();
         body.Append(Notice(context.Request));
@@ -155,6 +159,7 @@ public static class Dashboard
         body.Append("</section><section id=\"email\"><h2>E-mail</h2>");
         body.Append(digests.Problem is { } p3 ? Problem(p3) : DashboardPages.ArticleEmail(digests.Value!));
         body.Append("</section>");
+        body.Append(history.Problem is { } p4 ? Problem(p4) : DashboardPages.ArticleHistory(history.Value!));
         return Html(DashboardPages.Layout(article.Title, site.Value.Title, $"<a href=\"{Path}\">← Articles</a>", body.ToString(), Path));
     }
 

@@ -68,9 +68,18 @@ public sealed class DashboardData(
     PostComposer composer,
     IOptions<AnnouncementOptions> announcements,
     Storage.Database database,
+    Articles.Intake.ArticleIntake intake,
     TimeProvider time,
     ILogger<DashboardData> logger)
 {
+    /// <summary>Articles refused over HTTP (API, Ghost, pull sources), newest first.</summary>
+    public Task<IReadOnlyList<Articles.Intake.IntakeRefusal>> IntakeRefusalsAsync(int limit, CancellationToken cancellationToken) =>
+        intake.RecentRefusalsAsync(limit, cancellationToken);
+
+    /// <summary>What every intake did to the article: who sent it, when, and what came of it.</summary>
+    public Task<IReadOnlyList<Articles.Intake.HistoryEntry>> ArticleHistoryAsync(Article article, CancellationToken cancellationToken) =>
+        intake.HistoryAsync(article.Id, cancellationToken);
+
     /// <summary>The job history (the <c>job_runs</c> table, through the store registered for Quartz), or null when none is.</summary>
     private IExecutionHistoryStore? History => services.GetService<IExecutionHistoryStore>();
 

@@ -307,6 +307,28 @@ internal static class DashboardPages
         return $"<p data-digests=\"{total}\">{total:N0} digest e-mail(s) carry this article: {string.Join(", ", parts)}.</p>";
     }
 
+    /// <summary>The articles the API, Ghost or a pull source sent and import refused: nothing on the desk, unless there are some.</summary>
+    public static string IntakeRefusals(IReadOnlyList<Articles.Intake.IntakeRefusal> refusals)
+    {
+        if (refusals.Count == 0) return "";
+        var rows = string.Concat(refusals.Select(r =>
+            $"<tr><td>{E(Utc(r.At))}</td><td>{E(r.Actor)}</td><td>{(r.Slug is null ? "<span class=\"muted\">none</span>" : E(r.Slug))}</td><td>{E(r.Problem)}</td></tr>"));
+        return $"""
+            <section id="refused"><h2>Refused at intake</h2>
+            <p class="small">Articles sent over HTTP (the API, Ghost, a pull source) that were not taken; the sender was told why. Fix them at the source and send them again.</p>
+            <div class="scroll"><table><thead><tr><th>when</th><th>sent by</th><th>slug</th><th>why</th></tr></thead><tbody>{rows}</tbody></table></div></section>
+            """;
+    }
+
+    /// <summary>What each intake did to the article (API key, Ghost, pull source); nothing for an article that came as a file.</summary>
+    public static string ArticleHistory(IReadOnlyList<Articles.Intake.HistoryEntry> history)
+    {
+        if (history.Count == 0) return "";
+        var items = string.Concat(history.Select(h =>
+            $"<li>{E(Utc(h.At))}: {E(h.Action)} by {E(h.Actor)}{(string.IsNullOrEmpty(h.Detail) ? "" : $" ({E(h.Detail)})")}</li>"));
+        return $"<section id=\"history\"><h2>History</h2><ul>{items}</ul></section>";
+    }
+
     /// <summary>A delivery's state in the publisher's words, as a badge coloured by the stored state.</summary>
     public static string StateBadge(DeliveryState state) => Badge(state switch
     {

@@ -125,9 +125,9 @@ public sealed class ActivityPubServerTests
         await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync("http://localhost:9/actor", Ct));
 
         foreach (var address in new[] { "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "127.0.0.1", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0" })
-            Assert.False(ConnectGuard.IsPublic(IPAddress.Parse(address)), address);
+            Assert.False(Syndicator.Shared.PublicAddresses.IsPublic(IPAddress.Parse(address)), address);
         foreach (var address in new[] { "93.184.216.34", "2606:4700::1111", "172.32.0.1" })
-            Assert.True(ConnectGuard.IsPublic(IPAddress.Parse(address)), address);
+            Assert.True(Syndicator.Shared.PublicAddresses.IsPublic(IPAddress.Parse(address)), address);
     }
 
     [Theory, MemberData(nameof(Providers))]

@@ -187,7 +187,7 @@ public sealed class CliProcessTests
         var show = await sandbox.RunAsync("articles", "show", "missing-slug");
 
         Assert.True(show.ExitCode == 1, show.ToString());
-        Assert.Contains("No article with slug 'missing-slug'", show.Flat);
+        Assert.Contains("No article has the slug or id 'missing-slug'", show.Flat);
     }
 
     [Fact(Timeout = TestTimeout)]

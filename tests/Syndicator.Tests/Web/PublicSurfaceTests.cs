@@ -82,7 +82,7 @@ public sealed class PublicSurfaceTests
     {
         await using var server = await StatusServer.StartAsync(Ct);
         var jobs = await server.Get<StatusReader>().JobsAsync(Ct);
-        var (_, page) = await server.GetTextAsync("/status");
+        var (_, page) = await server.GetTextAsync("/status/operations");
 
         foreach (var job in jobs)
         {

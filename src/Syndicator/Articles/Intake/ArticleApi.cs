@@ -103,7 +103,7 @@ public sealed partial class ArticleApi(
         if (body is null) return bodyRefusal!.ToResult(context, false);
         return await IdempotentAsync(context, key, body.Hash, async () =>
         {
-            if (ParseOne(body, "api") is not { } draft) return body.Refusal!;
+            if (ParseOne(body, "api") is not { } draft) return await RefuseAsync(key, null, body.Refusal!, ct);
             var slug = draft.Slug ?? Slug.FromText(draft.Title);
             if (await intake.FindAsync(slug, ct) is { } existing)
             {
@@ -126,7 +126,7 @@ public sealed partial class ArticleApi(
         if (body is null) return bodyRefusal!.ToResult(context, false);
         return await IdempotentAsync(context, key, body.Hash, async () =>
         {
-            if (ParseOne(body, "api") is not { } draft) return body.Refusal!;
+            if (ParseOne(body, "api") is not { } draft) return await RefuseAsync(key, slug, body.Refusal!, ct);
             if (draft.Slug is { } own && own != slug)
                 return await RefuseAsync(key, slug, Problem(StatusCodes.Status422UnprocessableEntity, "The slugs differ", "slug",
                     $"the body's slug '{own}' differs from the URL's '{slug}'; leave it out of the body, or PUT to {Path}/{own.UrlSegment}"), ct);

@@ -19,6 +19,9 @@ public sealed record IntakeActor(string Kind, string Name)
 /// <summary>One line of an article's history: what an intake did, who sent it, and when.</summary>
 public sealed record HistoryEntry(DateTimeOffset At, string Action, string Actor, string? Detail);
 
+/// <summary>An article an intake refused: when, by whom it was sent, under which slug if it had one, and why.</summary>
+public sealed record IntakeRefusal(DateTimeOffset At, string? Slug, string Actor, string Problem);
+
 /// <summary>What an intake did: <c>created</c>, <c>updated</c>, <c>unchanged</c>, <c>republished</c> or <c>unpublished</c>.</summary>
 public sealed record IntakeResult(Article Article, string Action);
 
@@ -87,6 +90,15 @@ public sealed class ArticleIntake(
             new { articleId }, cancellationToken: cancellationToken))).Select(r => new HistoryEntry(r.At, r.Action, r.Actor, r.Detail)).ToList();
     }
 
+    /// <summary>The newest refusals, for the dashboard: the sender had its answer, and the publisher sees them here.</summary>
+    public async Task<IReadOnlyList<IntakeRefusal>> RecentRefusalsAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<HistoryRow>(new CommandDefinition(
+            "SELECT at AS At, slug AS Slug, action AS Action, actor AS Actor, detail AS Detail FROM article_history WHERE action = 'refused' ORDER BY id DESC LIMIT @limit",
+            new { limit }, cancellationToken: cancellationToken))).Select(r => new IntakeRefusal(r.At, r.Slug, r.Actor, r.Detail ?? "")).ToList();
+    }
+
     /// <summary>The hash of the last body accepted for the article, to tell the same body sent again from a different one.</summary>
     public async Task<string?> LastBodyHashAsync(string articleId, CancellationToken cancellationToken)
     {
@@ -122,6 +134,7 @@ public sealed class ArticleIntake(
     private sealed class HistoryRow
     {
         public DateTimeOffset At { get; init; }
+        public string? Slug { get; init; }
         public string Action { get; init; } = "";
         public string Actor { get; init; } = "";
         public string? Detail { get; init; }

@@ -240,5 +240,5 @@ public sealed class AnnouncementImageTests
     [InlineData("93.184.215.14", true)]
     [InlineData("2606:2800:21f:cb07:6820:80da:af6b:8b2c", true)]
     public void Public_addresses_are_told_from_the_rest(string address, bool isPublic) =>
-        Assert.Equal(isPublic, ImageFetcher.IsPublic(IPAddress.Parse(address)));
+        Assert.Equal(isPublic, Syndicator.Shared.PublicAddresses.IsPublic(IPAddress.Parse(address)));
 }

@@ -131,6 +131,27 @@ public sealed class ArticleApiTests
     }
 
     [Fact]
+    public async Task The_dashboard_lists_what_intake_refused_and_shows_who_sent_an_article()
+    {
+        await using var world = await IntakeWorld.StartAsync();
+        var key = await world.KeyAsync("newsroom-cms");
+        var desk = await (await world.Http.GetAsync("/status", Ct)).Content.ReadAsStringAsync(Ct);
+        Assert.DoesNotContain("id=\"refused\"", desk);
+
+        await IntakeWorld.ProblemAsync(await world.SendAsync(HttpMethod.Post, "/api/articles", key, Article("Bad link", url: "javascript:alert(1)", slug: "bad-link")), 422);
+        Assert.Equal(HttpStatusCode.Created, (await world.SendAsync(HttpMethod.Post, "/api/articles", key, Article("آزادی بیان 🕊️", slug: "azadi"))).StatusCode);
+
+        desk = await (await world.Http.GetAsync("/status", Ct)).Content.ReadAsStringAsync(Ct);
+        var refused = desk[desk.IndexOf("id=\"refused\"", StringComparison.Ordinal)..];
+        Assert.Contains("newsroom-cms", refused);
+        Assert.Contains("javascript:", refused);
+        Assert.DoesNotContain("<script", refused);
+        var page = await (await world.Http.GetAsync("/status/articles/azadi", Ct)).Content.ReadAsStringAsync(Ct);
+        var history = page[page.IndexOf("id=\"history\"", StringComparison.Ordinal)..];
+        Assert.Contains("created by api key &#39;newsroom-cms&#39;", history);
+    }
+
+    [Fact]
     public async Task A_title_with_a_line_break_is_joined_into_one_line_with_a_warning_so_it_cannot_inject_a_header()
     {
         await using var world = await IntakeWorld.StartAsync();
