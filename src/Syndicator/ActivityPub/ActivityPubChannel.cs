@@ -79,6 +79,9 @@ public sealed class ActivityPubChannel(
                     return (null, null, $"delivery {delivery.Id} names \"{delivery.Subject.Version}\", which is not create, update:HASH or delete");
                 var article = await articles.FindByIdAsync(delivery.Subject.Id, cancellationToken);
                 if (article is null) return (null, null, $"article {delivery.Subject.Id} is no longer in the store");
+                // Unpublished after this was planned: only its Delete still goes out.
+                if (article.Unpublished && verb.Kind != ArticleVerbKind.Delete)
+                    return (null, null, $"\"{article.Title}\" was unpublished at {article.UnpublishedAt:u}; its {verb.Type} is not sent (its Delete goes to every inbox that had it)");
                 return (documents.ArticleActivity(article, verb), actors.Publication, "");
             }
             case SubjectKind.Follow:

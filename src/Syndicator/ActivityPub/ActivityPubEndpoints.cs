@@ -175,6 +175,8 @@ public static class ActivityPubEndpoints
     {
         var article = await articles.FindByIdAsync(id, ct);
         if (article is null || article.PublishedAt > time.GetUtcNow()) return Results.NotFound();
+        // An unpublished article is gone, as its Delete told the followers' servers (which may fetch it to check).
+        if (article.Unpublished) return Results.StatusCode(StatusCodes.Status410Gone);
         if (!WantsActivityJson(context.Request)) return Results.Redirect(article.CanonicalUrl.Value);
         var document = documents.Object(article);
         document.Insert(0, "@context", ActivityDocuments.Context());

@@ -17,6 +17,11 @@ public sealed class ActivityPubPlanner(FollowerStore followers, DeliveryStore de
     public Task OnArticleChangedAsync(DbConnection connection, DbTransaction transaction, Article? before, Article after, CancellationToken cancellationToken)
     {
         if (before is null) return PlanAsync(connection, transaction, after, ArticleVerb.Create, cancellationToken);
+        // Unpublished (API DELETE, Ghost's post.unpublished): a Delete to every inbox that had the Create, so the post
+        // leaves the followers' timelines. Published again, it stays gone there (a second Create of one object is
+        // dropped by receivers); the feeds and the outbox have it again.
+        if (!before.Unpublished && after.Unpublished) return PlanAsync(connection, transaction, after, ArticleVerb.Delete, cancellationToken);
+        if (after.Unpublished) return Task.CompletedTask;
         // A re-import of the same text changes nothing a reader sees.
         if (before.ContentHash == after.ContentHash) return Task.CompletedTask;
         return PlanAsync(connection, transaction, after, ArticleVerb.Update(after.ContentHash), cancellationToken);
@@ -32,8 +37,8 @@ public sealed class ActivityPubPlanner(FollowerStore followers, DeliveryStore de
         var made = 0;
         foreach (var inbox in inboxes)
         {
-            // An inbox that never had the Create (its accounts followed later) gets no Update of something it has not seen.
-            if (verb.Kind == ArticleVerbKind.Update && !await HasCreateAsync(connection, transaction, article.Id, inbox, cancellationToken)) continue;
+            // An inbox that never had the Create (its accounts followed later) gets no Update or Delete of something it has not seen.
+            if (verb.Kind != ArticleVerbKind.Create && !await HasCreateAsync(connection, transaction, article.Id, inbox, cancellationToken)) continue;
             if (await deliveries.EnsureAsync(connection, transaction, Channel, new DeliverySubject(SubjectKind.Article, article.Id, verb.Version),
                     DeliveryRecipient.Inbox(inbox), notBefore, cancellationToken))
                 made++;

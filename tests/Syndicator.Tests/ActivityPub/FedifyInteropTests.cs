@@ -63,6 +63,16 @@ public sealed class FedifyInteropTests
         Assert.Equal($"{world.BaseUrl}/ap/articles/{id}", update.ObjectId);
         Assert.Contains("Corrected text.", update.Json.GetProperty("object").GetProperty("content").GetString());
 
+        // Unpublished (the API's DELETE): one Delete with a Tombstone, signed and verified by Fedify; the object is gone.
+        var stored = (await world.Get<Syndicator.Articles.ArticleStore>().FindByIdAsync(id, Ct))!;
+        await world.Get<Syndicator.Articles.Intake.ArticleIntake>().UnpublishAsync(stored, Syndicator.Articles.Intake.IntakeActor.ApiKey("cms"), Ct);
+        Assert.Equal(1, (await world.DrainAsync()).Sent);
+        received = await fedify.ReceivedAsync(Ct);
+        var delete = Assert.Single(received, r => r.Type == "Delete");
+        Assert.Equal($"{world.BaseUrl}/ap/articles/{id}", delete.ObjectId);
+        Assert.Equal("Tombstone", delete.ObjectType);
+        Assert.Single(received, r => r.Type == "Create");
+
         // Undo: reader1 stops following; its server still has reader2, so the next article still goes there once.
         await fedify.UnfollowAsync("reader1", world.ActorUrl("magazine"), first.FollowId!, Ct);
         Assert.Equal([fedify.ActorUrl("reader2")], (await world.Get<FollowerStore>().ListAsync("magazine", Ct)).Select(f => f.Remote));
