@@ -184,6 +184,18 @@ public enum SmtpSecurity
     None,
 }
 
+public static class SmtpSecurityExtensions
+{
+    /// <summary>What MailKit calls it: the SMTP relay and the feedback mailbox (IMAP) read the setting the same way.</summary>
+    public static MailKit.Security.SecureSocketOptions ToSocketOptions(this SmtpSecurity security) => security switch
+    {
+        SmtpSecurity.StartTls => MailKit.Security.SecureSocketOptions.StartTls,
+        SmtpSecurity.Tls => MailKit.Security.SecureSocketOptions.SslOnConnect,
+        SmtpSecurity.None => MailKit.Security.SecureSocketOptions.None,
+        _ => MailKit.Security.SecureSocketOptions.StartTlsWhenAvailable,
+    };
+}
+
 public sealed class SmtpOptions
 {
     /// <summary>Empty: write messages to Digests:PickupPath instead of sending.</summary>

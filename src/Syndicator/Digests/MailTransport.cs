@@ -69,13 +69,7 @@ public sealed class MailConnection : IAsyncDisposable
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
         if (options.AcceptAnyCertificate) client.ServerCertificateValidationCallback = (_, _, _, _) => true;
-        var security = options.Security switch
-        {
-            SmtpSecurity.StartTls => SecureSocketOptions.StartTls,
-            SmtpSecurity.Tls => SecureSocketOptions.SslOnConnect,
-            SmtpSecurity.None => SecureSocketOptions.None,
-            _ => SecureSocketOptions.StartTlsWhenAvailable,
-        };
+        var security = options.Security.ToSocketOptions();
         // MailKit's own socket leaves Nagle's algorithm on: each message then waits ~40 ms for the relay's delayed
         // ACK before its final lines go out, which caps a connection near 20 messages a second.
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

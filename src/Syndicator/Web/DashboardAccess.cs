@@ -82,7 +82,7 @@ public sealed class DashboardAccess(IOptions<DashboardOptions> options, IWebHost
         var origin = request.Headers.Origin.ToString();
         if (origin.Length > 0 && origin != "null" && !string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase))
             return $"The request came from {origin}, not from this site; use the button on the status page itself.";
-        if (!FixedTimeEquals(form[CsrfField].ToString(), CsrfToken))
+        if (!BasicCredentials.FixedTimeEquals(form[CsrfField].ToString(), CsrfToken))
             return "The form is older than the running service (it restarted since the page was loaded) or did not come from the status page. Reload the page and press the button again.";
         return null;
     }
@@ -100,31 +100,16 @@ public sealed class DashboardAccess(IOptions<DashboardOptions> options, IWebHost
         var authorization = request.Headers.Authorization.ToString();
         if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             return Matches(expected.ApiKey, authorization[7..].Trim());
-        if (!authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return false;
-
-        string decoded;
-        try
-        {
-            decoded = Encoding.UTF8.GetString(Convert.FromBase64String(authorization[6..].Trim()));
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-        var colon = decoded.IndexOf(':');
-        if (colon < 0) return false;
-        var (user, password) = (decoded[..colon], decoded[(colon + 1)..]);
+        if (BasicCredentials.Parse(authorization) is not { } offered) return false;
+        var (user, password) = offered;
         // Both comparisons always run, so the time taken does not tell which of the two a guess came close to.
-        var asUser = expected.Username is not null & FixedTimeEquals(user, expected.Username ?? "") & Matches(expected.Password, password);
+        var asUser = expected.Username is not null & BasicCredentials.FixedTimeEquals(user, expected.Username ?? "") & Matches(expected.Password, password);
         var asKey = Matches(expected.ApiKey, password);
         return asUser | asKey;
     }
 
     private static bool Matches(byte[]? expected, string offered) =>
         expected is not null && CryptographicOperations.FixedTimeEquals(SHA256.HashData(expected), SHA256.HashData(Encoding.UTF8.GetBytes(offered)));
-
-    private static bool FixedTimeEquals(string a, string b) =>
-        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(a)), SHA256.HashData(Encoding.UTF8.GetBytes(b)));
 
     private static Task ChallengeAsync(HttpResponse response)
     {

@@ -53,13 +53,7 @@ public sealed class FeedbackMailbox(
         try
         {
             if (Imap.AcceptAnyCertificate) client.ServerCertificateValidationCallback = (_, _, _, _) => true;
-            var security = Imap.Security switch
-            {
-                SmtpSecurity.StartTls => SecureSocketOptions.StartTls,
-                SmtpSecurity.Tls => SecureSocketOptions.SslOnConnect,
-                SmtpSecurity.None => SecureSocketOptions.None,
-                _ => SecureSocketOptions.StartTlsWhenAvailable,
-            };
+            var security = Imap.Security.ToSocketOptions();
             await client.ConnectAsync(Imap.Host!, Imap.Port, security, cancellationToken);
             await client.AuthenticateAsync(Imap.UserName ?? "", Secrets.Resolve(Imap.Password ?? "", environment.ContentRootPath, "Digests:Feedback:Imap:Password"), cancellationToken);
             return client;

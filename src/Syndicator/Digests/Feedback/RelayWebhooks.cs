@@ -331,21 +331,8 @@ public sealed class RelayWebhooks(
 
     private string FromDomain => options.Value.FromAddress[(options.Value.FromAddress.IndexOf('@') + 1)..];
 
-    private static bool BasicAuthMatches(string header, string user, string password)
-    {
-        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return false;
-        string decoded;
-        try
-        {
-            decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header[6..].Trim()));
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-        var expected = Encoding.UTF8.GetBytes($"{user}:{password}");
-        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(decoded)), SHA256.HashData(expected));
-    }
+    private static bool BasicAuthMatches(string header, string user, string password) =>
+        BasicCredentials.Parse(header) is { } offered && BasicCredentials.FixedTimeEquals($"{offered.User}:{offered.Password}", $"{user}:{password}");
 
     // ------------------------------------------------------------------ shared
 
