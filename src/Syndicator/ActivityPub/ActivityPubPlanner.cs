@@ -38,19 +38,14 @@ public sealed class ActivityPubPlanner(FollowerStore followers, DeliveryStore de
         foreach (var inbox in inboxes)
         {
             // An inbox that never had the Create (its accounts followed later) gets no Update or Delete of something it has not seen.
-            if (verb.Kind != ArticleVerbKind.Create && !await HasCreateAsync(connection, transaction, article.Id, inbox, cancellationToken)) continue;
+            if (verb.Kind != ArticleVerbKind.Create && !await deliveries.ExistsAsync(connection, transaction, Channel,
+                    new DeliverySubject(SubjectKind.Article, article.Id, ArticleVerb.Create.Version), DeliveryRecipient.Inbox(inbox), cancellationToken)) continue;
             if (await deliveries.EnsureAsync(connection, transaction, Channel, new DeliverySubject(SubjectKind.Article, article.Id, verb.Version),
                     DeliveryRecipient.Inbox(inbox), notBefore, cancellationToken))
                 made++;
         }
         return made;
     }
-
-    private static async Task<bool> HasCreateAsync(DbConnection connection, DbTransaction? transaction, string articleId, string inbox, CancellationToken cancellationToken) =>
-        await Dapper.SqlMapper.ExecuteScalarAsync<int>(connection, new Dapper.CommandDefinition("""
-            SELECT COUNT(*) FROM deliveries WHERE channel = @channel AND subject_kind = 'article' AND subject_id = @articleId
-              AND subject_version = 'create' AND recipient = @inbox
-            """, new { channel = Channel, articleId, inbox }, transaction, cancellationToken: cancellationToken)) > 0;
 
     /// <summary>The answer to a follow, to the follower's own inbox.</summary>
     public Task<bool> PlanAcceptAsync(DbConnection connection, DbTransaction? transaction, Follower follower, CancellationToken cancellationToken) =>

@@ -68,6 +68,14 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         return rows == 1;
     }
 
+    /// <summary>Whether a delivery exists (in any state) for the same channel, subject and recipient: the key <see cref="EnsureAsync(DbConnection, DbTransaction?, string, DeliverySubject, DeliveryRecipient, DateTimeOffset, CancellationToken)"/> keeps unique.</summary>
+    public async Task<bool> ExistsAsync(DbConnection connection, DbTransaction? transaction, string channel, DeliverySubject subject, DeliveryRecipient recipient, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
+            SELECT COUNT(*) FROM deliveries WHERE channel = @channel AND subject_kind = @subjectKind AND subject_id = @subjectId
+              AND subject_version = @subjectVersion AND recipient = @recipient
+            """, new { channel, subjectKind = subject.KindColumn, subjectId = subject.Id, subjectVersion = subject.Version, recipient = recipient.Id },
+            transaction, cancellationToken: cancellationToken)) > 0;
+
     /// <summary>
     /// Moves the due time of a subject's deliveries that have not been tried yet (pending, no attempt) on
     /// <paramref name="channel"/>: a publisher who changes when an article is announced changes it for what still waits.
