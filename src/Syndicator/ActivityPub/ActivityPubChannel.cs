@@ -15,7 +15,7 @@ namespace Syndicator.ActivityPub;
 /// it. Receivers drop an activity whose id they have seen, so a retry after a lost answer does no harm. One inbox
 /// (in practice one remote server) gets one delivery at a time, at ActivityPub:DeliveriesPerSecond from each node;
 /// a 429 pauses that inbox on every node. A 410 Gone means the accounts behind the inbox are gone: their follows
-/// are dropped.
+/// are dropped. An inbox that fails every delivery for ActivityPub:ParkInboxAfterDays is parked (<see cref="InboxHealth"/>).
 /// </summary>
 public sealed class ActivityPubChannel(
     IHttpClientFactory factory,
@@ -25,6 +25,7 @@ public sealed class ActivityPubChannel(
     ActivityDocuments documents,
     LocalActors actors,
     ActorKeys keys,
+    InboxHealth health,
     TimeProvider time,
     ILogger<ActivityPubChannel> logger) : IDeliveryChannel
 {
@@ -49,10 +50,15 @@ public sealed class ActivityPubChannel(
         using (var rsa = (await keys.GetAsync(sender!, cancellationToken)).PrivateKey())
             HttpSignatures.Sign(request, body, actors.KeyId(sender!), rsa, time.GetUtcNow());
         var call = $"POST {uri.GetLeftPart(UriPartial.Path)}";
+        DeliveryOutcome outcome;
         try
         {
             using var response = await factory.CreateClient(RemoteActors.HttpClientName).SendAsync(request, cancellationToken);
-            if (response.IsSuccessStatusCode) return outcomes.Sent(response, (string?)activity["id"], null);
+            if (response.IsSuccessStatusCode)
+            {
+                await health.WorkedAsync(inbox, cancellationToken);
+                return outcomes.Sent(response, (string?)activity["id"], null);
+            }
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
             if (response.StatusCode == HttpStatusCode.Gone)
             {
@@ -60,12 +66,18 @@ public sealed class ActivityPubChannel(
                 logger.LogWarning("activitypub: {Inbox} answered 410 Gone; dropped the {Count} follower(s) delivered through it", inbox, dropped);
                 return new DeliveryOutcome.Permanent($"activitypub: {call} answered 410 Gone: the account(s) are gone; {dropped} follower(s) dropped");
             }
-            return outcomes.Failure(call, response, text);
+            outcome = outcomes.Failure(call, response, text);
         }
         catch (Exception e) when (HttpOutcomes.IsTransportFailure(e, cancellationToken))
         {
-            return outcomes.FromException(e, inbox, call, factory.CreateClient(RemoteActors.HttpClientName).Timeout);
+            outcome = outcomes.FromException(e, inbox, call, factory.CreateClient(RemoteActors.HttpClientName).Timeout);
         }
+        // A 429 is the server asking for time, not failing.
+        if (outcome.PauseRecipientUntil is not null) return outcome;
+        var error = outcome switch { DeliveryOutcome.Transient t => t.Error, DeliveryOutcome.Permanent p => p.Error, _ => call };
+        if (await health.FailedAsync(inbox, error, cancellationToken) is not { } parked) return outcome;
+        // Parked by this failure: the delivery keeps its place (no attempt used) and waits with the rest for the park to end.
+        return new DeliveryOutcome.Transient(health.Reason(parked)) { PauseRecipientUntil = InboxHealth.Indefinitely, Cause = outcome.Cause, Status = outcome.Status };
     }
 
     /// <summary>The activity and the actor who sends it, or the reason there is none to send.</summary>

@@ -22,6 +22,8 @@ public static class ActivityPubSetup
         services.AddSingleton<LocalActors>();
         services.AddSingleton<ActorKeys>();
         services.AddSingleton<FollowerStore>();
+        services.AddSingleton<InboxHealth>();
+        services.AddSingleton<ActivityPubStatus>();
         services.AddSingleton<ActivityDocuments>();
         services.AddSingleton<ActivityPubPlanner>();
         services.AddSingleton<RemoteActors>();

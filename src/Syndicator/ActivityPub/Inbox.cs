@@ -27,6 +27,7 @@ public sealed class Inbox(
     ActivityPubPlanner planner,
     LocalActors actors,
     ArticleStore articles,
+    InboxHealth health,
     Database database,
     TimeProvider time,
     ILogger<Inbox> logger)
@@ -208,6 +209,9 @@ public sealed class Inbox(
         var follower = await followers.AddAsync(connection, transaction, followed.Username, remote, followId, state, cancellationToken);
         if (follower.State == FollowState.Accepted) await planner.PlanAcceptAsync(connection, transaction, follower, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        // Its server is speaking to us again: a parked inbox of it is given another chance.
+        if (await health.UnparkAsync(follower.DeliveryInbox, cancellationToken))
+            logger.LogInformation("activitypub: a Follow from {Actor} un-parked {Inbox}", Shown(actor), follower.DeliveryInbox);
         logger.LogInformation("activitypub: {Actor} follows {Username} ({State})", Shown(actor), followed.Username, FollowerStore.Column(follower.State));
     }
 
