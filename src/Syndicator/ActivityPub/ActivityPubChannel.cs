@@ -12,8 +12,8 @@ namespace Syndicator.ActivityPub;
 /// <summary>
 /// Delivers activities to remote inboxes: composes the activity a delivery names (the article's Create, Update or
 /// Delete, or the Accept of a follow) from the store as it is now, signs it with the sending actor's key, and POSTs
-/// it. Receivers drop an activity whose id they have seen, so a retry after a lost answer does no harm. One inbox
-/// (in practice one remote server) gets one delivery at a time, at ActivityPub:DeliveriesPerSecond from each node;
+/// it. Receivers drop an activity whose id they have seen, so a retry after a lost answer does no harm. One remote
+/// host gets one request at a time (<see cref="HostGate"/>), at ActivityPub:DeliveriesPerSecond from each node;
 /// a 429 pauses that inbox on every node. A 410 Gone means the accounts behind the inbox are gone: their follows
 /// are dropped. An inbox that fails every delivery for ActivityPub:ParkInboxAfterDays is parked (<see cref="InboxHealth"/>).
 /// </summary>
@@ -26,6 +26,7 @@ public sealed class ActivityPubChannel(
     LocalActors actors,
     ActorKeys keys,
     InboxHealth health,
+    HostGate hosts,
     TimeProvider time,
     ILogger<ActivityPubChannel> logger) : IDeliveryChannel
 {
@@ -51,6 +52,7 @@ public sealed class ActivityPubChannel(
             HttpSignatures.Sign(request, body, actors.KeyId(sender!), rsa, time.GetUtcNow());
         var call = $"POST {uri.GetLeftPart(UriPartial.Path)}";
         DeliveryOutcome outcome;
+        using var turn = await hosts.EnterAsync(uri, cancellationToken);
         try
         {
             using var response = await factory.CreateClient(RemoteActors.HttpClientName).SendAsync(request, cancellationToken);

@@ -23,6 +23,7 @@ public static class ActivityPubSetup
         services.AddSingleton<ActorKeys>();
         services.AddSingleton<FollowerStore>();
         services.AddSingleton<InboxHealth>();
+        services.AddSingleton<HostGate>();
         services.AddSingleton<ActivityPubStatus>();
         services.AddSingleton<ActivityDocuments>();
         services.AddSingleton<ActivityPubPlanner>();

@@ -176,4 +176,39 @@ public sealed class ActivityPubServerTests
         Assert.Equal([$"{remote.BaseUrl}/busy/users/c"], (await followers.ListAsync("magazine", Ct)).Select(f => f.Remote));
         Assert.NotNull(await world.Get<DeliveryStore>().PausedUntilAsync(ActivityPubPlanner.Channel, $"{remote.BaseUrl}/busy/inbox", Ct));
     }
+
+    [Fact]
+    public async Task Followers_on_one_host_without_a_shared_inbox_get_one_request_at_a_time_and_every_Create()
+    {
+        var inFlight = 0;
+        var most = 0;
+        var got = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await using var remote = await LoopbackServer.StartAsync(app => app.MapPost("/users/{name}/inbox", async (string name) =>
+        {
+            var now = Interlocked.Increment(ref inFlight);
+            int seen;
+            while ((seen = Volatile.Read(ref most)) < now && Interlocked.CompareExchange(ref most, now, seen) != seen) { }
+            // Longer than the pace between two requests (50 a second here), so other lanes would start theirs, were they let through.
+            await Task.Delay(500, CancellationToken.None);
+            got.Add(name);
+            Interlocked.Decrement(ref inFlight);
+            return Results.StatusCode(202);
+        }));
+        await using var world = await ActivityPubWorld.StartAsync(extra: new() { ["ActivityPub:DeliveriesPerSecond"] = "50" });
+        var names = new[] { "علی", "小明", "zoë", "bob", "eve", "ann" };
+        await using (var connection = await world.Get<Database>().OpenAsync(Ct))
+        await using (var transaction = await connection.BeginTransactionAsync(Ct))
+        {
+            foreach (var name in names)
+                await world.Get<FollowerStore>().AddAsync(connection, transaction, "magazine",
+                    new RemoteActor($"{remote.BaseUrl}/users/{Uri.EscapeDataString(name)}", $"{remote.BaseUrl}/users/{Uri.EscapeDataString(name)}/inbox", null),
+                    $"{remote.BaseUrl}/follows/{Uri.EscapeDataString(name)}", FollowState.Accepted, Ct);
+            await transaction.CommitAsync(Ct);
+        }
+        await world.ImportAsync("one-host", "One host", "<p>Text.</p>");
+        var report = await world.DrainAsync();
+        Assert.Equal(names.Length, report.Sent);
+        Assert.Equal(names.Order(), got.Order());
+        Assert.Equal(1, most);
+    }
 }
