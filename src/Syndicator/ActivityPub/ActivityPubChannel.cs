@@ -12,10 +12,10 @@ namespace Syndicator.ActivityPub;
 /// <summary>
 /// Delivers activities to remote inboxes: composes the activity a delivery names (the article's Create, Update or
 /// Delete, or the Accept of a follow) from the store as it is now, signs it with the sending actor's key, and POSTs
-/// it. Receivers drop an activity whose id they have seen, so a retry after a lost answer does no harm. One inbox
-/// (in practice one remote server) gets one delivery at a time, at ActivityPub:DeliveriesPerSecond from each node;
+/// it. Receivers drop an activity whose id they have seen, so a retry after a lost answer does no harm. One remote
+/// host gets one request at a time (<see cref="HostGate"/>), at ActivityPub:DeliveriesPerSecond from each node;
 /// a 429 pauses that inbox on every node. A 410 Gone means the accounts behind the inbox are gone: their follows
-/// are dropped.
+/// are dropped. An inbox that fails every delivery for ActivityPub:ParkInboxAfterDays is parked (<see cref="InboxHealth"/>).
 /// </summary>
 public sealed class ActivityPubChannel(
     IHttpClientFactory factory,
@@ -25,6 +25,8 @@ public sealed class ActivityPubChannel(
     ActivityDocuments documents,
     LocalActors actors,
     ActorKeys keys,
+    InboxHealth health,
+    HostGate hosts,
     TimeProvider time,
     ILogger<ActivityPubChannel> logger) : IDeliveryChannel
 {
@@ -49,10 +51,16 @@ public sealed class ActivityPubChannel(
         using (var rsa = (await keys.GetAsync(sender!, cancellationToken)).PrivateKey())
             HttpSignatures.Sign(request, body, actors.KeyId(sender!), rsa, time.GetUtcNow());
         var call = $"POST {uri.GetLeftPart(UriPartial.Path)}";
+        DeliveryOutcome outcome;
+        using var turn = await hosts.EnterAsync(uri, cancellationToken);
         try
         {
             using var response = await factory.CreateClient(RemoteActors.HttpClientName).SendAsync(request, cancellationToken);
-            if (response.IsSuccessStatusCode) return outcomes.Sent(response, (string?)activity["id"], null);
+            if (response.IsSuccessStatusCode)
+            {
+                await health.WorkedAsync(inbox, cancellationToken);
+                return outcomes.Sent(response, (string?)activity["id"], null);
+            }
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
             if (response.StatusCode == HttpStatusCode.Gone)
             {
@@ -60,12 +68,18 @@ public sealed class ActivityPubChannel(
                 logger.LogWarning("activitypub: {Inbox} answered 410 Gone; dropped the {Count} follower(s) delivered through it", inbox, dropped);
                 return new DeliveryOutcome.Permanent($"activitypub: {call} answered 410 Gone: the account(s) are gone; {dropped} follower(s) dropped");
             }
-            return outcomes.Failure(call, response, text);
+            outcome = outcomes.Failure(call, response, text);
         }
         catch (Exception e) when (HttpOutcomes.IsTransportFailure(e, cancellationToken))
         {
-            return outcomes.FromException(e, inbox, call, factory.CreateClient(RemoteActors.HttpClientName).Timeout);
+            outcome = outcomes.FromException(e, inbox, call, factory.CreateClient(RemoteActors.HttpClientName).Timeout);
         }
+        // A 429 is the server asking for time, not failing.
+        if (outcome.PauseRecipientUntil is not null) return outcome;
+        var error = outcome switch { DeliveryOutcome.Transient t => t.Error, DeliveryOutcome.Permanent p => p.Error, _ => call };
+        if (await health.FailedAsync(inbox, error, cancellationToken) is not { } parked) return outcome;
+        // Parked by this failure: the delivery keeps its place (no attempt used) and waits with the rest for the park to end.
+        return new DeliveryOutcome.Transient(health.Reason(parked)) { PauseRecipientUntil = InboxHealth.Indefinitely, Cause = outcome.Cause, Status = outcome.Status };
     }
 
     /// <summary>The activity and the actor who sends it, or the reason there is none to send.</summary>

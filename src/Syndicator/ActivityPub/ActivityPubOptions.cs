@@ -40,6 +40,12 @@ public sealed class ActivityPubOptions
     /// <summary>Deliveries per second from one node, and one at a time per remote inbox.</summary>
     public double DeliveriesPerSecond { get; set; } = 5;
 
+    /// <summary>
+    /// Days an inbox may fail every delivery before it is parked: its waiting deliveries stop until `activitypub resend`
+    /// or a new Follow from it. MaxAttempts ends one delivery; this ends sending to a server that is gone for good.
+    /// </summary>
+    public int ParkInboxAfterDays { get; set; } = 7;
+
     /// <summary>How long a fetched remote key is trusted before it is fetched again.</summary>
     public int KeyCacheMinutes { get; set; } = 60;
 
@@ -50,6 +56,8 @@ public sealed class ActivityPubOptions
     public bool AllowPrivateAddresses { get; set; }
 
     public TimeSpan SignatureWindow => TimeSpan.FromSeconds(SignatureWindowSeconds);
+
+    public TimeSpan ParkInboxAfter => TimeSpan.FromDays(ParkInboxAfterDays);
 }
 
 /// <summary>One author as an account: <see cref="Name"/> as articles give it, <see cref="Username"/> the handle.</summary>
@@ -87,6 +95,8 @@ internal sealed partial class ActivityPubOptionsValidator : IValidateOptions<Act
             errors.Add($"ActivityPub:SignatureWindowSeconds {options.SignatureWindowSeconds} is outside 30..86400; 3600 is the usual.");
         if (options.InboxPermitsPerMinute < 1) errors.Add("ActivityPub:InboxPermitsPerMinute must be at least 1.");
         if (options.DeliveriesPerSecond <= 0) errors.Add("ActivityPub:DeliveriesPerSecond must be more than 0.");
+        if (options.ParkInboxAfterDays is < 1 or > 365)
+            errors.Add($"ActivityPub:ParkInboxAfterDays {options.ParkInboxAfterDays} is outside 1..365; 7 parks a server after a week of failures.");
         if (options.KeyCacheMinutes < 0) errors.Add("ActivityPub:KeyCacheMinutes must not be negative.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

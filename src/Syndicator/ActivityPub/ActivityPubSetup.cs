@@ -22,6 +22,9 @@ public static class ActivityPubSetup
         services.AddSingleton<LocalActors>();
         services.AddSingleton<ActorKeys>();
         services.AddSingleton<FollowerStore>();
+        services.AddSingleton<InboxHealth>();
+        services.AddSingleton<HostGate>();
+        services.AddSingleton<ActivityPubStatus>();
         services.AddSingleton<ActivityDocuments>();
         services.AddSingleton<ActivityPubPlanner>();
         services.AddSingleton<RemoteActors>();

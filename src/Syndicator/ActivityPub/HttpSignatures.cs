@@ -10,8 +10,8 @@ public sealed record SignatureHeader(string KeyId, string Algorithm, IReadOnlyLi
 /// <summary>
 /// HTTP signatures as Mastodon makes and checks them: draft-cavage-http-signatures-12 with <c>rsa-sha256</c> (also
 /// sent as <c>hs2019</c>, which Mastodon verifies as RSA-SHA256), over <c>(request-target) host date digest
-/// content-type</c>, and the body's <c>Digest: SHA-256=...</c> (RFC 3230). RFC 9421 signatures are not read: a
-/// request signed only that way is refused as unsigned, with that said.
+/// content-type</c>, and the body's <c>Digest: SHA-256=...</c> (RFC 3230). What we send is signed this way, as
+/// Mastodon expects; RFC 9421 signatures we receive are read by <see cref="MessageSignatures"/>.
 /// </summary>
 public static class HttpSignatures
 {

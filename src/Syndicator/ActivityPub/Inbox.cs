@@ -12,9 +12,10 @@ namespace Syndicator.ActivityPub;
 
 /// <summary>
 /// Our inboxes (each actor's and the shared one). A request is read only when its body fits ActivityPub:MaxBodyBytes,
-/// and acted on only when its draft-cavage signature verifies with the key its keyId names (fetched from the sender,
-/// cached, fetched again once if it fails, for a key that was rotated), covers (request-target), host, date and
-/// digest, its Digest matches the body, its Date is within ActivityPub:SignatureWindowSeconds, the signing key's
+/// and acted on only when its signature (draft-cavage, or RFC 9421 when the request has Signature-Input) verifies with
+/// the key its keyId names (fetched from the sender, cached, fetched again once if it fails, for a key that was
+/// rotated), covers the method and target, the date and the body's digest, the digest (Digest, or RFC 9530
+/// Content-Digest) matches the body, its Date or created is within ActivityPub:SignatureWindowSeconds, the signing key's
 /// owner is the activity's actor, and the same signature was not accepted before (on any node). Then: Follow,
 /// Undo (of a Follow, Like or Announce), Delete of an actor, Like, Announce and replies to our articles; anything
 /// else is acknowledged and ignored, as the protocol expects.
@@ -26,6 +27,7 @@ public sealed class Inbox(
     ActivityPubPlanner planner,
     LocalActors actors,
     ArticleStore articles,
+    InboxHealth health,
     Database database,
     TimeProvider time,
     ILogger<Inbox> logger)
@@ -76,22 +78,17 @@ public sealed class Inbox(
     /// <summary>The key that signed the request, or the refusal that says why it is not trusted.</summary>
     private async Task<(RemoteKey? Key, IResult? Refusal)> VerifyAsync(HttpRequest request, byte[] body, CancellationToken cancellationToken)
     {
+        if (request.Headers.ContainsKey("Signature-Input")) return await VerifyRfc9421Async(request, body, cancellationToken);
         var o = options.Value;
         var signature = HttpSignatures.Parse(request.Headers["Signature"].ToString(), out var problem);
-        if (signature is null)
-        {
-            if (request.Headers.ContainsKey("Signature-Input")) problem = "the request is signed with RFC 9421 only, which is not supported here; sign with draft-cavage rsa-sha256 as Mastodon does";
-            return (null, Refuse(StatusCodes.Status401Unauthorized, problem));
-        }
+        if (signature is null) return (null, Refuse(StatusCodes.Status401Unauthorized, problem));
         foreach (var required in new[] { "(request-target)", "host", "date", "digest" })
             if (!signature.Headers.Contains(required))
                 return (null, Refuse(StatusCodes.Status401Unauthorized, $"the signature does not cover {required}; (request-target), host, date and digest must be signed"));
         var date = request.Headers.Date.ToString();
         if (!DateTimeOffset.TryParse(date, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var signedAt))
             return (null, Refuse(StatusCodes.Status401Unauthorized, $"the Date header \"{date}\" is not an HTTP date"));
-        var skew = (time.GetUtcNow() - signedAt).Duration();
-        if (skew > o.SignatureWindow)
-            return (null, Refuse(StatusCodes.Status401Unauthorized, $"the request is dated {ActivityDocuments.Time(signedAt)}, {(int)skew.TotalSeconds} s from now; more than {o.SignatureWindowSeconds} s is refused as stale (ActivityPub:SignatureWindowSeconds)"));
+        if (Stale(signedAt, "dated") is { } stale) return (null, stale);
         var digest = request.Headers["Digest"].ToString();
         var expected = HttpSignatures.Digest(body);
         var sha256 = digest.Split(',').Select(d => d.Trim()).FirstOrDefault(d => d.StartsWith("SHA-256=", StringComparison.OrdinalIgnoreCase));
@@ -101,24 +98,65 @@ public sealed class Inbox(
         var signingString = HttpSignatures.SigningString(signature, request.Method, request.Path.ToUriComponent() + request.QueryString.ToUriComponent(),
             name => request.Headers.TryGetValue(name, out var values) ? string.Join(", ", values.ToArray()) : null, out problem);
         if (signingString is null) return (null, Refuse(StatusCodes.Status401Unauthorized, problem));
+        return await KeyThatVerifiesAsync(signature.KeyId,
+            pem => HttpSignatures.Verify(signingString, signature.Signature, pem) ? null : "the signature does not verify", cancellationToken);
+    }
 
-        RemoteKey key;
+    /// <summary>
+    /// An RFC 9421 signature: it must cover the method, the target (<c>@target-uri</c>, or <c>@authority</c> with
+    /// <c>@path</c> or <c>@request-target</c>) and the body's <c>content-digest</c>, carry a <c>created</c> within
+    /// the window and no past <c>expires</c>. The target is read as the public URL (Site:BaseUrl's origin), which is
+    /// what the sender signed, whatever a reverse proxy sends on.
+    /// </summary>
+    private async Task<(RemoteKey? Key, IResult? Refusal)> VerifyRfc9421Async(HttpRequest request, byte[] body, CancellationToken cancellationToken)
+    {
+        var signature = MessageSignatures.Parse(request.Headers["Signature-Input"].ToString(), request.Headers["Signature"].ToString(), out var problem);
+        if (signature is null) return (null, Refuse(StatusCodes.Status401Unauthorized, problem));
+        var covers = signature.Components;
+        if (!covers.Contains("@method")) return (null, Refuse(StatusCodes.Status401Unauthorized, $"the RFC 9421 signature {signature.Label} does not cover @method"));
+        if (!covers.Contains("@target-uri") && !(covers.Contains("@authority") && (covers.Contains("@path") || covers.Contains("@request-target"))))
+            return (null, Refuse(StatusCodes.Status401Unauthorized, $"the RFC 9421 signature {signature.Label} does not cover the target: sign @target-uri, or @authority and @path"));
+        if (!covers.Contains("content-digest")) return (null, Refuse(StatusCodes.Status401Unauthorized, $"the RFC 9421 signature {signature.Label} does not cover content-digest, so the body could be anything"));
+        if (signature.Created is not { } created) return (null, Refuse(StatusCodes.Status401Unauthorized, $"the RFC 9421 signature {signature.Label} has no created parameter, so its age cannot be told"));
+        if (Stale(DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(created, -62135596800L, 253402300799L)), "signed (created)") is { } stale) return (null, stale);
+        if (signature.Expires is { } expires && expires < time.GetUtcNow().ToUnixTimeSeconds())
+            return (null, Refuse(StatusCodes.Status401Unauthorized, $"the RFC 9421 signature {signature.Label} expired at {expires} (Unix time)"));
+        if (MessageSignatures.CheckContentDigest(request.Headers["Content-Digest"].ToString(), body) is { } digestProblem)
+            return (null, Refuse(StatusCodes.Status401Unauthorized, digestProblem));
+        var target = new Uri(actors.BaseUrl).GetLeftPart(UriPartial.Authority) + request.PathBase.ToUriComponent() + request.Path.ToUriComponent() + request.QueryString.ToUriComponent();
+        var message = new SignedMessage(request.Method, target, name => request.Headers.TryGetValue(name, out var values) ? string.Join(", ", values.ToArray()) : null);
+        var signatureBase = MessageSignatures.SignatureBase(signature, message, out problem);
+        if (signatureBase is null) return (null, Refuse(StatusCodes.Status401Unauthorized, problem));
+        return await KeyThatVerifiesAsync(signature.KeyId, pem => MessageSignatures.Verify(signature, signatureBase, pem), cancellationToken);
+    }
+
+    /// <summary>A refusal when <paramref name="signedAt"/> is further from now than ActivityPub:SignatureWindowSeconds.</summary>
+    private IResult? Stale(DateTimeOffset signedAt, string what)
+    {
+        var o = options.Value;
+        var skew = (time.GetUtcNow() - signedAt).Duration();
+        return skew > o.SignatureWindow
+            ? Refuse(StatusCodes.Status401Unauthorized, $"the request is {what} {ActivityDocuments.Time(signedAt)}, {(long)skew.TotalSeconds} s from now; more than {o.SignatureWindowSeconds} s is refused as stale (ActivityPub:SignatureWindowSeconds)")
+            : null;
+    }
+
+    /// <summary>The key <paramref name="keyId"/> names, fetched (or cached), when <paramref name="verify"/> finds no problem with it.</summary>
+    private async Task<(RemoteKey? Key, IResult? Refusal)> KeyThatVerifiesAsync(string keyId, Func<string, string?> verify, CancellationToken cancellationToken)
+    {
         try
         {
-            key = await remotes.GetKeyAsync(signature.KeyId, refresh: false, cancellationToken);
-            if (!HttpSignatures.Verify(signingString, signature.Signature, key.PublicKeyPem))
-            {
-                // The sender may have rotated its key since we cached it: ask once more before refusing.
-                key = await remotes.GetKeyAsync(signature.KeyId, refresh: true, cancellationToken);
-                if (!HttpSignatures.Verify(signingString, signature.Signature, key.PublicKeyPem))
-                    return (null, Refuse(StatusCodes.Status401Unauthorized, $"the signature does not verify with the key {signature.KeyId}"));
-            }
+            var key = await remotes.GetKeyAsync(keyId, refresh: false, cancellationToken);
+            if (verify(key.PublicKeyPem) is null) return (key, null);
+            // The sender may have rotated its key since we cached it: ask once more before refusing.
+            key = await remotes.GetKeyAsync(keyId, refresh: true, cancellationToken);
+            return verify(key.PublicKeyPem) is { } problem
+                ? (null, Refuse(StatusCodes.Status401Unauthorized, $"{problem} with the key {keyId}"))
+                : (key, null);
         }
         catch (RemoteFetchException e)
         {
             return (null, Refuse(StatusCodes.Status401Unauthorized, $"the signing key could not be fetched: {e.Message}"));
         }
-        return (key, null);
     }
 
     private async Task ActAsync(JsonElement activity, string actor, LocalActor? addressee, CancellationToken cancellationToken)
@@ -171,6 +209,9 @@ public sealed class Inbox(
         var follower = await followers.AddAsync(connection, transaction, followed.Username, remote, followId, state, cancellationToken);
         if (follower.State == FollowState.Accepted) await planner.PlanAcceptAsync(connection, transaction, follower, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        // Its server is speaking to us again: a parked inbox of it is given another chance.
+        if (await health.UnparkAsync(follower.DeliveryInbox, cancellationToken))
+            logger.LogInformation("activitypub: a Follow from {Actor} un-parked {Inbox}", Shown(actor), follower.DeliveryInbox);
         logger.LogInformation("activitypub: {Actor} follows {Username} ({State})", Shown(actor), followed.Username, FollowerStore.Column(follower.State));
     }
 

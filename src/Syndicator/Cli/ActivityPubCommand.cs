@@ -21,18 +21,23 @@ internal static class ActivityPubCommand
         {
             await Migrate(app.Services, ct);
             var all = await app.Services.GetRequiredService<FollowerStore>().ListAsync(parse.GetValue(actorOption), ct);
+            var parked = await app.Services.GetRequiredService<InboxHealth>().ParkedAsync(ct);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(all, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) } }));
+                var rows = all.Select(f => new { follower = f, parkedAt = parked.GetValueOrDefault(f.DeliveryInbox)?.ParkedAt, failingSince = parked.GetValueOrDefault(f.DeliveryInbox)?.FailingSince });
+                Console.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) } }));
                 return 0;
             }
+            static string Utc(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture);
             var table = new Table().AddColumns("Id", "Account", "Follower", "Delivered to", "State", "Since (UTC)");
             foreach (var f in all)
                 table.AddRow(f.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(f.Actor), Markup.Escape(f.Remote), Markup.Escape(f.DeliveryInbox),
-                    FollowerStore.Column(f.State), f.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture));
+                    parked.TryGetValue(f.DeliveryInbox, out var p) ? $"parked since {Utc(p.ParkedAt)}" : FollowerStore.Column(f.State), Utc(f.CreatedAt));
             AnsiConsole.Write(table);
             foreach (var group in all.GroupBy(f => f.Actor))
-                AnsiConsole.MarkupLineInterpolated($"@{group.Key}: {group.Count(f => f.State == FollowState.Accepted)} follower(s), {group.Count(f => f.State == FollowState.Pending)} held, {group.Select(f => f.DeliveryInbox).Distinct().Count()} inbox(es)");
+                AnsiConsole.MarkupLineInterpolated($"@{group.Key}: {group.Count(f => f.State == FollowState.Accepted)} follower(s), {group.Count(f => f.State == FollowState.Pending)} held, {group.Select(f => f.DeliveryInbox).Distinct().Count()} inbox(es), {group.Select(f => f.DeliveryInbox).Distinct().Count(parked.ContainsKey)} parked");
+            foreach (var p in parked.Values.Where(p => all.Any(f => f.DeliveryInbox == p.Inbox)))
+                AnsiConsole.MarkupLineInterpolated($"[yellow]parked since {Utc(p.ParkedAt)}: {p.Inbox}, failing since {Utc(p.FailingSince)}: {p.LastError}[/]");
             if (all.Count == 0) AnsiConsole.MarkupLine("no followers");
             return 0;
         }));
@@ -89,11 +94,16 @@ internal static class ActivityPubCommand
             await using (var connection = await app.Services.GetRequiredService<Database>().OpenAsync(ct))
                 planned = await app.Services.GetRequiredService<ActivityPubPlanner>().PlanAsync(connection, null, article, ArticleVerb.Create, ct);
             var deliveries = app.Services.GetRequiredService<DeliveryStore>();
-            var retried = 0;
+            var health = app.Services.GetRequiredService<InboxHealth>();
+            int retried = 0, unparked = 0;
             foreach (var d in await deliveries.ListForSubjectAsync(DeliverySubject.Article(article.Id), ct))
-                if (d.Channel == ActivityPubPlanner.Channel && d.State == DeliveryState.Failed && await deliveries.RetryAsync(d.Id, ct))
-                    retried++;
-            AnsiConsole.MarkupLineInterpolated($"{article.Slug}: {planned} new Create(s), {retried} failed delivery(ies) retried; they go out with the next ActivityPub run");
+            {
+                if (d.Channel != ActivityPubPlanner.Channel) continue;
+                // The publisher asks for this inbox again: a parked one gets another chance (parked again only after ParkInboxAfterDays more).
+                if (await health.UnparkAsync(d.Recipient.Id, ct)) unparked++;
+                if (d.State == DeliveryState.Failed && await deliveries.RetryAsync(d.Id, ct)) retried++;
+            }
+            AnsiConsole.MarkupLineInterpolated($"{article.Slug}: {planned} new Create(s), {retried} failed delivery(ies) retried, {unparked} parked inbox(es) resumed; they go out with the next ActivityPub run");
             return 0;
         }));
 

@@ -257,6 +257,14 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
             """, new { channel, recipient, until, reason, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
     }
 
+    /// <summary>Lifts a recipient's pause at once (an ActivityPub inbox the publisher or its server brought back); false when there was none.</summary>
+    public async Task<bool> UnpauseAsync(string channel, string recipient, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition("DELETE FROM delivery_pauses WHERE channel = @channel AND recipient = @recipient",
+            new { channel, recipient }, cancellationToken: cancellationToken)) == 1;
+    }
+
     /// <summary>Until when this recipient must not be sent to, or null when it may be now.</summary>
     public async Task<DateTimeOffset?> PausedUntilAsync(string channel, string recipient, CancellationToken cancellationToken)
     {

@@ -84,7 +84,8 @@ public static class Dashboard
     }
 
     /// <summary>Jobs, their schedules and runs, the scheduler's node, and the outbox by channel and state with the failed deliveries.</summary>
-    private static async Task<IResult> OperationsAsync(HttpContext context, DashboardData data, DashboardAccess access, IOptions<SiteOptions> site, CancellationToken ct)
+    private static async Task<IResult> OperationsAsync(HttpContext context, DashboardData data, DashboardAccess access, IOptions<SiteOptions> site,
+        ActivityPub.ActivityPubStatus fediverse, CancellationToken ct)
     {
         var daily = context.Request.Query["runs"] == "days";
         var historyKept = context.RequestServices.GetService<IExecutionHistoryStore>() is not null;
@@ -94,6 +95,7 @@ public static class Dashboard
         var chart = await data.TryAsync("the job history", c => data.ChartAsync(daily ? TimeSpan.FromDays(14) : TimeSpan.FromHours(24), daily ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1), c), ct);
         var counts = await data.TryAsync("the deliveries", data.DeliveryCountsAsync, ct);
         var failed = await data.TryAsync("the failed deliveries", c => data.FailedAsync(FailedShown, c), ct);
+        var followers = fediverse.Enabled ? await data.TryAsync("the fediverse followers", fediverse.FollowersAsync, ct) : default;
         var now = data.Now;
 
         var body = new StringBuilder();
@@ -123,10 +125,15 @@ public static class Dashboard
         body.Append(failed.Problem is { } p4 ? Problem(p4) : DashboardPages.Failed(failed.Value.Failed, failed.Value.Names, failed.Value.Advice, access.CsrfToken, OperationsPath, now));
         if (failed.Value.Failed is { Count: FailedShown }) body.Append($"<p class=\"small muted\">The {FailedShown} most recent are shown; <code>syndicator deliveries list --state failed --limit 1000</code> lists more.</p>");
         body.Append("</section>");
+        if (fediverse.Enabled)
+            body.Append("<section id=\"followers\"><h2>Fediverse followers</h2>")
+                .Append(followers.Problem is { } p5 ? Problem(p5) : DashboardPages.Followers(followers.Value!))
+                .Append("</section>");
         return Html(DashboardPages.Layout("Operations", site.Value.Title, null, body.ToString(), OperationsPath));
     }
 
-    private static async Task<IResult> ArticleAsync(string id, HttpContext context, DashboardData data, DashboardAccess access, IOptions<SiteOptions> site, CancellationToken ct)
+    private static async Task<IResult> ArticleAsync(string id, HttpContext context, DashboardData data, DashboardAccess access, IOptions<SiteOptions> site,
+        ActivityPub.ActivityPubStatus fediverse, CancellationToken ct)
     {
         var article = await data.FindArticleAsync(id, ct);
         if (article is null)
@@ -141,6 +148,7 @@ public static class Dashboard
         var held = await data.TryAsync("the hold", c => data.HeldAtAsync(article, c), ct);
         var digests = await data.TryAsync("the digests", c => data.ArticleDigestsAsync(article.Id, c), ct);
         var history = await data.TryAsync("the article's history", c => data.ArticleHistoryAsync(article, c), ct);
+        var activityPub = fediverse.Enabled ? await data.TryAsync("the fediverse", c => fediverse.ArticleAsync(article.Id, c), ct) : default;
 
         var body = new StringBuilder();
         body.Append(Notice(context.Request));
@@ -159,6 +167,10 @@ public static class Dashboard
         body.Append("</section><section id=\"email\"><h2>E-mail</h2>");
         body.Append(digests.Problem is { } p3 ? Problem(p3) : DashboardPages.ArticleEmail(digests.Value!));
         body.Append("</section>");
+        if (fediverse.Enabled)
+            body.Append("<section id=\"fediverse\"><h2>Fediverse (ActivityPub)</h2>")
+                .Append(activityPub.Problem is { } p5 ? Problem(p5) : DashboardPages.ArticleFediverse(activityPub.Value!))
+                .Append("</section>");
         body.Append(history.Problem is { } p4 ? Problem(p4) : DashboardPages.ArticleHistory(history.Value!));
         return Html(DashboardPages.Layout(article.Title, site.Value.Title, $"<a href=\"{Path}\">← Articles</a>", body.ToString(), Path));
     }

@@ -307,6 +307,39 @@ internal static class DashboardPages
         return $"<p data-digests=\"{total}\">{total:N0} digest e-mail(s) carry this article: {string.Join(", ", parts)}.</p>";
     }
 
+    /// <summary>
+    /// An article in the fediverse: likes, boosts and replies, its deliveries by state, and per inbox the state of
+    /// each activity (Create, Update, Delete). Inbox URLs are the remote server's words: encoded, never links.
+    /// </summary>
+    public static string ArticleFediverse(ActivityPub.ArticleFediverse f)
+    {
+        var i = f.Interactions;
+        var sb = new StringBuilder($"<p data-likes=\"{i.Likes}\" data-boosts=\"{i.Announces}\" data-replies=\"{i.Replies}\">{i.Likes:N0} like(s), {i.Announces:N0} boost(s), {i.Replies:N0} repl(y/ies).</p>");
+        if (f.Deliveries.Count == 0) return sb.Append("<p class=\"muted\" data-activitypub-deliveries=\"0\">No follower inbox has been sent this article.</p>").ToString();
+        var byState = f.Deliveries.GroupBy(d => d.State).OrderBy(g => g.Key).Select(g => $"<span data-state=\"{g.Key.ToColumn()}\">{g.Count():N0} {g.Key.ToColumn()}</span>");
+        sb.Append($"<p data-activitypub-deliveries=\"{f.Deliveries.Count}\">{f.Deliveries.Count:N0} deliveries to {f.Deliveries.Select(d => d.Recipient.Id).Distinct().Count():N0} inbox(es): {string.Join(", ", byState)}.</p>");
+        sb.Append("<table><thead><tr><th>Inbox</th><th>Activity</th><th>State</th><th>Attempts</th><th>Last error</th></tr></thead><tbody>");
+        foreach (var d in f.Deliveries.Take(200))
+        {
+            var parked = f.Parked.TryGetValue(d.Recipient.Id, out var p) ? $" {Badge("parked")} <span class=\"small\">since {E(Utc(p.ParkedAt))}</span>" : "";
+            var verb = d.Subject.Version.Split(':')[0];
+            sb.Append($"<tr data-inbox=\"{E(d.Recipient.Id)}\" data-activity=\"{E(verb)}\"><td class=\"small\">{E(d.Recipient.Id)}{parked}</td><td>{E(verb)}</td><td>{StateBadge(d.State)}</td><td>{d.Attempts}</td><td class=\"small\">{E(d.LastError)}</td></tr>");
+        }
+        sb.Append("</tbody></table>");
+        if (f.Deliveries.Count > 200) sb.Append($"<p class=\"small muted\">The first 200 of {f.Deliveries.Count:N0} are shown.</p>");
+        return sb.ToString();
+    }
+
+    /// <summary>Followers per account of ours, with held follows and parked inboxes.</summary>
+    public static string Followers(IReadOnlyList<ActivityPub.ActorFollowers> actors)
+    {
+        var sb = new StringBuilder("<table><thead><tr><th>Account</th><th>Followers</th><th>Held</th><th>Inboxes</th><th>Parked</th></tr></thead><tbody>");
+        foreach (var a in actors)
+            sb.Append($"<tr data-actor=\"{E(a.Username)}\" data-followers=\"{a.Accepted}\" data-parked=\"{a.ParkedInboxes}\"><td>@{E(a.Username)}</td><td>{a.Accepted:N0}</td><td>{a.Held:N0}</td><td>{a.Inboxes:N0}</td><td>{(a.ParkedInboxes > 0 ? Badge(a.ParkedInboxes.ToString(CultureInfo.InvariantCulture), "failed") : "0")}</td></tr>");
+        sb.Append("</tbody></table><p class=\"small\"><code>syndicator activitypub followers</code> lists each follower and each parked inbox with its last error.</p>");
+        return sb.ToString();
+    }
+
     /// <summary>The articles the API, Ghost or a pull source sent and import refused: nothing on the desk, unless there are some.</summary>
     public static string IntakeRefusals(IReadOnlyList<Articles.Intake.IntakeRefusal> refusals)
     {

@@ -29,6 +29,19 @@ public sealed class ActivityPubOptionsTests
     }
 
     [Theory]
+    [InlineData(0, false)]
+    [InlineData(-1, false)]
+    [InlineData(366, false)]
+    [InlineData(1, true)]
+    [InlineData(365, true)]
+    public void ParkInboxAfterDays_must_be_1_to_365(int days, bool valid)
+    {
+        var result = new ActivityPubOptionsValidator().Validate(null, new ActivityPubOptions { Enabled = true, Username = "magazine", ParkInboxAfterDays = days });
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid) Assert.Contains(result.Failures!, f => f.StartsWith($"ActivityPub:ParkInboxAfterDays {days} is outside 1..365", StringComparison.Ordinal));
+    }
+
+    [Theory]
     [InlineData("create", "create")]
     [InlineData("update:abc123", "update:abc123")]
     [InlineData("delete", "delete")]

@@ -34,7 +34,8 @@ public sealed class ActivityPubWorld : IAsyncDisposable
 
     public T Get<T>() where T : notnull => App.Get<T>();
 
-    public static async Task<ActivityPubWorld> StartAsync(StorageProvider provider = StorageProvider.Sqlite, Dictionary<string, string?>? extra = null)
+    public static async Task<ActivityPubWorld> StartAsync(StorageProvider provider = StorageProvider.Sqlite, Dictionary<string, string?>? extra = null,
+        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
     {
         var port = FreePort();
         var baseUrl = $"http://127.0.0.1:{port}";
@@ -52,7 +53,7 @@ public sealed class ActivityPubWorld : IAsyncDisposable
         };
         foreach (var job in Syndicator.Scheduling.JobCatalog.Names) settings[$"Jobs:{job}:Enabled"] = "false";
         foreach (var (key, value) in extra ?? []) settings[key] = value;
-        var app = await TestApp.CreateAsync(provider, settings);
+        var app = await TestApp.CreateAsync(provider, settings, services);
         await app.App.StartAsync(TestContext.Current.CancellationToken);
         return new ActivityPubWorld(app, baseUrl);
     }

@@ -78,8 +78,10 @@ public sealed class FedifyInteropTests
         Assert.Equal([fedify.ActorUrl("reader2")], (await world.Get<FollowerStore>().ListAsync("magazine", Ct)).Select(f => f.Remote));
     }
 
-    [Fact]
-    public async Task Our_inbox_accepts_a_Like_Fedify_signed_and_refuses_it_replayed_altered_forged_stale_or_impersonating()
+    [Theory]
+    [InlineData("draft-cavage")]
+    [InlineData("rfc9421")]
+    public async Task Our_inbox_accepts_a_Like_Fedify_signed_and_refuses_it_replayed_altered_forged_stale_or_impersonating(string spec)
     {
         await using var fedify = await FedifyServer.StartAsync(Ct);
         await using var world = await ActivityPubWorld.StartAsync();
@@ -87,17 +89,18 @@ public sealed class FedifyInteropTests
         var objectUrl = $"{world.BaseUrl}/ap/articles/{id}";
         JsonObject Like(string n) => new() { ["@context"] = "https://www.w3.org/ns/activitystreams", ["id"] = $"{fedify.Url}/likes/{n}", ["type"] = "Like", ["object"] = objectUrl };
 
-        var accepted = await fedify.SendAsync("reader1", world.SharedInbox, Like("1"), "none", Ct);
-        Assert.Equal((int)HttpStatusCode.Accepted, accepted.Status);
+        var accepted = await fedify.SendAsync("reader1", world.SharedInbox, Like("1"), "none", Ct, spec);
+        Assert.True(accepted.Status == (int)HttpStatusCode.Accepted, $"{spec}: {accepted.Status} {accepted.Body}");
+        Assert.Equal(spec, accepted.SignedWith);
         Assert.Equal(1, (await world.Get<FollowerStore>().CountInteractionsAsync(id, Ct)).Likes);
 
         var refused = new Dictionary<string, int>();
         foreach (var alter in new[] { "body", "digest", "forged", "date", "impersonate", "replay" })
-            refused[alter] = (await fedify.SendAsync("reader1", world.SharedInbox, Like("x-" + alter), alter, Ct)).Status;
-        Assert.Equal(401, refused["body"]);        // the Digest no longer matches
-        Assert.Equal(401, refused["digest"]);      // the Digest was replaced: the signature no longer matches
+            refused[alter] = (await fedify.SendAsync("reader1", world.SharedInbox, Like("x-" + alter), alter, Ct, spec)).Status;
+        Assert.Equal(401, refused["body"]);        // the Digest (Content-Digest) no longer matches
+        Assert.Equal(401, refused["digest"]);      // the digest was replaced: the signature no longer matches
         Assert.Equal(401, refused["forged"]);      // signed by another key than the keyId's
-        Assert.Equal(401, refused["date"]);        // three hours old
+        Assert.Equal(401, refused["date"]);        // three hours old (Date, or RFC 9421's created)
         Assert.Equal(401, refused["impersonate"]); // reader1's key, reader2's name
         Assert.Equal(409, refused["replay"]);      // the same signed request a second time
         // Only the first Like and the first copy of the replayed one counted.

@@ -13,8 +13,8 @@ public sealed record FedifyReceived(string Type, string? Id, string? Actor, stri
 /// <summary>What Fedify's WebFinger lookup and actor fetch found for a handle, and the Follow it sent.</summary>
 public sealed record FedifyFollow(string? Actor, string? Name, string? Type, string? FollowId, string? Error);
 
-/// <summary>An answer of our inbox to a request Fedify signed.</summary>
-public sealed record FedifySendResult(int Status, string Body);
+/// <summary>An answer of our inbox to a request Fedify signed, and which scheme Fedify's headers carried.</summary>
+public sealed record FedifySendResult(int Status, string Body, string SignedWith);
 
 /// <summary>
 /// Fedify (npm @fedify/fedify, an ActivityPub implementation that is not ours) running Fixtures/fedify/server.mjs on
@@ -94,9 +94,12 @@ public sealed class FedifyServer : IAsyncDisposable
     public Task UnfollowAsync(string account, string actor, string followId, CancellationToken cancellationToken) =>
         PostAsync<JsonElement>("/control/unfollow", new { @as = account, actor, followId }, cancellationToken);
 
-    /// <summary>A POST of <paramref name="activity"/> (its actor set to the account) signed by Fedify's signRequest, then altered as asked.</summary>
-    public Task<FedifySendResult> SendAsync(string account, string inbox, JsonObject activity, string alter, CancellationToken cancellationToken) =>
-        PostAsync<FedifySendResult>("/control/send", new { @as = account, inbox, activity, alter }, cancellationToken);
+    /// <summary>
+    /// A POST of <paramref name="activity"/> (its actor set to the account) signed by Fedify's signRequest, with
+    /// draft-cavage or, when <paramref name="spec"/> is <c>rfc9421</c>, RFC 9421, then altered as asked.
+    /// </summary>
+    public Task<FedifySendResult> SendAsync(string account, string inbox, JsonObject activity, string alter, CancellationToken cancellationToken, string spec = "draft-cavage") =>
+        PostAsync<FedifySendResult>("/control/send", new { @as = account, inbox, activity, alter, spec }, cancellationToken);
 
     public async Task<IReadOnlyList<FedifyReceived>> ReceivedAsync(CancellationToken cancellationToken) =>
         (await http.GetFromJsonAsync<List<FedifyReceived>>("/control/received", Json, cancellationToken))!;

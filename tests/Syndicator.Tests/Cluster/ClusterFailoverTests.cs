@@ -13,6 +13,7 @@ using Syndicator.Storage;
 using Syndicator.Tests.Announcements.Mastodon;
 using Syndicator.Tests.Announcements.X;
 using Syndicator.Tests.Support;
+using static Syndicator.Tests.Cluster.ClusterDatabase;
 
 namespace Syndicator.Tests.Cluster;
 
@@ -112,7 +113,7 @@ public sealed partial class ClusterFailoverTests
         var timeline = new List<string>();
         var sampling = SampleAsync(database, sending, timeline, stopSampling.Token);
         for (var i = 0; i < Nodes; i++)
-            cluster.Add(ClusterNode.Start($"node{i + 1}", Path.Combine(app.Dir.Path, $"node{i + 1}"), FreePort(), environment));
+            cluster.Add(ClusterNode.Start($"node{i + 1}", Path.Combine(app.Dir.Path, $"node{i + 1}"), ClusterNodes.FreePort(), environment));
         await phases.TimeAsync("start 3 nodes (until /health)", () => Task.WhenAll(cluster.All.Select(n =>
             n.Process.WaitForHttpAsync(n.BaseUrl + "/health", NodeStartTimeout, Ct))));
 
@@ -222,7 +223,7 @@ public sealed partial class ClusterFailoverTests
         foreach (var (node, answer) in survivorsHealth)
             if (answer != "200") problems.Add($"survivor {node.Label} (pid {node.Pid}) answered /health with {answer}");
 
-        Assert.True(problems.Count == 0, $"The cluster did not deliver exactly once:{Environment.NewLine}- {string.Join(Environment.NewLine + "- ", problems)}{Environment.NewLine}{Environment.NewLine}{text}{Environment.NewLine}{Environment.NewLine}{Tails(cluster)}");
+        Assert.True(problems.Count == 0, $"The cluster did not deliver exactly once:{Environment.NewLine}- {string.Join(Environment.NewLine + "- ", problems)}{Environment.NewLine}{Environment.NewLine}{text}{Environment.NewLine}{Environment.NewLine}{cluster.Tails()}");
     }
 
     // ------------------------------------------------------------------ seeding
@@ -314,7 +315,7 @@ public sealed partial class ClusterFailoverTests
             sent = await ScalarAsync(database, "SELECT COUNT(*) FROM deliveries WHERE channel = 'email' AND state = 'sent'");
             if (sent >= third) break;
             if (deadline.Elapsed > KillPointTimeout)
-                Assert.Fail($"Only {sent:N0} of {Subscribers:N0} e-mails were sent {KillPointTimeout.TotalSeconds:0} s after the nodes started.{Environment.NewLine}{await StatesAsync(database)}{Environment.NewLine}{Tails(cluster)}");
+                Assert.Fail($"Only {sent:N0} of {Subscribers:N0} e-mails were sent {KillPointTimeout.TotalSeconds:0} s after the nodes started.{Environment.NewLine}{await StatesAsync(database)}{Environment.NewLine}{cluster.Tails()}");
             cluster.ThrowIfAnyExited();
             await Task.Delay(200, Ct);
         }
@@ -349,7 +350,7 @@ public sealed partial class ClusterFailoverTests
             var open = await ScalarAsync(database, "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'in-flight', 'retry-wait')");
             if (open == 0) return;
             if (deadline.Elapsed > DrainTimeout)
-                Assert.Fail($"{open:N0} deliveries were still pending, in flight or waiting to retry {DrainTimeout.TotalSeconds:0} s after the kill.{Environment.NewLine}{await StatesAsync(database)}{Environment.NewLine}{await ActivityAsync(database)}{Environment.NewLine}{Tails(cluster)}");
+                Assert.Fail($"{open:N0} deliveries were still pending, in flight or waiting to retry {DrainTimeout.TotalSeconds:0} s after the kill.{Environment.NewLine}{await StatesAsync(database)}{Environment.NewLine}{await ActivityAsync(database)}{Environment.NewLine}{cluster.Tails()}");
             cluster.ThrowIfAnyExited();
             await Task.Delay(250, Ct);
         }
@@ -415,19 +416,6 @@ public sealed partial class ClusterFailoverTests
 
     // ------------------------------------------------------------------ database
 
-    private static async Task<T> QueryAsync<T>(string connectionString, Func<NpgsqlConnection, Task<T>> query)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(Ct);
-        return await query(connection);
-    }
-
-    private static async Task<List<T>> RowsAsync<T>(string connectionString, Func<NpgsqlConnection, Task<IEnumerable<T>>> query) =>
-        (await QueryAsync(connectionString, query)).ToList();
-
-    private static Task<long> ScalarAsync(string connectionString, string sql) =>
-        QueryAsync(connectionString, c => c.ExecuteScalarAsync<long>(new CommandDefinition(sql, cancellationToken: Ct)));
-
     private static async Task<string> StatesAsync(string connectionString)
     {
         var rows = await RowsAsync(connectionString, c => c.QueryAsync<(string Channel, string State, string? Node, long Count)>(
@@ -445,49 +433,6 @@ public sealed partial class ClusterFailoverTests
         return "sessions: " + string.Join(Environment.NewLine + "  ", rows.Select(r => $"pid {r.Pid} {r.State} wait {r.Wait ?? "-"} xact {r.XactSeconds:0.0} s: {r.Query?.ReplaceLineEndings(" ")}"));
     }
 
-    private static string Tails(ClusterNodes cluster)
-    {
-        var text = new StringBuilder();
-        foreach (var node in cluster.All)
-        {
-            var stderr = node.Process.Stderr.Split('\n');
-            text.AppendLine($"--- {node.Label} pid {node.Pid} {(node.Process.HasExited ? "exited" : "running")}, last log lines ---");
-            foreach (var line in stderr.TakeLast(25)) text.AppendLine(line);
-        }
-        return text.ToString();
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try { return ((IPEndPoint)listener.LocalEndpoint).Port; }
-        finally { listener.Stop(); }
-    }
-
     [GeneratedRegex(@"https?://\S+")]
     private static partial Regex Url();
-
-    /// <summary>The started nodes; disposing kills whichever still run.</summary>
-    private sealed class ClusterNodes : IAsyncDisposable
-    {
-        private readonly List<ClusterNode> nodes = [];
-        public IReadOnlyList<ClusterNode> All => nodes;
-        public ClusterNode? Killed { get; set; }
-
-        public void Add(ClusterNode node) => nodes.Add(node);
-
-        /// <summary>A node that died on its own (not the one the test killed) fails the test with its output.</summary>
-        public void ThrowIfAnyExited()
-        {
-            foreach (var node in nodes)
-                if (node != Killed && node.Process.HasExited)
-                    Assert.Fail($"{node.Label} (pid {node.Pid}) exited on its own.{Environment.NewLine}{node.Process.Describe()}");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var node in nodes) await node.DisposeAsync();
-        }
-    }
 }

@@ -163,3 +163,64 @@ public sealed class Phases
 
     public TimeSpan this[string name] => done.Where(d => d.Name == name).Aggregate(TimeSpan.Zero, (sum, d) => sum + d.Took);
 }
+
+/// <summary>The started nodes; disposing kills whichever still run.</summary>
+public sealed class ClusterNodes : IAsyncDisposable
+{
+    private readonly List<ClusterNode> nodes = [];
+    public IReadOnlyList<ClusterNode> All => nodes;
+    public ClusterNode? Killed { get; set; }
+
+    public void Add(ClusterNode node) => nodes.Add(node);
+
+    /// <summary>A node that died on its own (not the one the test killed) fails the test with its output.</summary>
+    public void ThrowIfAnyExited()
+    {
+        foreach (var node in nodes)
+            if (node != Killed && node.Process.HasExited)
+                Assert.Fail($"{node.Label} (pid {node.Pid}) exited on its own.{Environment.NewLine}{node.Process.Describe()}");
+    }
+
+    /// <summary>The last log lines of every node, for a failure message.</summary>
+    public string Tails()
+    {
+        var text = new StringBuilder();
+        foreach (var node in nodes)
+        {
+            var stderr = node.Process.Stderr.Split('\n');
+            text.AppendLine($"--- {node.Label} pid {node.Pid} {(node.Process.HasExited ? "exited" : "running")}, last log lines ---");
+            foreach (var line in stderr.TakeLast(25)) text.AppendLine(line);
+        }
+        return text.ToString();
+    }
+
+    public static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try { return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port; }
+        finally { listener.Stop(); }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in nodes) await node.DisposeAsync();
+    }
+}
+
+/// <summary>Queries the cluster's PostgreSQL database from the test, on a connection of their own.</summary>
+public static class ClusterDatabase
+{
+    public static async Task<T> QueryAsync<T>(string connectionString, Func<Npgsql.NpgsqlConnection, Task<T>> query)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        return await query(connection);
+    }
+
+    public static async Task<List<T>> RowsAsync<T>(string connectionString, Func<Npgsql.NpgsqlConnection, Task<IEnumerable<T>>> query) =>
+        (await QueryAsync(connectionString, query)).ToList();
+
+    public static Task<long> ScalarAsync(string connectionString, string sql, object? parameters = null) =>
+        QueryAsync(connectionString, c => Dapper.SqlMapper.ExecuteScalarAsync<long>(c, new Dapper.CommandDefinition(sql, parameters, cancellationToken: TestContext.Current.CancellationToken)));
+}

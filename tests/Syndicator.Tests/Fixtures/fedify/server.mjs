@@ -10,9 +10,11 @@
 //   POST /control/follow   {"as": "reader1", "handle": "acct:magazine@127.0.0.1:5000"}   WebFinger, fetch, Follow
 //   POST /control/unfollow {"as": "reader1", "actor": URL}                                 Undo(Follow)
 //   POST /control/send     {"as": "reader1", "inbox": URL, "activity": {...},
-//                           "alter": "none|body|date|digest|replay|forged|impersonate"}
-//                          signs a POST with Fedify's signRequest (draft-cavage) and answers {"status", "body"};
-//                          "replay" sends the same signed request twice and answers the second's status
+//                           "alter": "none|body|date|digest|replay|forged|impersonate", "spec": "draft-cavage|rfc9421"}
+//                          signs a POST with Fedify's signRequest (draft-cavage-http-signatures-12 unless spec says
+//                          rfc9421: Signature-Input, Signature, Content-Digest) and answers {"status", "body", "signedWith"};
+//                          "replay" sends the same signed request twice and answers the second's status; with
+//                          rfc9421, "date" signs with created three hours ago and "digest" replaces Content-Digest
 //   GET  /control/received every activity Fedify's inbox accepted, oldest first
 //   GET  /control/actor?as=reader1  the account's actor id
 const home = process.argv[2];
@@ -24,6 +26,8 @@ const load = (name) => import(`${home}/node_modules/${name}/dist/mod.js`);
 const { createFederation, MemoryKvStore, generateCryptoKeyPair, signRequest } = await load("@fedify/fedify");
 const { Accept, Create, Update, Delete, Follow, Undo, Person, Endpoints, Like, Announce } = await load("@fedify/vocab");
 const { lookupWebFinger } = await load("@fedify/webfinger");
+// Fedify's own clock type, for signing an RFC 9421 request as of three hours ago.
+const { Temporal } = await import(`${home}/node_modules/@js-temporal/polyfill/dist/index.esm.js`);
 import http from "node:http";
 
 // WebFinger for acct: URIs is always https (RFC 7033). The test server speaks plain http on loopback, where a
@@ -122,16 +126,23 @@ async function control(path, params, body) {
       const unsigned = new Request(body.inbox, { method: "POST", body: text, headers: { "content-type": "application/activity+json" } });
       // "forged": signed with the other account's key while naming this account's keyId.
       const signingKey = keys[body.alter === "forged" ? other : body.as].privateKey;
-      const signed = await signRequest(unsigned, signingKey, new URL(`${ctx.getActorUri(body.as).href}#main-key`));
+      const rfc9421 = body.spec === "rfc9421";
+      const threeHoursAgo = Temporal.Now.instant().subtract({ hours: 3 });
+      const signed = await signRequest(unsigned, signingKey, new URL(`${ctx.getActorUri(body.as).href}#main-key`), {
+        spec: rfc9421 ? "rfc9421" : "draft-cavage-http-signatures-12",
+        currentTime: rfc9421 && body.alter === "date" ? threeHoursAgo : undefined,
+      });
       const headers = new Headers(signed.headers);
       let sentBody = text;
       if (body.alter === "body") sentBody = text.replace(/"type":"[A-Za-z]+"/, '"type":"Announce"');
-      if (body.alter === "date") headers.set("date", new Date(Date.now() - 3 * 3600 * 1000).toUTCString());
-      if (body.alter === "digest") headers.set("digest", "SHA-256=" + Buffer.alloc(32).toString("base64"));
+      if (body.alter === "date" && !rfc9421) headers.set("date", new Date(Date.now() - 3 * 3600 * 1000).toUTCString());
+      if (body.alter === "digest" && !rfc9421) headers.set("digest", "SHA-256=" + Buffer.alloc(32).toString("base64"));
+      if (body.alter === "digest" && rfc9421) headers.set("content-digest", "sha-256=:" + Buffer.alloc(32).toString("base64") + ":");
       const send = () => realFetch(body.inbox, { method: "POST", headers, body: sentBody });
       let response = await send();
       if (body.alter === "replay") response = await send();
-      return { status: response.status, body: await response.text() };
+      const signedWith = headers.has("signature-input") ? "rfc9421" : headers.has("signature") ? "draft-cavage" : "none";
+      return { status: response.status, body: await response.text(), signedWith };
     }
     default:
       return null;
