@@ -189,7 +189,11 @@ public static class PeerBench
         var admin = Environment.GetEnvironmentVariable(Bench.PostgresVariable)!;
         var name = $"syn_peer_{Guid.NewGuid():N}"[..24];
         await using (var c = new NpgsqlConnection(admin)) { await c.OpenAsync(); await c.ExecuteAsync($"CREATE DATABASE {name}"); }
-        var connection = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+        // The service refuses a password inside Storage:ConnectionString; it reaches Npgsql through PGPASSWORD instead.
+        var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
+        if (builder.Password is { Length: > 0 } password) Environment.SetEnvironmentVariable("PGPASSWORD", password);
+        builder.Password = null;
+        var connection = builder.ConnectionString;
         return (connection, async () =>
         {
             NpgsqlConnection.ClearAllPools();

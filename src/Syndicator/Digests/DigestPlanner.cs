@@ -164,5 +164,22 @@ public sealed class DigestPlanner(
             """, new { digestId }, cancellationToken: cancellationToken))).ToList();
     }
 
+    /// <summary><see cref="ArticleIdsAsync(string, CancellationToken)"/> for many digests in one query: a sending batch reads its digests' contents at once.</summary>
+    internal static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ArticleIdsAsync(System.Data.Common.DbConnection connection, IReadOnlyCollection<string> digestIds, CancellationToken cancellationToken)
+    {
+        var items = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var chunk in digestIds.Distinct().Chunk(500))
+        {
+            var parameters = new DynamicParameters();
+            var rows = await connection.QueryAsync<(string DigestId, string ArticleId)>(new CommandDefinition($"""
+                SELECT d.digest_id, d.article_id FROM digest_items d JOIN articles a ON a.id = d.article_id
+                WHERE d.digest_id IN {SqlList.In(parameters, "d", chunk)} AND a.unpublished_at IS NULL ORDER BY d.digest_id, d.position
+                """, parameters, cancellationToken: cancellationToken));
+            foreach (var digest in rows.GroupBy(r => r.DigestId)) items[digest.Key] = digest.Select(r => r.ArticleId).ToList();
+        }
+        foreach (var id in digestIds) items.TryAdd(id, []);
+        return items;
+    }
+
     public static TimeZoneInfo Zone(string id) => TimeZoneLookup.Find(id) ?? TimeZoneInfo.Utc;
 }

@@ -101,6 +101,19 @@ public sealed class SubscriberStore(Database database, SuppressionList suppressi
         return await GetAsync(connection, null, emailOrId.Contains('@') ? "email = @value" : "id = @value", emailOrId.Contains('@') ? SubscriberAddress.Normalize(emailOrId) : emailOrId, cancellationToken);
     }
 
+    /// <summary>The subscribers of the given ids that exist, by id: a sending batch reads its recipients at once.</summary>
+    internal async Task<IReadOnlyDictionary<string, Subscriber>> FindManyAsync(DbConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<string, Subscriber>(StringComparer.Ordinal);
+        foreach (var chunk in ids.Distinct().Chunk(500))
+        {
+            var parameters = new DynamicParameters();
+            foreach (var subscriber in await QueryAsync(connection, null, $"id IN {SqlList.In(parameters, "i", chunk)}", parameters, cancellationToken))
+                found[subscriber.Id] = subscriber;
+        }
+        return found;
+    }
+
     public async Task<IReadOnlyList<Subscriber>> ListAsync(CancellationToken cancellationToken, SubscriberState? state = null, DigestFrequency? frequency = null)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
