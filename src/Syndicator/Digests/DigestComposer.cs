@@ -44,7 +44,7 @@ public sealed class DigestComposer
         {
             var keyFile = this.options.Dkim.PrivateKeyFile ?? "";
             keyFile = Path.GetFullPath(keyFile.StartsWith("file:", StringComparison.Ordinal) ? keyFile[5..] : keyFile, environment.ContentRootPath);
-            dkim = new DkimSigner(keyFile, this.options.Dkim.Domain!, this.options.Dkim.Selector ?? "default")
+            dkim = new DkimRsaSigner(keyFile, this.options.Dkim.Domain!, this.options.Dkim.Selector ?? "default")
             {
                 HeaderCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
                 BodyCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
