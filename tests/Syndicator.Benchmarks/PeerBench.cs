@@ -48,6 +48,7 @@ public static class PeerBench
         public string Verb = "all";
         public string Store = "sqlite";
         public int Messages = 10_000;
+        public int Subscribers = 100_000;
         public int Articles = 20_000;
         public int ImportFiles = 10_000;
         public int Drops = 5;
@@ -67,9 +68,10 @@ public static class PeerBench
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
             switch (args[i])
             {
-                case "--quick": o.Messages = 2_000; o.Articles = 3_000; o.ImportFiles = 2_000; o.Drops = 3; o.WrkSeconds = 3; break;
+                case "--quick": o.Messages = 2_000; o.Subscribers = 5_000; o.Articles = 3_000; o.ImportFiles = 2_000; o.Drops = 3; o.WrkSeconds = 3; break;
                 case "--store": o.Store = Next(); break;
                 case "--messages": o.Messages = int.Parse(Next(), Inv); break;
+                case "--subscribers": o.Subscribers = int.Parse(Next(), Inv); break;
                 case "--articles": o.Articles = int.Parse(Next(), Inv); break;
                 case "--files": o.ImportFiles = int.Parse(Next(), Inv); break;
                 case "--drops": o.Drops = int.Parse(Next(), Inv); break;
@@ -77,7 +79,7 @@ public static class PeerBench
                 case "--no-scan-baseline": o.ScanOnly = false; break;
                 case "--json": o.Json = Next(); break;
                 default:
-                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --quick --store sqlite|postgres|both --messages N --articles N --files N --drops N --wrk-seconds N --no-scan-baseline --json FILE");
+                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --quick --store sqlite|postgres|both --messages N (0: no peer runs) --subscribers N (0: no scale run) --articles N --files N --drops N --wrk-seconds N --no-scan-baseline --json FILE");
                     return 2;
             }
         }
@@ -189,7 +191,11 @@ public static class PeerBench
         var admin = Environment.GetEnvironmentVariable(Bench.PostgresVariable)!;
         var name = $"syn_peer_{Guid.NewGuid():N}"[..24];
         await using (var c = new NpgsqlConnection(admin)) { await c.OpenAsync(); await c.ExecuteAsync($"CREATE DATABASE {name}"); }
-        var connection = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+        // The service refuses a password inside Storage:ConnectionString; it reaches Npgsql through PGPASSWORD instead.
+        var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
+        if (builder.Password is { Length: > 0 } password) Environment.SetEnvironmentVariable("PGPASSWORD", password);
+        builder.Password = null;
+        var connection = builder.ConnectionString;
         return (connection, async () =>
         {
             NpgsqlConnection.ClearAllPools();
@@ -422,55 +428,139 @@ public static class PeerBench
     // ---------------------------------------------------------------- mail
     /// <summary>
     /// N confirmed daily subscribers, one digest each planned by the real planner and sent by the real worker and
-    /// e-mail channel (MailKit) to Postfix's smtp-sink, over 1 and 4 connections; against smtp-source sending as many
-    /// messages of the same size to the same sink.
+    /// e-mail channel (MailKit) to Postfix's smtp-sink, over 1 and 4 connections, without and with DKIM; against
+    /// smtp-source sending as many messages of the same size to the same sink right after. Then the scale run:
+    /// --subscribers digests planned (timed) and sent over 4 connections with the working set sampled throughout.
     /// </summary>
     private static async Task<IReadOnlyList<PeerRow>> MailAsync(Options o, Tools tools, StorageProvider store, string work)
     {
         if (tools.Paths["smtp-sink"] is not { } sinkPath) return [new PeerRow("mail", "e-mail", "smtp-source", null, null, "msg/s", true, "", "smtp-sink missing: run setup.sh")];
         var rows = new List<PeerRow>();
-        foreach (var connections in new[] { 1, 4 })
+        var storeName = store == StorageProvider.Sqlite ? "SQLite" : "PostgreSQL";
+        var plain = new Dictionary<int, double>();
+        foreach (var (connections, dkim) in o.Messages > 0 ? new[] { (1, false), (4, false), (1, true), (4, true) } : [])
         {
-            var port = FreePort();
-            using var sink = Process.Start(new ProcessStartInfo(sinkPath, ["-u", "nobody", "-m", "1000", $"127.0.0.1:{port}", "1024"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            var run = Path.Combine(work, $"c{connections}{(dkim ? "-dkim" : "")}");
+            await using var sink = await SinkAsync(sinkPath);
+            var (connection, drop) = await FreshDatabaseAsync(store, run);
             try
             {
-                await Task.Delay(300);
-                var (connection, drop) = await FreshDatabaseAsync(store, Path.Combine(work, $"c{connections}"));
-                try
+                var result = await SendDigestsAsync(store, connection, run, sink.Port, connections, dkim, o.Messages);
+                var peer = await SmtpSourceAsync(tools, sink.Port, connections, o.Messages, result.MessageBytes);
+                var rate = result.Sent / result.SendSeconds;
+                if (!dkim)
                 {
-                    var (plan, send, sent, size) = await SendDigestsAsync(o, store, connection, Path.Combine(work, $"c{connections}"), port, connections);
-                    double? peer = null;
-                    if (tools.Paths["smtp-source"] is { } source)
-                    {
-                        var sw = Stopwatch.StartNew();
-                        var (code, output) = await RunAsync(source, ["-s", connections.ToString(Inv), "-m", o.Messages.ToString(Inv), "-l", size.ToString(Inv),
-                            "-f", "bench@bench.example", "-t", "reader@bench.example", $"127.0.0.1:{port}"]);
-                        if (code == 0) peer = o.Messages / sw.Elapsed.TotalSeconds;
-                        else Log($"smtp-source failed ({code}): {output}");
-                    }
-                    var storeName = store == StorageProvider.Sqlite ? "SQLite" : "PostgreSQL";
-                    rows.Add(new PeerRow("mail", $"{storeName}, {connections} connection(s), {o.Messages:N0} digests of {size / 1024.0:N1} KB, sending", "smtp-source", peer,
-                        sent / send, "msg/s", true, connections == 1 ? "≥ 40 %, ≥ 800/s" : "≥ 25 %, ≥ 2,500/s",
-                        $"end to end with planning {sent / (plan + send):N0} msg/s; planning {plan:N1} s"));
+                    plain[connections] = rate;
+                    rows.Add(new PeerRow("mail", $"{storeName}, {connections} connection(s), {o.Messages:N0} digests of {result.MessageBytes / 1024.0:N1} KB, sending", "smtp-source", peer,
+                        rate, "msg/s", true, connections == 1 ? "≥ 40 %, ≥ 800/s" : "≥ 25 %, ≥ 2,500/s",
+                        $"{result.CpuMicrosecondsPerMessage:N0} µs CPU per message; end to end with planning {result.Sent / (result.PlanSeconds + result.SendSeconds):N0} msg/s; planning {result.PlanSeconds:N1} s"));
                 }
-                finally { await drop(); }
+                else
+                {
+                    var cost = plain.TryGetValue(connections, out var without) ? $"DKIM costs {1 - rate / without:P0} of the rate; {result.CpuMicrosecondsPerMessage:N0} µs CPU per message" : "";
+                    rows.Add(new PeerRow("mail", $"{storeName}, {connections} connection(s), with DKIM (RSA 2048, relaxed/relaxed)", "smtp-source", peer,
+                        rate, "msg/s", true, "report the cost", cost));
+                }
             }
-            finally { if (!sink.HasExited) { sink.Kill(); await sink.WaitForExitAsync(); } }
+            finally { await drop(); }
         }
+        if (o.Subscribers > 0) rows.AddRange(await ScaleAsync(o, sinkPath, store, storeName, Path.Combine(work, "scale")));
         return rows;
     }
 
-    private static async Task<(double PlanSeconds, double SendSeconds, int Sent, int MessageBytes)> SendDigestsAsync(Options o, StorageProvider store, string connection, string work, int port, int connections)
+    /// <summary>--subscribers digests: planning time, then sending over 4 connections while the working set is sampled every 100 ms.</summary>
+    private static async Task<IReadOnlyList<PeerRow>> ScaleAsync(Options o, string sinkPath, StorageProvider store, string storeName, string work)
     {
-        await using var app = App(store, connection, work, new()
+        await using var sink = await SinkAsync(sinkPath);
+        var (connection, drop) = await FreshDatabaseAsync(store, work);
+        try
+        {
+            GC.Collect();
+            var samples = new List<(double Seconds, long Bytes)>();
+            using var stop = new CancellationTokenSource();
+            var clock = Stopwatch.StartNew();
+            var sampler = Task.Run(async () =>
+            {
+                using var process = Process.GetCurrentProcess();
+                while (!stop.IsCancellationRequested)
+                {
+                    process.Refresh();
+                    lock (samples) samples.Add((clock.Elapsed.TotalSeconds, process.WorkingSet64));
+                    try { await Task.Delay(100, stop.Token); } catch (OperationCanceledException) { }
+                }
+            });
+            var result = await SendDigestsAsync(store, connection, work, sink.Port, 4, false, o.Subscribers);
+            await stop.CancelAsync();
+            await sampler;
+            double Mb(long b) => b / 1048576.0;
+            var peak = samples.Max(s => s.Bytes);
+            // Flat: the working set at each quarter of the run, so growth with the number of subscribers shows.
+            var quarters = string.Join(" / ", Enumerable.Range(1, 4).Select(q => samples[Math.Min(samples.Count - 1, samples.Count * q / 4)]).Select(s => $"{Mb(s.Bytes):N0}"));
+            Log($"{store}: {o.Subscribers:N0} subscribers: planning {result.PlanSeconds:N2} s, sending {result.Sent / result.SendSeconds:N0}/s, working set {Mb(samples[0].Bytes):N0} MB at start, peak {Mb(peak):N0} MB, quarters {quarters} MB");
+            return
+            [
+                new PeerRow("mail", $"{storeName}, planning {o.Subscribers:N0} digests", "", null, result.PlanSeconds, "s", false, "< 5 s"),
+                new PeerRow("mail", $"{storeName}, {o.Subscribers:N0} subscribers planned and sent (4 connections), peak working set", "", null, Mb(peak), "MB", false, "flat, < 300 MB",
+                    $"start {Mb(samples[0].Bytes):N0} MB, at each quarter of the run {quarters} MB; sending {result.Sent / result.SendSeconds:N0} msg/s"),
+            ];
+        }
+        finally { await drop(); }
+    }
+
+    private sealed class Sink(Process process, int port) : IAsyncDisposable
+    {
+        public int Port => port;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!process.HasExited) { process.Kill(); await process.WaitForExitAsync(); }
+            process.Dispose();
+        }
+    }
+
+    private static async Task<Sink> SinkAsync(string sinkPath)
+    {
+        var port = FreePort();
+        var sink = new Sink(Process.Start(new ProcessStartInfo(sinkPath, ["-u", "nobody", "-m", "1000", $"127.0.0.1:{port}", "1024"]) { RedirectStandardOutput = true, RedirectStandardError = true })!, port);
+        await Task.Delay(300);
+        return sink;
+    }
+
+    /// <summary>smtp-source's rate for <paramref name="messages"/> messages of <paramref name="bytes"/> over <paramref name="connections"/> sessions; null when it is missing or fails.</summary>
+    private static async Task<double?> SmtpSourceAsync(Tools tools, int port, int connections, int messages, int bytes)
+    {
+        if (tools.Paths["smtp-source"] is not { } source) return null;
+        var sw = Stopwatch.StartNew();
+        var (code, output) = await RunAsync(source, ["-s", connections.ToString(Inv), "-m", messages.ToString(Inv), "-l", bytes.ToString(Inv),
+            "-f", "bench@bench.example", "-t", "reader@bench.example", $"127.0.0.1:{port}"]);
+        if (code == 0) return messages / sw.Elapsed.TotalSeconds;
+        Log($"smtp-source failed ({code}): {output}");
+        return null;
+    }
+
+    private sealed record SendResult(double PlanSeconds, double SendSeconds, int Sent, int MessageBytes, double CpuMicrosecondsPerMessage);
+
+    private static async Task<SendResult> SendDigestsAsync(StorageProvider store, string connection, string work, int port, int connections, bool dkim, int messages)
+    {
+        var settings = new Dictionary<string, string?>
         {
             ["Digests:Smtp:Host"] = "127.0.0.1",
             ["Digests:Smtp:Port"] = port.ToString(Inv),
             ["Digests:Smtp:Security"] = nameof(SmtpSecurity.None),
             ["Digests:Smtp:MessagesPerSecond"] = "10000",
             ["Digests:Smtp:Connections"] = connections.ToString(Inv),
-        });
+        };
+        if (dkim)
+        {
+            Directory.CreateDirectory(work);
+            using var rsa = RSA.Create(2048);
+            var keyFile = Path.Combine(work, "dkim.pem");
+            await File.WriteAllTextAsync(keyFile, rsa.ExportRSAPrivateKeyPem());
+            settings["Digests:Dkim:Domain"] = "bench.example";
+            settings["Digests:Dkim:Selector"] = "bench";
+            settings["Digests:Dkim:PrivateKeyFile"] = keyFile;
+        }
+        await using var app = App(store, connection, work, settings);
         await app.Get<SchemaMigrator>().MigrateAsync(CancellationToken.None);
         var corpus = new Corpus(new BenchOptions { Articles = 5, Authors = 3, Tags = 10 });
         var rng = new Random(20_250_630);
@@ -488,7 +578,7 @@ public static class PeerBench
             await c.ExecuteAsync("""
                 INSERT INTO subscribers (id, email, name, frequency, time_zone, state, hard_bounces, covered_until, created_at, confirmed_at)
                 VALUES (@id, @email, @name, @frequency, 'UTC', @state, 0, @coveredUntil, @stamp, @stamp)
-                """, Enumerable.Range(0, o.Messages).Select(i => new
+                """, Enumerable.Range(0, messages).Select(i => new
             {
                 id = Guid.CreateVersion7(stamp).ToString(),
                 email = $"reader{i:D6}@bench.example",
@@ -507,7 +597,7 @@ public static class PeerBench
         var sw = Stopwatch.StartNew();
         var plan = await planner.PlanAsync(DigestFrequency.Daily, manual: false, CancellationToken.None);
         var planSeconds = sw.Elapsed.TotalSeconds;
-        if (plan.Planned != o.Messages) throw new InvalidOperationException($"The planner planned {plan} for {o.Messages:N0} subscribers.");
+        if (plan.Planned != messages) throw new InvalidOperationException($"The planner planned {plan} for {messages:N0} subscribers.");
 
         // The size smtp-source sends: one of these digests as it goes on the wire.
         string sampleId;
@@ -517,11 +607,14 @@ public static class PeerBench
         using var buffer = new MemoryStream();
         message.WriteTo(buffer);
 
+        // CPU time of this process while sending: a figure the other processes on a shared machine do not move much.
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         sw.Restart();
         var report = await app.Get<DeliveryWorker>().DrainAsync(app.Get<EmailChannel>(), DrainFilter.All, untilEmpty: true, CancellationToken.None);
         var sendSeconds = sw.Elapsed.TotalSeconds;
-        Log($"{store}, {connections} connection(s): planned {plan.Planned:N0} in {planSeconds:N2} s, {report} in {sendSeconds:N2} s = {(report?.Sent ?? 0) / sendSeconds:N0}/s, {buffer.Length:N0} bytes each");
-        return (planSeconds, sendSeconds, report?.Sent ?? 0, (int)buffer.Length);
+        var cpuPerMessage = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / Math.Max(1, report?.Sent ?? 0);
+        Log($"{store}, {connections} connection(s){(dkim ? ", DKIM" : "")}: planned {plan.Planned:N0} in {planSeconds:N2} s, {report} in {sendSeconds:N2} s = {(report?.Sent ?? 0) / sendSeconds:N0}/s, {cpuPerMessage:N0} µs CPU each, {buffer.Length:N0} bytes each");
+        return new SendResult(planSeconds, sendSeconds, report?.Sent ?? 0, (int)buffer.Length, cpuPerMessage);
     }
 
     // ---------------------------------------------------------------- import

@@ -53,19 +53,29 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     }
 
     /// <summary>The same inside the caller's transaction, so a delivery is created exactly when what it delivers is committed.</summary>
-    public async Task<bool> EnsureAsync(DbConnection connection, DbTransaction? transaction, string channel, DeliverySubject subject, DeliveryRecipient recipient, DateTimeOffset notBefore, CancellationToken cancellationToken)
+    public async Task<bool> EnsureAsync(DbConnection connection, DbTransaction? transaction, string channel, DeliverySubject subject, DeliveryRecipient recipient, DateTimeOffset notBefore, CancellationToken cancellationToken) =>
+        await EnsureManyAsync(connection, transaction, channel, [(subject, recipient)], notBefore, cancellationToken) == 1;
+
+    /// <summary>
+    /// <see cref="EnsureAsync(DbConnection, DbTransaction?, string, DeliverySubject, DeliveryRecipient, DateTimeOffset, CancellationToken)"/>
+    /// for many at once, in one statement (planning 100,000 digests writes 100,000 deliveries): how many were created.
+    /// </summary>
+    public async Task<int> EnsureManyAsync(DbConnection connection, DbTransaction? transaction, string channel,
+        IReadOnlyCollection<(DeliverySubject Subject, DeliveryRecipient Recipient)> deliveries, DateTimeOffset notBefore, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        var rows = await connection.ExecuteAsync(new CommandDefinition("""
+        if (deliveries.Count == 0) return 0;
+        var parameters = new DynamicParameters(new
+        {
+            channel, notBefore, now = time.GetUtcNow(),
+            rows = SqlList.Rows(deliveries.Select(d => new[] { d.Subject.KindColumn, d.Subject.Id, d.Subject.Version, d.Recipient.KindColumn, d.Recipient.Id, NewKey() })),
+        });
+        // One parameter for every row (see SqlList.InRows); "WHERE 1 = 1" tells SQLite's parser the ON CONFLICT is the INSERT's.
+        return await connection.ExecuteAsync(new CommandDefinition($"""
             INSERT INTO deliveries (channel, subject_kind, subject_id, subject_version, recipient_kind, recipient, delivery_key, state, attempts, next_attempt_at, created_at, updated_at)
-            VALUES (@channel, @subjectKind, @subjectId, @subjectVersion, @recipientKind, @recipient, @key, 'pending', 0, @notBefore, @now, @now)
+            SELECT @channel, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, 'pending', 0, @notBefore, @now, @now
+            FROM {database.Dialect.JsonRows("@rows", "r")} WHERE 1 = 1
             ON CONFLICT (channel, subject_kind, subject_id, subject_version, recipient) DO NOTHING
-            """, new
-            {
-                channel, subjectKind = subject.KindColumn, subjectId = subject.Id, subjectVersion = subject.Version,
-                recipientKind = recipient.KindColumn, recipient = recipient.Id, key = NewKey(), notBefore, now,
-            }, transaction, cancellationToken: cancellationToken));
-        return rows == 1;
+            """, parameters, transaction, cancellationToken: cancellationToken));
     }
 
     /// <summary>Whether a delivery exists (in any state) for the same channel, subject and recipient: the key <see cref="EnsureAsync(DbConnection, DbTransaction?, string, DeliverySubject, DeliveryRecipient, DateTimeOffset, CancellationToken)"/> keeps unique.</summary>

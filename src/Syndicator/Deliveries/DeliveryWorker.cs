@@ -130,6 +130,8 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         var sent = new SentBuffer(store, Node, held, logger);
         try
         {
+            // A few quick reads: not cut short by a stop, after which the lanes start nothing anyway.
+            await channel.BeginBatchAsync(claimed, CancellationToken.None);
             // A recipient with its own limit is a lane of its own, sent in order; otherwise Lanes lanes share the batch.
             var lanes = policy.OneLanePerRecipient
                 ? claimed.GroupBy(d => d.Recipient.Id).Select(g => new ConcurrentQueue<Delivery>(g)).ToList()

@@ -47,6 +47,13 @@ public interface IDeliveryChannel
     /// </summary>
     Task<DeliveryOutcome> SendAsync(Delivery delivery, DeliveryAttempt attempt, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The worker claimed <paramref name="batch"/> and is about to send it: a channel that needs the same rows for every
+    /// message (e-mail: subscriber, suppression, digest contents) reads them here for the whole batch, in a few queries
+    /// instead of a few per message. Whatever it reads is still checked per message before sending.
+    /// </summary>
+    Task BeginBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>A sending run is over: close what it kept open across batches (relay connections).</summary>
     ValueTask EndRunAsync() => ValueTask.CompletedTask;
 }

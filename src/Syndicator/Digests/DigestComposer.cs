@@ -44,7 +44,7 @@ public sealed class DigestComposer
         {
             var keyFile = this.options.Dkim.PrivateKeyFile ?? "";
             keyFile = Path.GetFullPath(keyFile.StartsWith("file:", StringComparison.Ordinal) ? keyFile[5..] : keyFile, environment.ContentRootPath);
-            dkim = new DkimSigner(keyFile, this.options.Dkim.Domain!, this.options.Dkim.Selector ?? "default")
+            dkim = new DkimRsaSigner(keyFile, this.options.Dkim.Domain!, this.options.Dkim.Selector ?? "default")
             {
                 HeaderCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
                 BodyCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
@@ -60,7 +60,9 @@ public sealed class DigestComposer
         ? $"{path[..path.IndexOf('@')]}+{deliveryKey}{path[path.IndexOf('@')..]}"
         : null;
 
-    public string UnsubscribeUrl(Subscriber subscriber) => $"{options.PublicUrl.TrimEnd('/')}/unsubscribe?token={Uri.EscapeDataString(tokens.Unsubscribe(subscriber.Id))}";
+    public string UnsubscribeUrl(Subscriber subscriber) => UnsubscribeUrl(tokens.Unsubscribe(subscriber.Id));
+
+    private string UnsubscribeUrl(string token) => $"{options.PublicUrl.TrimEnd('/')}/unsubscribe?token={Uri.EscapeDataString(token)}";
 
     /// <summary>The reader's preferences page (frequency, time zone, follows), by a link made now that expires after Subscriptions:PreferencesLinkDays.</summary>
     public string PreferencesUrl(Subscriber subscriber) =>
@@ -71,23 +73,35 @@ public sealed class DigestComposer
         ? $"{options.PublicUrl.TrimEnd('/')}/subscribe/confirm?token={Uri.EscapeDataString(tokens.Confirmation(subscriber.Id, signUp))}"
         : "";
 
-    public MimeMessage Digest(Subscriber subscriber, IReadOnlyList<Article> articles, string messageKey)
+    public MimeMessage Digest(Subscriber subscriber, IReadOnlyList<Article> articles, string messageKey) => Digest(subscriber, Content(articles), messageKey);
+
+    /// <summary>
+    /// What every digest of the same articles shares, made once: the article list as the templates see it. A digest
+    /// run mails the same few articles to many readers, so each message then adds only its reader's parts (name, links).
+    /// </summary>
+    public DigestContent Content(IReadOnlyList<Article> articles)
     {
-        var shown = articles.Take(options.MaxArticles).ToList();
-        var context = Context(subscriber);
-        context.SetValue("count", NumberValue.Create(articles.Count));
-        context.SetValue("more", NumberValue.Create(articles.Count - shown.Count));
-        context.SetValue("first_title", new StringValue(OneLine(articles[0].Title)));
-        context.SetValue("articles", new ArrayValue(shown.Select(a => (FluidValue)new ObjectValue(new DigestArticle(
-            OneLine(a.Title), a.CanonicalUrl, a.Author.Name, a.Summary, a.PublishedAt.ToString("d MMMM yyyy", CultureInfo.InvariantCulture)))).ToList()));
+        var shown = articles.Take(options.MaxArticles).Select(a => (FluidValue)new ObjectValue(new DigestArticle(
+            OneLine(a.Title), a.CanonicalUrl, a.Author.Name, a.Summary, a.PublishedAt.ToString("d MMMM yyyy", CultureInfo.InvariantCulture)))).ToList();
+        return new DigestContent(articles.Count, articles.Count - shown.Count, OneLine(articles[0].Title), new ArrayValue(shown));
+    }
+
+    public MimeMessage Digest(Subscriber subscriber, DigestContent content, string messageKey)
+    {
+        var unsubscribeToken = tokens.Unsubscribe(subscriber.Id);
+        var unsubscribe = UnsubscribeUrl(unsubscribeToken);
+        var context = Context(subscriber, unsubscribe);
+        context.SetValue("count", NumberValue.Create(content.Count));
+        context.SetValue("more", NumberValue.Create(content.More));
+        context.SetValue("first_title", new StringValue(content.FirstTitle));
+        context.SetValue("articles", content.Articles);
         var subjectLine = OneLine(subject.Render(context, NullEncoder.Default));
         context.SetValue("subject", new StringValue(subjectLine));
 
         var message = Envelope(subscriber, subjectLine, messageKey);
-        var unsubscribe = UnsubscribeUrl(subscriber);
         // The mailto carries the signed token, never the address: a mail naming someone else's address unsubscribes nobody.
         var mailto = options.Feedback.UnsubscribeAddress is { Length: > 0 } to ? to : options.FromAddress;
-        message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe%20{Uri.EscapeDataString(tokens.Unsubscribe(subscriber.Id))}>");
+        message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe%20{Uri.EscapeDataString(unsubscribeToken)}>");
         message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
         // RFC 2919: mail programs and filters group and label the digests by this id.
         message.Headers.Add(HeaderId.ListId, $"<digest.{options.FromAddress[(options.FromAddress.IndexOf('@') + 1)..]}>");
@@ -102,11 +116,11 @@ public sealed class DigestComposer
     public MimeMessage Confirmation(Subscriber subscriber, string messageKey)
     {
         var message = Envelope(subscriber, $"Confirm your subscription to {OneLine(site.Title)}", messageKey);
-        message.Body = new TextPart("plain") { Text = confirm.Render(Context(subscriber), NullEncoder.Default) };
+        message.Body = new TextPart("plain") { Text = confirm.Render(Context(subscriber, UnsubscribeUrl(subscriber)), NullEncoder.Default) };
         return Signed(message);
     }
 
-    private sealed record DigestArticle(string Title, string Url, string Author, string Summary, string Date);
+    internal sealed record DigestArticle(string Title, string Url, string Author, string Summary, string Date);
 
     private static readonly TemplateOptions Options = CreateOptions();
 
@@ -118,7 +132,7 @@ public sealed class DigestComposer
         return options;
     }
 
-    private TemplateContext Context(Subscriber subscriber)
+    private TemplateContext Context(Subscriber subscriber, string unsubscribeUrl)
     {
         var context = new TemplateContext(Options);
         context.SetValue("site", new StringValue(OneLine(site.Title)));
@@ -127,7 +141,7 @@ public sealed class DigestComposer
         context.SetValue("name", new StringValue(Name(subscriber)));
         context.SetValue("already_subscribed", BooleanValue.Create(subscriber.State == SubscriberState.Confirmed));
         context.SetValue("frequency", new StringValue(subscriber.Frequency == DigestFrequency.Daily ? "daily" : "weekly"));
-        context.SetValue("unsubscribe_url", new StringValue(UnsubscribeUrl(subscriber)));
+        context.SetValue("unsubscribe_url", new StringValue(unsubscribeUrl));
         context.SetValue("confirm_url", new StringValue(ConfirmUrl(subscriber)));
         context.SetValue("preferences_url", new StringValue(PreferencesUrl(subscriber)));
         return context;
@@ -162,3 +176,6 @@ public sealed class DigestComposer
     /// <summary>Line breaks in a title or name would otherwise end the header they are put in.</summary>
     private static string OneLine(string value) => string.Join(' ', value.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }
+
+/// <summary>The part of a digest all its readers share (see <see cref="DigestComposer.Content"/>): how many articles, how many not shown, the first title, the shown ones as the templates see them.</summary>
+public sealed record DigestContent(int Count, int More, string FirstTitle, FluidValue Articles);

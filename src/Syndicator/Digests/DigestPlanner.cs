@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using Dapper;
 using Microsoft.Extensions.Logging;
@@ -29,8 +30,9 @@ public sealed class DigestPlanner(
     ILogger<DigestPlanner> logger)
 {
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
-    private const int SubscribersPerTransaction = 200;
-    private const int ItemsPerInsert = 500;
+
+    /// <summary>Subscribers read at a time (memory stays flat whatever the list's length) and planned per transaction.</summary>
+    private const int SubscribersPerPage = 1000;
 
     /// <param name="manual">A digest sent by hand (<c>syndicator digest send</c>): ignores the schedule and does not use up the period's digest.</param>
     public async Task<PlanReport> PlanAsync(DigestFrequency frequency, bool manual, CancellationToken cancellationToken)
@@ -38,61 +40,102 @@ public sealed class DigestPlanner(
         var now = time.GetUtcNow().ToStoredPrecision();
         var cutoff = now - Settle;
         int planned = 0, nothingNew = 0, notDue = 0;
-        var due = new List<(Subscriber Subscriber, string Period)>();
-        foreach (var subscriber in await subscribers.ListAsync(cancellationToken, SubscriberState.Confirmed, frequency))
+        // Subscribers with the same watermark and follows get the same articles: asked once per run.
+        var articleSets = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        var after = "";
+        while (true)
         {
-            var period = manual ? $"manual-{now:yyyyMMddTHHmmss.ffffff}" : Period(subscriber, now);
-            if (!manual && (period == subscriber.LastPeriod || !Due(subscriber, now))) notDue++;
-            else due.Add((subscriber, period));
-        }
-        // Many subscribers share a transaction: one commit per subscriber would make a large list wait on the disk.
-        foreach (var chunk in due.Chunk(SubscribersPerTransaction))
-        {
+            var page = await subscribers.PageAsync(SubscriberState.Confirmed, frequency, after, SubscribersPerPage, cancellationToken);
+            if (page.Count == 0) break;
+            after = page[^1].Id;
+            var due = new List<(Subscriber Subscriber, string Period)>();
+            foreach (var subscriber in page)
+            {
+                var period = manual ? $"manual-{now:yyyyMMddTHHmmss.ffffff}" : Period(subscriber, now);
+                if (!manual && (period == subscriber.LastPeriod || !Due(subscriber, now))) notDue++;
+                else due.Add((subscriber, period));
+            }
+            if (due.Count == 0) continue;
+            // One transaction and a few statements per page: one commit (or statement) per subscriber would make a
+            // large list wait on the disk.
             await using var connection = await database.OpenAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            foreach (var (subscriber, period) in chunk)
+            var claimed = await ClaimAsync(connection, transaction, due, cutoff, manual, cancellationToken);
+            var digests = new List<(string DigestId, Subscriber Subscriber, string Period, IReadOnlyList<string> ArticleIds)>();
+            foreach (var (subscriber, period) in claimed)
             {
-                if (await PlanOneAsync(connection, transaction, subscriber, period, cutoff, manual, now, cancellationToken)) planned++;
-                else nothingNew++;
+                var key = $"{subscriber.CoveredUntil.UtcTicks}\n{string.Join('\t', subscriber.FollowedAuthors)}\n{string.Join('\t', subscriber.FollowedTags)}";
+                if (!articleSets.TryGetValue(key, out var articleIds))
+                {
+                    // Readers confirmed at different times have their own watermarks until their first digest: kept bounded.
+                    if (articleSets.Count >= 10_000) articleSets.Clear();
+                    articleSets[key] = articleIds = await NewArticlesAsync(connection, transaction, subscriber, cutoff, cancellationToken);
+                }
+                if (articleIds.Count == 0) nothingNew++;
+                else digests.Add((Guid.CreateVersion7(now).ToString(), subscriber, period, articleIds));
             }
+            nothingNew += due.Count - claimed.Count;
+            await WriteDigestsAsync(connection, transaction, digests, now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            planned += digests.Count;
         }
         var report = new PlanReport(planned, nothingNew, notDue);
         logger.LogInformation("{Frequency} digests: {Report}", frequency, report.ToString());
         return report;
     }
 
-    private async Task<bool> PlanOneAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, Subscriber subscriber, string period,
-        DateTimeOffset cutoff, bool manual, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves the watermark of each due subscriber whose watermark is still the one read: that claims their window,
+    /// and a planner on another node that read the same watermark updates nothing and backs off, so no window is
+    /// planned twice. The claimed ones, each with its period.
+    /// </summary>
+    private async Task<List<(Subscriber Subscriber, string Period)>> ClaimAsync(DbConnection connection, DbTransaction transaction,
+        IReadOnlyList<(Subscriber Subscriber, string Period)> due, DateTimeOffset cutoff, bool manual, CancellationToken cancellationToken)
     {
-        // Moving the watermark first claims this subscriber's window: a planner on another node that read the same
-        // watermark updates nothing and backs off, so no window is planned twice.
-        var claimed = await connection.ExecuteAsync(new CommandDefinition($"""
-            UPDATE subscribers SET covered_until = @cutoff{(manual ? "" : ", last_period = @period")} WHERE id = @id AND covered_until = @since
-            """, new { cutoff, period, id = subscriber.Id, since = subscriber.CoveredUntil }, transaction, cancellationToken: cancellationToken));
-        if (claimed == 0) return false;
-
-        var articleIds = await NewArticlesAsync(connection, transaction, subscriber, cutoff, cancellationToken);
-        if (articleIds.Count == 0) return false;
-
-        var digestId = Guid.CreateVersion7(now).ToString();
-        await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO digests (id, subscriber_id, frequency, period, created_at) VALUES (@digestId, @subscriberId, @frequency, @period, @now)",
-            new { digestId, subscriberId = subscriber.Id, frequency = SubscriberStore.Column(subscriber.Frequency), period, now }, transaction, cancellationToken: cancellationToken));
-        foreach (var chunk in articleIds.Select((articleId, position) => (articleId, position)).Chunk(ItemsPerInsert))
+        var claimed = new List<(Subscriber, string)>();
+        foreach (var group in due.GroupBy(d => (d.Subscriber.CoveredUntil, d.Period)))
         {
-            var parameters = new DynamicParameters(new { digestId });
-            var rows = chunk.Select((item, i) =>
-            {
-                parameters.Add($"a{i}", item.articleId);
-                parameters.Add($"p{i}", item.position);
-                return $"(@digestId, @a{i}, @p{i})";
-            });
-            await connection.ExecuteAsync(new CommandDefinition(
-                $"INSERT INTO digest_items (digest_id, article_id, position) VALUES {string.Join(", ", rows)}", parameters, transaction, cancellationToken: cancellationToken));
+            var parameters = new DynamicParameters(new { cutoff, period = group.Key.Period, since = group.Key.CoveredUntil });
+            var ids = (await connection.QueryAsync<string>(new CommandDefinition($"""
+                UPDATE subscribers SET covered_until = @cutoff{(manual ? "" : ", last_period = @period")}
+                WHERE id IN {SqlList.InRows(parameters, "ids", group.Select(d => d.Subscriber.Id), database.Dialect)} AND covered_until = @since
+                RETURNING id
+                """, parameters, transaction, cancellationToken: cancellationToken))).ToHashSet(StringComparer.Ordinal);
+            claimed.AddRange(group.Where(d => ids.Contains(d.Subscriber.Id)));
         }
-        await deliveries.EnsureAsync(connection, transaction, EmailChannel.ChannelName, DeliverySubject.Digest(digestId), DeliveryRecipient.Subscriber(subscriber.Id), now, cancellationToken);
-        return true;
+        return claimed;
+    }
+
+    /// <summary>The digests, their items and their deliveries, each in one statement (the items of digests with the same articles together), whatever their number.</summary>
+    private async Task WriteDigestsAsync(DbConnection connection, DbTransaction transaction,
+        IReadOnlyList<(string DigestId, Subscriber Subscriber, string Period, IReadOnlyList<string> ArticleIds)> digests, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (digests.Count == 0) return;
+        var rows = database.Dialect.JsonRows("@rows", "r");
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO digests (id, subscriber_id, frequency, period, created_at)
+            SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, @now FROM {rows}
+            """, new
+            {
+                now,
+                rows = SqlList.Rows(digests.Select(d => new[] { d.DigestId, d.Subscriber.Id, SubscriberStore.Column(d.Subscriber.Frequency), d.Period })),
+            }, transaction, cancellationToken: cancellationToken));
+        // By the list instance: subscribers given the same cached set share it.
+        foreach (var set in digests.GroupBy(d => d.ArticleIds))
+        {
+            var parameters = new DynamicParameters(new { rows = SqlList.Rows(set.Select(d => new[] { d.DigestId })) });
+            var items = string.Join(" UNION ALL ", set.Key.Select((articleId, position) =>
+            {
+                parameters.Add($"a{position}", articleId);
+                return $"SELECT @a{position} AS article_id, {position} AS position";
+            }));
+            await connection.ExecuteAsync(new CommandDefinition($"""
+                INSERT INTO digest_items (digest_id, article_id, position)
+                SELECT r.value ->> 0, i.article_id, i.position FROM {rows} CROSS JOIN ({items}) i
+                """, parameters, transaction, cancellationToken: cancellationToken));
+        }
+        await deliveries.EnsureManyAsync(connection, transaction, EmailChannel.ChannelName,
+            digests.Select(d => (DeliverySubject.Digest(d.DigestId), DeliveryRecipient.Subscriber(d.Subscriber.Id))).ToList(), now, cancellationToken);
     }
 
     /// <summary>What each subscriber of the frequency would get now, without planning or sending anything.</summary>
@@ -162,6 +205,23 @@ public sealed class DigestPlanner(
             SELECT d.article_id FROM digest_items d JOIN articles a ON a.id = d.article_id
             WHERE d.digest_id = @digestId AND a.unpublished_at IS NULL ORDER BY d.position
             """, new { digestId }, cancellationToken: cancellationToken))).ToList();
+    }
+
+    /// <summary><see cref="ArticleIdsAsync(string, CancellationToken)"/> for many digests in one query: a sending batch reads its digests' contents at once.</summary>
+    internal static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ArticleIdsAsync(System.Data.Common.DbConnection connection, IReadOnlyCollection<string> digestIds, CancellationToken cancellationToken)
+    {
+        var items = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var chunk in digestIds.Distinct().Chunk(500))
+        {
+            var parameters = new DynamicParameters();
+            var rows = await connection.QueryAsync<(string DigestId, string ArticleId)>(new CommandDefinition($"""
+                SELECT d.digest_id, d.article_id FROM digest_items d JOIN articles a ON a.id = d.article_id
+                WHERE d.digest_id IN {SqlList.In(parameters, "d", chunk)} AND a.unpublished_at IS NULL ORDER BY d.digest_id, d.position
+                """, parameters, cancellationToken: cancellationToken));
+            foreach (var digest in rows.GroupBy(r => r.DigestId)) items[digest.Key] = digest.Select(r => r.ArticleId).ToList();
+        }
+        foreach (var id in digestIds) items.TryAdd(id, []);
+        return items;
     }
 
     public static TimeZoneInfo Zone(string id) => TimeZoneLookup.Find(id) ?? TimeZoneInfo.Utc;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using MimeKit;
 using Syndicator.Articles;
 using Syndicator.Deliveries;
+using Syndicator.Storage;
 
 namespace Syndicator.Digests;
 
@@ -17,7 +18,7 @@ namespace Syndicator.Digests;
 /// repeat replaces it.
 /// </summary>
 public sealed class EmailChannel(
-    DigestPlanner planner,
+    Database database,
     SubscriberStore subscribers,
     SuppressionList suppressions,
     ArticleStore articles,
@@ -34,6 +35,15 @@ public sealed class EmailChannel(
     /// <summary>A digest run mails the same few articles to everyone: each is read once per run, not once per message.</summary>
     private readonly ConcurrentDictionary<string, Task<Article?>> articleCache = new(StringComparer.Ordinal);
 
+    /// <summary>What the digests of one set of articles share (<see cref="DigestComposer.Content"/>), by the set's ids in order: made once per run.</summary>
+    private readonly ConcurrentDictionary<string, Task<DigestContent?>> contentCache = new(StringComparer.Ordinal);
+
+    /// <summary>The rows each claimed delivery needs, read for its whole batch by <see cref="BeginBatchAsync"/>; taken out as each is sent.</summary>
+    private readonly ConcurrentDictionary<long, Recipient> prepared = new();
+
+    /// <summary>A delivery's subscriber (null: gone), whether the address is suppressed, and its digest's article ids (null for a confirmation).</summary>
+    private sealed record Recipient(Subscriber? Subscriber, Suppression? Suppressed, IReadOnlyList<string>? ArticleIds);
+
     private bool UsesRelay => !string.IsNullOrWhiteSpace(options.Value.Smtp.Host);
 
     public string Name => ChannelName;
@@ -42,6 +52,31 @@ public sealed class EmailChannel(
         ? new ChannelPolicy(RecipientKind.Subscriber, DuplicateGuard.HandOverMark, Lanes: lanes.Length,
             PerSecond: options.Value.Smtp.MessagesPerSecond, MaxPerHour: options.Value.Smtp.MaxPerHour > 0 ? options.Value.Smtp.MaxPerHour : null)
         : new ChannelPolicy(RecipientKind.Subscriber, DuplicateGuard.IdempotencyKey, PerSecond: options.Value.Smtp.MessagesPerSecond);
+
+    /// <summary>
+    /// Reads the subscribers, their suppressions and the digests' article ids of the whole batch in three queries,
+    /// instead of three per message. The suppression list is thus read when the batch starts (a batch is sent in
+    /// seconds), still after planning: an address listed between planning and sending gets nothing.
+    /// </summary>
+    public async Task BeginBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
+    {
+        foreach (var (id, recipient) in await ReadAsync(batch, cancellationToken)) prepared[id] = recipient;
+    }
+
+    private async Task<IReadOnlyDictionary<long, Recipient>> ReadAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var found = await subscribers.FindManyAsync(connection, batch.Select(d => d.Recipient.Id).ToList(), cancellationToken);
+        var suppressed = await suppressions.FindManyAsync(connection, found.Values.Select(s => s.Email).ToList(), cancellationToken);
+        var items = await DigestPlanner.ArticleIdsAsync(connection,
+            batch.Where(d => d.Subject.Kind == SubjectKind.Digest).Select(d => d.Subject.Id).ToList(), cancellationToken);
+        return batch.ToDictionary(d => d.Id, d =>
+        {
+            var subscriber = found.GetValueOrDefault(d.Recipient.Id);
+            return new Recipient(subscriber, subscriber is null ? null : suppressed.GetValueOrDefault(SubscriberAddress.Normalize(subscriber.Email)),
+                d.Subject.Kind == SubjectKind.Digest ? items[d.Subject.Id] : null);
+        });
+    }
 
     public async Task<DeliveryOutcome> SendAsync(Delivery delivery, DeliveryAttempt attempt, CancellationToken cancellationToken)
     {
@@ -61,6 +96,8 @@ public sealed class EmailChannel(
     public async ValueTask EndRunAsync()
     {
         articleCache.Clear();
+        contentCache.Clear();
+        prepared.Clear();
         for (var i = 0; i < lanes.Length; i++)
         {
             if (lanes[i] is { } connection) await connection.DisposeAsync();
@@ -70,10 +107,12 @@ public sealed class EmailChannel(
 
     private async Task<(MimeMessage? Message, DeliveryOutcome? Problem, Subscriber? Subscriber)> ComposeAsync(Delivery delivery, CancellationToken cancellationToken)
     {
-        var subscriber = await subscribers.FindAsync(delivery.Recipient.Id, cancellationToken);
+        // Read with its batch; a delivery sent on its own (or left out of the batch's reads) reads its rows here.
+        if (!prepared.TryRemove(delivery.Id, out var recipient)) recipient = (await ReadAsync([delivery], cancellationToken))[delivery.Id];
+        var subscriber = recipient.Subscriber;
         if (subscriber is null) return (null, new DeliveryOutcome.Permanent($"email: subscriber {delivery.Recipient.Id} no longer exists"), null);
         // Checked at every send, not only when planning: an address may be listed between planning and sending.
-        if (await suppressions.FindAsync(subscriber.Email, cancellationToken) is { } suppressed)
+        if (recipient.Suppressed is { } suppressed)
             return (null, new DeliveryOutcome.Permanent($"email: {suppressed}; not sent"), subscriber);
         // Random per delivery and kept on its row: the same on every attempt, never the same for two messages.
         var key = $"syndicator-{delivery.Key}";
@@ -88,10 +127,17 @@ public sealed class EmailChannel(
         if (subscriber.State != SubscriberState.Confirmed)
             return (null, new DeliveryOutcome.Permanent($"email: {subscriber.Email} is {subscriber.State.ToString().ToLowerInvariant()}; the digest was not sent"), subscriber);
 
+        var ids = recipient.ArticleIds ?? [];
+        var content = await contentCache.GetOrAdd(string.Join('\n', ids), _ => ContentAsync(ids));
+        if (content is null) return (null, new DeliveryOutcome.Permanent($"email: the articles of digest {delivery.Subject.Id} are no longer in the store"), subscriber);
+        return (composer.Digest(subscriber, content, key), null, subscriber);
+    }
+
+    private async Task<DigestContent?> ContentAsync(IReadOnlyList<string> ids)
+    {
         var items = new List<Article>();
-        foreach (var id in await planner.ArticleIdsAsync(delivery.Subject.Id, cancellationToken))
+        foreach (var id in ids)
             if (await articleCache.GetOrAdd(id, key => articles.FindByIdAsync(key, CancellationToken.None)) is { } article) items.Add(article);
-        if (items.Count == 0) return (null, new DeliveryOutcome.Permanent($"email: the articles of digest {delivery.Subject.Id} are no longer in the store"), subscriber);
-        return (composer.Digest(subscriber, items, key), null, subscriber);
+        return items.Count == 0 ? null : composer.Content(items);
     }
 }

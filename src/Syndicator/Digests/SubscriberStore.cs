@@ -101,11 +101,32 @@ public sealed class SubscriberStore(Database database, SuppressionList suppressi
         return await GetAsync(connection, null, emailOrId.Contains('@') ? "email = @value" : "id = @value", emailOrId.Contains('@') ? SubscriberAddress.Normalize(emailOrId) : emailOrId, cancellationToken);
     }
 
+    /// <summary>The subscribers of the given ids that exist, by id: a sending batch reads its recipients at once.</summary>
+    internal async Task<IReadOnlyDictionary<string, Subscriber>> FindManyAsync(DbConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<string, Subscriber>(StringComparer.Ordinal);
+        foreach (var chunk in ids.Distinct().Chunk(500))
+        {
+            var parameters = new DynamicParameters();
+            foreach (var subscriber in await QueryAsync(connection, null, $"id IN {SqlList.In(parameters, "i", chunk)}", parameters, cancellationToken))
+                found[subscriber.Id] = subscriber;
+        }
+        return found;
+    }
+
     public async Task<IReadOnlyList<Subscriber>> ListAsync(CancellationToken cancellationToken, SubscriberState? state = null, DigestFrequency? frequency = null)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         return await QueryAsync(connection, null, "(@state IS NULL OR state = @state) AND (@frequency IS NULL OR frequency = @frequency) ORDER BY email",
             new { state = state is null ? null : Column(state.Value), frequency = frequency is null ? null : Column(frequency.Value) }, cancellationToken);
+    }
+
+    /// <summary>Up to <paramref name="size"/> subscribers of a state and frequency with ids after <paramref name="after"/>, in id order: a long list read page by page.</summary>
+    internal async Task<IReadOnlyList<Subscriber>> PageAsync(SubscriberState state, DigestFrequency frequency, string after, int size, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await QueryAsync(connection, null, "state = @state AND frequency = @frequency AND id > @after ORDER BY id LIMIT @size",
+            new { state = Column(state), frequency = Column(frequency), after, size }, cancellationToken);
     }
 
     public async Task<bool> RemoveAsync(string email, CancellationToken cancellationToken)
@@ -180,15 +201,10 @@ public sealed class SubscriberStore(Database database, SuppressionList suppressi
     {
         var rows = (await connection.QueryAsync<Row>(new CommandDefinition($"SELECT {Columns} FROM subscribers WHERE {where}", parameters, transaction, cancellationToken: cancellationToken))).ToList();
         if (rows.Count == 0) return [];
-        var lookup = new List<(string SubscriberId, string Kind, string Value)>();
-        foreach (var chunk in rows.Select(r => r.Id).Chunk(500))
-        {
-            var ids = new DynamicParameters();
-            lookup.AddRange(await connection.QueryAsync<(string, string, string)>(new CommandDefinition(
-                $"SELECT subscriber_id, kind, value FROM subscriber_follows WHERE subscriber_id IN {SqlList.In(ids, "s", chunk)} ORDER BY value",
-                ids, transaction, cancellationToken: cancellationToken)));
-        }
-        var follows = lookup.ToLookup(f => f.SubscriberId);
+        var ids = new DynamicParameters();
+        var follows = (await connection.QueryAsync<(string SubscriberId, string Kind, string Value)>(new CommandDefinition(
+            $"SELECT subscriber_id, kind, value FROM subscriber_follows WHERE subscriber_id IN {SqlList.InRows(ids, "ids", rows.Select(r => r.Id), database.Dialect)} ORDER BY value",
+            ids, transaction, cancellationToken: cancellationToken))).ToLookup(f => f.SubscriberId);
         return rows.Select(r => r.ToSubscriber(
             follows[r.Id].Where(f => f.Kind == "author").Select(f => f.Value).ToList(),
             follows[r.Id].Where(f => f.Kind == "tag").Select(f => f.Value).ToList())).ToList();

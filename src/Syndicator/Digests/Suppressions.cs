@@ -52,6 +52,20 @@ public sealed class SuppressionList(Database database, TimeProvider time)
         (await connection.QueryAsync<Row>(new CommandDefinition($"SELECT {Columns} FROM suppressions WHERE email = @email",
             new { email = SubscriberAddress.Normalize(email) }, transaction, cancellationToken: cancellationToken))).Select(r => r.ToSuppression()).FirstOrDefault();
 
+    /// <summary>The listed ones among <paramref name="emails"/>, by normalised address.</summary>
+    internal async Task<IReadOnlyDictionary<string, Suppression>> FindManyAsync(DbConnection connection, IReadOnlyCollection<string> emails, CancellationToken cancellationToken)
+    {
+        var listed = new Dictionary<string, Suppression>(StringComparer.Ordinal);
+        foreach (var chunk in emails.Select(SubscriberAddress.Normalize).Distinct().Chunk(500))
+        {
+            var parameters = new DynamicParameters();
+            foreach (var row in await connection.QueryAsync<Row>(new CommandDefinition(
+                         $"SELECT {Columns} FROM suppressions WHERE email IN {SqlList.In(parameters, "e", chunk)}", parameters, cancellationToken: cancellationToken)))
+                listed[row.Email] = row.ToSuppression();
+        }
+        return listed;
+    }
+
     /// <summary>Adds <paramref name="email"/> unless it is listed already. True when this call listed it.</summary>
     public async Task<bool> AddAsync(string email, SuppressionReason reason, string source, string? detail, CancellationToken cancellationToken)
     {

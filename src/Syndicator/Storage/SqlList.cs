@@ -18,4 +18,18 @@ public static class SqlList
         });
         return "(" + string.Join(", ", names) + ")";
     }
+
+    /// <summary>
+    /// <c>(SELECT ...)</c> of a list of any length passed as one JSON parameter, for an <c>IN</c> clause over hundreds
+    /// or thousands of values: SQLite finds each named parameter by a linear search, so a statement with P parameters
+    /// costs P² (2,000 parameters took 0.3 s to bind).
+    /// </summary>
+    public static string InRows(DynamicParameters parameters, string name, IEnumerable<string> values, SqlDialect dialect)
+    {
+        parameters.Add(name, Rows(values.Select(v => new[] { v })));
+        return $"(SELECT r.value ->> 0 FROM {dialect.JsonRows("@" + name, "r")})";
+    }
+
+    /// <summary>Rows for <see cref="SqlDialect.JsonRows"/>: a JSON array of arrays of text.</summary>
+    public static string Rows(IEnumerable<string?[]> rows) => System.Text.Json.JsonSerializer.Serialize(rows);
 }

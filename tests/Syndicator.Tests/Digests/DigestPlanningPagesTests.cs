@@ -1,0 +1,60 @@
+using Dapper;
+using Syndicator.Deliveries;
+using Syndicator.Digests;
+using Syndicator.Storage;
+
+namespace Syndicator.Tests.Digests;
+
+/// <summary>The planner reads subscribers a page (1,000) at a time and writes each page's rows in a few statements.</summary>
+public sealed class DigestPlanningPagesTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    public async Task A_list_longer_than_a_page_gets_one_digest_per_reader_with_each_readers_follows_and_a_second_run_plans_none(StorageProvider provider)
+    {
+        await using var world = await DigestWorld.CreateAsync(provider);
+        await world.ImportAsync("Alpha", "Jane Doe", DigestWorld.Start.AddHours(-3), "x");
+        await world.ImportAsync("Beta", "علی رضایی", DigestWorld.Start.AddHours(-2), "y");
+        await world.ImportAsync("Gamma 🚀", "Jane Doe", DigestWorld.Start.AddHours(-1));
+        var database = world.App.Get<Database>();
+        var coveredUntil = world.App.Get<DigestPlanner>().FirstWatermark(DigestFrequency.Daily).ToStoredPrecision();
+        var stamp = world.Time.GetUtcNow().ToStoredPrecision();
+        // 2,345 readers over three pages: every third follows Jane Doe, every fifth (not third) the tag y, the rest nothing.
+        var readers = Enumerable.Range(0, 2_345).Select(i => (Id: $"reader-{i:D5}", Follows: i % 3 == 0 ? ("author", "Jane Doe") : i % 5 == 0 ? ("tag", "y") : ((string, string)?)null)).ToList();
+        await using (var connection = await database.OpenAsync(Ct))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(Ct);
+            await connection.ExecuteAsync("""
+                INSERT INTO subscribers (id, email, name, frequency, time_zone, state, hard_bounces, covered_until, created_at, confirmed_at)
+                VALUES (@Id, @email, 'خواننده ✉', 'daily', 'UTC', 'confirmed', 0, @coveredUntil, @stamp, @stamp)
+                """, readers.Select(r => new { r.Id, email = $"{r.Id}@example.com", coveredUntil, stamp }), transaction);
+            await connection.ExecuteAsync("INSERT INTO subscriber_follows (subscriber_id, kind, value) VALUES (@Id, @kind, @value)",
+                readers.Where(r => r.Follows is not null).Select(r => new { r.Id, kind = r.Follows!.Value.Item1, value = r.Follows.Value.Item2 }), transaction);
+            await transaction.CommitAsync(Ct);
+        }
+        world.Time.Advance(TimeSpan.FromHours(1));
+
+        var planner = world.App.Get<DigestPlanner>();
+        var report = await planner.PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+
+        Assert.Equal(new PlanReport(2_345, 0, 0), report);
+        await using (var connection = await database.OpenAsync(Ct))
+        {
+            var items = (await connection.QueryAsync<(string Subscriber, long Items)>(
+                "SELECT d.subscriber_id, COUNT(*) FROM digests d JOIN digest_items i ON i.digest_id = d.id GROUP BY d.subscriber_id")).ToDictionary(r => r.Subscriber, r => r.Items);
+            Assert.Equal(2_345, items.Count);
+            Assert.All(readers, r => Assert.Equal(r.Follows switch { null => 3, { Item1: "author" } => 2, _ => 1 }, items[r.Id]));
+            var deliveries = (await connection.QueryAsync<(string Recipient, string Key)>("SELECT recipient, delivery_key FROM deliveries WHERE channel = 'email'")).ToList();
+            Assert.Equal(readers.Select(r => r.Id).Order(), deliveries.Select(d => d.Recipient).Order());
+            Assert.Equal(2_345, deliveries.Select(d => d.Key).Distinct().Count());
+        }
+        // The order a digest lists its articles in is kept per reader: newest first.
+        var jane = (await world.App.Get<DeliveryStore>().ListAsync(new DeliveryQuery(Recipient: DeliveryRecipient.Subscriber("reader-00003"), Limit: 1), Ct)).Single();
+        var titles = new List<string>();
+        foreach (var id in await planner.ArticleIdsAsync(jane.Subject.Id, Ct)) titles.Add((await world.App.Get<Syndicator.Articles.ArticleStore>().FindByIdAsync(id, Ct))!.Title);
+        Assert.Equal(["Gamma 🚀", "Alpha"], titles);
+
+        Assert.Equal(new PlanReport(0, 0, 2_345), await planner.PlanAsync(DigestFrequency.Daily, manual: false, Ct));
+    }
+}
