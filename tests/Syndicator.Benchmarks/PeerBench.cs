@@ -391,9 +391,18 @@ public static class PeerBench
                 // A one-second run of each first, not counted: JIT tiering and the first reads and compressions are not what is compared.
                 if (theirs is not null) await WrkAsync(tools, theirs, theirHeaders, 1);
                 if (tools.Paths["wrk"] is not null) await WrkAsync(tools, ours, ourHeaders, 1);
+                var nginxCpu = nginx is null ? null : ProcessTreeCpu(nginx.Id);
                 var peer = theirs is null ? null : await WrkAsync(tools, theirs, theirHeaders, o.WrkSeconds);
+                nginxCpu = nginx is null ? null : ProcessTreeCpu(nginx.Id) - nginxCpu;
+                var ourCpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var mine = tools.Paths["wrk"] is null ? null : await WrkAsync(tools, ours, ourHeaders, o.WrkSeconds);
-                rows.Add(new PeerRow("serve", figure, "nginx 1.22 (sendfile)", peer, mine, "req/s", true, target, tools.Paths["wrk"] is null ? "wrk missing" : null));
+                ourCpu = Process.GetCurrentProcess().TotalProcessorTime - ourCpu;
+                rows.Add(new PeerRow("serve", figure, "nginx 1.22 (sendfile)", peer?.PerSecond, mine?.PerSecond, "req/s", true, target, tools.Paths["wrk"] is null ? "wrk missing" : null));
+                // Throughput on a shared machine depends on what else runs; CPU spent per request hardly does.
+                rows.Add(new PeerRow("serve", $"{figure}: server CPU per request", "nginx 1.22 (sendfile)",
+                    peer is { Requests: > 0 } && nginxCpu is { } n ? n.TotalMicroseconds / peer.Requests : null,
+                    mine is { Requests: > 0 } ? ourCpu.TotalMicroseconds / mine.Requests : null, "µs", false, target,
+                    "nginx: master and workers; Syndicator: its whole process (jobs included)"));
             }
             rows.Add(await ServeEveryFileAsync(http, $"http://127.0.0.1:{port}", feeds));
         }
@@ -442,17 +451,43 @@ public static class PeerBench
         }
     }
 
-    private static async Task<double?> WrkAsync(Tools tools, string url, List<string> headers, int seconds)
+    private sealed record WrkResult(double PerSecond, long Requests);
+
+    private static async Task<WrkResult?> WrkAsync(Tools tools, string url, List<string> headers, int seconds)
     {
         var args = new List<string> { "-t2", "-c32", $"-d{seconds}s" };
         foreach (var h in headers) { args.Add("-H"); args.Add(h); }
         args.Add(url);
         var (code, output) = await RunAsync(tools.Paths["wrk"]!, args);
-        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal));
-        var non2xx = output.Split('\n').FirstOrDefault(l => l.Contains("Non-2xx", StringComparison.Ordinal));
+        var lines = output.Split('\n');
+        var line = lines.FirstOrDefault(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal));
+        var total = lines.FirstOrDefault(l => l.Contains(" requests in ", StringComparison.Ordinal));
+        var non2xx = lines.FirstOrDefault(l => l.Contains("Non-2xx", StringComparison.Ordinal));
         if (non2xx is not null && !headers.Any(h => h.StartsWith("If-None-Match", StringComparison.Ordinal))) Log($"wrk {url}: {non2xx.Trim()}");
         Log($"wrk {string.Join(' ', headers)} {url}: {line?.Trim() ?? output}");
-        return code == 0 && line is not null ? double.Parse(line["Requests/sec:".Length..].Trim(), Inv) : null;
+        return code == 0 && line is not null && total is not null
+            ? new WrkResult(double.Parse(line["Requests/sec:".Length..].Trim(), Inv), long.Parse(total.Trim().Split(' ')[0], Inv))
+            : null;
+    }
+
+    /// <summary>User and system CPU of a process and its children (nginx's master and workers), from /proc; null where /proc is not there.</summary>
+    private static TimeSpan? ProcessTreeCpu(int root)
+    {
+        if (!Directory.Exists("/proc")) return null;
+        const double TicksPerSecond = 100; // USER_HZ, 100 on every Linux this runs on
+        long ticks = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            string stat;
+            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
+            catch (IOException) { continue; } // gone meanwhile
+            // After the ")" that ends the command name: state, ppid, ... utime is field 14 and stime 15 of the whole line.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (pid != root && int.Parse(fields[1], Inv) != root) continue;
+            ticks += long.Parse(fields[11], Inv) + long.Parse(fields[12], Inv);
+        }
+        return TimeSpan.FromSeconds(ticks / TicksPerSecond);
     }
 
     private static async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, string? workingDirectory = null)
