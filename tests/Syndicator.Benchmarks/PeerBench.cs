@@ -316,7 +316,13 @@ public static class PeerBench
     {
         var (connection, drop) = await FreshDatabaseAsync(StorageProvider.Sqlite, work);
         var port = FreePort();
-        await using var app = App(StorageProvider.Sqlite, connection, work, new() { ["Http:Urls"] = $"http://127.0.0.1:{port}" });
+        // The service as shipped: appsettings.json's log levels (Information, Microsoft.AspNetCore at Warning) and its default feed cache.
+        await using var app = App(StorageProvider.Sqlite, connection, work, new()
+        {
+            ["Http:Urls"] = $"http://127.0.0.1:{port}",
+            ["Logging:LogLevel:Default"] = "Information",
+            ["Logging:LogLevel:Syndicator"] = "Information",
+        });
         await app.Get<SchemaMigrator>().MigrateAsync(CancellationToken.None);
         var corpus = new Corpus(new BenchOptions { Articles = 2_000, Authors = 20, Tags = 10 });
         await Loaders.SqliteAsync(app.Get<Database>().ConnectionString, corpus, CancellationToken.None);
@@ -377,6 +383,15 @@ public static class PeerBench
                 response.EnsureSuccessStatusCode();
                 return response.Headers.ETag?.ToString() ?? throw new InvalidOperationException($"{url} sent no ETag");
             }
+            // A service that just started runs its first jobs and tiers their code up for a minute or so; nginx has
+            // nothing of the kind. Wait (at most a minute) until the process idles below 50 ms of CPU per second.
+            for (var waited = 0; waited < 60; waited++)
+            {
+                var from = Process.GetCurrentProcess().TotalProcessorTime;
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                var busy = Process.GetCurrentProcess().TotalProcessorTime - from;
+                if (busy < TimeSpan.FromMilliseconds(50)) { Log($"service idle ({busy.TotalMilliseconds:N0} ms of CPU in a second) after {waited + 1} s"); break; }
+            }
             foreach (var (figure, encoding, conditional, target) in new[]
                      { ($"plain 200s ({size / 1024.0:N0} KB rss.xml)", (string?)null, false, "≥ 60 %"), ("gzip 200s (nginx: gzip_static)", "gzip", false, "≥ 80 %"), ("304s (If-None-Match)", null, true, "≥ 80 %") })
             {
@@ -388,10 +403,33 @@ public static class PeerBench
                     ourHeaders.Add($"If-None-Match: {await ETag(ours, null)}");
                     if (theirs is not null) theirHeaders.Add($"If-None-Match: {await ETag(theirs, null)}");
                 }
+                // A one-second run of each first, not counted: JIT tiering and the first reads and compressions are not what is compared.
+                if (theirs is not null) await WrkAsync(tools, theirs, theirHeaders, 1);
+                if (tools.Paths["wrk"] is not null) await WrkAsync(tools, ours, ourHeaders, 1);
+                var nginxCpu = nginx is null ? null : ProcessTreeCpu(nginx.Id);
                 var peer = theirs is null ? null : await WrkAsync(tools, theirs, theirHeaders, o.WrkSeconds);
+                nginxCpu = nginx is null ? null : ProcessTreeCpu(nginx.Id) - nginxCpu;
+                // The process also runs the scheduled jobs (and, in its first minute, the JIT tiering their code up): what
+                // it burns in a second with no request is taken off, so the figure is the serving's own.
+                var idleFrom = Process.GetCurrentProcess().TotalProcessorTime;
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                var idlePerSecond = Process.GetCurrentProcess().TotalProcessorTime - idleFrom;
+                var ourCpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var mine = tools.Paths["wrk"] is null ? null : await WrkAsync(tools, ours, ourHeaders, o.WrkSeconds);
-                rows.Add(new PeerRow("serve", figure, "nginx 1.22 (sendfile)", peer, mine, "req/s", true, target, tools.Paths["wrk"] is null ? "wrk missing" : null));
+                ourCpu = Process.GetCurrentProcess().TotalProcessorTime - ourCpu;
+                var ourServingCpu = ourCpu - idlePerSecond * o.WrkSeconds;
+                rows.Add(new PeerRow("serve", figure, "nginx 1.22 (sendfile)", peer?.PerSecond, mine?.PerSecond, "req/s", true, target, tools.Paths["wrk"] is null ? "wrk missing" : null));
+                // Throughput on a shared machine depends on what else runs; CPU spent per request hardly does.
+                rows.Add(new PeerRow("serve", $"{figure}: server CPU per request", "nginx 1.22 (sendfile)",
+                    peer is { Requests: > 0 } && nginxCpu is { } n ? n.TotalMicroseconds / peer.Requests : null,
+                    mine is { Requests: > 0 } ? ourCpu.TotalMicroseconds / mine.Requests : null, "µs", false, target,
+                    "nginx: master and workers; Syndicator: its whole process (jobs and JIT included)"));
+                rows.Add(new PeerRow("serve", $"{figure}: server CPU per request, idle subtracted", "nginx 1.22 (sendfile)",
+                    peer is { Requests: > 0 } && nginxCpu is { } m ? m.TotalMicroseconds / peer.Requests : null,
+                    mine is { Requests: > 0 } && ourServingCpu > TimeSpan.Zero ? ourServingCpu.TotalMicroseconds / mine.Requests : null, "µs", false, target,
+                    $"Syndicator's process at {idlePerSecond.TotalMilliseconds:N0} ms of CPU per second with no request"));
             }
+            rows.Add(await ServeEveryFileAsync(http, $"http://127.0.0.1:{port}", feeds));
         }
         finally
         {
@@ -402,17 +440,79 @@ public static class PeerBench
         return rows;
     }
 
-    private static async Task<double?> WrkAsync(Tools tools, string url, List<string> headers, int seconds)
+    /// <summary>
+    /// Memory bounded whatever the number of files: every file of the built folder fetched plain, gzip and brotli (more
+    /// than the feed cache holds), then the managed heap after a full collection against the heap before.
+    /// </summary>
+    private static async Task<PeerRow> ServeEveryFileAsync(HttpClient http, string baseUrl, string feeds)
+    {
+        var files = Directory.EnumerateFiles(feeds, "*", SearchOption.AllDirectories)
+            .Where(f => !Path.GetFileName(f).StartsWith('.') && !f.EndsWith(".gz", StringComparison.Ordinal)).ToList();
+        var bytes = files.Sum(f => new FileInfo(f).Length);
+        var before = HeapMegabytes();
+        var peak = before;
+        foreach (var encoding in new[] { "identity", "gzip", "br" })
+        {
+            foreach (var file in files)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, baseUrl + "/feeds/" + Path.GetRelativePath(feeds, file).Replace(Path.DirectorySeparatorChar, '/'));
+                request.Headers.TryAddWithoutValidation("Accept-Encoding", encoding);
+                using var response = await http.SendAsync(request);
+                response.EnsureSuccessStatusCode();
+                await response.Content.ReadAsByteArrayAsync();
+            }
+            peak = Math.Max(peak, HeapMegabytes());
+        }
+        var after = HeapMegabytes();
+        Log($"every file ({files.Count:N0}, {bytes / 1048576.0:N0} MB) plain, gzip and br: heap {before:N0} MB before, {after:N0} MB after, {peak:N0} MB at most; working set {Environment.WorkingSet / 1048576.0:N0} MB");
+        return new PeerRow("serve", $"heap after serving all {files.Count:N0} files ({bytes / 1048576.0:N0} MB) 3 ways", "heap before", before, after, "MB", false,
+            "≤ before + 64 (Http:FeedCacheMegabytes)", $"{peak:N0} MB at most between passes");
+
+        static double HeapMegabytes()
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+            return GC.GetTotalMemory(forceFullCollection: true) / 1048576.0;
+        }
+    }
+
+    private sealed record WrkResult(double PerSecond, long Requests);
+
+    private static async Task<WrkResult?> WrkAsync(Tools tools, string url, List<string> headers, int seconds)
     {
         var args = new List<string> { "-t2", "-c32", $"-d{seconds}s" };
         foreach (var h in headers) { args.Add("-H"); args.Add(h); }
         args.Add(url);
         var (code, output) = await RunAsync(tools.Paths["wrk"]!, args);
-        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal));
-        var non2xx = output.Split('\n').FirstOrDefault(l => l.Contains("Non-2xx", StringComparison.Ordinal));
+        var lines = output.Split('\n');
+        var line = lines.FirstOrDefault(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal));
+        var total = lines.FirstOrDefault(l => l.Contains(" requests in ", StringComparison.Ordinal));
+        var non2xx = lines.FirstOrDefault(l => l.Contains("Non-2xx", StringComparison.Ordinal));
         if (non2xx is not null && !headers.Any(h => h.StartsWith("If-None-Match", StringComparison.Ordinal))) Log($"wrk {url}: {non2xx.Trim()}");
         Log($"wrk {string.Join(' ', headers)} {url}: {line?.Trim() ?? output}");
-        return code == 0 && line is not null ? double.Parse(line["Requests/sec:".Length..].Trim(), Inv) : null;
+        return code == 0 && line is not null && total is not null
+            ? new WrkResult(double.Parse(line["Requests/sec:".Length..].Trim(), Inv), long.Parse(total.Trim().Split(' ')[0], Inv))
+            : null;
+    }
+
+    /// <summary>User and system CPU of a process and its children (nginx's master and workers), from /proc; null where /proc is not there.</summary>
+    private static TimeSpan? ProcessTreeCpu(int root)
+    {
+        if (!Directory.Exists("/proc")) return null;
+        const double TicksPerSecond = 100; // USER_HZ, 100 on every Linux this runs on
+        long ticks = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            string stat;
+            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
+            catch (IOException) { continue; } // gone meanwhile
+            // After the ")" that ends the command name: state, ppid, ... utime is field 14 and stime 15 of the whole line.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (pid != root && int.Parse(fields[1], Inv) != root) continue;
+            ticks += long.Parse(fields[11], Inv) + long.Parse(fields[12], Inv);
+        }
+        return TimeSpan.FromSeconds(ticks / TicksPerSecond);
     }
 
     private static async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, string? workingDirectory = null)

@@ -1,6 +1,6 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Collections.Concurrent;
-using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -22,15 +22,19 @@ namespace Syndicator.Web;
 /// <c>GET</c> and <c>HEAD</c> <c>/feeds/{**path}</c>: the files of the feed output folder (<see cref="FeedOptions.OutputPath"/>),
 /// for feed readers that poll often. Every response carries a strong ETag made from the bytes (one per content coding)
 /// and a Last-Modified, so a reader that already has the file gets a 304; text files are sent gzip or brotli
-/// compressed when the reader accepts it, and the bytes of every representation are kept in memory (within
-/// <see cref="CacheBytes"/>) because a feed is read far more often than it is written.
+/// compressed when the reader accepts it, and the bytes of every representation are kept in memory within
+/// <see cref="HttpOptions.FeedCacheMegabytes"/> (<see cref="FeedFileCache"/>) because a feed is read far more often than it is written.
 /// </summary>
 /// <remarks>
-/// The builder replaces files by rename. A file whose length and modification time match what is in memory is answered
-/// from memory; any other is opened once, its length and time taken from that handle and read whole before answering:
-/// a reader gets the old file or the new one, never half of each.
-/// Only regular files below the folder are served; <c>..</c>, absolute paths, hidden names, directories and symbolic
-/// links answer 404.
+/// <para>The builder replaces files by rename. A file whose length and modification time match what is in memory is answered
+/// from memory, validators and body alike; any other is opened once, its length and time taken from that handle and
+/// its bytes read from it: a reader gets the old file or the new one, never half of each.</para>
+/// <para>Serving from memory beats the file API: Kestrel has no zero-copy path on Linux (its SendFileAsync reads the
+/// file into the response pipe like any other write), so a file read per request costs the read on top of the copy.
+/// A file larger than <see cref="FeedFileCache.MaxBodyBytes"/> is not kept: it is streamed from its handle,
+/// uncompressed, and only its validators are remembered.</para>
+/// <para>Only regular files below the folder are served; <c>..</c>, absolute paths, hidden names, directories and symbolic
+/// links answer 404.</para>
 /// </remarks>
 public sealed class FeedFileEndpoint
 {
@@ -39,36 +43,37 @@ public sealed class FeedFileEndpoint
     /// <summary>Smaller files are sent as they are: compression would save a few bytes at best.</summary>
     internal const int MinCompressBytes = 128;
 
-    /// <summary>Every representation (plain and compressed) kept in memory, least recently used dropped first: memory stays bounded whatever the number of files.</summary>
-    internal const long CacheBytes = 64L * 1024 * 1024;
-
     private const string CacheControl = "public, max-age=300";
     private const int MaxPathChars = 1024;
-    private const int MaxRememberedHashes = 50_000;
+    private const int StreamBufferBytes = 64 * 1024;
+
+    /// <summary>Accept-Encoding values remembered with the coding they choose; readers send a handful of distinct ones.</summary>
+    private const int MaxRememberedAcceptEncodings = 64;
 
     private static readonly StringComparison PathComparison =
         OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
 
-    private static readonly char[] ForbiddenNameChars = ['\\', '/', ':', '*', '?', '"', '<', '>', '|', '\0'];
+    private static readonly SearchValues<char> ForbiddenNameChars = SearchValues.Create("\\/:*?\"<>|\0");
 
     private readonly IServiceProvider services;
-    private readonly ConcurrentDictionary<string, ContentHash> hashes = new(StringComparer.Ordinal);
-    private readonly ByteCache cache = new(CacheBytes);
+    private readonly ConcurrentDictionary<string, ContentCoding> codings = new(StringComparer.Ordinal);
     private string? root;
+    private FeedFileCache? cache;
 
-    private FeedFileEndpoint(IServiceProvider services) => this.services = services;
-
-    internal enum Coding { Identity, Brotli, Gzip }
+    public FeedFileEndpoint(IServiceProvider services) => this.services = services;
 
     /// <summary>Maps <c>GET</c>/<c>HEAD</c> <c>/feeds</c>, <c>/feeds/</c> (both <c>index.html</c>) and <c>/feeds/{**path}</c>.</summary>
     public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints)
     {
-        var endpoint = new FeedFileEndpoint(endpoints.ServiceProvider);
+        var endpoint = endpoints.ServiceProvider.GetRequiredService<FeedFileEndpoint>();
         return endpoints.MapMethods(Prefix + "/{**path}", [HttpMethods.Get, HttpMethods.Head], new RequestDelegate(endpoint.HandleAsync));
     }
 
     /// <summary>The output folder, full path ending with a separator. Resolved at the first request, once every option is registered.</summary>
     private string Root => root ??= ResolveRoot();
+
+    /// <summary>The files kept in memory; sized at the first request, once the options are validated.</summary>
+    internal FeedFileCache Cache => cache ??= new FeedFileCache(services.GetRequiredService<IOptions<HttpOptions>>().Value.FeedCacheMegabytes * 1024L * 1024);
 
     private string ResolveRoot()
     {
@@ -84,110 +89,172 @@ public sealed class FeedFileEndpoint
 
     private async Task HandleAsync(HttpContext context)
     {
-        var request = context.Request;
-        var response = context.Response;
-        var cancellationToken = context.RequestAborted;
-
-        var file = Locate(request.RouteValues["path"] as string);
-        if (file is null)
+        var located = Locate(context.Request.RouteValues["path"] as string);
+        if (located is null)
         {
-            response.StatusCode = StatusCodes.Status404NotFound;
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
 
         // The stat Locate made answers a repeat request from memory: same length and modification time, same bytes
         // (the builder replaces a file by rename, which changes both). Only a file not seen yet, or changed, is opened.
-        var contentType = FeedPaths.ContentType(file.Name);
-        var compressible = IsText(contentType);
-        var coding = compressible && file.Length >= MinCompressBytes ? ChooseCoding(request.Headers.AcceptEncoding) : Coding.Identity;
-        if (hashes.TryGetValue(file.FullName, out var known) && known.Length == file.Length && known.ModifiedTicks == file.LastWriteTimeUtc.Ticks
-            && Answer(context, known, file.LastWriteTimeUtc, contentType, compressible, coding) is { } quick)
+        var cache = Cache;
+        var path = located.FullName;
+        var known = cache.Find(path, located.Length, located.LastWriteTimeUtc.Ticks);
+        if (known is not null && (known.Body(ContentCoding.Identity) is not null || IsNotModified(context.Request, known.ETag(ContentCoding.Identity), known.LastModified)))
         {
-            await quick;
+            await AnswerAsync(context, known);
             return;
         }
 
         // An empty file has nothing to read, so it is not opened: a FIFO or a device also reports length 0, and opening one would hang the request.
-        SafeFileHandle? handle = null;
-        if (file.Length > 0)
+        if (located.Length == 0)
         {
-            try
-            {
-                handle = File.OpenHandle(file.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
-            }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
-            {
-                response.StatusCode = StatusCodes.Status404NotFound; // deleted since, or a directory after all
-                return;
-            }
+            var empty = new FeedFile(path, 0, located.LastWriteTimeUtc, Hash([]), FeedPaths.ContentType(path), []);
+            cache.Add(empty);
+            await AnswerAsync(context, empty);
+            return;
+        }
+
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound; // deleted since, or a directory after all
+            return;
         }
 
         using (handle)
         {
             // Length, time and bytes all come from the one open handle: a rename that replaces the file meanwhile does not mix two versions.
-            var length = handle is null ? 0 : RandomAccess.GetLength(handle);
-            var modifiedUtc = handle is null ? file.LastWriteTimeUtc : File.GetLastWriteTimeUtc(handle);
-            var bytes = await ReadAllAsync(handle, length, cancellationToken);
-            var hash = Remember(file.FullName, length, modifiedUtc, bytes);
-            if (coding != Coding.Identity && bytes.Length < MinCompressBytes) coding = Coding.Identity; // shrank since the stat
-            var etag = ETag(hash.Value, coding);
-            var lastModified = Truncate(modifiedUtc);
-
-            SetValidators(response, etag, lastModified, compressible);
-            if (IsNotModified(request, etag, lastModified))
+            var length = RandomAccess.GetLength(handle);
+            var modifiedUtc = File.GetLastWriteTimeUtc(handle);
+            var file = cache.Find(path, length, modifiedUtc.Ticks);
+            if (file is null)
             {
-                response.StatusCode = StatusCodes.Status304NotModified;
-                return;
+                file = await ReadAsync(handle, path, length, modifiedUtc, cache.MaxBodyBytes, context.RequestAborted);
+                if (file.Length == length) cache.Add(file); // a file that changed length under us is not trusted by a later request
             }
-
-            byte[] body;
-            if (coding == Coding.Identity) body = bytes;
-            else if (!cache.TryGet(etag, out body!))
-            {
-                body = Compress(bytes, coding);
-                if (bytes.Length == length) cache.Add(etag, body);
-            }
-            await SendAsync(context, contentType, coding, body);
+            if (file.Body(ContentCoding.Identity) is not null) await AnswerAsync(context, file);
+            else await StreamAsync(context, file, handle);
         }
     }
 
-    /// <summary>The answer from what is remembered about the file, or null when the bytes it needs are no longer in memory.</summary>
-    private Task? Answer(HttpContext context, ContentHash hash, DateTime modifiedUtc, string contentType, bool compressible, Coding coding)
+    /// <summary>The answer from memory: a 304, or the representation the reader accepts (compressed once, then kept).</summary>
+    private Task AnswerAsync(HttpContext context, FeedFile file)
     {
-        var etag = ETag(hash.Value, coding);
-        var lastModified = Truncate(modifiedUtc);
-        if (IsNotModified(context.Request, etag, lastModified))
+        var coding = file.Compresses ? ChooseCoding(context.Request.Headers.AcceptEncoding) : ContentCoding.Identity;
+        if (NotModified(context, file, coding)) return Task.CompletedTask;
+
+        var body = file.Body(coding);
+        if (body is null)
         {
-            SetValidators(context.Response, etag, lastModified, compressible);
-            context.Response.StatusCode = StatusCodes.Status304NotModified;
-            return Task.CompletedTask;
+            body = file.AddBody(coding, Compress(file.Body(ContentCoding.Identity)!, coding), out var added);
+            if (added) Cache.Grew(file);
         }
-        if (!cache.TryGet(etag, out var body)) return null;
-        SetValidators(context.Response, etag, lastModified, compressible);
-        return SendAsync(context, contentType, coding, body);
-    }
-
-    private static DateTimeOffset Truncate(DateTime modifiedUtc) =>
-        new(modifiedUtc.Ticks - modifiedUtc.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
-
-    private static void SetValidators(HttpResponse response, string etag, DateTimeOffset lastModified, bool compressible)
-    {
-        response.Headers.ETag = etag;
-        response.Headers.LastModified = HeaderUtilities.FormatDate(lastModified);
-        response.Headers.CacheControl = CacheControl;
-        if (compressible) response.Headers.Vary = HeaderNames.AcceptEncoding;
-    }
-
-    private static async Task SendAsync(HttpContext context, string contentType, Coding coding, byte[] body)
-    {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = contentType;
-        response.Headers.XContentTypeOptions = "nosniff";
-        if (coding != Coding.Identity) response.Headers.ContentEncoding = coding == Coding.Brotli ? "br" : "gzip";
+        response.ContentType = file.ContentType;
+        if (coding != ContentCoding.Identity) response.Headers.ContentEncoding = coding == ContentCoding.Brotli ? "br" : "gzip";
         response.ContentLength = body.Length;
+        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.BodyWriter.WriteAsync(body, context.RequestAborted).AsTask();
+    }
+
+    /// <summary>A file too large to keep: sent as it is, from the handle its validators were taken from.</summary>
+    private async Task StreamAsync(HttpContext context, FeedFile file, SafeFileHandle handle)
+    {
+        if (NotModified(context, file, ContentCoding.Identity)) return;
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = file.ContentType;
+        response.ContentLength = file.Length;
         if (HttpMethods.IsHead(context.Request.Method)) return;
-        await response.Body.WriteAsync(body, context.RequestAborted);
+        var buffer = ArrayPool<byte>.Shared.Rent(StreamBufferBytes);
+        try
+        {
+            for (long offset = 0; offset < file.Length;)
+            {
+                var read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, file.Length - offset)), offset, context.RequestAborted);
+                if (read == 0) throw new IOException($"{file.Path} shrank to {offset} bytes while it was being sent ({file.Length} announced); it was rewritten in place rather than replaced by rename.");
+                await response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
+                offset += read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Sets the validators of the representation; answers 304 and returns true when the reader already has it.</summary>
+    private static bool NotModified(HttpContext context, FeedFile file, ContentCoding coding)
+    {
+        var etag = file.ETag(coding);
+        var headers = context.Response.Headers;
+        headers.ETag = etag;
+        headers.LastModified = file.LastModifiedText;
+        headers.CacheControl = CacheControl;
+        if (file.Compressible) headers.Vary = HeaderNames.AcceptEncoding;
+        if (!IsNotModified(context.Request, etag, file.LastModified)) return false;
+        context.Response.StatusCode = StatusCodes.Status304NotModified;
+        return true;
+    }
+
+    /// <summary>
+    /// Reads one version of a file from its open handle: whole when it fits <paramref name="maxBodyBytes"/>, else only
+    /// hashed (in chunks, so memory stays small) and left to be streamed.
+    /// </summary>
+    private static async Task<FeedFile> ReadAsync(SafeFileHandle handle, string path, long length, DateTime modifiedUtc, long maxBodyBytes, CancellationToken cancellationToken)
+    {
+        var contentType = FeedPaths.ContentType(path);
+        if (length <= maxBodyBytes)
+        {
+            var buffer = new byte[length];
+            var total = 0;
+            while (total < buffer.Length)
+            {
+                var read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(total), total, cancellationToken);
+                if (read == 0) break;
+                total += read;
+            }
+            var bytes = total == buffer.Length ? buffer : buffer[..total];
+            return new FeedFile(path, bytes.Length, modifiedUtc, Hash(bytes), contentType, bytes);
+        }
+
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var chunk = ArrayPool<byte>.Shared.Rent(StreamBufferBytes);
+        try
+        {
+            long offset = 0;
+            while (offset < length)
+            {
+                var read = await RandomAccess.ReadAsync(handle, chunk.AsMemory(0, (int)Math.Min(chunk.Length, length - offset)), offset, cancellationToken);
+                if (read == 0) break;
+                sha.AppendData(chunk, 0, read);
+                offset += read;
+            }
+            return new FeedFile(path, offset, modifiedUtc, Base64Url.EncodeToString(sha.GetHashAndReset()), contentType, identity: null);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    private static string Hash(byte[] bytes) => Base64Url.EncodeToString(SHA256.HashData(bytes));
+
+    /// <summary>The coding to send for an Accept-Encoding header; the common values are parsed once and remembered.</summary>
+    private ContentCoding ChooseCoding(StringValues acceptEncoding)
+    {
+        if (acceptEncoding.Count != 1) return ChooseCodingOf(acceptEncoding);
+        var value = acceptEncoding[0]!;
+        if (codings.TryGetValue(value, out var coding)) return coding;
+        coding = ChooseCodingOf(acceptEncoding);
+        if (codings.Count < MaxRememberedAcceptEncodings) codings.TryAdd(value, coding);
+        return coding;
     }
 
     /// <summary>
@@ -196,23 +263,27 @@ public sealed class FeedFileEndpoint
     /// </summary>
     internal FileInfo? Locate(string? routeValue)
     {
-        var relative = Uri.UnescapeDataString(routeValue ?? "");
+        var relative = routeValue ?? "";
+        if (relative.Contains('%')) relative = Uri.UnescapeDataString(relative);
         if (relative.Length == 0) relative = FeedPaths.Index;
         if (relative.Length > MaxPathChars) return null;
 
-        var segments = relative.Split('/');
-        if (!segments.All(IsPlainName)) return null;
-
         var root = Root;
-        var path = root.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        var path = root.AsSpan().TrimEnd(Path.DirectorySeparatorChar).ToString();
         FileSystemInfo? entry = null;
-        for (var i = 0; i < segments.Length; i++)
+        var rest = relative.AsSpan();
+        while (true)
         {
-            path = path + Path.DirectorySeparatorChar + segments[i];
-            entry = i < segments.Length - 1 ? new DirectoryInfo(path) : new FileInfo(path);
+            var slash = rest.IndexOf('/');
+            var segment = slash < 0 ? rest : rest[..slash];
+            if (!IsPlainName(segment)) return null;
+            path = string.Concat(path, Path.DirectorySeparatorChar.ToString(), segment);
+            entry = slash < 0 ? new FileInfo(path) : new DirectoryInfo(path);
             if (!entry.Exists) return null; // FileInfo.Exists is false for a directory and DirectoryInfo.Exists for a file
             // One lstat per segment answers all of it: a symbolic link has ReparsePoint on every platform, so no readlink is needed.
             if ((entry.Attributes & (FileAttributes.Hidden | FileAttributes.System | FileAttributes.Device | FileAttributes.ReparsePoint)) != 0) return null;
+            if (slash < 0) break;
+            rest = rest[(slash + 1)..];
         }
 
         // The segments are plain names (no dots, no separators), so the path cannot leave the folder; the check stays as a second lock.
@@ -221,63 +292,28 @@ public sealed class FeedFileEndpoint
     }
 
     /// <summary>One path segment that names an entry of its folder on every platform: no separators, no dot names, no device names.</summary>
-    private static bool IsPlainName(string segment) =>
-        segment.Length is > 0 and <= 255
-        && segment[0] != '.'
-        && segment[^1] is not (' ' or '.')
-        && segment.IndexOfAny(ForbiddenNameChars) < 0
-        && !segment.Any(char.IsControl)
-        && !IsWindowsDeviceName(segment);
-
-    private static bool IsWindowsDeviceName(string segment)
+    private static bool IsPlainName(ReadOnlySpan<char> segment)
     {
-        var stem = segment.Split('.')[0].TrimEnd(' ');
-        return stem.ToUpperInvariant() is "CON" or "PRN" or "AUX" or "NUL" or "CONIN$" or "CONOUT$"
-            || stem.Length == 4 && (stem.StartsWith("COM", StringComparison.OrdinalIgnoreCase) || stem.StartsWith("LPT", StringComparison.OrdinalIgnoreCase))
-                && stem[3] is >= '0' and <= '9' or '¹' or '²' or '³';
+        if (segment.Length is 0 or > 255 || segment[0] == '.' || segment[^1] is ' ' or '.' || segment.ContainsAny(ForbiddenNameChars)) return false;
+        foreach (var c in segment)
+            if (char.IsControl(c)) return false;
+        return !IsWindowsDeviceName(segment);
     }
 
-    private static bool IsText(string contentType) =>
-        contentType.StartsWith("text/", StringComparison.OrdinalIgnoreCase)
-        || contentType.Contains("xml", StringComparison.OrdinalIgnoreCase)
-        || contentType.Contains("json", StringComparison.OrdinalIgnoreCase);
-
-    private ContentHash Remember(string path, long length, DateTime modifiedUtc, byte[] bytes)
+    private static bool IsWindowsDeviceName(ReadOnlySpan<char> segment)
     {
-        var hash = new ContentHash(bytes.Length, modifiedUtc.Ticks, Base64Url.EncodeToString(SHA256.HashData(bytes)));
-        if (bytes.Length != length) return hash; // changed under us: do not let a later request trust it
-        if (hashes.Count >= MaxRememberedHashes) hashes.Clear();
-        hashes[path] = hash;
-        cache.Add(ETag(hash.Value, Coding.Identity), bytes);
-        return hash;
+        var dot = segment.IndexOf('.');
+        var stem = (dot < 0 ? segment : segment[..dot]).TrimEnd(' ');
+        foreach (var device in (ReadOnlySpan<string>)["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"])
+            if (stem.Equals(device, StringComparison.OrdinalIgnoreCase)) return true;
+        return stem.Length == 4 && (stem.StartsWith("COM", StringComparison.OrdinalIgnoreCase) || stem.StartsWith("LPT", StringComparison.OrdinalIgnoreCase))
+            && stem[3] is >= '0' and <= '9' or '¹' or '²' or '³';
     }
 
-    private static async Task<byte[]> ReadAllAsync(SafeFileHandle? handle, long length, CancellationToken cancellationToken)
-    {
-        if (handle is null) return [];
-        if (length > Array.MaxLength) throw new IOException($"A feed file of {length} bytes is too large to serve.");
-        var buffer = new byte[length];
-        var total = 0;
-        while (total < buffer.Length)
-        {
-            var read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(total), total, cancellationToken);
-            if (read == 0) break;
-            total += read;
-        }
-        return total == buffer.Length ? buffer : buffer[..total];
-    }
-
-    internal static string ETag(string hash, Coding coding) => coding switch
-    {
-        Coding.Brotli => $"\"{hash}-br\"",
-        Coding.Gzip => $"\"{hash}-gz\"",
-        _ => $"\"{hash}\"",
-    };
-
-    private static byte[] Compress(byte[] bytes, Coding coding)
+    private static byte[] Compress(byte[] bytes, ContentCoding coding)
     {
         using var output = new MemoryStream(bytes.Length / 4 + 64);
-        using (Stream stream = coding == Coding.Brotli
+        using (Stream stream = coding == ContentCoding.Brotli
             ? new BrotliStream(output, new BrotliCompressionOptions { Quality = 9 }, leaveOpen: true)
             : new GZipStream(output, CompressionLevel.SmallestSize, leaveOpen: true))
         {
@@ -324,9 +360,9 @@ public sealed class FeedFileEndpoint
     /// for any coding not listed; ties go to brotli, then gzip. Identity is acceptable unless refused but ranks last
     /// when not listed, and is the answer when nothing else is acceptable.
     /// </summary>
-    internal static Coding ChooseCoding(StringValues acceptEncoding)
+    internal static ContentCoding ChooseCodingOf(StringValues acceptEncoding)
     {
-        if (StringValues.IsNullOrEmpty(acceptEncoding)) return Coding.Identity;
+        if (StringValues.IsNullOrEmpty(acceptEncoding)) return ContentCoding.Identity;
         double? br = null, gzip = null, identity = null, any = null;
         foreach (var value in acceptEncoding)
         {
@@ -352,53 +388,8 @@ public sealed class FeedFileEndpoint
         var qBr = br ?? any ?? 0;
         var qGzip = gzip ?? any ?? 0;
         var qIdentity = identity ?? any ?? 0.0001;
-        if (qBr > 0 && qBr >= qGzip && qBr >= qIdentity) return Coding.Brotli;
-        if (qGzip > 0 && qGzip >= qIdentity) return Coding.Gzip;
-        return Coding.Identity;
-    }
-
-    /// <summary>What a file held when it had this length and modification time.</summary>
-    private sealed record ContentHash(long Length, long ModifiedTicks, string Value);
-
-    /// <summary>Representations by ETag, within a byte budget, least recently used dropped first.</summary>
-    private sealed class ByteCache(long budget)
-    {
-        private readonly Lock gate = new();
-        private readonly Dictionary<string, LinkedListNode<KeyValuePair<string, byte[]>>> entries = new(StringComparer.Ordinal);
-        private readonly LinkedList<KeyValuePair<string, byte[]>> recency = new();
-        private long size;
-
-        public bool TryGet(string key, [NotNullWhen(true)] out byte[]? bytes)
-        {
-            lock (gate)
-            {
-                if (!entries.TryGetValue(key, out var node))
-                {
-                    bytes = null;
-                    return false;
-                }
-                recency.Remove(node);
-                recency.AddFirst(node);
-                bytes = node.Value.Value;
-                return true;
-            }
-        }
-
-        public void Add(string key, byte[] bytes)
-        {
-            if (bytes.Length > budget / 8) return; // one huge file must not push out every feed
-            lock (gate)
-            {
-                if (entries.ContainsKey(key)) return;
-                entries[key] = recency.AddFirst(KeyValuePair.Create(key, bytes));
-                size += bytes.Length;
-                while (size > budget && recency.Last is { } oldest)
-                {
-                    recency.RemoveLast();
-                    entries.Remove(oldest.Value.Key);
-                    size -= oldest.Value.Value.Length;
-                }
-            }
-        }
+        if (qBr > 0 && qBr >= qGzip && qBr >= qIdentity) return ContentCoding.Brotli;
+        if (qGzip > 0 && qGzip >= qIdentity) return ContentCoding.Gzip;
+        return ContentCoding.Identity;
     }
 }

@@ -25,6 +25,14 @@ public sealed class HttpOptions
     /// </summary>
     public string OperatorUrls { get; set; } = "";
 
+    /// <summary>
+    /// Memory for the feed files served under /feeds (their bytes, plain and compressed, and their validators), in
+    /// MiB; the least recently used are dropped beyond it, and a file larger than an eighth of it is streamed from disk
+    /// uncompressed. 64 holds every feed of a large site's hot set.
+    /// </summary>
+    [Range(1, 65_536, ErrorMessage = "Http:FeedCacheMegabytes must be between 1 and 65536 (MiB of feed files kept in memory).")]
+    public int FeedCacheMegabytes { get; set; } = 64;
+
     public IReadOnlyList<string> ReaderUrlList => Split(Urls);
 
     public IReadOnlyList<string> OperatorUrlList => Split(OperatorUrls);

@@ -22,32 +22,38 @@ public static class OperatorPaths
     internal static readonly PathString[] ReaderPrefixes =
         [FeedFileEndpoint.Prefix, "/subscribe", "/unsubscribe", "/preferences", .. ActivityPub.ActivityPubEndpoints.ReaderPrefixes.Select(p => new PathString(p))];
 
-    public static bool IsReaders(PathString path) => ReaderPrefixes.Any(p => path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase));
-
     public static void Use(WebApplication app)
     {
         // Read at the first request, not here: a bad Http section is reported with every other problem at start-up.
         var operatorPorts = new Lazy<HashSet<int>>(() =>
             app.Services.GetRequiredService<IOptions<HttpOptions>>().Value.OperatorUrlList.Select(HttpOptions.Port).OfType<int>().ToHashSet());
-        app.Use(async (context, next) =>
+        // Not async: a reader's request (the feeds above all) passes straight on, with no state machine of its own.
+        app.Use((context, next) =>
         {
             var path = context.Request.Path;
             if (operatorPorts.Value.Count > 0)
             {
-                if (IsReaders(path) == operatorPorts.Value.Contains(context.Connection.LocalPort))
-                {
-                    context.Response.StatusCode = StatusCodes.Status404NotFound;
-                    return;
-                }
+                if (IsReaders(path) != operatorPorts.Value.Contains(context.Connection.LocalPort)) return next(context);
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
             }
-            else if (!IsReaders(path) && !path.StartsWithSegments(Dashboard.Path) && !path.StartsWithSegments("/health")
-                && context.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote)
-                && !await context.RequestServices.GetRequiredService<DashboardAccess>().AdmitAsync(context))
-            {
-                // /status has its own guard (Dashboard.Map); /health tells nothing but "alive", and container probes use it.
-                return;
-            }
-            await next(context);
+            // /status has its own guard (Dashboard.Map); /health tells nothing but "alive", and container probes use it.
+            if (IsReaders(path) || path.StartsWithSegments(Dashboard.Path) || path.StartsWithSegments("/health")
+                || context.Connection.RemoteIpAddress is not { } remote || IPAddress.IsLoopback(remote))
+                return next(context);
+            return AdmittedAsync(context, next);
         });
+    }
+
+    private static async Task AdmittedAsync(HttpContext context, RequestDelegate next)
+    {
+        if (await context.RequestServices.GetRequiredService<DashboardAccess>().AdmitAsync(context)) await next(context);
+    }
+
+    public static bool IsReaders(PathString path)
+    {
+        foreach (var prefix in ReaderPrefixes)
+            if (path.StartsWithSegments(prefix, StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
     }
 }

@@ -13,7 +13,8 @@ public static class WebEndpoints
 {
     public static void AddServer(WebApplicationBuilder builder)
     {
-        builder.WebHost.UseKestrelCore();
+        // No Server header: it tells a stranger what to attack and costs bytes on every response.
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
         builder.Services.AddRoutingCore();
         var http = ConfigSections.ReadOrDefault<HttpOptions>(builder.Configuration, HttpOptions.Section);
         builder.WebHost.UseUrls([.. http.ReaderUrlList, .. http.OperatorUrlList]);
@@ -23,6 +24,7 @@ public static class WebEndpoints
         builder.Services.AddTransient<Articles.Intake.IArticleChannelStatus, ArticleChannelStatus>();
         Readiness.AddServices(builder.Services, builder.Configuration);
         SyndicatorMetrics.AddServices(builder.Services);
+        builder.Services.AddSingleton<FeedFileEndpoint>();
     }
 
     public static void Map(WebApplication app)

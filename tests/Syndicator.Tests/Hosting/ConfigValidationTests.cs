@@ -156,6 +156,7 @@ public sealed class ConfigValidationTests : IDisposable
     [InlineData("Storage:MigrateOnStart", "yes", "true or false")]
     [InlineData("Digests:Smtp:MessagesPerSecond", "fast", "a number from 0.1 to 10000")]
     [InlineData("History:SentDeliveryRetentionDays", "forever", "a whole number from 7 to 36500")]
+    [InlineData("Http:FeedCacheMegabytes", "lots", "a whole number from 1 to 65536")]
     public void A_value_of_the_wrong_type_names_the_key_and_what_it_accepts_not_the_binders_message(string key, string value, string accepts)
     {
         var problems = Problems(new() { [key] = value });
@@ -163,6 +164,17 @@ public sealed class ConfigValidationTests : IDisposable
         var problem = Only(problems, key);
         Assert.StartsWith($"{key} '{value}' is not {accepts}", problem);
         Assert.DoesNotContain(problems, p => p.Contains("Failed to convert", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("65537")]
+    public void A_feed_cache_size_outside_its_range_is_refused_naming_the_key_and_the_range(string megabytes)
+    {
+        var problems = Problems(new() { ["Http:FeedCacheMegabytes"] = megabytes });
+
+        Assert.Contains("Http:FeedCacheMegabytes must be between 1 and 65536 (MiB of feed files kept in memory).", problems);
     }
 
     [Fact]

@@ -6,9 +6,11 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Syndicator.Hosting;
 using Syndicator.Scheduling;
 using Syndicator.Tests.Support;
+using Syndicator.Web;
 
 namespace Syndicator.Tests.Web;
 
@@ -472,6 +474,139 @@ public sealed class FeedHttpTests
         }
     }
 
+    /// <summary>A compressible feed of about <paramref name="kilobytes"/> KB whose every line names <paramref name="version"/>, so no two versions share bytes.</summary>
+    private static byte[] BigFeed(string version, int kilobytes)
+    {
+        var text = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel>");
+        for (var i = 0; text.Length < kilobytes * 1024; i++)
+            text.Append($"<item><title>{version} item {i} — گزارش {i} 報告</title><guid>{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(version + i)))}</guid></item>\n");
+        return Encoding.UTF8.GetBytes(text.Append("</channel></rss>\n").ToString());
+    }
+
+    private static byte[] Decoded(HttpResponseMessage response, byte[] body) => response.Content.Headers.ContentEncoding.SingleOrDefault() switch
+    {
+        "br" => Decompress(new BrotliStream(new MemoryStream(body), CompressionMode.Decompress)),
+        "gzip" => Decompress(new GZipStream(new MemoryStream(body), CompressionMode.Decompress)),
+        _ => body,
+    };
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Memory_stays_within_the_feed_cache_however_many_files_are_served_and_evicted_files_are_served_again()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken, new() { ["Http:FeedCacheMegabytes"] = "1" });
+        var files = Enumerable.Range(0, 60).Select(i => ($"tags/tag-{i}/rss.xml", BigFeed($"tag {i}", 60))).ToList();
+        foreach (var (path, bytes) in files) server.Write(path, bytes);
+
+        foreach (var coding in new string?[] { null, "gzip", "br" })
+        {
+            foreach (var (path, bytes) in files)
+            {
+                using var response = await server.GetAsync("/feeds/" + path, coding);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Equal(bytes, Decoded(response, await response.Content.ReadAsByteArrayAsync(Ct)));
+                Assert.InRange(server.Cache.Size, 0, 1024 * 1024);
+            }
+        }
+
+        // 60 files of 60 KB are 3.6 MB before compression: most were dropped, and the first ones come back from disk intact.
+        Assert.InRange(server.Cache.Count, 1, 30);
+        using var again = await server.GetAsync("/feeds/" + files[0].Item1, "br");
+        Assert.Equal(files[0].Item2, Decoded(again, await again.Content.ReadAsByteArrayAsync(Ct)));
+        Assert.Equal(IdentityETag(files[0].Item2)[..^1] + "-br\"", again.Headers.ETag?.Tag);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_file_larger_than_an_eighth_of_the_cache_is_streamed_whole_uncompressed_with_its_etag_and_answers_304_and_head()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken, new() { ["Http:FeedCacheMegabytes"] = "1" });
+        var huge = BigFeed("huge", 3 * 1024); // 3 MB: three times the whole cache
+        server.Write("site/rss.xml", huge, Modified);
+
+        using var get = await server.GetAsync("/feeds/site/rss.xml", "gzip, br");
+        var body = await get.Content.ReadAsByteArrayAsync(Ct);
+        using var head = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/feeds/site/rss.xml"), Ct);
+        using var notModified = await server.GetAsync("/feeds/site/rss.xml", null, IdentityETag(huge));
+
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Empty(get.Content.Headers.ContentEncoding);
+        Assert.Equal(huge, body);
+        Assert.Equal(IdentityETag(huge), get.Headers.ETag?.Tag);
+        Assert.Equal(ModifiedToTheSecond, get.Content.Headers.LastModified);
+        Assert.Equal("application/rss+xml; charset=utf-8", get.Content.Headers.ContentType?.ToString());
+        Assert.Equal(huge.Length, head.Content.Headers.ContentLength);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.InRange(server.Cache.Size, 0, FeedFileCache.EntryOverhead);
+
+        var replaced = BigFeed("huge, replaced", 3 * 1024);
+        server.Write("site/rss.xml", replaced, Modified.AddSeconds(1));
+        using var stale = await server.GetAsync("/feeds/site/rss.xml", null, IdentityETag(huge));
+        Assert.Equal(HttpStatusCode.OK, stale.StatusCode);
+        Assert.Equal(replaced, await stale.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(IdentityETag(replaced), stale.Headers.ETag?.Tag);
+    }
+
+    [Theory(Timeout = TestTimeout)]
+    [InlineData("authors/مریم-احمدی/rss.xml")]
+    [InlineData("tags/日本語のタグ/atom.xml")]
+    [InlineData("tags/한국어/feed.json")]
+    [InlineData("tags/رسانه‌های-محلی/rss.xml")] // a zero-width non-joiner, as Persian writes it
+    [InlineData("tags/🗞️-news/rss.xml")]
+    public async Task Scopes_named_in_any_script_are_served_by_their_percent_encoded_utf8_path(string path)
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write(path, Rss);
+        var encoded = "/feeds/" + string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
+
+        using var plain = await server.GetAsync(encoded, null);
+        using var gzip = await server.GetAsync(encoded, "gzip");
+        var (raw, _) = await server.RawGetAsync(encoded);
+
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        Assert.Equal(Rss, await plain.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(Rss, Decoded(gzip, await gzip.Content.ReadAsByteArrayAsync(Ct)));
+        Assert.Equal(200, raw);
+        Assert.Contains(plain.Content.Headers.ContentType?.MediaType, new[] { "application/rss+xml", "application/atom+xml", "application/feed+json" });
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task An_encoded_slash_inside_a_non_latin_name_does_not_reach_another_folder()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("tags/کتاب/rss.xml", Rss);
+
+        var (joined, response) = await server.RawGetAsync("/feeds/tags%2F" + Uri.EscapeDataString("کتاب") + "%2Frss.xml");
+        var (dotted, _) = await server.RawGetAsync("/feeds/tags/" + Uri.EscapeDataString("کتاب") + "/..%2F..%2Ffeeds.opml");
+
+        // Kestrel leaves %2F encoded; the endpoint decodes it once and then treats it as the separator it names, so
+        // the path is the same file, never a name with a slash in it; a dot segment after decoding is refused.
+        Assert.True(joined == 200, response);
+        Assert.Equal(404, dotted);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Every_answer_from_memory_follows_a_replacement_at_once_in_every_coding()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        var first = BigFeed("first", 40);
+        var second = BigFeed("second", 44);
+        server.Write("site/rss.xml", first, Modified);
+        foreach (var coding in new string?[] { null, "gzip", "br" })
+        {
+            using var warm = await server.GetAsync("/feeds/site/rss.xml", coding);
+            Assert.Equal(first, Decoded(warm, await warm.Content.ReadAsByteArrayAsync(Ct)));
+        }
+
+        server.Write("site/rss.xml", second, Modified); // same modification time: the length alone tells them apart
+
+        foreach (var coding in new string?[] { null, "gzip", "br" })
+        {
+            using var after = await server.GetAsync("/feeds/site/rss.xml", coding, IdentityETag(first));
+            Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+            Assert.Equal(second, Decoded(after, await after.Content.ReadAsByteArrayAsync(Ct)));
+        }
+    }
+
     private static string IdentityETag(byte[] bytes) => "\"" + Convert.ToBase64String(SHA256.HashData(bytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "\"";
 
     private static byte[] Decompress(Stream decompressing)
@@ -503,6 +638,9 @@ public sealed class FeedHttpTests
             };
         }
 
+        /// <summary>The files the endpoint keeps in memory.</summary>
+        public FeedFileCache Cache => app.Services.GetRequiredService<FeedFileEndpoint>().Cache;
+
         /// <summary>The test's token; every request made through the server is cancelled with it.</summary>
         public CancellationToken Ct { get; }
 
@@ -510,7 +648,7 @@ public sealed class FeedHttpTests
         public HttpClient Http { get; }
         public string Output => Path.Combine(dir.Path, "site", "feeds");
 
-        public static async Task<FeedServer> StartAsync(CancellationToken cancellationToken)
+        public static async Task<FeedServer> StartAsync(CancellationToken cancellationToken, Dictionary<string, string?>? extra = null)
         {
             var dir = new TempDir();
             var settings = new Dictionary<string, string?>
@@ -530,6 +668,7 @@ public sealed class FeedHttpTests
                 settings[$"Jobs:{job}:Cron"] = null;
                 settings[$"Jobs:{job}:IntervalSeconds"] = "3600";
             }
+            foreach (var (key, value) in extra ?? []) settings[key] = value;
             Directory.CreateDirectory(settings["Feeds:OutputPath"]!);
 
             var app = SyndicatorHost.Build([], config => config.AddInMemoryCollection(settings));

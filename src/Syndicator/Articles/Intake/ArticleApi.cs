@@ -56,18 +56,18 @@ public sealed partial class ArticleApi(
     public static void Map(WebApplication app)
     {
         // Routing answers a Content-Type the endpoints do not accept with a bare 415 before any handler runs; give it
-        // the same problem body as every other refusal.
-        app.Use(async (context, next) =>
+        // the same problem body as every other refusal. Only the API's paths go through this (UseWhen): every other
+        // request, the feeds above all, is spared the wrapper.
+        app.UseWhen(context => context.Request.Path.StartsWithSegments(Path, StringComparison.OrdinalIgnoreCase), api => api.Use(async (context, next) =>
         {
             await next(context);
-            if (context.Response.StatusCode == StatusCodes.Status415UnsupportedMediaType && !context.Response.HasStarted
-                && context.Request.Path.StartsWithSegments(Path, StringComparison.OrdinalIgnoreCase))
+            if (context.Response.StatusCode == StatusCodes.Status415UnsupportedMediaType && !context.Response.HasStarted)
             {
                 Format(context.Request.ContentType, out var problem);
                 await Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported Content-Type", "Content-Type",
                     problem ?? "send application/json, text/markdown or text/plain").ToResult(context, false).ExecuteAsync(context);
             }
-        });
+        }));
         var api = app.MapGroup(Path).WithTags("Articles");
         api.MapPost("", (HttpContext context, ArticleApi handler, CancellationToken ct) => handler.CreateAsync(context, ct))
             .WithName("CreateArticle").WithSummary("Create an article (the same body again is the same article)")
