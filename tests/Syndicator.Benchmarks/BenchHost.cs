@@ -22,7 +22,7 @@ public static class BenchHost
         var settings = new Dictionary<string, string?>
         {
             ["Storage:Provider"] = options.Provider == "sqlite" ? nameof(StorageProvider.Sqlite) : nameof(StorageProvider.PostgreSql),
-            ["Storage:ConnectionString"] = connection,
+            ["Storage:ConnectionString"] = WithoutPassword(connection),
             ["Feeds:OutputPath"] = FeedsFolder(work),
             ["Import:SamplesPath"] = "",
             ["Import:InboxPath"] = Path.Combine(work, "inbox"),
@@ -31,6 +31,20 @@ public static class BenchHost
         };
         // No command-line arguments: the benchmark's own options must not reach the app's configuration.
         return SyndicatorHost.Build([], config => config.AddInMemoryCollection(settings));
+    }
+
+    /// <summary>
+    /// The service refuses a password written into the connection string (it would end up in committed files), so a
+    /// PostgreSQL password moves to PGPASSWORD, which Npgsql reads, as in production; SQLite strings pass through.
+    /// </summary>
+    public static string WithoutPassword(string connection)
+    {
+        if (connection.StartsWith("Data Source=", StringComparison.OrdinalIgnoreCase)) return connection;
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connection);
+        if (string.IsNullOrEmpty(builder.Password)) return connection;
+        Environment.SetEnvironmentVariable("PGPASSWORD", builder.Password);
+        builder.Password = null;
+        return builder.ConnectionString;
     }
 
     public static string FeedsFolder(string work) => Path.Combine(work, "feeds");

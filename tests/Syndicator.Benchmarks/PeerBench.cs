@@ -166,7 +166,7 @@ public static class PeerBench
         var settings = new Dictionary<string, string?>
         {
             ["Storage:Provider"] = store.ToString(),
-            ["Storage:ConnectionString"] = connection,
+            ["Storage:ConnectionString"] = BenchHost.WithoutPassword(connection),
             ["Site:AllowLocalUrls"] = "true",
             ["Import:SamplesPath"] = "",
             ["Import:InboxPath"] = Path.Combine(work, "inbox"),

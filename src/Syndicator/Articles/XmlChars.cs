@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace Syndicator.Articles;
@@ -5,12 +6,24 @@ namespace Syndicator.Articles;
 /// <summary>Removes characters XML 1.0 forbids (control characters, lone surrogates, U+FFFE/U+FFFF), which would make a feed unparseable.</summary>
 public static class XmlChars
 {
+    /// <summary>
+    /// Every character that is forbidden or half of a surrogate pair. Found with a vectorised search, so the usual
+    /// clean text costs a scan rather than a check per character (feeds clean every body twice).
+    /// </summary>
+    private static readonly SearchValues<char> Suspect = SearchValues.Create(
+        Enumerable.Range(0, 0x20).Where(c => c is not ('\t' or '\n' or '\r'))
+            .Concat(Enumerable.Range(0xD800, 0xE000 - 0xD800)).Concat([0xFFFE, 0xFFFF]).Select(c => (char)c).ToArray());
+
     public static string Clean(string? text)
     {
         if (string.IsNullOrEmpty(text)) return text ?? "";
-        for (var i = 0; i < text.Length; i++)
+        var i = text.AsSpan().IndexOfAny(Suspect);
+        while (i >= 0)
+        {
             if (!IsValidAt(text, i, out var width)) return Rebuild(text, i);
-            else i += width - 1;
+            var next = text.AsSpan(i + width).IndexOfAny(Suspect);
+            i = next < 0 ? -1 : i + width + next;
+        }
         return text;
     }
 

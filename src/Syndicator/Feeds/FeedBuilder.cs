@@ -41,6 +41,18 @@ public sealed class FeedBuilder(
 
     private int PageSize => options.Value.ItemsPerFeed;
 
+    /// <summary>
+    /// Rendered entries a build keeps for the other feeds that carry the same articles. Past this, entries are
+    /// rendered again where needed rather than held, so memory stays bounded whatever the number of articles.
+    /// </summary>
+    internal const long EntryCacheBytes = 192L * 1024 * 1024;
+
+    /// <summary>Documents whose missing articles are read in one query: fewer round trips, a bounded batch of bodies.</summary>
+    private const int DocumentsPerRead = 8;
+
+    /// <summary>Scopes built at once, each on its own connection; at most four, as the work is also the disk's.</summary>
+    private static int Workers => Math.Clamp(Environment.ProcessorCount, 1, 4);
+
     /// <param name="exportTo">
     /// Build every feed into this folder instead, leaving the dirty marks and the failure record of the real output folder alone.
     /// </param>
@@ -49,115 +61,268 @@ public sealed class FeedBuilder(
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var output = exportTo is null ? Output : new FeedOutput(exportTo);
         IReadOnlyList<DirtyFeed> dirty;
+        IReadOnlyList<(FeedScope Scope, int Count)>? scopes = null;
         if (exportTo is not null)
         {
             await using var connection = await store.OpenAsync(cancellationToken);
-            dirty = (await store.ScopesAsync(connection, cancellationToken)).Select(s => new DirtyFeed { Scope = s.Scope.Id, Since = FeedStore.Beginning }).ToList();
+            scopes = await store.ScopesAsync(connection, cancellationToken);
+            dirty = scopes.Select(s => new DirtyFeed { Scope = s.Scope.Id, Since = FeedStore.Beginning }).ToList();
         }
         else
         {
             if (full || !File.Exists(Path.Combine(Output.Root, FeedScope.Site.Folder, FeedPaths.Rss))) await store.MarkAllAsync(cancellationToken);
             dirty = await store.DirtyAsync(cancellationToken);
         }
-        var written = new List<string>();
-        var failures = new List<ScopeBuildFailure>();
-        var unchanged = 0;
-        await using (var connection = await store.OpenAsync(cancellationToken))
-        {
-            for (var i = 0; i < dirty.Count; i++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var scope = await store.ResolveAsync(connection, dirty[i].Scope, cancellationToken);
-                ScopeBuildFailure? failure = null;
-                if (scope is not null)
-                {
-                    var leftOut = new Dictionary<string, (string Id, string Slug, Exception Error)>(StringComparer.Ordinal);
-                    var unreadable = new List<UnreadableArticleException>();
-                    Exception? documentError = null;
-                    await foreach (var document in DocumentsAsync(connection, scope, dirty[i].Since, unreadable, cancellationToken))
-                    {
-                        var rendered = RenderLeavingOut(document);
-                        foreach (var (article, error) in rendered.LeftOut) leftOut.TryAdd(article.Id, (article.Id, article.Slug, error));
-                        // Rows stored before today's checks that no longer read as articles: left out like the rest.
-                        foreach (var row in unreadable) leftOut.TryAdd(row.Id, (row.Id, row.Slug, row));
-                        unreadable.Clear();
-                        if (rendered.Error is not null)
-                        {
-                            // The document fails with no single article to blame (or still fails without them): the others are still written.
-                            documentError ??= rendered.Error;
-                            logger.LogError(rendered.Error, "Feed {Scope}: {Document} could not be written: {Reason}. The scope is tried again at the next build.",
-                                scope.Id, links.RelativePath(scope, document.ArchivePage, "*"), rendered.Error.Message);
-                            continue;
-                        }
-                        foreach (var (file, bytes) in rendered.Files)
-                        {
-                            var path = links.RelativePath(scope, document.ArchivePage, file);
-                            if (!await output.WriteIfChangedAsync(path, bytes, cancellationToken)) { unchanged++; continue; }
-                            written.Add(path);
-                            if (exportTo is null && !document.IsArchive) await pings.QueueAsync(links.Url(scope, null, file), bytes, cancellationToken);
-                        }
-                    }
-                    if (leftOut.Count > 0 || documentError is not null)
-                        failure = await DescribeAsync(connection, scope, leftOut.Values.ToList(), documentError, cancellationToken);
-                }
-                if (failure is not null) failures.Add(failure);
-                if (exportTo is null)
-                {
-                    // A failed scope keeps its mark, so the next build tries it again and the failure is counted once per build.
-                    if (failure is null)
-                    {
-                        await store.ClearAsync(dirty[i], cancellationToken);
-                        await store.RecordCleanBuildAsync(dirty[i].Scope, cancellationToken);
-                    }
-                    else await store.RecordFailedBuildAsync(failure, time.GetUtcNow(), cancellationToken);
-                }
-                progress?.Report((i + 1, dirty.Count));
-            }
+        if (dirty.Count == 0) return new FeedBuildReport(0, [], 0, System.Diagnostics.Stopwatch.GetElapsedTime(started), []);
 
-            if (dirty.Count > 0) await WriteDirectoryAsync(connection, output, written, cancellationToken);
+        // Many scopes: every author and tag (with its folder) in one read instead of one read each.
+        if (scopes is null && dirty.Count > 8)
+        {
+            await using var connection = await store.OpenAsync(cancellationToken);
+            scopes = await store.ScopesAsync(connection, cancellationToken);
+        }
+        var known = scopes?.ToDictionary(s => s.Scope.Id, s => s.Scope, StringComparer.Ordinal);
+
+        var build = new Build(output, exportTo is null, new EntryCache(EntryCacheBytes));
+        await using var lanes = new Lanes(store);
+        var done = 0;
+        async Task BuildOneAsync(DirtyFeed mark, int parallel, CancellationToken cancellationToken)
+        {
+            FeedScope? scope;
+            var lane = await lanes.RentAsync(cancellationToken);
+            try { scope = known?.GetValueOrDefault(mark.Scope) ?? await store.ResolveAsync(lane.Connection, mark.Scope, cancellationToken); }
+            finally { lanes.Return(lane); }
+            var failure = scope is null ? null : await BuildScopeAsync(lanes, build, scope, mark.Since, parallel, cancellationToken);
+            if (exportTo is null)
+            {
+                // A failed scope keeps its mark, so the next build tries it again and the failure is counted once per build.
+                if (failure is null) await build.CleanAsync(store, mark, cancellationToken);
+                else await store.RecordFailedBuildAsync(failure, time.GetUtcNow(), cancellationToken);
+            }
+            if (failure is not null) build.Failures.Enqueue(failure);
+            lock (build) progress?.Report((++done, dirty.Count));
         }
 
-        var report = new FeedBuildReport(dirty.Count, written, unchanged, System.Diagnostics.Stopwatch.GetElapsedTime(started), failures);
-        if (dirty.Count > 0) logger.Log(failures.Count == 0 ? LogLevel.Information : LogLevel.Warning, "Feeds: {Report}", report.ToString());
+        // The site alone first, its documents spread over every worker: it holds every article, so its entries are
+        // rendered once, in parallel, and the author and tag feeds after it find them rendered.
+        var site = dirty.FirstOrDefault(d => d.Scope == FeedScope.Site.Id);
+        if (site is not null) await BuildOneAsync(site, Workers, cancellationToken);
+        // Then one scope per worker.
+        await Parallel.ForEachAsync(dirty.Where(d => d != site).OrderBy(d => d.Scope, StringComparer.Ordinal),
+            new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancellationToken },
+            async (mark, token) => await BuildOneAsync(mark, 1, token));
+        await build.FlushCleanAsync(store, cancellationToken);
+
+        var written = build.Written.ToList();
+        await using (var connection = await store.OpenAsync(cancellationToken))
+            await WriteDirectoryAsync(output, scopes ?? await store.ScopesAsync(connection, cancellationToken), written, cancellationToken);
+
+        var report = new FeedBuildReport(dirty.Count, written, build.Unchanged, System.Diagnostics.Stopwatch.GetElapsedTime(started), build.Failures.ToList());
+        logger.Log(report.Failures.Count == 0 ? LogLevel.Information : LogLevel.Warning, "Feeds: {Report}", report.ToString());
         return report;
     }
 
-    /// <summary>
-    /// The three formats of <paramref name="document"/>. When rendering throws, each article is rendered alone to find
-    /// the ones to blame, and the document is rendered again without them; an error no article explains is returned.
-    /// </summary>
-    private (IReadOnlyList<(string File, byte[] Bytes)> Files, IReadOnlyList<(Article Article, Exception Error)> LeftOut, Exception? Error) RenderLeavingOut(FeedDocument document)
+    /// <summary>A worker's own connection and renderer, rented for one batch of documents and given back.</summary>
+    private sealed record Lane(System.Data.Common.DbConnection Connection, FeedEntryRenderer Renderer);
+
+    private sealed class Lanes(FeedStore store) : IAsyncDisposable
     {
+        private readonly System.Collections.Concurrent.ConcurrentBag<Lane> idle = [];
+        private readonly System.Collections.Concurrent.ConcurrentQueue<Lane> all = new();
+
+        public async Task<Lane> RentAsync(CancellationToken cancellationToken)
+        {
+            if (idle.TryTake(out var lane)) return lane;
+            lane = new Lane(await store.OpenAsync(cancellationToken), new FeedEntryRenderer());
+            all.Enqueue(lane);
+            return lane;
+        }
+
+        public void Return(Lane lane) => idle.Add(lane);
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var lane in all) await lane.Connection.DisposeAsync();
+        }
+    }
+
+    /// <summary>What the workers of one build share: where they write, what they wrote, and the rendered entries.</summary>
+    private sealed class Build(FeedOutput output, bool live, EntryCache entries)
+    {
+        public FeedOutput Output { get; } = output;
+        public bool Live { get; } = live;
+        public EntryCache Entries { get; } = entries;
+        public System.Collections.Concurrent.ConcurrentQueue<string> Written { get; } = new();
+        public System.Collections.Concurrent.ConcurrentQueue<ScopeBuildFailure> Failures { get; } = new();
+        private int unchanged;
+        public int Unchanged => unchanged;
+        public void CountUnchanged() => Interlocked.Increment(ref unchanged);
+
+        private readonly List<DirtyFeed> clean = [];
+
+        /// <summary>Clean scopes lose their marks and failure records in batches: one transaction per hundred scopes, not two per scope.</summary>
+        public async Task CleanAsync(FeedStore store, DirtyFeed mark, CancellationToken cancellationToken)
+        {
+            List<DirtyFeed>? batch = null;
+            lock (clean)
+            {
+                clean.Add(mark);
+                if (clean.Count >= 100) { batch = [.. clean]; clean.Clear(); }
+            }
+            if (batch is not null) await store.ClearCleanAsync(batch, cancellationToken);
+        }
+
+        public async Task FlushCleanAsync(FeedStore store, CancellationToken cancellationToken)
+        {
+            List<DirtyFeed> batch;
+            lock (clean) { batch = [.. clean]; clean.Clear(); }
+            if (batch.Count > 0) await store.ClearCleanAsync(batch, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The entries of this build, shared by its workers up to a budget in bytes. An article that cannot be read or
+    /// rendered is kept too, with its error, so every scope that carries it leaves it out and says so.
+    /// </summary>
+    private sealed class EntryCache(long budget)
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Rendered> entries = new(StringComparer.Ordinal);
+        private long size;
+
+        public bool TryGet(string id, out Rendered rendered) => entries.TryGetValue(id, out rendered!);
+
+        public void Add(Rendered rendered)
+        {
+            var bytes = rendered.Entry?.Size ?? 256;
+            if (Interlocked.Read(ref size) + bytes > budget) return;
+            if (entries.TryAdd(rendered.Id, rendered)) Interlocked.Add(ref size, bytes);
+        }
+    }
+
+    private sealed record Rendered(string Id, string Slug, FeedEntry? Entry, Exception? Error);
+
+    /// <summary>
+    /// One scope: the current feed, plus every complete archive page from the one holding <paramref name="since"/> on.
+    /// The scope's article ids come in one ordered query; bodies are read only for articles no other scope rendered
+    /// yet, a few documents at a time, so a scope of any size is never held in memory whole.
+    /// </summary>
+    private async Task<ScopeBuildFailure?> BuildScopeAsync(Lanes lanes, Build build, FeedScope scope, DateTimeOffset since, int parallel, CancellationToken cancellationToken)
+    {
+        // Archive pages before the one holding the earliest change stay as they are; the current feed is always rewritten.
+        var (from, firstPage) = (0, 1);
+        IReadOnlyList<string> ids;
+        var lane = await lanes.RentAsync(cancellationToken);
         try
         {
-            return (Render(document).ToList(), [], null);
-        }
-        catch (Exception whole) when (whole is not OperationCanceledException)
-        {
-            var bad = new List<(Article, Exception)>();
-            foreach (var article in document.Items)
+            if (since > FeedStore.Beginning)
             {
+                var total = await store.CountAsync(lane.Connection, scope, cancellationToken);
+                firstPage = await store.CountBeforeAsync(lane.Connection, scope, since, cancellationToken) / PageSize + 1;
+                from = Math.Min((firstPage - 1) * PageSize, Math.Max(0, total - PageSize));
+            }
+            ids = await store.IdsAsync(lane.Connection, scope, from, cancellationToken);
+        }
+        finally { lanes.Return(lane); }
+        var count = from + ids.Count;
+        var complete = count / PageSize;
+
+        // The current feed (newest first), then the archive pages from the first one that changed.
+        var documents = new List<(int? Page, int From, int To)> { (null, Math.Max(0, count - PageSize), count) };
+        for (var page = firstPage; page <= complete; page++) documents.Add((page, (page - 1) * PageSize, page * PageSize));
+
+        var leftOut = new System.Collections.Concurrent.ConcurrentDictionary<string, (string Id, string Slug, Exception Error)>(StringComparer.Ordinal);
+        Exception? documentError = null;
+        await Parallel.ForEachAsync(documents.Chunk(DocumentsPerRead), new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
+            async (group, token) =>
+            {
+                var lane = await lanes.RentAsync(token);
                 try
                 {
-                    _ = Render(document with { Items = [article] }).ToList();
+                    var local = await EntriesAsync(lane.Connection, lane.Renderer, build.Entries,
+                        group.SelectMany(d => ids.Skip(d.From - from).Take(d.To - d.From)).ToList(), token);
+                    foreach (var (number, start, end) in group)
+                    {
+                        var entries = new List<FeedEntry>(end - start);
+                        for (var position = end - 1; position >= start; position--)
+                        {
+                            var id = ids[position - from];
+                            if (!local.TryGetValue(id, out var rendered)) continue; // gone since the ids were read: the next build has its mark
+                            if (rendered.Entry is { } entry) entries.Add(entry);
+                            else leftOut.TryAdd(id, (id, rendered.Slug, rendered.Error!));
+                        }
+                        var error = await WriteAsync(build, new FeedPage(scope, entries, number, complete), token);
+                        if (error is null) continue;
+                        // The document fails with no article to blame (its title, say): the others are still written.
+                        Interlocked.CompareExchange(ref documentError, error, null);
+                        logger.LogError(error, "Feed {Scope}: {Document} could not be written: {Reason}. The scope is tried again at the next build.",
+                            scope.Id, links.RelativePath(scope, number, "*"), error.Message);
+                    }
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    bad.Add((article, e));
-                }
-            }
-            if (bad.Count == 0) return ([], [], whole);
-            var kept = document with { Items = document.Items.Where(a => !bad.Exists(b => b.Item1.Id == a.Id)).ToList() };
+                finally { lanes.Return(lane); }
+            });
+        if (leftOut.IsEmpty && documentError is null) return null;
+        lane = await lanes.RentAsync(cancellationToken);
+        try { return await DescribeAsync(lane.Connection, scope, leftOut.Values.OrderBy(l => l.Slug, StringComparer.Ordinal).ToList(), documentError, cancellationToken); }
+        finally { lanes.Return(lane); }
+    }
+
+    /// <summary>The entries of these articles: from the build's cache, or read (one query) and rendered once.</summary>
+    private async Task<Dictionary<string, Rendered>> EntriesAsync(System.Data.Common.DbConnection connection, FeedEntryRenderer renderer, EntryCache cache,
+        IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<string, Rendered>(ids.Count, StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var id in ids)
+        {
+            if (cache.TryGet(id, out var rendered)) found[id] = rendered;
+            else missing.Add(id);
+        }
+        if (missing.Count == 0) return found;
+        var unreadable = new List<UnreadableArticleException>();
+        foreach (var article in await store.ByIdsAsync(connection, missing, cancellationToken, unreadable))
+        {
+            Rendered rendered;
             try
             {
-                return (Render(kept).ToList(), bad, null);
+                rendered = new Rendered(article.Id, article.Slug.Value, renderer.Render(article), null);
             }
-            catch (Exception still) when (still is not OperationCanceledException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                // Every article fails alone as well when the fault is the feed's own (its title, say): blame none of them.
-                return ([], [], still);
+                rendered = new Rendered(article.Id, article.Slug.Value, null, e);
             }
+            found[article.Id] = rendered;
+            cache.Add(rendered);
         }
+        // Rows stored before today's checks that no longer read as articles: left out like the rest.
+        foreach (var row in unreadable)
+        {
+            var rendered = new Rendered(row.Id, row.Slug, null, row);
+            found[row.Id] = rendered;
+            cache.Add(rendered);
+        }
+        return found;
+    }
+
+    /// <summary>The document in its three formats, each written only when its bytes change; the error when its head cannot be rendered.</summary>
+    private async Task<Exception?> WriteAsync(Build build, FeedPage page, CancellationToken cancellationToken)
+    {
+        (string File, byte[] Bytes)[] files;
+        try
+        {
+            files = [(FeedPaths.Rss, SyndicationWriter.Rss(page, links)), (FeedPaths.Atom, SyndicationWriter.Atom(page, links)), (FeedPaths.Json, JsonFeedWriter.Write(page, links))];
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return e;
+        }
+        foreach (var (file, bytes) in files)
+        {
+            var path = links.RelativePath(page.Scope, page.ArchivePage, file);
+            if (!await build.Output.WriteIfChangedAsync(path, bytes, cancellationToken)) { build.CountUnchanged(); continue; }
+            build.Written.Enqueue(path);
+            if (build.Live && !page.IsArchive) await pings.QueueAsync(links.Url(page.Scope, null, file), bytes, cancellationToken);
+        }
+        return null;
     }
 
     private async Task<ScopeBuildFailure> DescribeAsync(System.Data.Common.DbConnection connection, FeedScope scope,
@@ -177,42 +342,9 @@ public sealed class FeedBuilder(
             documentError is null ? $"{items.Count} article(s) left out" : $"{documentError.GetType().Name}: {documentError.Message}", items);
     }
 
-    /// <summary>
-    /// The current feed, plus every complete archive page from the one holding <paramref name="since"/> on, one page
-    /// at a time so a scope of any size is never held in memory whole. Pages after the first are read by keyset
-    /// (after the previous page's last article) rather than by OFFSET, whose cost grows with the depth of the page.
-    /// </summary>
-    private async IAsyncEnumerable<FeedDocument> DocumentsAsync(System.Data.Common.DbConnection connection, FeedScope scope, DateTimeOffset since,
-        ICollection<UnreadableArticleException> unreadable, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var total = await store.CountAsync(connection, scope, cancellationToken);
-        var complete = total / PageSize;
-        yield return new FeedDocument(scope, await store.NewestAsync(connection, scope, PageSize, cancellationToken, unreadable), null, complete);
-        if (complete == 0) yield break;
-
-        var firstPage = since <= FeedStore.Beginning ? 1 : await store.CountBeforeAsync(connection, scope, since, cancellationToken) / PageSize + 1;
-        Articles.Article? last = null;
-        for (var page = firstPage; page <= complete; page++)
-        {
-            var items = last is null
-                ? await store.OldestFirstAsync(connection, scope, (page - 1) * PageSize, PageSize, cancellationToken, unreadable)
-                : await store.OldestAfterAsync(connection, scope, last, PageSize, cancellationToken, unreadable);
-            last = items[^1];
-            yield return new FeedDocument(scope, items.Reverse().ToList(), page, complete);
-        }
-    }
-
-    private IEnumerable<(string File, byte[] Bytes)> Render(FeedDocument document)
-    {
-        yield return (FeedPaths.Rss, SyndicationWriter.Rss(document, links));
-        yield return (FeedPaths.Atom, SyndicationWriter.Atom(document, links));
-        yield return (FeedPaths.Json, JsonFeedWriter.Write(document, links));
-    }
-
     /// <summary>The HTML index and the OPML list of every current feed.</summary>
-    private async Task WriteDirectoryAsync(System.Data.Common.DbConnection connection, FeedOutput output, List<string> written, CancellationToken cancellationToken)
+    private async Task WriteDirectoryAsync(FeedOutput output, IReadOnlyList<(FeedScope Scope, int Count)> scopes, List<string> written, CancellationToken cancellationToken)
     {
-        var scopes = await store.ScopesAsync(connection, cancellationToken);
         if (await output.WriteIfChangedAsync(FeedPaths.Index, Encoding.UTF8.GetBytes(IndexHtml(scopes)), cancellationToken)) written.Add(FeedPaths.Index);
         if (await output.WriteIfChangedAsync(FeedPaths.Opml, Opml(scopes), cancellationToken)) written.Add(FeedPaths.Opml);
     }

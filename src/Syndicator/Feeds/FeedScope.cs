@@ -55,8 +55,15 @@ public sealed record FeedScope(FeedKind Kind, string Key, Slug FolderName, strin
 /// </summary>
 public sealed record FeedDocument(FeedScope Scope, IReadOnlyList<Article> Items, int? ArchivePage, int CompletePages)
 {
+    /// <summary>The same document with each article's entries rendered.</summary>
+    public FeedPage Render(FeedEntryRenderer renderer) => new(Scope, Items.Select(renderer.Render).ToList(), ArchivePage, CompletePages);
+}
+
+/// <summary>A feed document as the build writes it: the entries already rendered, newest first.</summary>
+public sealed record FeedPage(FeedScope Scope, IReadOnlyList<FeedEntry> Entries, int? ArchivePage, int CompletePages)
+{
     /// <summary>Derived from the items, never from the clock, so an unchanged feed rebuilds to the same bytes.</summary>
-    public DateTimeOffset Updated => Items.Count == 0 ? DateTimeOffset.UnixEpoch : Items.Max(a => a.UpdatedAt > a.PublishedAt ? a.UpdatedAt : a.PublishedAt);
+    public DateTimeOffset Updated => Entries.Count == 0 ? DateTimeOffset.UnixEpoch : Entries.Max(e => e.Updated);
 
     public bool IsArchive => ArchivePage is not null;
 }

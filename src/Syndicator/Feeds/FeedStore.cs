@@ -58,6 +58,20 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         connection.ExecuteScalarAsync<int>(new CommandDefinition(
             $"SELECT COUNT(*) FROM articles a {Where(scope)} AND a.published_at < @since", new { key = scope.Key, since }, cancellationToken: cancellationToken));
 
+    /// <summary>The ids of the scope's articles in publication order (oldest first), from position <paramref name="from"/> to the newest.</summary>
+    public async Task<IReadOnlyList<string>> IdsAsync(DbConnection connection, FeedScope scope, int from, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<string>(new CommandDefinition(
+            $"SELECT a.id FROM articles a {Where(scope)} ORDER BY a.published_at, a.id LIMIT @limit OFFSET @from",
+            new { key = scope.Key, from, limit = int.MaxValue }, cancellationToken: cancellationToken))).AsList();
+
+    /// <summary>These articles (with tags), in no particular order; rows that no longer read as articles go to <paramref name="unreadable"/>.</summary>
+    public Task<IReadOnlyList<Article>> ByIdsAsync(DbConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken,
+        ICollection<UnreadableArticleException> unreadable)
+    {
+        var parameters = new DynamicParameters();
+        return articles.QueryAsync(connection, $"WHERE a.id IN {SqlList.In(parameters, "id", ids)}", parameters, cancellationToken, unreadable);
+    }
+
     /// <summary>Articles of the scope in publication order (oldest first), from position <paramref name="offset"/>.</summary>
     public Task<IReadOnlyList<Article>> OldestFirstAsync(DbConnection connection, FeedScope scope, int offset, int limit, CancellationToken cancellationToken,
         ICollection<UnreadableArticleException>? unreadable = null) =>
@@ -167,6 +181,19 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         await using var connection = await database.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM feed_dirty WHERE scope = @Scope AND since = @Since", dirty, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Scopes that built cleanly: each mark cleared unless a change arrived meanwhile, each failure record ended, in one transaction.</summary>
+    public async Task ClearCleanAsync(IReadOnlyList<DirtyFeed> clean, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM feed_dirty WHERE scope = @Scope AND since = @Since", clean, transaction, cancellationToken: cancellationToken));
+        var scopes = clean.Select(c => new { scope = c.Scope }).ToList();
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_items_left_out WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_build_failures WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
     }
 
     public static Task MarkAsync(DbConnection connection, DbTransaction? transaction, IEnumerable<string> scopes, DateTimeOffset since, CancellationToken cancellationToken) =>

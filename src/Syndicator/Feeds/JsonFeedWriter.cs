@@ -7,23 +7,47 @@ namespace Syndicator.Feeds;
 /// <summary>JSON Feed 1.1 (https://jsonfeed.org/version/1.1). Paging uses <c>next_url</c> towards older items, as the spec suggests.</summary>
 public static class JsonFeedWriter
 {
-    private static readonly JsonWriterOptions Options = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly byte[] EndWithItems = "\n  ]\n}"u8.ToArray();
+    private static readonly byte[] EndEmpty = "]\n}"u8.ToArray();
 
-    public static byte[] Write(FeedDocument document, FeedLinks links)
+    public static byte[] Write(FeedDocument document, FeedLinks links) => Write(document.Render(new FeedEntryRenderer()), links);
+
+    /// <summary>The document's head, then each entry's bytes (a comma between them), then the closing brackets.</summary>
+    public static byte[] Write(FeedPage page, FeedLinks links)
     {
-        var scope = document.Scope;
+        var head = Head(page, links);
+        var end = page.Entries.Count == 0 ? EndEmpty : EndWithItems;
+        var length = head.Length + end.Length + Math.Max(0, page.Entries.Count - 1);
+        foreach (var entry in page.Entries) length += entry.Json.Length;
+        var bytes = new byte[length];
+        head.CopyTo(bytes, 0);
+        var at = head.Length;
+        for (var i = 0; i < page.Entries.Count; i++)
+        {
+            if (i > 0) bytes[at++] = (byte)',';
+            page.Entries[i].Json.CopyTo(bytes, at);
+            at += page.Entries[i].Json.Length;
+        }
+        end.CopyTo(bytes, at);
+        return bytes;
+    }
+
+    /// <summary>Everything up to and including the opening bracket of <c>items</c>.</summary>
+    private static byte[] Head(FeedPage page, FeedLinks links)
+    {
+        var scope = page.Scope;
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, Options))
+        using (var json = new Utf8JsonWriter(stream, FeedEntryRenderer.JsonOptions))
         {
             json.WriteStartObject();
             json.WriteString("version", "https://jsonfeed.org/version/1.1");
             json.WriteString("title", links.Title(scope));
             json.WriteString("home_page_url", links.SiteUrl);
-            json.WriteString("feed_url", links.Url(scope, document.ArchivePage, FeedPaths.Json));
+            json.WriteString("feed_url", links.Url(scope, page.ArchivePage, FeedPaths.Json));
             json.WriteString("description", links.Description(scope));
             json.WriteString("language", links.Site.Language);
             if (links.Options.IconUrl is { } icon) json.WriteString("icon", icon);
-            var older = document.ArchivePage is { } page ? (page > 1 ? page - 1 : (int?)null) : (document.CompletePages > 0 ? document.CompletePages : null);
+            var older = page.ArchivePage is { } number ? (number > 1 ? number - 1 : (int?)null) : (page.CompletePages > 0 ? page.CompletePages : null);
             if (older is not null) json.WriteString("next_url", links.Url(scope, older, FeedPaths.Json));
             if (links.Options.Hubs.Count > 0)
             {
@@ -38,14 +62,12 @@ public static class JsonFeedWriter
                 json.WriteEndArray();
             }
             json.WriteStartArray("items");
-            foreach (var article in document.Items) WriteItem(json, article);
-            json.WriteEndArray();
-            json.WriteEndObject();
+            json.Flush();
         }
         return stream.ToArray();
     }
 
-    private static void WriteItem(Utf8JsonWriter json, Article article)
+    internal static void WriteItem(Utf8JsonWriter json, Article article)
     {
         json.WriteStartObject();
         json.WriteString("id", "urn:uuid:" + article.Id);

@@ -30,6 +30,29 @@ public sealed class ImportTests
     }
 
     [Theory, MemberData(nameof(Providers))]
+    public async Task A_file_refused_inside_a_batch_is_rolled_back_alone_and_every_other_file_of_the_batches_is_stored(StorageProvider provider)
+    {
+        await using var app = await TestApp.CreateAsync(provider);
+        // 150 files over two batches; in the middle of the first, a JSON file whose first article is stored before its
+        // second is refused (its slug is another file's): the savepoint takes the first one back, the batch goes on.
+        for (var i = 0; i < 150; i++)
+            app.Dir.File($"many/n-{i:D3}.md", $"---\ntitle: \"Piece {i} آینده 🙂\"\n{(i == 0 ? "slug: shared-slug\n" : "")}---\nBody {i}.\n");
+        app.Dir.File("many/n-075b.json", "[{\"title\":\"Pair one 中文\",\"body\":\"x\"},{\"title\":\"Pair two\",\"slug\":\"shared-slug\",\"body\":\"y\"}]");
+
+        var summary = await app.Get<ArticleFiles>().ImportPathsAsync([Path.Combine(app.Dir.Path, "many")], null, Ct);
+
+        Assert.Equal((150, 1), (summary.Created, summary.Rejected));
+        var refused = Assert.Single(summary.Files, f => f.Rejected);
+        Assert.EndsWith("n-075b.json", refused.Path);
+        Assert.Contains("shared-slug", refused.Rejection);
+        Assert.True(File.Exists(refused.RejectedTo));
+        var stored = await app.Get<ArticleStore>().ListAsync(1000, Ct);
+        Assert.Equal(150, stored.Count);
+        Assert.DoesNotContain(stored, a => a.Title.StartsWith("Pair", StringComparison.Ordinal));
+        Assert.Equal("Piece 0 آینده 🙂", Assert.Single(stored, a => a.Slug.Value == "shared-slug").Title);
+    }
+
+    [Theory, MemberData(nameof(Providers))]
     public async Task Importing_the_same_file_again_changes_nothing(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);

@@ -40,7 +40,7 @@ public sealed class ArticleFiles(
     public string RejectedPath => Path.Combine(InboxPath, "rejected");
     public string ProcessedPath => Path.Combine(InboxPath, "processed");
 
-    /// <summary>Imports the named files, and the article files in the named folders and below.</summary>
+    /// <summary>Imports the named files, and the article files in the named folders and below, in batches (see <see cref="ArticleImporter.ImportFilesAsync"/>).</summary>
     public async Task<ImportSummary> ImportPathsAsync(IEnumerable<string> paths, IProgress<string>? progress, CancellationToken cancellationToken)
     {
         var results = new List<FileImportResult>();
@@ -58,19 +58,16 @@ public sealed class ArticleFiles(
                 continue;
             }
 
-            foreach (var file in files)
+            await foreach (var imported in importer.ImportFilesAsync(files, cancellationToken))
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                progress?.Report(file);
-                var result = await importer.ImportFileAsync(file, cancellationToken);
-                if (result.Rejected) result = SetAside(result, move: false);
-                results.Add(result);
+                progress?.Report(imported.Path);
+                results.Add(imported.Rejected ? SetAside(imported, move: false) : imported);
             }
         }
         return new ImportSummary(results);
     }
 
-    /// <summary>Imports what has settled in the drop folder, moving each file out of it whatever the outcome.</summary>
+    /// <summary>Imports what has settled in the drop folder, moving each file out of it once its batch is stored, whatever the outcome.</summary>
     public async Task<ImportSummary> ScanInboxAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(InboxPath);
@@ -88,16 +85,17 @@ public sealed class ArticleFiles(
             .Order(StringComparer.Ordinal)
             .ToList();
 
-        var results = new List<FileImportResult>();
-        foreach (var file in files)
+        var results = files.Where(f => !ArticleFileReader.IsArticleFile(f))
+            .Select(f => SetAside(new FileImportResult(f, [], $"'{Path.GetExtension(f)}' files are not articles; use .txt, .md or .json", null), move: true))
+            .ToList();
+        await foreach (var result in importer.ImportFilesAsync(files.Where(ArticleFileReader.IsArticleFile), cancellationToken))
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var result = ArticleFileReader.IsArticleFile(file)
-                ? await importer.ImportFileAsync(file, cancellationToken)
-                : new FileImportResult(file, [], $"'{Path.GetExtension(file)}' files are not articles; use .txt, .md or .json", null);
-            if (result.Rejected) result = SetAside(result, move: true);
-            else MoveWithSidecar(file, ProcessedPath);
-            results.Add(result);
+            if (result.Rejected) results.Add(SetAside(result, move: true));
+            else
+            {
+                MoveWithSidecar(result.Path, ProcessedPath);
+                results.Add(result);
+            }
         }
         return new ImportSummary(results) { Waiting = candidates.Count - files.Count };
     }

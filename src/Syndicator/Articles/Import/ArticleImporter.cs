@@ -38,47 +38,86 @@ public sealed partial class ArticleImporter(
     TimeProvider time,
     ILogger<ArticleImporter> logger)
 {
+    /// <summary>Files stored in one transaction: a commit costs a disk flush, so a batch pays one for many files.</summary>
+    public const int FilesPerTransaction = 100;
+
     /// <summary>Imports one file. A bad file is reported, never thrown: the caller goes on with the next one.</summary>
     public async Task<FileImportResult> ImportFileAsync(string path, CancellationToken cancellationToken)
     {
-        using var activity = Telemetry.Source.StartActivity("article import");
-        activity?.SetTag(Telemetry.File, Path.GetFileName(path));
-        var result = await ImportFileUntracedAsync(path, cancellationToken);
-        activity?.SetTag(Telemetry.Articles, result.Articles.Count);
-        if (result.Rejection is not null) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, result.Rejection);
-        return result;
+        await foreach (var result in ImportFilesAsync([path], cancellationToken)) return result;
+        throw new InvalidOperationException($"No result for {path}.");
     }
 
-    private async Task<FileImportResult> ImportFileUntracedAsync(string path, CancellationToken cancellationToken)
+    /// <summary>
+    /// Imports files in batches of <see cref="FilesPerTransaction"/>: each batch is read and parsed first, then stored
+    /// on one connection in one transaction, each file inside its own savepoint, so a file that is refused is rolled
+    /// back alone, recorded, and the batch goes on. A batch's results come once it is committed, so a caller that moves
+    /// files away moves only what is stored. Files are read one batch at a time, whatever their number.
+    /// </summary>
+    public async IAsyncEnumerable<FileImportResult> ImportFilesAsync(IEnumerable<string> paths, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        IReadOnlyList<ArticleDraft> drafts;
+        foreach (var batch in paths.Chunk(FilesPerTransaction))
+        {
+            // Reading and parsing (Markdown, HTML cleaning) is the CPU-bound part: spread over the cores, in file order.
+            var read = new (string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)[batch.Length];
+            await Parallel.ForAsync(0, batch.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
+                async (i, token) => read[i] = await ReadAsync(batch[i], token));
+            var results = new List<FileImportResult>(batch.Length);
+            if (read.Any(r => r.Drafts is not null))
+            {
+                await using var connection = await database.OpenAsync(cancellationToken);
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                foreach (var (path, drafts, refused) in read)
+                {
+                    if (drafts is null) { results.Add(refused!); continue; }
+                    using var activity = Telemetry.Source.StartActivity("article import");
+                    activity?.SetTag(Telemetry.File, Path.GetFileName(path));
+                    await transaction.SaveAsync(Savepoint, cancellationToken);
+                    FileImportResult result;
+                    try
+                    {
+                        var imported = await StoreAsync(connection, transaction, drafts, cancellationToken);
+                        await transaction.ReleaseAsync(Savepoint, cancellationToken);
+                        foreach (var article in imported)
+                            foreach (var warning in article.Article.Warnings)
+                                logger.LogWarning("{File}: {Warning}", path, warning);
+                        result = new FileImportResult(path, imported, null, null);
+                    }
+                    catch (ArticleRejectedException e)
+                    {
+                        await transaction.RollbackAsync(Savepoint, cancellationToken);
+                        logger.LogWarning("Rejected {File}: {Reason}", path, e.Message);
+                        result = new FileImportResult(path, [], e.Message, null);
+                        activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Message);
+                    }
+                    activity?.SetTag(Telemetry.Articles, result.Articles.Count);
+                    results.Add(result);
+                }
+                await transaction.CommitAsync(cancellationToken);
+            }
+            else results.AddRange(read.Select(r => r.Refused!));
+            foreach (var result in results) yield return result;
+        }
+    }
+
+    private const string Savepoint = "import_file";
+
+    /// <summary>The file's drafts, or its refusal: a file that cannot be read or parsed never reaches the store.</summary>
+    private async Task<(string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)> ReadAsync(string path, CancellationToken cancellationToken)
+    {
         try
         {
-            drafts = await reader.ReadAsync(path, cancellationToken);
+            return (path, await reader.ReadAsync(path, cancellationToken), null);
         }
         catch (ArticleRejectedException e)
         {
             logger.LogWarning("Rejected {File}: {Reason}", path, e.Message);
-            return new FileImportResult(path, [], e.Message, null);
+            return (path, null, new FileImportResult(path, [], e.Message, null));
         }
         catch (IOException e)
         {
             logger.LogWarning("Could not read {File}: {Reason}", path, e.Message);
-            return new FileImportResult(path, [], $"the file could not be read: {e.Message}", null);
-        }
-
-        try
-        {
-            var imported = await ImportDraftsAsync(drafts, cancellationToken);
-            foreach (var article in imported)
-                foreach (var warning in article.Article.Warnings)
-                    logger.LogWarning("{File}: {Warning}", path, warning);
-            return new FileImportResult(path, imported, null, null);
-        }
-        catch (ArticleRejectedException e)
-        {
-            logger.LogWarning("Rejected {File}: {Reason}", path, e.Message);
-            return new FileImportResult(path, [], e.Message, null);
+            return (path, null, new FileImportResult(path, [], $"the file could not be read: {e.Message}", null));
         }
     }
 
@@ -91,6 +130,15 @@ public sealed partial class ArticleImporter(
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var results = await StoreAsync(connection, transaction, drafts, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return results;
+    }
+
+    /// <summary>The drafts of one file, in the caller's transaction.</summary>
+    private async Task<IReadOnlyList<ImportedArticle>> StoreAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction,
+        IReadOnlyList<ArticleDraft> drafts, CancellationToken cancellationToken)
+    {
         var results = new List<ImportedArticle>();
         foreach (var raw in drafts)
         {
@@ -153,7 +201,6 @@ public sealed partial class ArticleImporter(
             results.Add(new ImportedArticle(updated, ImportChange.Updated));
             logger.LogInformation("Updated article {ArticleId} {Slug} from {File}", updated.Id, updated.Slug, draft.SourceName);
         }
-        await transaction.CommitAsync(cancellationToken);
         return results;
     }
 
