@@ -10,10 +10,11 @@ namespace Syndicator.Storage;
 /// </summary>
 public sealed class Database
 {
-    public Database(StorageProvider provider, string connectionString)
+    public Database(StorageProvider provider, string connectionString, bool sqliteSyncEveryCommit = false)
     {
         Provider = provider;
         ConnectionString = connectionString;
+        pragmas = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={(sqliteSyncEveryCommit ? "FULL" : "NORMAL")}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
         Dialect = new SqlDialect(provider);
         DapperSetup.EnsureRegistered();
     }
@@ -24,6 +25,8 @@ public sealed class Database
     public string ConnectionString { get; }
 
     public SqlDialect Dialect { get; }
+
+    private readonly string pragmas;
 
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
@@ -37,11 +40,12 @@ public sealed class Database
             {
                 await using var pragma = connection.CreateCommand();
                 // WAL lets the web endpoint read while a job writes; busy_timeout makes writers queue instead of failing.
-                // synchronous=NORMAL (with WAL): a commit is not flushed to disk on its own, the WAL is at checkpoints, so
-                // a commit costs no fsync (it was most of an e-mail's cost: a hand-over mark per message). A crash of the
-                // process loses nothing committed; a power cut or OS crash may lose the last commits before the checkpoint
-                // (never corrupts the file), and so could resend a message whose hand-over mark was among them.
-                pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
+                // synchronous=NORMAL (with WAL, the default): a commit is not flushed to disk on its own, the WAL is at
+                // checkpoints, so a commit costs no fsync (it was most of an e-mail's cost: a hand-over mark per message).
+                // A crash of the process loses nothing committed; a power cut or OS crash may lose the last commits before
+                // the checkpoint (never corrupts the file), and so could resend a message whose hand-over mark was among
+                // them. Storage:SqliteSyncEveryCommit (synchronous=FULL) closes that window at an fsync per commit.
+                pragma.CommandText = pragmas;
                 await pragma.ExecuteNonQueryAsync(cancellationToken);
             }
             return connection;
@@ -68,7 +72,7 @@ public sealed class Database
                 Directory.CreateDirectory(Path.GetDirectoryName(builder.DataSource)!);
             }
             builder.Pooling = true;
-            return new Database(StorageProvider.Sqlite, builder.ConnectionString);
+            return new Database(StorageProvider.Sqlite, builder.ConnectionString, options.SqliteSyncEveryCommit);
         }
 
         var pg = new NpgsqlConnectionStringBuilder(options.ConnectionString);

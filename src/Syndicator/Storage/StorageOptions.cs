@@ -27,4 +27,10 @@ public sealed class StorageOptions
 
     /// <summary>Quartz clustering: several nodes share one schedule. PostgreSQL only.</summary>
     public bool Clustered { get; set; }
+
+    /// <summary>
+    /// SQLite: flush every commit to disk (synchronous=FULL) instead of at checkpoints, so that not even a power cut
+    /// can lose an e-mail's hand-over mark and send it again; costs an fsync per commit.
+    /// </summary>
+    public bool SqliteSyncEveryCommit { get; set; }
 }
