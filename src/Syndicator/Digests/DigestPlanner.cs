@@ -200,26 +200,19 @@ public sealed class DigestPlanner(
     public async Task<IReadOnlyList<string>> ArticleIdsAsync(string digestId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return (await connection.QueryAsync<string>(new CommandDefinition(
-            """
-            SELECT d.article_id FROM digest_items d JOIN articles a ON a.id = d.article_id
-            WHERE d.digest_id = @digestId AND a.unpublished_at IS NULL ORDER BY d.position
-            """, new { digestId }, cancellationToken: cancellationToken))).ToList();
+        return (await ArticleIdsAsync(connection, database.Dialect, [digestId], cancellationToken))[digestId];
     }
 
     /// <summary><see cref="ArticleIdsAsync(string, CancellationToken)"/> for many digests in one query: a sending batch reads its digests' contents at once.</summary>
-    internal static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ArticleIdsAsync(System.Data.Common.DbConnection connection, IReadOnlyCollection<string> digestIds, CancellationToken cancellationToken)
+    internal static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ArticleIdsAsync(System.Data.Common.DbConnection connection, SqlDialect dialect,
+        IReadOnlyCollection<string> digestIds, CancellationToken cancellationToken)
     {
-        var items = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        foreach (var chunk in digestIds.Distinct().Chunk(500))
-        {
-            var parameters = new DynamicParameters();
-            var rows = await connection.QueryAsync<(string DigestId, string ArticleId)>(new CommandDefinition($"""
-                SELECT d.digest_id, d.article_id FROM digest_items d JOIN articles a ON a.id = d.article_id
-                WHERE d.digest_id IN {SqlList.In(parameters, "d", chunk)} AND a.unpublished_at IS NULL ORDER BY d.digest_id, d.position
-                """, parameters, cancellationToken: cancellationToken));
-            foreach (var digest in rows.GroupBy(r => r.DigestId)) items[digest.Key] = digest.Select(r => r.ArticleId).ToList();
-        }
+        var parameters = new DynamicParameters();
+        var rows = await connection.QueryAsync<(string DigestId, string ArticleId)>(new CommandDefinition($"""
+            SELECT d.digest_id, d.article_id FROM digest_items d JOIN articles a ON a.id = d.article_id
+            WHERE d.digest_id IN {SqlList.InRows(parameters, "digests", digestIds.Distinct(), dialect)} AND a.unpublished_at IS NULL ORDER BY d.digest_id, d.position
+            """, parameters, cancellationToken: cancellationToken));
+        var items = rows.GroupBy(r => r.DigestId).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(r => r.ArticleId).ToList(), StringComparer.Ordinal);
         foreach (var id in digestIds) items.TryAdd(id, []);
         return items;
     }

@@ -68,7 +68,7 @@ public sealed class EmailChannel(
         await using var connection = await database.OpenAsync(cancellationToken);
         var found = await subscribers.FindManyAsync(connection, batch.Select(d => d.Recipient.Id).ToList(), cancellationToken);
         var suppressed = await suppressions.FindManyAsync(connection, found.Values.Select(s => s.Email).ToList(), cancellationToken);
-        var items = await DigestPlanner.ArticleIdsAsync(connection,
+        var items = await DigestPlanner.ArticleIdsAsync(connection, database.Dialect,
             batch.Where(d => d.Subject.Kind == SubjectKind.Digest).Select(d => d.Subject.Id).ToList(), cancellationToken);
         return batch.ToDictionary(d => d.Id, d =>
         {

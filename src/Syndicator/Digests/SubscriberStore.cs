@@ -104,14 +104,9 @@ public sealed class SubscriberStore(Database database, SuppressionList suppressi
     /// <summary>The subscribers of the given ids that exist, by id: a sending batch reads its recipients at once.</summary>
     internal async Task<IReadOnlyDictionary<string, Subscriber>> FindManyAsync(DbConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
-        var found = new Dictionary<string, Subscriber>(StringComparer.Ordinal);
-        foreach (var chunk in ids.Distinct().Chunk(500))
-        {
-            var parameters = new DynamicParameters();
-            foreach (var subscriber in await QueryAsync(connection, null, $"id IN {SqlList.In(parameters, "i", chunk)}", parameters, cancellationToken))
-                found[subscriber.Id] = subscriber;
-        }
-        return found;
+        var parameters = new DynamicParameters();
+        return (await QueryAsync(connection, null, $"id IN {SqlList.InRows(parameters, "ids", ids.Distinct(), database.Dialect)}", parameters, cancellationToken))
+            .ToDictionary(s => s.Id, StringComparer.Ordinal);
     }
 
     public async Task<IReadOnlyList<Subscriber>> ListAsync(CancellationToken cancellationToken, SubscriberState? state = null, DigestFrequency? frequency = null)

@@ -55,15 +55,11 @@ public sealed class SuppressionList(Database database, TimeProvider time)
     /// <summary>The listed ones among <paramref name="emails"/>, by normalised address.</summary>
     internal async Task<IReadOnlyDictionary<string, Suppression>> FindManyAsync(DbConnection connection, IReadOnlyCollection<string> emails, CancellationToken cancellationToken)
     {
-        var listed = new Dictionary<string, Suppression>(StringComparer.Ordinal);
-        foreach (var chunk in emails.Select(SubscriberAddress.Normalize).Distinct().Chunk(500))
-        {
-            var parameters = new DynamicParameters();
-            foreach (var row in await connection.QueryAsync<Row>(new CommandDefinition(
-                         $"SELECT {Columns} FROM suppressions WHERE email IN {SqlList.In(parameters, "e", chunk)}", parameters, cancellationToken: cancellationToken)))
-                listed[row.Email] = row.ToSuppression();
-        }
-        return listed;
+        var parameters = new DynamicParameters();
+        return (await connection.QueryAsync<Row>(new CommandDefinition(
+                $"SELECT {Columns} FROM suppressions WHERE email IN {SqlList.InRows(parameters, "emails", emails.Select(SubscriberAddress.Normalize).Distinct(), database.Dialect)}",
+                parameters, cancellationToken: cancellationToken)))
+            .ToDictionary(r => r.Email, r => r.ToSuppression(), StringComparer.Ordinal);
     }
 
     /// <summary>Adds <paramref name="email"/> unless it is listed already. True when this call listed it.</summary>
