@@ -78,13 +78,6 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         articles.QueryAsync(connection, $"{Where(scope)} ORDER BY a.published_at, a.id LIMIT @limit OFFSET @offset",
             new { key = scope.Key, limit, offset }, cancellationToken, unreadable);
 
-    /// <summary>The next articles of the scope in publication order after <paramref name="after"/> (keyset paging).</summary>
-    public Task<IReadOnlyList<Article>> OldestAfterAsync(DbConnection connection, FeedScope scope, Article after, int limit, CancellationToken cancellationToken,
-        ICollection<UnreadableArticleException>? unreadable = null) =>
-        articles.QueryAsync(connection,
-            $"{Where(scope)} AND (a.published_at > @publishedAt OR (a.published_at = @publishedAt AND a.id > @id)) ORDER BY a.published_at, a.id LIMIT @limit",
-            new { key = scope.Key, publishedAt = after.PublishedAt, id = after.Id, limit }, cancellationToken, unreadable);
-
     public Task<IReadOnlyList<Article>> NewestAsync(DbConnection connection, FeedScope scope, int limit, CancellationToken cancellationToken,
         ICollection<UnreadableArticleException>? unreadable = null) =>
         articles.QueryAsync(connection, $"{Where(scope)} ORDER BY a.published_at DESC, a.id DESC LIMIT @limit",
@@ -231,14 +224,6 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             VALUES (@scope, @ArticleId, @Slug, @SourceName, @Reason, @now)
             """, failure.LeftOut.Select(i => new { scope = failure.Scope, i.ArticleId, i.Slug, i.SourceName, i.Reason, now }), transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
-    }
-
-    /// <summary>A clean build ends the scope's run of failures.</summary>
-    public async Task RecordCleanBuildAsync(string scope, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_items_left_out WHERE scope = @scope", new { scope }, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_build_failures WHERE scope = @scope", new { scope }, cancellationToken: cancellationToken));
     }
 
     /// <summary>Scopes whose latest build failed, most failures in a row first, each with the articles it left out.</summary>
