@@ -47,6 +47,8 @@ public static class ActivityPubSetup
     /// <summary>Maps the endpoints when enabled. Needs the rate limiter middleware, which the web set-up adds once for every capability.</summary>
     public static void MapActivityPub(this WebApplication app)
     {
-        if (app.Services.GetRequiredService<IOptions<ActivityPubOptions>>().Value.Enabled) ActivityPubEndpoints.Map(app);
+        // Read as registration reads it, not through the validated options: a bad setting is then reported with every
+        // other problem by the start-up check instead of failing the build of the app.
+        if (ConfigSections.ReadOrDefault<ActivityPubOptions>(app.Configuration, ActivityPubOptions.Section).Enabled) ActivityPubEndpoints.Map(app);
     }
 }

@@ -56,7 +56,7 @@ public static class ConfigProblems
         {
             app = build();
         }
-        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or FormatException or InvalidOperationException)
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or FormatException or InvalidOperationException or OptionsValidationException)
         {
             throw new ConfigProblemsException(Flatten(e).ToList());
         }

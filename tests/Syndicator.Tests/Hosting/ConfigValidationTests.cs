@@ -54,6 +54,25 @@ public sealed class ConfigValidationTests : IDisposable
         [$"Announcements:Accounts:{index}:Credentials:AccessToken"] = Secret($"token-{index}"),
     };
 
+    [Fact]
+    public void Bad_ActivityPub_settings_are_listed_with_every_other_problem_instead_of_failing_the_build_of_the_app()
+    {
+        // Mapping the endpoints once read the validated options, so the first bad ActivityPub value threw out of the
+        // build as an unhandled exception, and the other problems went unreported.
+        var problems = Problems(new()
+        {
+            ["Site:BaseUrl"] = "https://www.opinion-weekly.net",
+            ["ActivityPub:Enabled"] = "true",
+            ["ActivityPub:Username"] = "",
+            ["ActivityPub:ParkInboxAfterDays"] = "0",
+            ["Http:FeedCacheMegabytes"] = "0",
+        });
+
+        Assert.Contains("is not a handle", Only(problems, "ActivityPub:Username"));
+        Assert.Contains("1..365", Only(problems, "ActivityPub:ParkInboxAfterDays"));
+        Only(problems, "Http:FeedCacheMegabytes");
+    }
+
     // ------------------------------------------------------------------ closed sets and types
 
     [Fact]
