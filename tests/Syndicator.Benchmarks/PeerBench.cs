@@ -412,9 +412,9 @@ public static class PeerBench
                 }
                 var floorHeaders = conditional ? [$"If-None-Match: {BareETag}"] : ourHeaders.ToList();
                 // One-second runs of each first, not counted: JIT tiering and the first reads and compressions are not what is
-                // compared. The runtime tiers hot code up in the background after it has run a while (a second after the
-                // first warm-up it still burned 400 ms of CPU with no request), so ours is warmed until a quiet second
-                // after a warm-up shows it done, as in a service that has run for hours.
+                // compared. For a few seconds after its first requests the service keeps busy with none (a second after the
+                // first warm-up it still burned 250-400 ms of CPU; tiering, most likely), so ours is warmed until a quiet
+                // second after a warm-up shows it done, as in a service that has run for hours.
                 if (theirs is not null) await WrkAsync(tools, theirs, theirHeaders, 1);
                 for (var round = 1; round <= 8 && tools.Paths["wrk"] is not null; round++)
                 {
