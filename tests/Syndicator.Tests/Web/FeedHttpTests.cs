@@ -7,6 +7,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Syndicator.Hosting;
 using Syndicator.Scheduling;
 using Syndicator.Tests.Support;
@@ -41,6 +42,49 @@ public sealed class FeedHttpTests
         { "feeds.opml", "text/x-opml; charset=utf-8" },
         { "index.html", "text/html; charset=utf-8" },
     };
+
+    /// <summary>Feeds are answered ahead of routing: the methods, the 405 and the case-blind prefix stay what the route table gave.</summary>
+    [Fact(Timeout = TestTimeout)]
+    public async Task Other_methods_get_405_naming_GET_and_HEAD_and_the_prefix_matches_in_any_case()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss);
+
+        foreach (var method in new[] { HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Patch, HttpMethod.Options })
+        {
+            using var request = new HttpRequestMessage(method, "/feeds/site/rss.xml") { Content = new StringContent("<rss/>") };
+            using var response = await server.Http.SendAsync(request, Ct);
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+            Assert.Equal(["GET", "HEAD"], response.Content.Headers.Allow.Order());
+        }
+        foreach (var path in new[] { "/FEEDS/site/rss.xml", "/Feeds/site/rss.xml" })
+        {
+            using var response = await server.Http.GetAsync(path, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(Rss, await response.Content.ReadAsByteArrayAsync(Ct));
+        }
+        // A name that only starts like the prefix is not under it.
+        using var other = await server.Http.GetAsync("/feedsite/rss.xml", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+    }
+
+    /// <summary>
+    /// ASP.NET Core opens a log scope and an Activity per request whenever its hosting category is enabled at any
+    /// level; it is off by default (feeds cost less CPU) and on as soon as the configuration names it.
+    /// </summary>
+    [Fact(Timeout = TestTimeout)]
+    public async Task Request_log_scopes_are_off_unless_the_configuration_names_the_hosting_category()
+    {
+        const string Category = "Microsoft.AspNetCore.Hosting.Diagnostics";
+        await using (var quiet = await FeedServer.StartAsync(TestContext.Current.CancellationToken))
+        {
+            var logger = quiet.Services.GetRequiredService<ILoggerFactory>().CreateLogger(Category);
+            Assert.False(logger.IsEnabled(LogLevel.Critical));
+            Assert.True(quiet.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Microsoft.AspNetCore.Server.Kestrel").IsEnabled(LogLevel.Warning));
+        }
+        await using var named = await FeedServer.StartAsync(Ct, new() { [$"Logging:LogLevel:{Category}"] = "Information" });
+        Assert.True(named.Services.GetRequiredService<ILoggerFactory>().CreateLogger(Category).IsEnabled(LogLevel.Information));
+    }
 
     [Theory(Timeout = TestTimeout), MemberData(nameof(FiveKinds))]
     public async Task Each_kind_of_feed_file_is_served_with_its_content_type_and_exact_bytes(string path, string contentType)
@@ -640,6 +684,8 @@ public sealed class FeedHttpTests
 
         /// <summary>The files the endpoint keeps in memory.</summary>
         public FeedFileCache Cache => app.Services.GetRequiredService<FeedFileEndpoint>().Cache;
+
+        public IServiceProvider Services => app.Services;
 
         /// <summary>The test's token; every request made through the server is cancelled with it.</summary>
         public CancellationToken Ct { get; }
