@@ -38,11 +38,26 @@ public sealed class EmailChannel(
     /// <summary>What the digests of one set of articles share (<see cref="DigestComposer.Content"/>), by the set's ids in order: made once per run.</summary>
     private readonly ConcurrentDictionary<string, Task<DigestContent?>> contentCache = new(StringComparer.Ordinal);
 
-    /// <summary>The rows each claimed delivery needs, read for its whole batch by <see cref="BeginBatchAsync"/>; taken out as each is sent.</summary>
-    private readonly ConcurrentDictionary<long, Recipient> prepared = new();
+    /// <summary>
+    /// Each claimed delivery of the running batches: the rows it needs, read for its whole batch by
+    /// <see cref="BeginBatchAsync"/>, the deliveries after it in the batch's order, and its message once composing has
+    /// started; taken out as each is sent.
+    /// </summary>
+    private readonly ConcurrentDictionary<long, Prepared> prepared = new();
 
     /// <summary>A delivery's subscriber (null: gone), whether the address is suppressed, and its digest's article ids (null for a confirmation).</summary>
     private sealed record Recipient(Subscriber? Subscriber, Suppression? Suppressed, IReadOnlyList<string>? ArticleIds);
+
+    /// <summary>A message as composed: the message, or why there is none; and its subscriber.</summary>
+    private sealed record Composed(MimeMessage? Message, DeliveryOutcome? Problem, Subscriber? Subscriber);
+
+    private sealed class Prepared(Delivery delivery, Recipient recipient, IReadOnlyList<long> following)
+    {
+        public Delivery Delivery { get; } = delivery;
+        public Recipient Recipient { get; } = recipient;
+        public IReadOnlyList<long> Following { get; } = following;
+        public Task<Composed>? Composing;
+    }
 
     private bool UsesRelay => !string.IsNullOrWhiteSpace(options.Value.Smtp.Host);
 
@@ -60,7 +75,13 @@ public sealed class EmailChannel(
     /// </summary>
     public async Task BeginBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
     {
-        foreach (var (id, recipient) in await ReadAsync(batch, cancellationToken)) prepared[id] = recipient;
+        var recipients = await ReadAsync(batch, cancellationToken);
+        // Lanes take the batch in its order; each send starts composing the next few, so one lane's next message is
+        // made on the other core while its relay answers (composing is a third of a message's time, and pure: a
+        // message made and never sent changes nothing).
+        var ahead = lanes.Length + 1;
+        for (var i = 0; i < batch.Count; i++)
+            prepared[batch[i].Id] = new Prepared(batch[i], recipients[batch[i].Id], batch.Skip(i + 1).Take(ahead).Select(d => d.Id).ToList());
     }
 
     private async Task<IReadOnlyDictionary<long, Recipient>> ReadAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
@@ -80,7 +101,16 @@ public sealed class EmailChannel(
 
     public async Task<DeliveryOutcome> SendAsync(Delivery delivery, DeliveryAttempt attempt, CancellationToken cancellationToken)
     {
-        var (message, problem, subscriber) = await ComposeAsync(delivery, cancellationToken);
+        Composed composed;
+        if (prepared.TryRemove(delivery.Id, out var ready))
+        {
+            foreach (var next in ready.Following)
+                if (prepared.TryGetValue(next, out var following)) _ = Start(following);
+            composed = await Start(ready, inline: true);
+        }
+        // Read with its batch; a delivery sent on its own (or left out of the batch's reads) reads its rows here.
+        else composed = await ComposeAsync(delivery, (await ReadAsync([delivery], cancellationToken))[delivery.Id]);
+        var (message, problem, subscriber) = composed;
         if (message is null) return problem!;
         if (!UsesRelay) return await pickup.WriteAsync(delivery.Id, message, cancellationToken);
         if (!await attempt.HandOverAsync(message.MessageId))
@@ -105,15 +135,21 @@ public sealed class EmailChannel(
         }
     }
 
-    private async Task<(MimeMessage? Message, DeliveryOutcome? Problem, Subscriber? Subscriber)> ComposeAsync(Delivery delivery, CancellationToken cancellationToken)
+    /// <summary>The delivery's message, composing it if no send has started it yet: here, or with <paramref name="inline"/> false on the thread pool.</summary>
+    private Task<Composed> Start(Prepared delivery, bool inline = false)
     {
-        // Read with its batch; a delivery sent on its own (or left out of the batch's reads) reads its rows here.
-        if (!prepared.TryRemove(delivery.Id, out var recipient)) recipient = (await ReadAsync([delivery], cancellationToken))[delivery.Id];
+        if (Volatile.Read(ref delivery.Composing) is { } started) return started;
+        var composing = inline ? ComposeAsync(delivery.Delivery, delivery.Recipient) : Task.Run(() => ComposeAsync(delivery.Delivery, delivery.Recipient));
+        return Interlocked.CompareExchange(ref delivery.Composing, composing, null) ?? composing;
+    }
+
+    private async Task<Composed> ComposeAsync(Delivery delivery, Recipient recipient)
+    {
         var subscriber = recipient.Subscriber;
-        if (subscriber is null) return (null, new DeliveryOutcome.Permanent($"email: subscriber {delivery.Recipient.Id} no longer exists"), null);
+        if (subscriber is null) return new(null, new DeliveryOutcome.Permanent($"email: subscriber {delivery.Recipient.Id} no longer exists"), null);
         // Checked at every send, not only when planning: an address may be listed between planning and sending.
         if (recipient.Suppressed is { } suppressed)
-            return (null, new DeliveryOutcome.Permanent($"email: {suppressed}; not sent"), subscriber);
+            return new(null, new DeliveryOutcome.Permanent($"email: {suppressed}; not sent"), subscriber);
         // Random per delivery and kept on its row: the same on every attempt, never the same for two messages.
         var key = $"syndicator-{delivery.Key}";
         if (delivery.Subject.Kind == SubjectKind.Confirmation)
@@ -121,16 +157,16 @@ public sealed class EmailChannel(
             // A confirmed reader signed up again (by themselves or a stranger) is told they already get the digest:
             // the form queues the same e-mail for every address, so its answer reveals nothing.
             return subscriber.State is SubscriberState.Pending or SubscriberState.Confirmed
-                ? (composer.Confirmation(subscriber, key), null, subscriber)
-                : (null, new DeliveryOutcome.Permanent($"email: {subscriber.Email} is {subscriber.State.ToString().ToLowerInvariant()}; no confirmation needed"), subscriber);
+                ? new Composed(composer.Confirmation(subscriber, key), null, subscriber)
+                : new Composed(null, new DeliveryOutcome.Permanent($"email: {subscriber.Email} is {subscriber.State.ToString().ToLowerInvariant()}; no confirmation needed"), subscriber);
         }
         if (subscriber.State != SubscriberState.Confirmed)
-            return (null, new DeliveryOutcome.Permanent($"email: {subscriber.Email} is {subscriber.State.ToString().ToLowerInvariant()}; the digest was not sent"), subscriber);
+            return new(null, new DeliveryOutcome.Permanent($"email: {subscriber.Email} is {subscriber.State.ToString().ToLowerInvariant()}; the digest was not sent"), subscriber);
 
         var ids = recipient.ArticleIds ?? [];
         var content = await contentCache.GetOrAdd(string.Join('\n', ids), _ => ContentAsync(ids));
-        if (content is null) return (null, new DeliveryOutcome.Permanent($"email: the articles of digest {delivery.Subject.Id} are no longer in the store"), subscriber);
-        return (composer.Digest(subscriber, content, key), null, subscriber);
+        if (content is null) return new(null, new DeliveryOutcome.Permanent($"email: the articles of digest {delivery.Subject.Id} are no longer in the store"), subscriber);
+        return new(composer.Digest(subscriber, content, key), null, subscriber);
     }
 
     private async Task<DigestContent?> ContentAsync(IReadOnlyList<string> ids)

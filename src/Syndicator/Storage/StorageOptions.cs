@@ -29,8 +29,10 @@ public sealed class StorageOptions
     public bool Clustered { get; set; }
 
     /// <summary>
-    /// SQLite: flush every commit to disk (synchronous=FULL) instead of at checkpoints, so that not even a power cut
-    /// can lose an e-mail's hand-over mark and send it again; costs an fsync per commit.
+    /// Flush every commit to disk before it returns (SQLite: synchronous=FULL; PostgreSQL: the server's own
+    /// synchronous_commit, on by default), so that not even a power cut or a crash of the database server can lose an
+    /// e-mail's hand-over mark and send it again; costs a flush per commit. Off: SQLite flushes at checkpoints and
+    /// PostgreSQL sessions run with synchronous_commit=off; a crash of the service itself loses nothing either way.
     /// </summary>
-    public bool SqliteSyncEveryCommit { get; set; }
+    public bool SyncEveryCommit { get; set; }
 }
