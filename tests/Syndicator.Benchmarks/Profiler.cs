@@ -110,9 +110,9 @@ public static class Profiler
                     archive.DocumentsMeasured++;
                 }
 
-                // What BuildAsync does after each scope: ClearAsync opens its own connection and deletes the mark (none here).
+                // What BuildAsync does after clean scopes: ClearCleanAsync opens its own connection and deletes the marks (none here).
                 t = Stopwatch.GetTimestamp();
-                await feeds.ClearAsync(new DirtyFeed { Scope = "benchmark:none", Since = FeedStore.Beginning }, ct);
+                await feeds.ClearCleanAsync([(new DirtyFeed { Scope = "benchmark:none", Since = FeedStore.Beginning }, null)], ct);
                 row.Op("clear mark (new connection)").Add(Since(t));
             }
         }

@@ -23,7 +23,7 @@ public static class Report
 
         var summary = new List<string[]>
         {
-            new[] { "store", "baseline ms", "full build ms", "documents / files written", "full/baseline", "scopes/s", "files/s", "incremental ms (min / median)", "incr / baseline-per-scope", "peak MB (full build)" },
+            new[] { "store", "baseline ms", "full build ms", "documents / files written", "full/baseline", "scopes/s", "files/s", "incremental ms (min / median; median CPU ms)", "incr / baseline-per-scope", "peak MB (full build)" },
         };
         foreach (var r in reports)
         {
@@ -40,7 +40,7 @@ public static class Report
                 b is null || f is null ? "-" : (f.Ms / b.RenderMs).ToString("0.0x", Inv),
                 f is null ? "-" : (f.ScopesDone / (f.Ms / 1000)).ToString("N1", Inv),
                 f is null ? "-" : (f.Written / (f.Ms / 1000)).ToString("N0", Inv),
-                inc.Count == 0 ? "-" : $"{inc.Min():N1} / {Median(inc):N1}",
+                inc.Count == 0 ? "-" : $"{inc.Min():N1} / {Median(inc):N1}; {Median(r.Incremental!.Runs.Select(x => x.BuildCpuMs).ToList()):N1}",
                 inc.Count == 0 || perScope is null ? "-" : $"{Median(inc) / perScope.Value:N1}x (median / {perScope.Value:N1} ms)",
                 f is null ? "-" : Mb(f.PeakBytes),
             ]);
@@ -107,10 +107,10 @@ public static class Report
                 if (i.LeftoverDirty > 0 || i.SitePlaceholder)
                     sb.AppendLine($"Before the incremental builds: {i.LeftoverDirty:N0} leftover dirty marks cleared{(i.SitePlaceholder ? "; a placeholder site/rss.xml written (the full build never reached the site scope)" : "")}.").AppendLine();
                 if (i.Error is not null) sb.AppendLine($"Incremental: {i.Error}.").AppendLine();
-                var rows = new List<string[]> { new[] { "incremental run", "import ms (untimed for the target)", "build ms", "scopes", "written", "unchanged" } };
+                var rows = new List<string[]> { new[] { "incremental run", "import ms (untimed for the target)", "build ms", "build CPU ms", "scopes", "written", "unchanged" } };
                 var n = 0;
                 foreach (var run in i.Runs)
-                    rows.Add([(++n).ToString(Inv), N1(run.ImportMs), N1(run.BuildMs), run.Scopes.ToString(Inv), run.Written.ToString(Inv), run.Unchanged.ToString(Inv)]);
+                    rows.Add([(++n).ToString(Inv), N1(run.ImportMs), N1(run.BuildMs), N1(run.BuildCpuMs), run.Scopes.ToString(Inv), run.Written.ToString(Inv), run.Unchanged.ToString(Inv)]);
                 Table(sb, rows);
                 if (i.Runs.Count > 0) sb.AppendLine().AppendLine("Run 1 wrote: " + string.Join(", ", i.Runs[0].WrittenSample));
                 if (i.Breakdown.Count > 0)

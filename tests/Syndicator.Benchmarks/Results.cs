@@ -14,7 +14,8 @@ public sealed record WhatIfResult(
     double Ms, int Scopes, int ScopesDone, int Documents, int Files, long Bytes, ulong Digest, bool TimedOut,
     double QueryMs, double RenderMs, double WriteMs, long PeakBytes);
 
-public sealed record IncrementalRun(double ImportMs, double BuildMs, int Scopes, int Written, int Unchanged, IReadOnlyList<string> WrittenSample);
+/// <param name="BuildCpuMs">The CPU time the process spent during the build (all threads): other load on a shared machine moves it less than the wall time.</param>
+public sealed record IncrementalRun(double ImportMs, double BuildMs, double BuildCpuMs, int Scopes, int Written, int Unchanged, IReadOnlyList<string> WrittenSample);
 
 public sealed record IncrementalResult(
     IReadOnlyList<IncrementalRun> Runs, int LeftoverDirty, bool SitePlaceholder, string? Error, long PeakBytes, Dictionary<string, Stat> Breakdown);

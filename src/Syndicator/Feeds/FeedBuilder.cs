@@ -75,13 +75,15 @@ public sealed class FeedBuilder(
         }
         if (dirty.Count == 0) return new FeedBuildReport(0, [], 0, System.Diagnostics.Stopwatch.GetElapsedTime(started), []);
 
-        // Many scopes: every author and tag (with its folder) in one read instead of one read each.
-        if (scopes is null && dirty.Count > 8)
+        // Many scopes: every author and tag (with its folder) in one read instead of one read each; a scope not
+        // recorded yet (a new tag) is resolved on its own.
+        var known = scopes;
+        if (known is null && dirty.Count > 8)
         {
             await using var connection = await store.OpenAsync(cancellationToken);
-            scopes = await store.ScopesAsync(connection, cancellationToken);
+            known = await store.RecordedScopesAsync(connection, cancellationToken);
         }
-        var known = scopes?.ToDictionary(s => s.Scope.Id, s => s.Scope, StringComparer.Ordinal);
+        var resolved = known?.ToDictionary(s => s.Scope.Id, s => s.Scope, StringComparer.Ordinal);
 
         var build = new Build(output, exportTo is null, new EntryCache(EntryCacheBytes));
         await using var lanes = new Lanes(store);
@@ -90,14 +92,14 @@ public sealed class FeedBuilder(
         {
             FeedScope? scope;
             var lane = await lanes.RentAsync(cancellationToken);
-            try { scope = known?.GetValueOrDefault(mark.Scope) ?? await store.ResolveAsync(lane.Connection, mark.Scope, cancellationToken); }
+            try { scope = resolved?.GetValueOrDefault(mark.Scope) ?? await store.ResolveAsync(lane.Connection, mark.Scope, cancellationToken); }
             finally { lanes.Return(lane); }
-            var failure = scope is null ? null : await BuildScopeAsync(lanes, build, scope, mark.Since, parallel, cancellationToken);
+            var (failure, read) = scope is null ? (null, null) : await BuildScopeAsync(lanes, build, scope, mark.Since, parallel, cancellationToken);
             if (exportTo is null)
             {
                 // A failed scope keeps its mark, so the next build tries it again and the failure is counted once per build.
-                if (failure is null) await build.CleanAsync(store, mark, cancellationToken);
-                else await store.RecordFailedBuildAsync(failure, time.GetUtcNow(), cancellationToken);
+                if (failure is null) await build.CleanAsync(store, (mark, read), cancellationToken);
+                else await store.RecordFailedBuildAsync(failure, read, time.GetUtcNow(), cancellationToken);
             }
             if (failure is not null) build.Failures.Enqueue(failure);
             lock (build) progress?.Report((++done, dirty.Count));
@@ -113,9 +115,11 @@ public sealed class FeedBuilder(
             async (mark, token) => await BuildOneAsync(mark, 1, token));
         await build.FlushCleanAsync(store, cancellationToken);
 
+        // The index lists every scope with its count: an export counted them at its start; a live build reads the
+        // counts its own and earlier builds recorded (every scope whose count a change moved was dirty, and is built).
         var written = build.Written.ToList();
         await using (var connection = await store.OpenAsync(cancellationToken))
-            await WriteDirectoryAsync(output, scopes ?? await store.ScopesAsync(connection, cancellationToken), written, cancellationToken);
+            await WriteDirectoryAsync(output, scopes ?? await store.RecordedScopesAsync(connection, cancellationToken), written, cancellationToken);
 
         var report = new FeedBuildReport(dirty.Count, written, build.Unchanged, System.Diagnostics.Stopwatch.GetElapsedTime(started), build.Failures.ToList());
         logger.Log(report.Failures.Count == 0 ? LogLevel.Information : LogLevel.Warning, "Feeds: {Report}", report.ToString());
@@ -158,12 +162,12 @@ public sealed class FeedBuilder(
         public int Unchanged => unchanged;
         public void CountUnchanged() => Interlocked.Increment(ref unchanged);
 
-        private readonly List<DirtyFeed> clean = [];
+        private readonly List<(DirtyFeed, ScopeRecord?)> clean = [];
 
         /// <summary>Clean scopes lose their marks and failure records in batches: one transaction per hundred scopes, not two per scope.</summary>
-        public async Task CleanAsync(FeedStore store, DirtyFeed mark, CancellationToken cancellationToken)
+        public async Task CleanAsync(FeedStore store, (DirtyFeed Mark, ScopeRecord? Read) mark, CancellationToken cancellationToken)
         {
-            List<DirtyFeed>? batch = null;
+            List<(DirtyFeed, ScopeRecord?)>? batch = null;
             lock (clean)
             {
                 clean.Add(mark);
@@ -174,7 +178,7 @@ public sealed class FeedBuilder(
 
         public async Task FlushCleanAsync(FeedStore store, CancellationToken cancellationToken)
         {
-            List<DirtyFeed> batch;
+            List<(DirtyFeed, ScopeRecord?)> batch;
             lock (clean) { batch = [.. clean]; clean.Clear(); }
             if (batch.Count > 0) await store.ClearCleanAsync(batch, cancellationToken);
         }
@@ -203,28 +207,48 @@ public sealed class FeedBuilder(
 
     /// <summary>
     /// One scope: the current feed, plus every complete archive page from the one holding <paramref name="since"/> on.
-    /// The scope's article ids come in one ordered query; bodies are read only for articles no other scope rendered
-    /// yet, a few documents at a time, so a scope of any size is never held in memory whole.
+    /// The scope's articles come in one ordered query from the recorded start of the archive page before
+    /// <paramref name="since"/> (<see cref="FeedStore.TailAsync"/>), so nothing before it is read or counted; bodies are
+    /// read only for articles no other scope rendered yet, a few documents at a time, so a scope of any size is never
+    /// held in memory whole.
     /// </summary>
-    private async Task<ScopeBuildFailure?> BuildScopeAsync(Lanes lanes, Build build, FeedScope scope, DateTimeOffset since, int parallel, CancellationToken cancellationToken)
+    /// <returns>The failure, if any, and what the build read of the scope, for the next build.</returns>
+    private async Task<(ScopeBuildFailure? Failure, ScopeRecord Read)> BuildScopeAsync(Lanes lanes, Build build, FeedScope scope, DateTimeOffset since, int parallel, CancellationToken cancellationToken)
     {
         // Archive pages before the one holding the earliest change stay as they are; the current feed is always rewritten.
-        var (from, firstPage) = (0, 1);
-        IReadOnlyList<string> ids;
+        ScopeTail tail;
+        int count, complete, firstPage, from;
         var lane = await lanes.RentAsync(cancellationToken);
         try
         {
-            if (since > FeedStore.Beginning)
+            tail = await store.TailAsync(lane.Connection, scope, since, PageSize, cancellationToken);
+            while (true)
             {
-                var total = await store.CountAsync(lane.Connection, scope, cancellationToken);
-                firstPage = await store.CountBeforeAsync(lane.Connection, scope, since, cancellationToken) / PageSize + 1;
-                from = Math.Min((firstPage - 1) * PageSize, Math.Max(0, total - PageSize));
+                count = tail.Count;
+                complete = count / PageSize;
+                var before = tail.From + tail.Articles.Count(a => a.PublishedAt < since);
+                firstPage = before / PageSize + 1;
+                // The last archive page is the one without a next-archive link, so when pages complete the page before
+                // them gains it, and when articles leave the new last page loses it: both are rewritten, and pages past
+                // the new last one are deleted, so the folder holds what a build from scratch writes.
+                if (firstPage > 1 && firstPage <= complete && !build.Output.Exists(links.RelativePath(scope, firstPage, FeedPaths.Rss))) firstPage--;
+                if (build.Output.Exists(links.RelativePath(scope, complete + 1, FeedPaths.Rss)))
+                {
+                    for (var gone = complete + 1; build.Output.DeleteFolder(Path.GetDirectoryName(links.RelativePath(scope, gone, FeedPaths.Rss))!); gone++) { }
+                    if (complete > 0) firstPage = Math.Min(firstPage, complete);
+                }
+                from = Math.Min((firstPage - 1) * PageSize, Math.Max(0, count - PageSize));
+                if (from >= tail.From) break;
+                // So many articles left since the recorded page start that the current feed begins before it.
+                tail = await store.TailAsync(lane.Connection, scope, FeedStore.Beginning, PageSize, cancellationToken);
             }
-            ids = await store.IdsAsync(lane.Connection, scope, from, cancellationToken);
         }
         finally { lanes.Return(lane); }
-        var count = from + ids.Count;
-        var complete = count / PageSize;
+        var ids = tail.Articles.Skip(from - tail.From).Select(a => a.Id).ToList();
+        // The first article of each complete page the tail holds, for the next build of the scope.
+        var recordedFrom = tail.From / PageSize + 1;
+        var read = new ScopeRecord(scope, count, complete, recordedFrom,
+            Enumerable.Range(recordedFrom, Math.Max(0, complete - recordedFrom + 1)).Select(page => tail.Articles[(page - 1) * PageSize - tail.From]).ToList());
 
         // The current feed (newest first), then the archive pages from the first one that changed.
         var documents = new List<(int? Page, int From, int To)> { (null, Math.Max(0, count - PageSize), count) };
@@ -260,9 +284,9 @@ public sealed class FeedBuilder(
                 }
                 finally { lanes.Return(lane); }
             });
-        if (leftOut.IsEmpty && documentError is null) return null;
+        if (leftOut.IsEmpty && documentError is null) return (null, read);
         lane = await lanes.RentAsync(cancellationToken);
-        try { return await DescribeAsync(lane.Connection, scope, leftOut.Values.OrderBy(l => l.Slug, StringComparer.Ordinal).ToList(), documentError, cancellationToken); }
+        try { return (await DescribeAsync(lane.Connection, scope, leftOut.Values.OrderBy(l => l.Slug, StringComparer.Ordinal).ToList(), documentError, cancellationToken), read); }
         finally { lanes.Return(lane); }
     }
 

@@ -28,6 +28,18 @@ public sealed class FeedOutput(string root)
         return true;
     }
 
+    public bool Exists(string relativePath) => File.Exists(Path.Combine(Root, relativePath));
+
+    /// <summary>Deletes a folder of documents that are no longer part of the feeds (an archive page past the scope's last).</summary>
+    /// <returns>False when there was no such folder.</returns>
+    public bool DeleteFolder(string relativePath)
+    {
+        var path = Path.Combine(Root, relativePath);
+        if (!Directory.Exists(path)) return false;
+        Directory.Delete(path, recursive: true);
+        return true;
+    }
+
     private static async Task<bool> SameContentAsync(string path, byte[] content, CancellationToken cancellationToken)
     {
         var info = new FileInfo(path);

@@ -10,7 +10,29 @@ public sealed record DirtyFeed
 {
     public string Scope { get; init; } = "";
     public DateTimeOffset Since { get; init; }
+
+    /// <summary>Counts the changes to the mark: a build clears it only if it is still the version the build read.</summary>
+    public long Version { get; init; }
 }
+
+/// <summary>An article's place in a scope's order: (published_at, id).</summary>
+public readonly record struct ScopeArticle(string Id, DateTimeOffset PublishedAt);
+
+/// <summary>
+/// The scope's articles in publication order from position <see cref="From"/> (the start of an archive page, or 0)
+/// to the newest: what an incremental build reads instead of counting the whole scope.
+/// </summary>
+public sealed record ScopeTail(int From, IReadOnlyList<ScopeArticle> Articles)
+{
+    public int Count => From + Articles.Count;
+}
+
+/// <summary>
+/// What a build read of a scope, recorded with its mark: the articles it holds (for <c>index.html</c> and the OPML
+/// list) and the first article of each complete archive page from <paramref name="FirstPage"/> on (for the next
+/// build's <see cref="FeedStore.TailAsync"/>).
+/// </summary>
+public sealed record ScopeRecord(FeedScope Scope, int Articles, int CompletePages, int FirstPage, IReadOnlyList<ScopeArticle> PageStarts);
 
 /// <summary>How a scope's build failed: some articles were left out of documents that were written, or a document was not written at all.</summary>
 public enum ScopeFailureKind
@@ -58,11 +80,44 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         connection.ExecuteScalarAsync<int>(new CommandDefinition(
             $"SELECT COUNT(*) FROM articles a {Where(scope)} AND a.published_at < @since", new { key = scope.Key, since }, cancellationToken: cancellationToken));
 
-    /// <summary>The ids of the scope's articles in publication order (oldest first), from position <paramref name="from"/> to the newest.</summary>
-    public async Task<IReadOnlyList<string>> IdsAsync(DbConnection connection, FeedScope scope, int from, CancellationToken cancellationToken) =>
-        (await connection.QueryAsync<string>(new CommandDefinition(
-            $"SELECT a.id FROM articles a {Where(scope)} ORDER BY a.published_at, a.id LIMIT @limit OFFSET @from",
-            new { key = scope.Key, from, limit = int.MaxValue }, cancellationToken: cancellationToken))).AsList();
+    /// <summary>
+    /// The scope's articles from the start of the archive page before the last one that begins before
+    /// <paramref name="since"/> (as the scope's latest build recorded it) to the newest, or all of them when no such page is recorded. Every change
+    /// since that build lies at or after <paramref name="since"/>, so the recorded page still starts at that article,
+    /// and nothing before it needs reading or counting.
+    /// </summary>
+    public async Task<ScopeTail> TailAsync(DbConnection connection, FeedScope scope, DateTimeOffset since, int pageSize, CancellationToken cancellationToken)
+    {
+        if (since > Beginning)
+        {
+            // One page earlier than needed: when a page completes, the builder rewrites the one before it too.
+            var start = (await connection.QueryAsync<PageStartRow>(new CommandDefinition("""
+                SELECT page AS Page, published_at AS PublishedAt, article_id AS ArticleId FROM feed_archive_pages
+                WHERE scope = @scope AND published_at < @since ORDER BY page DESC LIMIT 2
+                """, new { scope = scope.Id, since }, cancellationToken: cancellationToken))).LastOrDefault();
+            if (start is not null)
+            {
+                var tail = await ArticlesFromAsync(connection, scope, start.PublishedAt, cancellationToken);
+                // Articles published at the same instant as the page's first one but ordered before it belong to the page before.
+                var at = tail.FindIndex(a => a.Id == start.ArticleId);
+                if (at >= 0) return new ScopeTail((start.Page - 1) * pageSize, tail[at..]);
+                // The recorded start is gone, which no change can do without an earlier mark: read the whole scope.
+            }
+        }
+        return new ScopeTail(0, await ArticlesFromAsync(connection, scope, null, cancellationToken));
+    }
+
+    private async Task<List<ScopeArticle>> ArticlesFromAsync(DbConnection connection, FeedScope scope, DateTimeOffset? from, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<(string Id, DateTimeOffset PublishedAt)>(new CommandDefinition(
+            $"SELECT a.id, a.published_at FROM articles a {Where(scope)}{(from is null ? "" : " AND a.published_at >= @from")} ORDER BY a.published_at, a.id",
+            new { key = scope.Key, from }, cancellationToken: cancellationToken))).Select(r => new ScopeArticle(r.Id, r.PublishedAt)).ToList();
+
+    private sealed class PageStartRow
+    {
+        public int Page { get; init; }
+        public DateTimeOffset PublishedAt { get; init; }
+        public string ArticleId { get; init; } = "";
+    }
 
     /// <summary>These articles (with tags), in no particular order; rows that no longer read as articles go to <paramref name="unreadable"/>.</summary>
     public Task<IReadOnlyList<Article>> ByIdsAsync(DbConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken,
@@ -94,6 +149,27 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         scopes.AddRange(authors.Select(a => (new FeedScope(FeedKind.Author, a.Id, authorFolders[a.Id], a.Name), a.Count)));
         var tags = (await connection.QueryAsync<(string Tag, int Count)>(new CommandDefinition(
             "SELECT t.tag, COUNT(*) FROM article_tags t JOIN articles a ON a.id = t.article_id WHERE a.unpublished_at IS NULL GROUP BY t.tag ORDER BY t.tag", cancellationToken: cancellationToken))).ToList();
+        var tagFolders = await FoldersAsync(connection, FeedKind.Tag, tags.Select(t => (t.Tag, t.Tag)).ToList(), cancellationToken);
+        scopes.AddRange(tags.Select(t => (new FeedScope(FeedKind.Tag, t.Tag, tagFolders[t.Tag], t.Tag), t.Count)));
+        return scopes;
+    }
+
+    /// <summary>
+    /// <see cref="ScopesAsync"/> as the builds recorded them (<c>feed_scope_counts</c>), without counting: right for
+    /// every scope once the dirty ones are built, as every change marks the scopes whose counts it moves.
+    /// </summary>
+    public async Task<IReadOnlyList<(FeedScope Scope, int Count)>> RecordedScopesAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var site = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+            "SELECT articles FROM feed_scope_counts WHERE kind = 'site' AND scope_key = ''", cancellationToken: cancellationToken));
+        var scopes = new List<(FeedScope, int)> { (FeedScope.Site, site ?? 0) };
+        var authors = (await connection.QueryAsync<(string Id, string Name, int Count)>(new CommandDefinition(
+            "SELECT au.id, au.name, c.articles FROM feed_scope_counts c JOIN authors au ON au.id = c.scope_key WHERE c.kind = 'author' AND c.articles > 0 ORDER BY au.name, au.id",
+            cancellationToken: cancellationToken))).ToList();
+        var authorFolders = await FoldersAsync(connection, FeedKind.Author, authors.Select(a => (a.Id, a.Name)).ToList(), cancellationToken);
+        scopes.AddRange(authors.Select(a => (new FeedScope(FeedKind.Author, a.Id, authorFolders[a.Id], a.Name), a.Count)));
+        var tags = (await connection.QueryAsync<(string Tag, int Count)>(new CommandDefinition(
+            "SELECT scope_key, articles FROM feed_scope_counts WHERE kind = 'tag' AND articles > 0 ORDER BY scope_key", cancellationToken: cancellationToken))).ToList();
         var tagFolders = await FoldersAsync(connection, FeedKind.Tag, tags.Select(t => (t.Tag, t.Tag)).ToList(), cancellationToken);
         scopes.AddRange(tags.Select(t => (new FeedScope(FeedKind.Tag, t.Tag, tagFolders[t.Tag], t.Tag), t.Count)));
         return scopes;
@@ -131,7 +207,17 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     private static async Task<IReadOnlyDictionary<string, Slug>> FoldersAsync(
         DbConnection connection, FeedKind kind, IReadOnlyList<(string Key, string Name)> scopes, CancellationToken cancellationToken)
     {
-        var kindName = kind == FeedKind.Author ? "author" : "tag";
+        var kindName = KindName(kind);
+        if (scopes.Count is > 0 and <= 8)
+        {
+            // An incremental build resolves a few scopes: their own rows, not every folder of the kind.
+            var parameters = new DynamicParameters(new { kindName });
+            var own = (await connection.QueryAsync<(string Key, string Folder)>(new CommandDefinition(
+                    $"SELECT scope_key, folder FROM feed_folders WHERE kind = @kindName AND scope_key IN {SqlList.In(parameters, "key", scopes.Select(s => s.Key).Distinct().ToList())}",
+                    parameters, cancellationToken: cancellationToken)))
+                .ToDictionary(r => r.Key, r => r.Folder, StringComparer.Ordinal);
+            if (scopes.All(s => own.ContainsKey(s.Key))) return scopes.DistinctBy(s => s.Key).ToDictionary(s => s.Key, s => Slug.FromStore(own[s.Key]), StringComparer.Ordinal);
+        }
         for (var attempt = 1; ; attempt++)
         {
             var stored = (await connection.QueryAsync<(string Key, string Folder)>(new CommandDefinition(
@@ -165,34 +251,67 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         return (await connection.QueryAsync<DirtyFeed>(new CommandDefinition(
-            "SELECT scope AS Scope, since AS Since FROM feed_dirty ORDER BY scope", cancellationToken: cancellationToken))).ToList();
+            "SELECT scope AS Scope, since AS Since, version AS Version FROM feed_dirty ORDER BY scope", cancellationToken: cancellationToken))).ToList();
     }
 
-    /// <summary>Clears the mark unless a change arrived meanwhile (then <c>since</c> differs and the next build takes it).</summary>
-    public async Task ClearAsync(DirtyFeed dirty, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM feed_dirty WHERE scope = @Scope AND since = @Since", dirty, cancellationToken: cancellationToken));
-    }
-
-    /// <summary>Scopes that built cleanly: each mark cleared unless a change arrived meanwhile, each failure record ended, in one transaction.</summary>
-    public async Task ClearCleanAsync(IReadOnlyList<DirtyFeed> clean, CancellationToken cancellationToken)
+    /// <summary>
+    /// Scopes that built cleanly, in one transaction: what the build read of each recorded, each mark cleared unless a
+    /// change arrived meanwhile (then its version moved and the next build takes it), each failure record ended.
+    /// </summary>
+    public async Task ClearCleanAsync(IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM feed_dirty WHERE scope = @Scope AND since = @Since", clean, transaction, cancellationToken: cancellationToken));
-        var scopes = clean.Select(c => new { scope = c.Scope }).ToList();
+            "DELETE FROM feed_dirty WHERE scope = @Scope AND version = @Version", clean.Select(c => c.Mark), transaction, cancellationToken: cancellationToken));
+        var scopes = clean.Select(c => new { scope = c.Mark.Scope }).ToList();
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_items_left_out WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_build_failures WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
+        foreach (var (_, read) in clean)
+            if (read is not null) await RecordAsync(connection, transaction, read, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
+
+    /// <summary>The scope's count and archive page starts as this build read them (<see cref="ScopeRecord"/>).</summary>
+    private static async Task RecordAsync(DbConnection connection, DbTransaction transaction, ScopeRecord read, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO feed_scope_counts (kind, scope_key, articles) VALUES (@kind, @key, @articles)
+            ON CONFLICT (kind, scope_key) DO UPDATE SET articles = excluded.articles
+            """, new { kind = KindName(read.Scope.Kind), key = read.Scope.Key, articles = read.Articles }, transaction, cancellationToken: cancellationToken));
+        var scope = read.Scope.Id;
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM feed_archive_pages WHERE scope = @scope AND page > @complete", new { scope, complete = read.CompletePages }, transaction, cancellationToken: cancellationToken));
+        // A full build records thousands of pages for the site: 100 rows a statement, not a round trip each.
+        foreach (var chunk in read.PageStarts.Select((start, i) => (Page: read.FirstPage + i, start)).Chunk(100))
+        {
+            var parameters = new DynamicParameters(new { scope });
+            var rows = string.Join(", ", chunk.Select((row, i) =>
+            {
+                parameters.Add($"p{i}", row.Page);
+                parameters.Add($"t{i}", row.start.PublishedAt);
+                parameters.Add($"a{i}", row.start.Id);
+                return $"(@scope, @p{i}, @t{i}, @a{i})";
+            }));
+            await connection.ExecuteAsync(new CommandDefinition($"""
+                INSERT INTO feed_archive_pages (scope, page, published_at, article_id) VALUES {rows}
+                ON CONFLICT (scope, page) DO UPDATE SET published_at = excluded.published_at, article_id = excluded.article_id
+                """, parameters, transaction, cancellationToken: cancellationToken));
+        }
+    }
+
+    private static string KindName(FeedKind kind) => kind switch
+    {
+        FeedKind.Site => "site",
+        FeedKind.Author => "author",
+        _ => "tag",
+    };
 
     public static Task MarkAsync(DbConnection connection, DbTransaction? transaction, IEnumerable<string> scopes, DateTimeOffset since, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO feed_dirty (scope, since) VALUES (@scope, @since)
-            ON CONFLICT (scope) DO UPDATE SET since = CASE WHEN excluded.since < feed_dirty.since THEN excluded.since ELSE feed_dirty.since END
+            ON CONFLICT (scope) DO UPDATE SET since = CASE WHEN excluded.since < feed_dirty.since THEN excluded.since ELSE feed_dirty.since END,
+                version = feed_dirty.version + 1
             """, scopes.Distinct().Select(scope => new { scope, since }), transaction, cancellationToken: cancellationToken));
 
     /// <summary>The file each article was imported from (<c>articles.source_name</c>), for the warning that leaves it out.</summary>
@@ -205,8 +324,8 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         return rows.ToDictionary(r => r.Id, r => r.SourceName);
     }
 
-    /// <summary>Counts one more failed build of the scope and replaces the list of what it left out.</summary>
-    public async Task RecordFailedBuildAsync(ScopeBuildFailure failure, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Counts one more failed build of the scope, replaces the list of what it left out, and records what the build read of it.</summary>
+    public async Task RecordFailedBuildAsync(ScopeBuildFailure failure, ScopeRecord? read, DateTimeOffset now, CancellationToken cancellationToken)
     {
         now = now.ToStoredPrecision();
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -223,6 +342,7 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             INSERT INTO feed_items_left_out (scope, article_id, slug, source_name, reason, left_out_at)
             VALUES (@scope, @ArticleId, @Slug, @SourceName, @Reason, @now)
             """, failure.LeftOut.Select(i => new { scope = failure.Scope, i.ArticleId, i.Slug, i.SourceName, i.Reason, now }), transaction, cancellationToken: cancellationToken));
+        if (read is not null) await RecordAsync(connection, transaction, read, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
