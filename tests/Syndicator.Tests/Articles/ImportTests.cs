@@ -57,7 +57,7 @@ public sealed class ImportTests
     {
         await using var app = await TestApp.CreateAsync(provider);
         var files = app.Get<ArticleFiles>();
-        var first = (await files.ImportPathsAsync([Repo.SampleArticle], null, Ct)).Files[0].Articles[0].Article;
+        var first = await app.Get<ArticleStore>().StoredAsync((await files.ImportPathsAsync([Repo.SampleArticle], null, Ct)).Files[0].Articles[0], Ct);
         var again = await files.ImportPathsAsync([Repo.SampleArticle], null, Ct);
 
         Assert.Equal(1, again.Unchanged);
@@ -74,7 +74,7 @@ public sealed class ImportTests
         await using var app = await TestApp.CreateAsync(provider);
         var files = app.Get<ArticleFiles>();
         var path = app.Dir.File("edit/op-ed.txt", "Original title\n\nFirst body.\n\n*Jane Doe writes. She tweets at @janed.\n");
-        var original = (await files.ImportPathsAsync([path], null, Ct)).Files[0].Articles[0].Article;
+        var original = await app.Get<ArticleStore>().StoredAsync((await files.ImportPathsAsync([path], null, Ct)).Files[0].Articles[0], Ct);
 
         await Task.Delay(20, Ct);
         File.WriteAllText(path, "Edited title\n\nSecond body.\n\n*Jane Doe writes. She tweets at @janed.\n");
