@@ -110,7 +110,7 @@ public sealed partial class ArticleImporter(
     /// </summary>
     public async Task<IReadOnlyList<ImportedArticle>> ImportDraftsAsync(IReadOnlyList<ArticleDraft> drafts, CancellationToken cancellationToken)
     {
-        var (articles, rejection) = (await StoreAsync([("drafts", drafts.Select(Clean).ToList())], cancellationToken))[0];
+        var (articles, rejection) = (await StoreAsync([(drafts.FirstOrDefault()?.SourceName ?? "", drafts.Select(Clean).ToList())], cancellationToken))[0];
         return articles ?? throw rejection!;
     }
 
