@@ -189,17 +189,11 @@ public sealed class ArticleStore(Database database)
             "INSERT INTO article_tags (article_id, tag) VALUES (@id, @tag)",
             article.Tags.Select(tag => new { id = article.Id, tag }), transaction, cancellationToken: cancellationToken));
 
-    private async Task<Article?> FindAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken) =>
-        (await FindRowAsync(connection, transaction, where, value, cancellationToken))?.Article;
-
-    /// <param name="forReplacement">The row is read only to be replaced by a new import: one that no longer reads as an article (see <see cref="ArticleRow.ToArticle"/>) still gives its identity.</param>
-    private static async Task<(Article Article, string? SourceName)?> FindRowAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken,
-        bool forReplacement = false)
+    private static async Task<Article?> FindAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken)
     {
-        var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(
-            SelectArticles + " WHERE " + where, new { value }, transaction, cancellationToken: cancellationToken));
-        var row = rows.FirstOrDefault();
-        return row is null ? null : ((await WithTagsAsync(connection, transaction, [row], cancellationToken, forReplacement: forReplacement))[0], row.SourceName);
+        var rows = (await connection.QueryAsync<ArticleRow>(new CommandDefinition(
+            SelectArticles + " WHERE " + where, new { value }, transaction, cancellationToken: cancellationToken))).Take(1).ToList();
+        return rows.Count == 0 ? null : (await WithTagsAsync(connection, transaction, rows, cancellationToken))[0];
     }
 
     /// <param name="unreadable">Where a row that cannot be read as an article goes, so the others are still returned; without it, such a row throws.</param>
