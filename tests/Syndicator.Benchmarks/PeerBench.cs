@@ -831,15 +831,54 @@ public static class PeerBench
                 await tx.CommitAsync();
             }
             var floor = files.Count / sw.Elapsed.TotalSeconds;
+            // Memory while importing: the managed heap that survives a full collection after each quarter of the files
+            // (what the import keeps per file shows as growth between quarters), and the working set every 100 ms.
+            var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+            var quarters = new Quarters(files.Count);
+            long peak = 0;
+            using var stop = new CancellationTokenSource();
+            var sampler = Task.Run(async () =>
+            {
+                using var process = Process.GetCurrentProcess();
+                while (!stop.IsCancellationRequested)
+                {
+                    process.Refresh();
+                    peak = Math.Max(peak, process.WorkingSet64);
+                    try { await Task.Delay(100, stop.Token); } catch (OperationCanceledException) { }
+                }
+            });
             sw.Restart();
-            var summary = await app.Get<ArticleFiles>().ImportPathsAsync([folder], null, CancellationToken.None);
-            var rate = summary.Created / sw.Elapsed.TotalSeconds;
-            Log($"{store}: floor {floor:N0} files/s; import {summary} at {rate:N0} articles/s");
+            var summary = await app.Get<ArticleFiles>().ImportPathsAsync([folder], quarters, CancellationToken.None);
+            var seconds = sw.Elapsed.TotalSeconds;
+            await stop.CancelAsync();
+            await sampler;
+            var rate = summary.Created / seconds;
+            double Mb(long b) => b / 1048576.0;
+            var heaps = string.Join(" / ", quarters.Heaps.Select(h => $"{Mb(h):N1}"));
+            Log($"{store}: floor {floor:N0} files/s; import {summary} at {rate:N0} articles/s; managed heap {Mb(heapBefore):N1} MB before, {heaps} MB after each quarter; peak working set {Mb(peak):N0} MB");
             var storeName = store == StorageProvider.Sqlite ? "SQLite" : "PostgreSQL";
-            return [new PeerRow("import", $"{storeName}, {files.Count:N0} plain-text files", "one row and one commit per file", floor, rate, "files/s", true,
-                store == StorageProvider.Sqlite ? "≥ 60 %" : "≥ 50 %")];
+            return
+            [
+                new PeerRow("import", $"{storeName}, {files.Count:N0} plain-text files", "one row and one commit per file", floor, rate, "files/s", true,
+                    store == StorageProvider.Sqlite ? "≥ 60 %" : "≥ 50 %"),
+                new PeerRow("import", $"{storeName}, managed heap after the last quarter of the files", "", null, Mb(quarters.Heaps[^1]), "MB", false, "flat in the number of files",
+                    $"{Mb(heapBefore):N1} MB before, {heaps} MB after each quarter; working set at most {Mb(peak):N0} MB"),
+            ];
         }
         finally { await drop(); }
+    }
+
+    /// <summary>Counts imported files; after each quarter of them, the managed heap that survives a full collection.</summary>
+    private sealed class Quarters(int files) : IProgress<string>
+    {
+        private int done;
+        public List<long> Heaps { get; } = [];
+
+        public void Report(string value)
+        {
+            done++;
+            if (done * 4L >= files * (Heaps.Count + 1L)) Heaps.Add(GC.GetTotalMemory(forceFullCollection: true));
+        }
     }
 
     // ---------------------------------------------------------------- feeds

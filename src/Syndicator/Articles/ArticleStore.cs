@@ -5,13 +5,6 @@ using Syndicator.Storage;
 
 namespace Syndicator.Articles;
 
-internal enum ArticleKey
-{
-    Id,
-    Slug,
-    SourceName,
-}
-
 /// <summary>Reads and writes authors and articles. Writes take the caller's transaction so an import is all or nothing.</summary>
 public sealed class ArticleStore(Database database)
 {
@@ -70,61 +63,95 @@ public sealed class ArticleStore(Database database)
         return await WithTagsAsync(connection, null, rows.ToList(), cancellationToken, unreadable);
     }
 
-    /// <summary>The article with this id or slug, or imported from a file of this name, with that file name.</summary>
-    internal async Task<(Article Article, string? SourceName)?> FindForImportAsync(
-        DbConnection connection, DbTransaction transaction, ArticleKey key, string value, CancellationToken cancellationToken) =>
-        await FindRowAsync(connection, transaction, key switch
-        {
-            ArticleKey.Id => "a.id = @value",
-            ArticleKey.Slug => "a.slug = @value",
-            _ => "a.source_name = @value",
-        }, value, cancellationToken, forReplacement: true);
+    /// <summary>
+    /// The articles an import batch may meet, each with the name of its source: those with one of these ids, slugs or
+    /// source names, in one statement. A row that no longer reads as an article (see <see cref="ArticleRow.ToArticle"/>)
+    /// still gives its identity, since it is read only to be replaced.
+    /// </summary>
+    internal async Task<IReadOnlyList<(Article Article, string? SourceName)>> FindForImportAsync(DbConnection connection, DbTransaction transaction,
+        IReadOnlyCollection<string> ids, IReadOnlyCollection<string> slugs, IReadOnlyCollection<string> sourceNames, CancellationToken cancellationToken)
+    {
+        var parameters = new DynamicParameters();
+        var dialect = database.Dialect;
+        // One IN over a union, so that each part is looked up in its own index.
+        var rows = (await connection.QueryAsync<ArticleRow>(new CommandDefinition($"""
+            {SelectArticles}
+            WHERE a.id IN (SELECT id FROM articles WHERE id IN {SqlList.InRows(parameters, "ids", ids, dialect)}
+                           UNION SELECT id FROM articles WHERE slug IN {SqlList.InRows(parameters, "slugs", slugs, dialect)}
+                           UNION SELECT id FROM articles WHERE source_name IN {SqlList.InRows(parameters, "sources", sourceNames, dialect)})
+            """, parameters, transaction, cancellationToken: cancellationToken))).ToList();
+        var articles = await WithTagsAsync(connection, transaction, rows, cancellationToken, forReplacement: true);
+        return articles.Select((article, i) => (article, rows[i].SourceName)).ToList();
+    }
 
     internal async Task<bool> SlugTakenAsync(DbConnection connection, DbTransaction transaction, string slug, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<int>(new CommandDefinition(
             "SELECT COUNT(*) FROM articles WHERE slug = @slug", new { slug }, transaction, cancellationToken: cancellationToken)) > 0;
 
-    /// <summary>Finds the author by name, or adds one. Handles the import names replace stored ones; handles it leaves out are kept.</summary>
-    internal async Task<Author> SaveAuthorAsync(
-        DbConnection connection, DbTransaction transaction, string name, string? bio, SocialHandles handles, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>The authors with these names, in one statement.</summary>
+    internal async Task<IReadOnlyList<Author>> AuthorsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<string> names, CancellationToken cancellationToken)
     {
-        var existing = await connection.QuerySingleOrDefaultAsync<AuthorRow>(new CommandDefinition(
-            "SELECT id AS Id, name AS Name, bio AS Bio, x_handle AS XHandle, mastodon_handle AS MastodonHandle, bluesky_handle AS BlueskyHandle FROM authors WHERE name = @name",
-            new { name }, transaction, cancellationToken: cancellationToken));
-        if (existing is null)
-        {
-            var author = new Author(Guid.CreateVersion7(now).ToString(), name, bio, handles);
-            await connection.ExecuteAsync(new CommandDefinition("""
-                INSERT INTO authors (id, name, bio, x_handle, mastodon_handle, bluesky_handle, created_at, updated_at)
-                VALUES (@Id, @Name, @Bio, @X, @Mastodon, @Bluesky, @now, @now)
-                """, new { author.Id, author.Name, author.Bio, handles.X, handles.Mastodon, handles.Bluesky, now }, transaction, cancellationToken: cancellationToken));
-            return author;
-        }
-
-        var stored = existing.ToAuthor();
-        var merged = stored with { Bio = bio ?? stored.Bio, Handles = handles.Or(stored.Handles) };
-        if (merged != stored)
-        {
-            await connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE authors SET bio = @Bio, x_handle = @X, mastodon_handle = @Mastodon, bluesky_handle = @Bluesky, updated_at = @now
-                WHERE id = @Id
-                """, new { merged.Id, merged.Bio, merged.Handles.X, merged.Handles.Mastodon, merged.Handles.Bluesky, now }, transaction, cancellationToken: cancellationToken));
-        }
-        return merged;
+        var parameters = new DynamicParameters();
+        var rows = await connection.QueryAsync<AuthorRow>(new CommandDefinition($"""
+            SELECT id AS Id, name AS Name, bio AS Bio, x_handle AS XHandle, mastodon_handle AS MastodonHandle, bluesky_handle AS BlueskyHandle
+            FROM authors WHERE name IN {SqlList.InRows(parameters, "names", names, database.Dialect)}
+            """, parameters, transaction, cancellationToken: cancellationToken));
+        return rows.Select(r => r.ToAuthor()).ToList();
     }
 
-    internal async Task InsertAsync(DbConnection connection, DbTransaction transaction, Article article, string sourceName, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>New authors, in one statement whose rows travel as one JSON parameter.</summary>
+    internal async Task InsertAuthorsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<Author> authors, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await connection.ExecuteAsync(new CommandDefinition("""
+        if (authors.Count == 0) return;
+        var dialect = database.Dialect;
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO authors (id, name, bio, x_handle, mastodon_handle, bluesky_handle, created_at, updated_at)
+            SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, {dialect.Timestamp("@now")}, {dialect.Timestamp("@now")}
+            FROM {dialect.JsonRows("@rows", "r")}
+            """, new { now = StoredTime.Text(now), rows = SqlList.Rows(authors.Select(a => new[] { a.Id, a.Name, a.Bio, a.Handles.X, a.Handles.Mastodon, a.Handles.Bluesky })) },
+            transaction, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>An author's bio and handles, as an import merged them.</summary>
+    internal Task UpdateAuthorAsync(DbConnection connection, DbTransaction transaction, Author author, DateTimeOffset now, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE authors SET bio = @Bio, x_handle = @X, mastodon_handle = @Mastodon, bluesky_handle = @Bluesky, updated_at = @now
+            WHERE id = @Id
+            """, new { author.Id, author.Bio, author.Handles.X, author.Handles.Mastodon, author.Handles.Bluesky, now }, transaction, cancellationToken: cancellationToken));
+
+    /// <summary>New articles and their tags, in two statements whose rows travel as one JSON parameter each, however many.</summary>
+    internal async Task InsertAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<(Article Article, string SourceName, DateTimeOffset Now)> articles,
+        CancellationToken cancellationToken)
+    {
+        if (articles.Count == 0) return;
+        var dialect = database.Dialect;
+        string Text(int i) => $"r.value ->> {i}";
+        string Time(int i) => dialect.Timestamp(Text(i));
+        await connection.ExecuteAsync(new CommandDefinition($"""
             INSERT INTO articles (id, slug, title, summary, body_html, author_id, image_url, image_caption, image_credit,
                                   canonical_url, comment_url, published_at, updated_at, content_hash, source_name, warnings, imported_at, created_at,
                                   announce, announce_at, social_x, social_mastodon, social_bluesky, skip_accounts)
-            VALUES (@Id, @Slug, @Title, @Summary, @BodyHtml, @AuthorId, @ImageUrl, @ImageCaption, @ImageCredit,
-                    @CanonicalUrl, @CommentUrl, @PublishedAt, @UpdatedAt, @ContentHash, @sourceName, @Warnings, @now, @now,
-                    @Announce, @AnnounceAt, @SocialX, @SocialMastodon, @SocialBluesky, @SkipAccounts)
-            """, Parameters(article, sourceName, now), transaction, cancellationToken: cancellationToken));
-        await SaveTagsAsync(connection, transaction, article, cancellationToken);
+            SELECT {string.Join(", ", Enumerable.Range(0, 11).Select(Text))}, {Time(11)}, {Time(12)}, {Text(13)}, {Text(14)}, {Text(15)}, {Time(16)}, {Time(16)},
+                   {dialect.Boolean(Text(17))}, {Time(18)}, {Text(19)}, {Text(20)}, {Text(21)}, {Text(22)}
+            FROM {dialect.JsonRows("@rows", "r")}
+            """, new { rows = SqlList.Rows(articles.Select(a => Row(a.Article, a.SourceName, a.Now))) }, transaction, cancellationToken: cancellationToken));
+        var tags = articles.SelectMany(a => a.Article.Tags.Select(tag => new[] { a.Article.Id, tag })).ToList();
+        if (tags.Count == 0) return;
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"INSERT INTO article_tags (article_id, tag) SELECT r.value ->> 0, r.value ->> 1 FROM {dialect.JsonRows("@rows", "r")}",
+            new { rows = SqlList.Rows(tags) }, transaction, cancellationToken: cancellationToken));
     }
+
+    private static string?[] Row(Article article, string sourceName, DateTimeOffset now) =>
+    [
+        article.Id, article.Slug.Value, article.Title, article.Summary, article.BodyHtml, article.Author.Id,
+        article.Image?.Url?.Value, article.Image?.Caption, article.Image?.Credit, article.CanonicalUrl.Value, article.CommentUrl?.Value,
+        StoredTime.Text(article.PublishedAt), StoredTime.Text(article.UpdatedAt), article.ContentHash, sourceName,
+        article.Warnings.Count == 0 ? null : string.Join('\n', article.Warnings), StoredTime.Text(now),
+        article.Controls.Announce ? "1" : "0", article.Controls.AnnounceAt is { } at ? StoredTime.Text(at) : null,
+        article.Controls.Texts.X, article.Controls.Texts.Mastodon, article.Controls.Texts.Bluesky,
+        article.Controls.SkipAccounts.Count == 0 ? null : string.Join('\n', article.Controls.SkipAccounts),
+    ];
 
     internal async Task UpdateAsync(DbConnection connection, DbTransaction transaction, Article article, string sourceName, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -162,17 +189,11 @@ public sealed class ArticleStore(Database database)
             "INSERT INTO article_tags (article_id, tag) VALUES (@id, @tag)",
             article.Tags.Select(tag => new { id = article.Id, tag }), transaction, cancellationToken: cancellationToken));
 
-    private async Task<Article?> FindAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken) =>
-        (await FindRowAsync(connection, transaction, where, value, cancellationToken))?.Article;
-
-    /// <param name="forReplacement">The row is read only to be replaced by a new import: one that no longer reads as an article (see <see cref="ArticleRow.ToArticle"/>) still gives its identity.</param>
-    private static async Task<(Article Article, string? SourceName)?> FindRowAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken,
-        bool forReplacement = false)
+    private static async Task<Article?> FindAsync(DbConnection connection, DbTransaction? transaction, string where, string value, CancellationToken cancellationToken)
     {
-        var rows = await connection.QueryAsync<ArticleRow>(new CommandDefinition(
-            SelectArticles + " WHERE " + where, new { value }, transaction, cancellationToken: cancellationToken));
-        var row = rows.FirstOrDefault();
-        return row is null ? null : ((await WithTagsAsync(connection, transaction, [row], cancellationToken, forReplacement: forReplacement))[0], row.SourceName);
+        var rows = (await connection.QueryAsync<ArticleRow>(new CommandDefinition(
+            SelectArticles + " WHERE " + where, new { value }, transaction, cancellationToken: cancellationToken))).Take(1).ToList();
+        return rows.Count == 0 ? null : (await WithTagsAsync(connection, transaction, rows, cancellationToken))[0];
     }
 
     /// <param name="unreadable">Where a row that cannot be read as an article goes, so the others are still returned; without it, such a row throws.</param>

@@ -30,8 +30,8 @@ internal static class ImportCommand
                     AnsiConsole.MarkupLineInterpolated($"[red]rejected[/]  {file.Path}: {file.Rejection}{(file.RejectedTo is null ? "" : $" (copied to {file.RejectedTo})")}");
                 foreach (var article in file.Articles)
                 {
-                    AnsiConsole.MarkupLineInterpolated($"{article.Change.ToString().ToLowerInvariant(),-9} {article.Article.Slug.Value}  ({article.Article.Author.Name})");
-                    foreach (var warning in article.Article.Warnings)
+                    AnsiConsole.MarkupLineInterpolated($"{article.Change.ToString().ToLowerInvariant(),-9} {article.Slug.Value}  ({article.AuthorName})");
+                    foreach (var warning in article.Warnings)
                         AnsiConsole.MarkupLineInterpolated($"[yellow]warning[/]   {file.Path}: {warning}");
                 }
             }

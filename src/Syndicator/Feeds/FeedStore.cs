@@ -314,6 +314,14 @@ public sealed class FeedStore(Database database, ArticleStore articles)
                 version = feed_dirty.version + 1
             """, scopes.Distinct().Select(scope => new { scope, since }), transaction, cancellationToken: cancellationToken));
 
+    /// <summary><see cref="MarkAsync(DbConnection, DbTransaction?, IEnumerable{string}, DateTimeOffset, CancellationToken)"/> with a time per scope, in one statement whose rows travel as one JSON parameter.</summary>
+    public static Task MarkAsync(DbConnection connection, DbTransaction? transaction, SqlDialect dialect, IReadOnlyDictionary<string, DateTimeOffset> since, CancellationToken cancellationToken) =>
+        since.Count == 0 ? Task.CompletedTask : connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO feed_dirty (scope, since)
+            SELECT r.value ->> 0, {dialect.Timestamp("r.value ->> 1")} FROM {dialect.JsonRows("@rows", "r")} WHERE 1 = 1
+            ON CONFLICT (scope) DO UPDATE SET since = CASE WHEN excluded.since < feed_dirty.since THEN excluded.since ELSE feed_dirty.since END
+            """, new { rows = SqlList.Rows(since.Select(s => new[] { s.Key, StoredTime.Text(s.Value) })) }, transaction, cancellationToken: cancellationToken));
+
     /// <summary>The file each article was imported from (<c>articles.source_name</c>), for the warning that leaves it out.</summary>
     public async Task<IReadOnlyDictionary<string, string?>> SourceNamesAsync(DbConnection connection, IReadOnlyCollection<string> articleIds, CancellationToken cancellationToken)
     {
@@ -392,19 +400,29 @@ public static class FeedFailureColumns
 }
 
 /// <summary>Marks the feeds an article change touches: the site, its author and tags, before and after the change.</summary>
-public sealed class FeedInvalidation : IArticleChangeHandler
+public sealed class FeedInvalidation(Database database) : IArticleChangeHandler
 {
-    public Task OnArticleChangedAsync(DbConnection connection, DbTransaction transaction, Article? before, Article after, CancellationToken cancellationToken)
+    public Task OnArticleChangedAsync(DbConnection connection, DbTransaction transaction, Article? before, Article after, CancellationToken cancellationToken) =>
+        OnArticlesChangedAsync(connection, transaction, [new ArticleChange(before, after)], cancellationToken);
+
+    /// <summary>Every scope the batch touches once, from the earliest publication time among its changes, in one statement.</summary>
+    public Task OnArticlesChangedAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ArticleChange> changes, CancellationToken cancellationToken)
     {
-        var scopes = new List<string> { FeedScope.Site.Id, FeedScope.AuthorId(after.Author) };
-        scopes.AddRange(after.Tags.Select(FeedScope.TagId));
-        var since = after.PublishedAt;
-        if (before is not null)
+        var marks = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        foreach (var (before, after) in changes)
         {
-            scopes.Add(FeedScope.AuthorId(before.Author));
-            scopes.AddRange(before.Tags.Select(FeedScope.TagId));
-            if (before.PublishedAt < since) since = before.PublishedAt;
+            var scopes = new List<string> { FeedScope.Site.Id, FeedScope.AuthorId(after.Author) };
+            scopes.AddRange(after.Tags.Select(FeedScope.TagId));
+            var since = after.PublishedAt;
+            if (before is not null)
+            {
+                scopes.Add(FeedScope.AuthorId(before.Author));
+                scopes.AddRange(before.Tags.Select(FeedScope.TagId));
+                if (before.PublishedAt < since) since = before.PublishedAt;
+            }
+            foreach (var scope in scopes)
+                marks[scope] = marks.TryGetValue(scope, out var marked) && marked < since ? marked : since;
         }
-        return FeedStore.MarkAsync(connection, transaction, scopes, since, cancellationToken);
+        return FeedStore.MarkAsync(connection, transaction, database.Dialect, marks, cancellationToken);
     }
 }

@@ -58,4 +58,10 @@ public static class StoredTime
     /// </summary>
     public static DateTimeOffset ToStoredPrecision(this DateTimeOffset value) =>
         new DateTimeOffset(value.UtcTicks - value.UtcTicks % 10, TimeSpan.Zero);
+
+    /// <summary>
+    /// The value as SQLite stores it (fixed-width UTC text, microseconds), which PostgreSQL also reads as a timestamptz:
+    /// a timestamp inside a JSON row (<see cref="SqlList.Rows"/>, read with <see cref="SqlDialect.Timestamp"/>).
+    /// </summary>
+    public static string Text(DateTimeOffset value) => DapperSetup.Format(value);
 }

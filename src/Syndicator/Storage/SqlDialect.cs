@@ -19,4 +19,10 @@ public sealed class SqlDialect(StorageProvider provider)
     public string JsonRows(string parameter, string alias) => provider == StorageProvider.PostgreSql
         ? $"json_array_elements(CAST({parameter} AS json)) AS {alias}(value)"
         : $"json_each({parameter}) AS {alias}";
+
+    /// <summary>A timestamp from text in <see cref="StoredTime.Text"/>'s form (a JSON row's field): SQLite keeps that text, PostgreSQL reads it as timestamptz.</summary>
+    public string Timestamp(string text) => provider == StorageProvider.PostgreSql ? $"CAST({text} AS timestamptz)" : text;
+
+    /// <summary>A boolean from the text <c>1</c> or <c>0</c> (a JSON row's field).</summary>
+    public string Boolean(string text) => provider == StorageProvider.PostgreSql ? $"CAST({text} AS boolean)" : $"CAST({text} AS INTEGER)";
 }

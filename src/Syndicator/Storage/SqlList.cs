@@ -31,5 +31,11 @@ public static class SqlList
     }
 
     /// <summary>Rows for <see cref="SqlDialect.JsonRows"/>: a JSON array of arrays of text.</summary>
-    public static string Rows(IEnumerable<string?[]> rows) => System.Text.Json.JsonSerializer.Serialize(rows);
+    public static string Rows(IEnumerable<string?[]> rows) => System.Text.Json.JsonSerializer.Serialize(rows, RowsJson);
+
+    /// <summary>
+    /// Only what JSON itself needs is escaped: the text is a parameter, never put in a page, so article bodies keep
+    /// their markup and non-Latin scripts as they are instead of growing sixfold into <c>\uXXXX</c> escapes.
+    /// </summary>
+    private static readonly System.Text.Json.JsonSerializerOptions RowsJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

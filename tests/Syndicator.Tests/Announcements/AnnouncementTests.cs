@@ -67,7 +67,7 @@ public sealed class AnnouncementTests
     {
         var path = app.Dir.File($"a/{name}.md", $"---\ntitle: {name}\nauthor: {author}\ndate: {published:O}\n---\nBody of {name}.\n");
         var result = await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct);
-        return result.Files[0].Articles[0].Article;
+        return await app.Get<ArticleStore>().StoredAsync(result.Files[0].Articles[0], Ct);
     }
 
     [Theory, MemberData(nameof(Providers))]
@@ -100,7 +100,7 @@ public sealed class AnnouncementTests
     public async Task The_sample_article_binds_to_the_authors_X_account_through_the_handle_in_the_bio()
     {
         await using var s = await StartAsync();
-        var sample = (await s.App.Get<ArticleFiles>().ImportPathsAsync([Repo.SampleArticle], null, Ct)).Files[0].Articles[0].Article;
+        var sample = await s.App.Get<ArticleStore>().StoredAsync((await s.App.Get<ArticleFiles>().ImportPathsAsync([Repo.SampleArticle], null, Ct)).Files[0].Articles[0], Ct);
 
         var accounts = s.App.Get<AnnouncementPlanner>().AccountsFor(sample).Select(a => a.Name).ToList();
         Assert.Equal(["magazine-mastodon", "hassan-mastodon"], accounts); // hassan-x is disabled

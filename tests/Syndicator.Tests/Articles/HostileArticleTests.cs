@@ -61,7 +61,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
             "[click](javascript:alert(1)) and [data](data:text/html;base64,PHNjcmlwdD4=) and [ok](https://example.org/ok)"));
         var summary = await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct);
 
-        var article = Assert.Single(summary.Files[0].Articles).Article;
+        var article = Assert.Single(summary.Files[0].Articles);
         var stored = (await app.Get<ArticleStore>().FindByIdAsync(article.Id, Ct))!;
         Assert.Null(stored.Image);
         Assert.Null(stored.CommentUrl);
@@ -80,7 +80,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         await using var app = await TestApp.CreateAsync();
         var path = app.Dir.File("in/idn.md", Md("title: IDN\nurl: https://bücher.example/نقش-ایران?q=é#بخش\nimage: https://CDN.Example/تصویر.png",
             "[link](https://مثال.example/صفحه)"));
-        var article = (await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct)).Files[0].Articles[0].Article;
+        var article = await app.Get<ArticleStore>().StoredAsync((await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct)).Files[0].Articles[0], Ct);
 
         Assert.Equal("https://xn--bcher-kva.example/%D9%86%D9%82%D8%B4-%D8%A7%DB%8C%D8%B1%D8%A7%D9%86?q=%C3%A9#%D8%A8%D8%AE%D8%B4", article.CanonicalUrl.Value);
         Assert.Equal("https://cdn.example/%D8%AA%D8%B5%D9%88%DB%8C%D8%B1.png", article.Image!.Url!.Value);
@@ -93,7 +93,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         await using var app = await TestApp.CreateAsync();
         var title = "آینده‌ی ایران در دست مردم است";
         var path = app.Dir.File("in/fa.md", Md($"title: {title}\ntags: [سیاست, C++, C#]"));
-        var article = (await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct)).Files[0].Articles[0].Article;
+        var article = await app.Get<ArticleStore>().StoredAsync((await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct)).Files[0].Articles[0], Ct);
 
         Assert.Equal("آینده-ی-ایران-در-دست-مردم-است", article.Slug.Value);
         Assert.Equal("https://magazine.example/" + Uri.EscapeDataString(article.Slug.Value), article.CanonicalUrl.Value);
@@ -110,7 +110,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
     {
         await using var app = await TestApp.CreateAsync(provider);
         var files = app.Get<ArticleFiles>();
-        var first = (await files.ImportPathsAsync([app.Dir.File("in/first.md", Md("title: First\nslug: shared"))], null, Ct)).Files[0].Articles[0].Article;
+        var first = (await files.ImportPathsAsync([app.Dir.File("in/first.md", Md("title: First\nslug: shared"))], null, Ct)).Files[0].Articles[0];
 
         var second = (await files.ImportPathsAsync([app.Dir.File("in/second.md", Md("title: Second\nslug: shared"))], null, Ct)).Files[0];
         Assert.True(second.Rejected);

@@ -34,7 +34,7 @@ public sealed class ImportTests
     {
         await using var app = await TestApp.CreateAsync(provider);
         // 150 files over two batches; in the middle of the first, a JSON file whose first article is stored before its
-        // second is refused (its slug is another file's): the savepoint takes the first one back, the batch goes on.
+        // second is refused (its slug is another file's): nothing of that file is written, the batch goes on.
         for (var i = 0; i < 150; i++)
             app.Dir.File($"many/n-{i:D3}.md", $"---\ntitle: \"Piece {i} آینده 🙂\"\n{(i == 0 ? "slug: shared-slug\n" : "")}---\nBody {i}.\n");
         app.Dir.File("many/n-075b.json", "[{\"title\":\"Pair one 中文\",\"body\":\"x\"},{\"title\":\"Pair two\",\"slug\":\"shared-slug\",\"body\":\"y\"}]");
@@ -53,11 +53,49 @@ public sealed class ImportTests
     }
 
     [Theory, MemberData(nameof(Providers))]
+    public async Task Each_file_of_a_batch_sees_what_the_earlier_files_of_the_batch_did_and_a_refused_ones_author_is_never_written(StorageProvider provider)
+    {
+        await using var app = await TestApp.CreateAsync(provider);
+        var files = app.Dir.Path;
+        var old = Assert.Single((await app.Get<ArticleFiles>().ImportPathsAsync([app.Dir.File("before/old.md", "---\ntitle: Old\nslug: moving\n---\nOld body.\n")], null, Ct)).Files[0].Articles);
+        // One batch, in this order: two files make the same slug from one title; a file takes over the old article by
+        // its id and renames its slug, which a later file then takes; two files bring one new author; the last is refused.
+        app.Dir.File("batch/a-1.md", "---\ntitle: Same title\n---\nFirst.\n");
+        app.Dir.File("batch/a-2.md", "---\ntitle: Same title\n---\nSecond.\n");
+        app.Dir.File("batch/b.md", $"---\ntitle: Old, moved\nid: {old.Id}\nslug: moved\n---\nOld body.\n");
+        app.Dir.File("batch/c.md", "---\ntitle: زاینده‌رود\nslug: moving\n---\nC body 🌊.\n");
+        app.Dir.File("batch/d.md", "---\ntitle: D\nauthor: 新作者 Zed\n---\nD body.\n");
+        app.Dir.File("batch/e.md", "---\ntitle: E\nauthor: 新作者 Zed\n---\nE body.\n");
+        app.Dir.File("batch/f.md", "---\ntitle: F\nslug: same-title\nauthor: Refused Author\n---\nF body.\n");
+
+        var summary = await app.Get<ArticleFiles>().ImportPathsAsync([Path.Combine(files, "batch")], null, Ct);
+
+        Assert.Equal((5, 1, 1), (summary.Created, summary.Updated, summary.Rejected));
+        Assert.EndsWith("f.md", Assert.Single(summary.Files, f => f.Rejected).Path);
+        var store = app.Get<ArticleStore>();
+        Assert.Contains("First.", (await store.FindBySlugAsync("same-title", Ct))!.BodyHtml);
+        Assert.Contains("Second.", (await store.FindBySlugAsync("same-title-2", Ct))!.BodyHtml);
+        Assert.Equal(old.Id, (await store.FindBySlugAsync("moved", Ct))!.Id);
+        Assert.Equal("زاینده‌رود", (await store.FindBySlugAsync("moving", Ct))!.Title);
+        var d = (await store.FindBySlugAsync("d", Ct))!;
+        Assert.Equal(d.Author, (await store.FindBySlugAsync("e", Ct))!.Author);
+        Assert.Equal("新作者 Zed", d.Author.Name);
+        await using (var connection = await app.Get<Database>().OpenAsync(Ct))
+            Assert.Equal((1, 0), (
+                await Dapper.SqlMapper.ExecuteScalarAsync<int>(connection, "SELECT COUNT(*) FROM authors WHERE name = '新作者 Zed'"),
+                await Dapper.SqlMapper.ExecuteScalarAsync<int>(connection, "SELECT COUNT(*) FROM authors WHERE name = 'Refused Author'")));
+
+        var again = await app.Get<ArticleFiles>().ImportPathsAsync([Path.Combine(files, "batch")], null, Ct);
+        Assert.Equal((0, 0, 6, 1), (again.Created, again.Updated, again.Unchanged, again.Rejected));
+        Assert.Equal(6, await store.CountAsync(Ct));
+    }
+
+    [Theory, MemberData(nameof(Providers))]
     public async Task Importing_the_same_file_again_changes_nothing(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
         var files = app.Get<ArticleFiles>();
-        var first = (await files.ImportPathsAsync([Repo.SampleArticle], null, Ct)).Files[0].Articles[0].Article;
+        var first = await app.Get<ArticleStore>().StoredAsync((await files.ImportPathsAsync([Repo.SampleArticle], null, Ct)).Files[0].Articles[0], Ct);
         var again = await files.ImportPathsAsync([Repo.SampleArticle], null, Ct);
 
         Assert.Equal(1, again.Unchanged);
@@ -74,7 +112,7 @@ public sealed class ImportTests
         await using var app = await TestApp.CreateAsync(provider);
         var files = app.Get<ArticleFiles>();
         var path = app.Dir.File("edit/op-ed.txt", "Original title\n\nFirst body.\n\n*Jane Doe writes. She tweets at @janed.\n");
-        var original = (await files.ImportPathsAsync([path], null, Ct)).Files[0].Articles[0].Article;
+        var original = await app.Get<ArticleStore>().StoredAsync((await files.ImportPathsAsync([path], null, Ct)).Files[0].Articles[0], Ct);
 
         await Task.Delay(20, Ct);
         File.WriteAllText(path, "Edited title\n\nSecond body.\n\n*Jane Doe writes. She tweets at @janed.\n");

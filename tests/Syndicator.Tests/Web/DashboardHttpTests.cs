@@ -303,7 +303,7 @@ public sealed class DashboardHttpTests
         var path = server.Dir.File("warned/warned.md",
             "---\ntitle: پیام هشدار\nauthor: Jane Doe\ncommentUrl: javascript:alert(1)\n---\nBody with <a href=\"vbscript:msgbox(2)\">a link</a>.\n");
         var result = await server.Get<Syndicator.Articles.Import.ArticleFiles>().ImportPathsAsync([path], null, TestContext.Current.CancellationToken);
-        var article = result.Files[0].Articles[0].Article;
+        var article = result.Files[0].Articles[0];
         Assert.Equal(2, article.Warnings.Count);
 
         var (status, body) = await server.GetTextAsync($"/status/articles/{article.Id}");

@@ -55,7 +55,7 @@ public sealed class DeskBrowserTests(Chromium chromium) : IClassFixture<Chromium
         var path = server.Dir.File($"articles/{slug}.md",
             $"---\ntitle: \"{title}\"\nslug: {slug}\nauthor: {author}\ndate: {(published ?? DateTimeOffset.UtcNow.AddHours(-1)):O}\ntags: [Water]\n---\nBody of {slug}.\n");
         var result = await server.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct);
-        return result.Files[0].Articles[0].Article;
+        return await server.Get<ArticleStore>().StoredAsync(result.Files[0].Articles[0], Ct);
     }
 
     private static async Task ClickAsync(IPage page, string name) =>

@@ -15,10 +15,21 @@ public enum ImportChange
     Unchanged,
 }
 
+/// <summary>An article as an import stored it (or found it unchanged).</summary>
 public sealed record ImportedArticle(Article Article, ImportChange Change);
 
+/// <summary>
+/// What an import did to one article, without its text: a summary of thousands of files holds this much per article,
+/// and <see cref="ArticleStore"/> has the rest.
+/// </summary>
+public sealed record ArticleOutcome(string Id, Slug Slug, string Title, string AuthorName, IReadOnlyList<string> Warnings, ImportChange Change)
+{
+    public static ArticleOutcome Of(ImportedArticle imported) =>
+        new(imported.Article.Id, imported.Article.Slug, imported.Article.Title, imported.Article.Author.Name, imported.Article.Warnings, imported.Change);
+}
+
 /// <summary>What happened to one file: the articles it held, or why it was rejected and where it was set aside.</summary>
-public sealed record FileImportResult(string Path, IReadOnlyList<ImportedArticle> Articles, string? Rejection, string? RejectedTo)
+public sealed record FileImportResult(string Path, IReadOnlyList<ArticleOutcome> Articles, string? Rejection, string? RejectedTo)
 {
     public bool Rejected => Rejection is not null;
 }
@@ -50,9 +61,9 @@ public sealed partial class ArticleImporter(
 
     /// <summary>
     /// Imports files in batches of <see cref="FilesPerTransaction"/>: each batch is read and parsed first, then stored
-    /// on one connection in one transaction, each file inside its own savepoint, so a file that is refused is rolled
-    /// back alone, recorded, and the batch goes on. A batch's results come once it is committed, so a caller that moves
-    /// files away moves only what is stored. Files are read one batch at a time, whatever their number.
+    /// on one connection in one transaction (see <see cref="ImportBatch"/>): a file that is refused is left out alone,
+    /// recorded, and the batch goes on. A batch's results come once it is committed, so a caller that moves files away
+    /// moves only what is stored. Files are read one batch at a time, whatever their number.
     /// </summary>
     public async IAsyncEnumerable<FileImportResult> ImportFilesAsync(IEnumerable<string> paths, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -62,52 +73,23 @@ public sealed partial class ArticleImporter(
             var read = new (string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)[batch.Length];
             await Parallel.ForAsync(0, batch.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
                 async (i, token) => read[i] = await ReadAsync(batch[i], token));
-            var results = new List<FileImportResult>(batch.Length);
-            if (read.Any(r => r.Drafts is not null))
+            var stored = await StoreAsync(read.Where(r => r.Drafts is not null).Select(r => (r.Path, r.Drafts!)).ToList(), cancellationToken);
+            var next = 0;
+            foreach (var (path, _, refused) in read)
             {
-                await using var connection = await database.OpenAsync(cancellationToken);
-                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                foreach (var (path, drafts, refused) in read)
-                {
-                    if (drafts is null) { results.Add(refused!); continue; }
-                    using var activity = Telemetry.Source.StartActivity("article import");
-                    activity?.SetTag(Telemetry.File, Path.GetFileName(path));
-                    await transaction.SaveAsync(Savepoint, cancellationToken);
-                    FileImportResult result;
-                    try
-                    {
-                        var imported = await StoreAsync(connection, transaction, drafts, cancellationToken);
-                        await transaction.ReleaseAsync(Savepoint, cancellationToken);
-                        foreach (var article in imported)
-                            foreach (var warning in article.Article.Warnings)
-                                logger.LogWarning("{File}: {Warning}", path, warning);
-                        result = new FileImportResult(path, imported, null, null);
-                    }
-                    catch (ArticleRejectedException e)
-                    {
-                        await transaction.RollbackAsync(Savepoint, cancellationToken);
-                        logger.LogWarning("Rejected {File}: {Reason}", path, e.Message);
-                        result = new FileImportResult(path, [], e.Message, null);
-                        activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Message);
-                    }
-                    activity?.SetTag(Telemetry.Articles, result.Articles.Count);
-                    results.Add(result);
-                }
-                await transaction.CommitAsync(cancellationToken);
+                if (refused is not null) { yield return refused; continue; }
+                var (articles, rejection) = stored[next++];
+                yield return new FileImportResult(path, articles?.Select(ArticleOutcome.Of).ToList() ?? [], rejection?.Message, null);
             }
-            else results.AddRange(read.Select(r => r.Refused!));
-            foreach (var result in results) yield return result;
         }
     }
 
-    private const string Savepoint = "import_file";
-
-    /// <summary>The file's drafts, or its refusal: a file that cannot be read or parsed never reaches the store.</summary>
+    /// <summary>The file's drafts, cleaned, or its refusal: a file that cannot be read or parsed never reaches the store.</summary>
     private async Task<(string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)> ReadAsync(string path, CancellationToken cancellationToken)
     {
         try
         {
-            return (path, await reader.ReadAsync(path, cancellationToken), null);
+            return (path, (await reader.ReadAsync(path, cancellationToken)).Select(Clean).ToList(), null);
         }
         catch (ArticleRejectedException e)
         {
@@ -128,80 +110,106 @@ public sealed partial class ArticleImporter(
     /// </summary>
     public async Task<IReadOnlyList<ImportedArticle>> ImportDraftsAsync(IReadOnlyList<ArticleDraft> drafts, CancellationToken cancellationToken)
     {
+        var (articles, rejection) = (await StoreAsync([(drafts.FirstOrDefault()?.SourceName ?? "", drafts.Select(Clean).ToList())], cancellationToken))[0];
+        return articles ?? throw rejection!;
+    }
+
+    /// <summary>
+    /// Files' drafts in one transaction, each file all or nothing: its articles, or the reason it was refused. Nothing
+    /// of a refused file is written (see <see cref="ImportBatch"/>).
+    /// </summary>
+    private async Task<(IReadOnlyList<ImportedArticle>? Articles, ArticleRejectedException? Rejection)[]> StoreAsync(
+        IReadOnlyList<(string Name, IReadOnlyList<ArticleDraft> Drafts)> files, CancellationToken cancellationToken)
+    {
+        var results = new (IReadOnlyList<ImportedArticle>?, ArticleRejectedException?)[files.Count];
+        if (files.Count == 0) return results;
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var results = await StoreAsync(connection, transaction, drafts, cancellationToken);
+        var batch = await ImportBatch.BeginAsync(connection, transaction, store, files.SelectMany(f => f.Drafts).ToList(), cancellationToken);
+        for (var i = 0; i < files.Count; i++)
+        {
+            var (name, drafts) = files[i];
+            using var activity = Telemetry.Source.StartActivity("article import");
+            activity?.SetTag(Telemetry.File, Path.GetFileName(name));
+            batch.BeginFile();
+            try
+            {
+                var imported = new List<ImportedArticle>(drafts.Count);
+                foreach (var draft in drafts) imported.Add(await PlanAsync(batch, draft, cancellationToken));
+                foreach (var article in imported)
+                    foreach (var warning in article.Article.Warnings)
+                        logger.LogWarning("{File}: {Warning}", name, warning);
+                results[i] = (imported, null);
+                activity?.SetTag(Telemetry.Articles, imported.Count);
+            }
+            catch (ArticleRejectedException e)
+            {
+                batch.Refuse();
+                logger.LogWarning("Rejected {File}: {Reason}", name, e.Message);
+                results[i] = (null, e);
+                activity?.SetTag(Telemetry.Articles, 0);
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Message);
+            }
+        }
+        await batch.WriteAsync(changeHandlers, time.GetUtcNow().ToStoredPrecision(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return results;
     }
 
-    /// <summary>The drafts of one file, in the caller's transaction.</summary>
-    private async Task<IReadOnlyList<ImportedArticle>> StoreAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction,
-        IReadOnlyList<ArticleDraft> drafts, CancellationToken cancellationToken)
+    /// <summary>Decides what one draft does to the store (create, update, nothing), against the batch; throws <see cref="ArticleRejectedException"/> to refuse its file.</summary>
+    private async Task<ImportedArticle> PlanAsync(ImportBatch batch, ArticleDraft draft, CancellationToken cancellationToken)
     {
-        var results = new List<ImportedArticle>();
-        foreach (var raw in drafts)
+        var now = time.GetUtcNow().ToStoredPrecision();
+        var author = batch.Author(draft.Author, now);
+
+        // The file name identifies the article across edits of its title; an explicit slug across renames of the
+        // file, but only of its own article: taking over another file's article needs that article's id.
+        var byId = draft.DeclaredId is null ? null : batch.ById(draft.DeclaredId);
+        var bySlug = draft.Slug is null ? null : batch.BySlug(draft.Slug);
+        if (bySlug is { } owner && owner.Article.Id != byId?.Article.Id && owner.SourceName != draft.SourceName)
+            throw new ArticleRejectedException(
+                $"the slug '{draft.Slug}' belongs to \"{Shown.Value(owner.Article.Title)}\" imported from {owner.SourceName ?? "another source"} (id {owner.Article.Id}); " +
+                $"give this article another slug, or, if this file replaces that one, add 'id: {owner.Article.Id}' to its front matter");
+        var existing = byId ?? bySlug ?? batch.BySource(draft.SourceName);
+
+        var slug = draft.Slug ?? existing?.Article.Slug ?? await FreeSlugAsync(batch, Slug.FromText(draft.Title), cancellationToken);
+
+        var candidate = new Article(
+            existing?.Article.Id ?? Guid.CreateVersion7(now).ToString(),
+            slug,
+            draft.Title,
+            draft.Summary ?? Summaries.FromHtml(draft.BodyHtml),
+            draft.BodyHtml,
+            author,
+            draft.Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase).ToList(),
+            draft.Image,
+            draft.CanonicalUrl ?? WebUrl.Combine(site.Value.BaseUrl, slug),
+            draft.CommentUrl,
+            draft.PublishedAt ?? existing?.Article.PublishedAt ?? now,
+            draft.UpdatedAt ?? existing?.Article.UpdatedAt ?? draft.PublishedAt ?? now,
+            "") { Warnings = draft.Warnings, UnpublishedAt = existing?.Article.UnpublishedAt, Controls = draft.Controls };
+        candidate = candidate with { ContentHash = ContentHash(candidate) };
+        foreach (var reviewer in reviewers) candidate = reviewer.Review(candidate);
+
+        if (existing is null)
         {
-            var draft = Clean(raw);
-            var now = time.GetUtcNow().ToStoredPrecision();
-            var author = await store.SaveAuthorAsync(connection, transaction, draft.Author.Name, draft.Author.Bio, draft.Author.Handles, now, cancellationToken);
-
-            // The file name identifies the article across edits of its title; an explicit slug across renames of the
-            // file, but only of its own article: taking over another file's article needs that article's id.
-            var byId = draft.DeclaredId is null ? null : await store.FindForImportAsync(connection, transaction, ArticleKey.Id, draft.DeclaredId, cancellationToken);
-            var bySlug = draft.Slug is null ? null : await store.FindForImportAsync(connection, transaction, ArticleKey.Slug, draft.Slug, cancellationToken);
-            if (bySlug is { } owner && owner.Article.Id != byId?.Article.Id && owner.SourceName != draft.SourceName)
-                throw new ArticleRejectedException(
-                    $"the slug '{draft.Slug}' belongs to \"{Shown.Value(owner.Article.Title)}\" imported from {owner.SourceName ?? "another source"} (id {owner.Article.Id}); " +
-                    $"give this article another slug, or, if this file replaces that one, add 'id: {owner.Article.Id}' to its front matter");
-            var existing = byId ?? bySlug ?? await store.FindForImportAsync(connection, transaction, ArticleKey.SourceName, draft.SourceName, cancellationToken);
-
-            var slug = draft.Slug ?? existing?.Article.Slug ?? await FreeSlugAsync(connection, transaction, Slug.FromText(draft.Title), cancellationToken);
-
-            var candidate = new Article(
-                existing?.Article.Id ?? Guid.CreateVersion7(now).ToString(),
-                slug,
-                draft.Title,
-                draft.Summary ?? Summaries.FromHtml(draft.BodyHtml),
-                draft.BodyHtml,
-                author,
-                draft.Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase).ToList(),
-                draft.Image,
-                draft.CanonicalUrl ?? WebUrl.Combine(site.Value.BaseUrl, slug),
-                draft.CommentUrl,
-                draft.PublishedAt ?? existing?.Article.PublishedAt ?? now,
-                draft.UpdatedAt ?? existing?.Article.UpdatedAt ?? draft.PublishedAt ?? now,
-                "") { Warnings = draft.Warnings, UnpublishedAt = existing?.Article.UnpublishedAt, Controls = draft.Controls };
-            candidate = candidate with { ContentHash = ContentHash(candidate) };
-            foreach (var reviewer in reviewers) candidate = reviewer.Review(candidate);
-
-            if (existing is null)
-            {
-                await store.InsertAsync(connection, transaction, candidate, draft.SourceName, now, cancellationToken);
-                foreach (var handler in changeHandlers) await handler.OnArticleChangedAsync(connection, transaction, null, candidate, cancellationToken);
-                results.Add(new ImportedArticle(candidate, ImportChange.Created));
-                logger.LogInformation("Imported new article {ArticleId} {Slug} from {File}", candidate.Id, candidate.Slug, draft.SourceName);
-                continue;
-            }
-
-            var old = existing.Value.Article;
-            if (old.ContentHash == candidate.ContentHash && old.Slug == candidate.Slug && old.PublishedAt == candidate.PublishedAt
-                && old.CanonicalUrl == candidate.CanonicalUrl && old.Author == candidate.Author && old.Warnings.SequenceEqual(candidate.Warnings)
-                && old.Controls == candidate.Controls)
-            {
-                results.Add(new ImportedArticle(old, ImportChange.Unchanged));
-                continue;
-            }
-
-            var updated = old.ContentHash == candidate.ContentHash
-                ? candidate with { UpdatedAt = draft.UpdatedAt ?? old.UpdatedAt }
-                : candidate with { UpdatedAt = draft.UpdatedAt ?? now };
-            await store.UpdateAsync(connection, transaction, updated, draft.SourceName, now, cancellationToken);
-            foreach (var handler in changeHandlers) await handler.OnArticleChangedAsync(connection, transaction, old, updated, cancellationToken);
-            results.Add(new ImportedArticle(updated, ImportChange.Updated));
-            logger.LogInformation("Updated article {ArticleId} {Slug} from {File}", updated.Id, updated.Slug, draft.SourceName);
+            batch.Insert(candidate, draft.SourceName, now);
+            logger.LogInformation("Imported new article {ArticleId} {Slug} from {File}", candidate.Id, candidate.Slug, draft.SourceName);
+            return new ImportedArticle(candidate, ImportChange.Created);
         }
-        return results;
+
+        var old = existing.Article;
+        if (old.ContentHash == candidate.ContentHash && old.Slug == candidate.Slug && old.PublishedAt == candidate.PublishedAt
+            && old.CanonicalUrl == candidate.CanonicalUrl && old.Author == candidate.Author && old.Warnings.SequenceEqual(candidate.Warnings)
+            && old.Controls == candidate.Controls)
+            return new ImportedArticle(old, ImportChange.Unchanged);
+
+        var updated = old.ContentHash == candidate.ContentHash
+            ? candidate with { UpdatedAt = draft.UpdatedAt ?? old.UpdatedAt }
+            : candidate with { UpdatedAt = draft.UpdatedAt ?? now };
+        batch.Update(existing, updated, draft.SourceName, now);
+        logger.LogInformation("Updated article {ArticleId} {Slug} from {File}", updated.Id, updated.Slug, draft.SourceName);
+        return new ImportedArticle(updated, ImportChange.Updated);
     }
 
     /// <summary>
@@ -220,10 +228,10 @@ public sealed partial class ArticleImporter(
         UpdatedAt = draft.UpdatedAt?.ToStoredPrecision(),
     };
 
-    private async Task<Slug> FreeSlugAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, Slug slug, CancellationToken cancellationToken)
+    private static async Task<Slug> FreeSlugAsync(ImportBatch batch, Slug slug, CancellationToken cancellationToken)
     {
         var candidate = slug;
-        for (var n = 2; await store.SlugTakenAsync(connection, transaction, candidate, cancellationToken); n++) candidate = slug.WithSuffix(n);
+        for (var n = 2; await batch.SlugTakenAsync(candidate, cancellationToken); n++) candidate = slug.WithSuffix(n);
         return candidate;
     }
 

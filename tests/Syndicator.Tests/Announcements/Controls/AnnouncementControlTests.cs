@@ -24,7 +24,7 @@ public sealed class AnnouncementControlTests
     public async Task Announce_false_posts_nothing_says_why_per_account_and_turning_it_back_on_plans_the_posts(StorageProvider provider)
     {
         await using var rig = await SocialTestRig.StartAsync(provider);
-        var article = (await rig.ImportAsync("kept-off", "announce: false\n")).Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync((await rig.ImportAsync("kept-off", "announce: false\n")).Articles[0], Ct);
         Assert.False(article.Controls.Announce);
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
@@ -53,7 +53,7 @@ public sealed class AnnouncementControlTests
         await using var rig = await SocialTestRig.StartAsync(provider);
         // 15:30 in Tehran (+03:30) is 12:00 UTC; the article is announced at 14:00 UTC.
         var imported = await rig.ImportAsync("scheduled", "announceAt: 2026-11-20T17:30:00+03:30\n");
-        var article = imported.Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync(imported.Articles[0], Ct);
         var at = new DateTimeOffset(2026, 11, 20, 14, 0, 0, TimeSpan.Zero);
         Assert.Equal(at, article.Controls.AnnounceAt);
         Assert.All(await DeliveriesAsync(rig, article), d => Assert.Equal(at, d.NextAttemptAt));
@@ -93,7 +93,7 @@ public sealed class AnnouncementControlTests
             """;
         var path = rig.App.Dir.File("in/rivers.json", json);
         var file = (await rig.App.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct)).Files[0];
-        var article = file.Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync(file.Articles[0], Ct);
         Assert.Contains(article.Warnings, w => w.Contains("'social.mastodon'") && w.Contains("2 control character(s)"));
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
@@ -115,7 +115,7 @@ public sealed class AnnouncementControlTests
         var cjk = new string('字', 150);
         var file = await rig.ImportAsync("long-social", $"social:\n  x: \"{cjk}\"\n  mastodon: \"{cjk}\"\n  bluesky: \"{new string('a', 6000)}\"\n");
 
-        var article = file.Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync(file.Articles[0], Ct);
         Assert.Null(article.Controls.Texts.X);
         Assert.Equal(cjk, article.Controls.Texts.Mastodon);
         Assert.Null(article.Controls.Texts.Bluesky);
@@ -134,7 +134,7 @@ public sealed class AnnouncementControlTests
     {
         await using var rig = await SocialTestRig.StartAsync();
         var file = await rig.ImportAsync("no-x", "skipAccounts: [magazine-x, magazine-mastdon]\n");
-        var article = file.Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync(file.Articles[0], Ct);
 
         Assert.Contains(article.Warnings, w => w.Contains("\"magazine-mastdon\"") && w.Contains("no account under Announcements:Accounts"));
         var planned = await DeliveriesAsync(rig, article);
@@ -165,7 +165,7 @@ public sealed class AnnouncementControlTests
     public async Task Announce_false_set_after_planning_stops_the_waiting_post_with_a_reason_that_says_how_to_undo_it()
     {
         await using var rig = await SocialTestRig.StartAsync();
-        var article = (await rig.ImportAsync("changed-mind", "announceAt: 2026-11-20T13:00:00Z\n")).Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync((await rig.ImportAsync("changed-mind", "announceAt: 2026-11-20T13:00:00Z\n")).Articles[0], Ct);
         await rig.ImportAsync("changed-mind", "announceAt: 2026-11-20T13:00:00Z\nannounce: false\n");
 
         rig.Time.Advance(TimeSpan.FromHours(2));

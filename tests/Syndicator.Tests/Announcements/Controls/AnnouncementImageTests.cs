@@ -36,7 +36,7 @@ public sealed class AnnouncementImageTests
     public async Task The_image_is_uploaded_to_X_and_Mastodon_with_its_caption_as_alt_text_and_attached_to_the_posts(StorageProvider provider)
     {
         await using var rig = await SocialTestRig.StartAsync(provider);
-        var article = (await rig.ImportAsync("with-image", Image(rig, "/cover.png"))).Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync((await rig.ImportAsync("with-image", Image(rig, "/cover.png"))).Articles[0], Ct);
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
 
@@ -65,7 +65,7 @@ public sealed class AnnouncementImageTests
         await using var rig = await SocialTestRig.StartAsync();
         rig.X.Inject(new FakeXServer.Fault.Answer(503), "POST /2/tweets");
         rig.Mastodon.Fail = n => n == 1 ? Results.Json(new { error = "Service unavailable" }, statusCode: 503) : null;
-        var article = (await rig.ImportAsync("retried", Image(rig, "/cover.png"))).Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync((await rig.ImportAsync("retried", Image(rig, "/cover.png"))).Articles[0], Ct);
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
         Assert.All(await RecordedAsync(rig, article), r => Assert.Equal(DeliveryState.RetryWait, r.Delivery.State));
@@ -90,7 +90,7 @@ public sealed class AnnouncementImageTests
     public async Task An_image_that_cannot_be_had_never_stops_the_post_which_goes_without_it_and_the_delivery_says_why(string path, string reason)
     {
         await using var rig = await SocialTestRig.StartAsync();
-        var article = (await rig.ImportAsync("bad-image", Image(rig, path))).Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync((await rig.ImportAsync("bad-image", Image(rig, path))).Articles[0], Ct);
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
 
@@ -112,7 +112,7 @@ public sealed class AnnouncementImageTests
     public async Task Each_network_has_its_own_size_limit_a_6_MB_image_goes_to_Mastodon_but_not_to_X()
     {
         await using var rig = await SocialTestRig.StartAsync();
-        var article = (await rig.ImportAsync("huge-image", Image(rig, "/huge.png"))).Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync((await rig.ImportAsync("huge-image", Image(rig, "/huge.png"))).Articles[0], Ct);
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
 
@@ -129,7 +129,7 @@ public sealed class AnnouncementImageTests
         await using var rig = await SocialTestRig.StartAsync();
         rig.Mastodon.FailMedia = n => n == 1 ? Results.Json(new { error = "Validation failed: File file size must be less than 1 MB" }, statusCode: 422) : null;
         rig.X.Inject(new FakeXServer.Fault.Answer(503), "POST /2/media/upload");
-        var article = (await rig.ImportAsync("refused-image", Image(rig, "/cover.png"))).Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync((await rig.ImportAsync("refused-image", Image(rig, "/cover.png"))).Articles[0], Ct);
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
 

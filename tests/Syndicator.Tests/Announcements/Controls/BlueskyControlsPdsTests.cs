@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Syndicator.Announcements;
 using Syndicator.Announcements.Bluesky;
+using Syndicator.Articles;
 using Syndicator.Deliveries;
 using Syndicator.Tests.Announcements.Bluesky;
 using Syndicator.Tests.Support;
@@ -41,7 +42,7 @@ public sealed class BlueskyControlsPdsTests(BlueskyPdsFixture pds) : IDisposable
             "skipAccounts: [magazine-x, magazine-mastodon]\n" +
             "social:\n  bluesky: \"زاینده‌رود خشک شد 🏜️ — 干涸的河流\"\n" +
             $"image:\n  url: {rig.ImageUrl("/cover.png")}\n  caption: \"The dry bed of the Zayandeh Rud\"\n");
-        var article = file.Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync(file.Articles[0], Ct);
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
 
@@ -65,7 +66,7 @@ public sealed class BlueskyControlsPdsTests(BlueskyPdsFixture pds) : IDisposable
         var user = await pds.CreateAccountAsync("ctrlhuge", Ct);
         await using var rig = await StartAsync(user, "Card");
         var file = await rig.ImportAsync("huge-for-bluesky", $"skipAccounts: [magazine-x, magazine-mastodon]\nimage:\n  url: {rig.ImageUrl("/huge.png")}\n");
-        var article = file.Articles[0].Article;
+        var article = await rig.App.Get<ArticleStore>().StoredAsync(file.Articles[0], Ct);
 
         await rig.App.Get<Announcer>().SendDueAsync(null, Ct);
 
