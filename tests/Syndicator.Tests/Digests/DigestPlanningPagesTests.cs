@@ -5,7 +5,7 @@ using Syndicator.Storage;
 
 namespace Syndicator.Tests.Digests;
 
-/// <summary>The planner reads subscribers a page (1,000) at a time and writes each page's rows in a few statements.</summary>
+/// <summary>The planner reads subscribers a page (1,000) at a time and writes each page's rows in a few statements; readers with the same articles share one edition.</summary>
 public sealed class DigestPlanningPagesTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -42,9 +42,14 @@ public sealed class DigestPlanningPagesTests
         await using (var connection = await database.OpenAsync(Ct))
         {
             var items = (await connection.QueryAsync<(string Subscriber, long Items)>(
-                "SELECT d.subscriber_id, COUNT(*) FROM digests d JOIN digest_items i ON i.digest_id = d.id GROUP BY d.subscriber_id")).ToDictionary(r => r.Subscriber, r => r.Items);
+                "SELECT d.subscriber_id, COUNT(*) FROM digests d JOIN digest_edition_items i ON i.edition_id = d.edition_id GROUP BY d.subscriber_id")).ToDictionary(r => r.Subscriber, r => r.Items);
             Assert.Equal(2_345, items.Count);
             Assert.All(readers, r => Assert.Equal(r.Follows switch { null => 3, { Item1: "author" } => 2, _ => 1 }, items[r.Id]));
+            // Each distinct list is stored once for the run, whatever the number of pages and readers sharing it: three
+            // editions (everything, Jane Doe's, the tag y's) with 3 + 2 + 1 items.
+            Assert.Equal(3, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_editions"));
+            Assert.Equal(6, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_edition_items"));
+            Assert.Equal(3, await connection.ExecuteScalarAsync<long>("SELECT COUNT(DISTINCT edition_id) FROM digests"));
             var deliveries = (await connection.QueryAsync<(string Recipient, string Key)>("SELECT recipient, delivery_key FROM deliveries WHERE channel = 'email'")).ToList();
             Assert.Equal(readers.Select(r => r.Id).Order(), deliveries.Select(d => d.Recipient).Order());
             Assert.Equal(2_345, deliveries.Select(d => d.Key).Distinct().Count());
