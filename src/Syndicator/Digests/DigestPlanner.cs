@@ -32,8 +32,11 @@ public sealed class DigestPlanner(
 {
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
 
-    /// <summary>Subscribers read at a time (memory stays flat whatever the list's length) and planned per transaction.</summary>
-    private const int SubscribersPerPage = 1000;
+    /// <summary>
+    /// Subscribers read at a time (memory stays flat whatever the list's length: a page is a few MB) and planned per
+    /// transaction: 5,000 rather than 1,000 made 100,000 digests 20 commits, each with a WAL checkpoint on SQLite, not 100.
+    /// </summary>
+    private const int SubscribersPerPage = 5_000;
 
     /// <param name="manual">A digest sent by hand (<c>syndicator digest send</c>): ignores the schedule and does not use up the period's digest.</param>
     public async Task<PlanReport> PlanAsync(DigestFrequency frequency, bool manual, CancellationToken cancellationToken)
