@@ -62,6 +62,9 @@ public sealed class DigestPlanner(
                 else due.Add((subscriber, period));
             }
             if (due.Count == 0) continue;
+            // Readers confirmed at different times have their own watermarks until their first digest: kept bounded.
+            // Forgotten between pages only, so no digest of this page names an edition that is stored but forgotten.
+            if (editions.Count >= 10_000) { editions.Clear(); stored.Clear(); }
             // One transaction and a few statements per page: one commit (or statement) per subscriber would make a
             // large list wait on the disk.
             await using var connection = await database.OpenAsync(cancellationToken);
@@ -73,8 +76,6 @@ public sealed class DigestPlanner(
                 var key = $"{subscriber.CoveredUntil.UtcTicks}\n{string.Join('\t', subscriber.FollowedAuthors)}\n{string.Join('\t', subscriber.FollowedTags)}";
                 if (!editions.TryGetValue(key, out var edition))
                 {
-                    // Readers confirmed at different times have their own watermarks until their first digest: kept bounded.
-                    if (editions.Count >= 10_000) { editions.Clear(); stored.Clear(); }
                     editions[key] = edition = new Edition(Guid.CreateVersion7(now).ToString(),
                         await NewArticlesAsync(connection, transaction, subscriber, cutoff, cancellationToken));
                 }
