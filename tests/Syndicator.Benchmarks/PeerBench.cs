@@ -55,6 +55,7 @@ public static class PeerBench
         public int WrkSeconds = 5;
         public bool ScanOnly = true;
         public bool HeapCheck = true;
+        public bool PlanOnly;
         public string Json = Path.Combine(Path.GetTempPath(), "syndicator-bench-results.json");
     }
 
@@ -79,9 +80,10 @@ public static class PeerBench
                 case "--wrk-seconds": o.WrkSeconds = int.Parse(Next(), Inv); break;
                 case "--no-scan-baseline": o.ScanOnly = false; break;
                 case "--no-heap-check": o.HeapCheck = false; break;
+                case "--plan-only": o.PlanOnly = true; break;
                 case "--json": o.Json = Next(); break;
                 default:
-                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --quick --store sqlite|postgres|both --messages N (0: no peer runs) --subscribers N (0: no scale run) --articles N --files N --drops N --wrk-seconds N --no-scan-baseline --no-heap-check --json FILE");
+                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --quick --store sqlite|postgres|both --messages N (0: no peer runs) --subscribers N (0: no scale run) --plan-only (the scale run plans, does not send) --articles N --files N --drops N --wrk-seconds N --no-scan-baseline --no-heap-check --json FILE");
                     return 2;
             }
         }
@@ -671,13 +673,16 @@ public static class PeerBench
                     try { await Task.Delay(100, stop.Token); } catch (OperationCanceledException) { }
                 }
             });
-            var result = await SendDigestsAsync(store, connection, work, sink.Port, 4, false, o.Subscribers);
+            var result = await SendDigestsAsync(store, connection, work, sink.Port, 4, false, o.Subscribers, o.PlanOnly);
             await stop.CancelAsync();
             await sampler;
             double Mb(long b) => b / 1048576.0;
             var peak = samples.Max(s => s.Bytes);
             // Flat: the working set at each quarter of the run, so growth with the number of subscribers shows.
             var quarters = string.Join(" / ", Enumerable.Range(1, 4).Select(q => samples[Math.Min(samples.Count - 1, samples.Count * q / 4)]).Select(s => $"{Mb(s.Bytes):N0}"));
+            if (o.PlanOnly)
+                return [new PeerRow("mail", $"{storeName}, planning {o.Subscribers:N0} digests", "", null, result.PlanSeconds, "s", false, "< 5 s",
+                    $"--plan-only; peak working set {Mb(peak):N0} MB")];
             Log($"{store}: {o.Subscribers:N0} subscribers: planning {result.PlanSeconds:N2} s, sending {result.Sent / result.SendSeconds:N0}/s, working set {Mb(samples[0].Bytes):N0} MB at start, peak {Mb(peak):N0} MB, quarters {quarters} MB");
             return
             [
@@ -722,7 +727,8 @@ public static class PeerBench
 
     private sealed record SendResult(double PlanSeconds, double SendSeconds, int Sent, int MessageBytes, double CpuMicrosecondsPerMessage);
 
-    private static async Task<SendResult> SendDigestsAsync(StorageProvider store, string connection, string work, int port, int connections, bool dkim, int messages)
+    /// <param name="planOnly">Stop after planning (timed): the scale run's planning figure without sending 100,000 messages.</param>
+    private static async Task<SendResult> SendDigestsAsync(StorageProvider store, string connection, string work, int port, int connections, bool dkim, int messages, bool planOnly = false)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -771,15 +777,25 @@ public static class PeerBench
                 stamp,
             }), tx);
             await tx.CommitAsync();
+            // A running server's autovacuum analyzes a table soon after it grows this much; without statistics PostgreSQL
+            // reads each page of subscribers by scanning and sorting the whole table.
+            if (store == StorageProvider.PostgreSql) await c.ExecuteAsync("ANALYZE subscribers");
         }
         // The planner takes articles imported at least five seconds ago (an import may still be committing).
         var settle = TimeSpan.FromSeconds(6) - importedAt.Elapsed;
         if (settle > TimeSpan.Zero) await Task.Delay(settle);
 
+        var planCpu = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         var plan = await planner.PlanAsync(DigestFrequency.Daily, manual: false, CancellationToken.None);
         var planSeconds = sw.Elapsed.TotalSeconds;
+        planCpu = Process.GetCurrentProcess().TotalProcessorTime - planCpu;
         if (plan.Planned != messages) throw new InvalidOperationException($"The planner planned {plan} for {messages:N0} subscribers.");
+        if (planOnly)
+        {
+            Log($"{store}: planned {plan.Planned:N0} in {planSeconds:N2} s, {planCpu.TotalSeconds:N2} s CPU in this process (--plan-only: nothing sent)");
+            return new SendResult(planSeconds, 0, 0, 0, 0);
+        }
 
         // The size smtp-source sends: one of these digests as it goes on the wire.
         string sampleId;

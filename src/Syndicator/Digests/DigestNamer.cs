@@ -17,7 +17,7 @@ public sealed class DigestNamer(SubscriberStore subscribers, Database database) 
             await using var connection = await database.OpenAsync(cancellationToken);
             var parameters = new DynamicParameters();
             var counts = (await connection.QueryAsync<(string Digest, long Count)>(new CommandDefinition(
-                    $"SELECT digest_id, COUNT(*) FROM digest_items WHERE digest_id IN {SqlList.In(parameters, "d", digests.Select(d => d.Id).ToList())} GROUP BY digest_id",
+                    $"SELECT g.id, COUNT(*) FROM digests g JOIN digest_edition_items i ON i.edition_id = g.edition_id WHERE g.id IN {SqlList.In(parameters, "d", digests.Select(d => d.Id).ToList())} GROUP BY g.id",
                     parameters, cancellationToken: cancellationToken)))
                 .ToDictionary(r => r.Digest, r => r.Count, StringComparer.Ordinal);
             foreach (var digest in digests)
@@ -32,8 +32,9 @@ public sealed class DigestNamer(SubscriberStore subscribers, Database database) 
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<(string State, long Count)>(new CommandDefinition("""
-            SELECT d.state, COUNT(*) FROM digest_items i
-            JOIN deliveries d ON d.subject_kind = 'digest' AND d.subject_id = i.digest_id
+            SELECT d.state, COUNT(*) FROM digest_edition_items i
+            JOIN digests g ON g.edition_id = i.edition_id
+            JOIN deliveries d ON d.subject_kind = 'digest' AND d.subject_id = g.id
             WHERE i.article_id = @articleId
             GROUP BY d.state
             """, new { articleId }, cancellationToken: cancellationToken));

@@ -5,7 +5,7 @@ using Syndicator.Storage;
 
 namespace Syndicator.Tests.Digests;
 
-/// <summary>The planner reads subscribers a page (1,000) at a time and writes each page's rows in a few statements.</summary>
+/// <summary>The planner reads subscribers a page (5,000) at a time and writes each page's rows in a few statements; readers with the same articles share one edition.</summary>
 public sealed class DigestPlanningPagesTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -20,8 +20,8 @@ public sealed class DigestPlanningPagesTests
         var database = world.App.Get<Database>();
         var coveredUntil = world.App.Get<DigestPlanner>().FirstWatermark(DigestFrequency.Daily).ToStoredPrecision();
         var stamp = world.Time.GetUtcNow().ToStoredPrecision();
-        // 2,345 readers over three pages: every third follows Jane Doe, every fifth (not third) the tag y, the rest nothing.
-        var readers = Enumerable.Range(0, 2_345).Select(i => (Id: $"reader-{i:D5}", Follows: i % 3 == 0 ? ("author", "Jane Doe") : i % 5 == 0 ? ("tag", "y") : ((string, string)?)null)).ToList();
+        // 10,345 readers over three pages: every third follows Jane Doe, every fifth (not third) the tag y, the rest nothing.
+        var readers = Enumerable.Range(0, 10_345).Select(i => (Id: $"reader-{i:D5}", Follows: i % 3 == 0 ? ("author", "Jane Doe") : i % 5 == 0 ? ("tag", "y") : ((string, string)?)null)).ToList();
         await using (var connection = await database.OpenAsync(Ct))
         {
             await using var transaction = await connection.BeginTransactionAsync(Ct);
@@ -38,16 +38,21 @@ public sealed class DigestPlanningPagesTests
         var planner = world.App.Get<DigestPlanner>();
         var report = await planner.PlanAsync(DigestFrequency.Daily, manual: false, Ct);
 
-        Assert.Equal(new PlanReport(2_345, 0, 0), report);
+        Assert.Equal(new PlanReport(10_345, 0, 0), report);
         await using (var connection = await database.OpenAsync(Ct))
         {
             var items = (await connection.QueryAsync<(string Subscriber, long Items)>(
-                "SELECT d.subscriber_id, COUNT(*) FROM digests d JOIN digest_items i ON i.digest_id = d.id GROUP BY d.subscriber_id")).ToDictionary(r => r.Subscriber, r => r.Items);
-            Assert.Equal(2_345, items.Count);
+                "SELECT d.subscriber_id, COUNT(*) FROM digests d JOIN digest_edition_items i ON i.edition_id = d.edition_id GROUP BY d.subscriber_id")).ToDictionary(r => r.Subscriber, r => r.Items);
+            Assert.Equal(10_345, items.Count);
             Assert.All(readers, r => Assert.Equal(r.Follows switch { null => 3, { Item1: "author" } => 2, _ => 1 }, items[r.Id]));
+            // Each distinct list is stored once for the run, whatever the number of pages and readers sharing it: three
+            // editions (everything, Jane Doe's, the tag y's) with 3 + 2 + 1 items.
+            Assert.Equal(3, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_editions"));
+            Assert.Equal(6, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_edition_items"));
+            Assert.Equal(3, await connection.ExecuteScalarAsync<long>("SELECT COUNT(DISTINCT edition_id) FROM digests"));
             var deliveries = (await connection.QueryAsync<(string Recipient, string Key)>("SELECT recipient, delivery_key FROM deliveries WHERE channel = 'email'")).ToList();
             Assert.Equal(readers.Select(r => r.Id).Order(), deliveries.Select(d => d.Recipient).Order());
-            Assert.Equal(2_345, deliveries.Select(d => d.Key).Distinct().Count());
+            Assert.Equal(10_345, deliveries.Select(d => d.Key).Distinct().Count());
         }
         // The order a digest lists its articles in is kept per reader: newest first.
         var jane = (await world.App.Get<DeliveryStore>().ListAsync(new DeliveryQuery(Recipient: DeliveryRecipient.Subscriber("reader-00003"), Limit: 1), Ct)).Single();
@@ -55,6 +60,6 @@ public sealed class DigestPlanningPagesTests
         foreach (var id in await planner.ArticleIdsAsync(jane.Subject.Id, Ct)) titles.Add((await world.App.Get<Syndicator.Articles.ArticleStore>().FindByIdAsync(id, Ct))!.Title);
         Assert.Equal(["Gamma 🚀", "Alpha"], titles);
 
-        Assert.Equal(new PlanReport(0, 0, 2_345), await planner.PlanAsync(DigestFrequency.Daily, manual: false, Ct));
+        Assert.Equal(new PlanReport(0, 0, 10_345), await planner.PlanAsync(DigestFrequency.Daily, manual: false, Ct));
     }
 }

@@ -117,10 +117,12 @@ internal sealed class StatusServer : IAsyncDisposable
         await using (var connection = await Get<Database>().OpenAsync(Ct))
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO digests (id, subscriber_id, frequency, period, created_at) VALUES ('digest-1', @id, 'daily', '2026-01-01', @now)",
-                new { id = subscriber.Id, now = DateTimeOffset.UtcNow }, cancellationToken: Ct));
+                "INSERT INTO digest_editions (id, created_at) VALUES ('edition-1', @now)", new { now = DateTimeOffset.UtcNow }, cancellationToken: Ct));
             await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO digest_items (digest_id, article_id, position) VALUES ('digest-1', @articleId, 0)", new { articleId = article.Id }, cancellationToken: Ct));
+                "INSERT INTO digest_edition_items (edition_id, article_id, position) VALUES ('edition-1', @articleId, 0)", new { articleId = article.Id }, cancellationToken: Ct));
+            await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO digests (id, subscriber_id, frequency, period, edition_id, created_at) VALUES ('digest-1', @id, 'daily', '2026-01-01', 'edition-1', @now)",
+                new { id = subscriber.Id, now = DateTimeOffset.UtcNow }, cancellationToken: Ct));
         }
         await deliveries.EnsureAsync(EmailChannel.ChannelName, "digest", "digest-1", subscriber.Id, DateTimeOffset.UtcNow, Ct);
         var email = Assert.Single(await deliveries.ClaimDueAsync(EmailChannel.ChannelName, node, TimeSpan.FromMinutes(5), 10, Ct));
