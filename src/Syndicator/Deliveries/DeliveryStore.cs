@@ -156,9 +156,13 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         await using var connection = await database.OpenAsync(cancellationToken);
         var now = time.GetUtcNow();
         var parameters = new DynamicParameters(new { node, now, leaseEnd = now + lease });
+        // A row another statement holds (its outcome or hand-over being written) is skipped, not waited for: the
+        // next renewal, a third of a lease later, gets it. Waiting made PostgreSQL see deadlocks with the batched
+        // sent marks, whose rows an UPDATE ... IN (...) does not lock in any fixed order.
         return await connection.ExecuteAsync(new CommandDefinition($"""
             UPDATE deliveries SET lease_expires_at = @leaseEnd
-            WHERE id IN {SqlList.In(parameters, "id", ids)} AND state = 'in-flight' AND claimed_by = @node
+            WHERE id IN (SELECT id FROM deliveries WHERE id IN {SqlList.In(parameters, "id", ids)} AND state = 'in-flight' AND claimed_by = @node
+                         ORDER BY id {database.Dialect.ForUpdateSkipLocked})
             """, parameters, cancellationToken: cancellationToken));
     }
 
@@ -204,7 +208,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var now = time.GetUtcNow();
-        // In id order, the order the lease renewal's UPDATE ... IN (...) locks them in: PostgreSQL would otherwise see a deadlock between the two.
+        // In id order, so two writers of the same rows lock them in one order (the lease renewal skips locked rows instead).
         var rows = await connection.ExecuteAsync(new CommandDefinition($"""
             UPDATE deliveries SET state = '{DeliveryState.Sent.ToColumn()}', remote_id = COALESCE(@RemoteId, remote_id), remote_url = @RemoteUrl, sent_at = @now, last_error = NULL,
                 lease_expires_at = NULL, handed_over_at = NULL, updated_at = @now
