@@ -2,11 +2,9 @@ using System.Text.RegularExpressions;
 using Dapper;
 using DbUp;
 using DbUp.Builder;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Syndicator.Deliveries;
 using Syndicator.Digests;
-using Syndicator.Hosting;
 using Syndicator.Storage;
 using Syndicator.Tests.Storage;
 using Syndicator.Tests.Support;
@@ -48,12 +46,7 @@ public sealed class DigestEditionsUpgradeTests
         }
 
         using var dir = new TempDir();
-        var settings = store.Settings();
-        settings["Import:InboxPath"] = Path.Combine(dir.Path, "inbox");
-        settings["Feeds:OutputPath"] = Path.Combine(dir.Path, "feeds");
-        settings["Digests:PickupPath"] = Path.Combine(dir.Path, "pickup");
-        settings["Digests:SigningKey"] = "file:" + Path.Combine(dir.Path, "signing.key");
-        await using var app = SyndicatorHost.Build([], c => c.AddInMemoryCollection(settings));
+        await using var app = UpgradeTests.CurrentApp(store, dir);
         var report = await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(Ct);
         Assert.Contains(report.Applied, n => n.Contains("0020_digest_editions", StringComparison.Ordinal));
 

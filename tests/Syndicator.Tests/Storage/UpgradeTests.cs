@@ -20,6 +20,17 @@ namespace Syndicator.Tests.Storage;
 /// </summary>
 public sealed class UpgradeTests
 {
+    /// <summary>The current app on <paramref name="store"/>, with its folders in <paramref name="dir"/>: what the service runs when it starts on an older database.</summary>
+    internal static Microsoft.AspNetCore.Builder.WebApplication CurrentApp(TestStore store, TempDir dir)
+    {
+        var settings = store.Settings();
+        settings["Import:InboxPath"] = Path.Combine(dir.Path, "inbox");
+        settings["Feeds:OutputPath"] = Path.Combine(dir.Path, "feeds");
+        settings["Digests:PickupPath"] = Path.Combine(dir.Path, "pickup");
+        settings["Digests:SigningKey"] = "file:" + Path.Combine(dir.Path, "signing.key");
+        return SyndicatorHost.Build([], c => c.AddInMemoryCollection(settings));
+    }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private const string OldLevel = "0006";
 
@@ -58,12 +69,7 @@ public sealed class UpgradeTests
 
         // The current app, started on that database as the service starts: it applies what is missing.
         using var dir = new TempDir();
-        var settings = store.Settings();
-        settings["Import:InboxPath"] = Path.Combine(dir.Path, "inbox");
-        settings["Feeds:OutputPath"] = Path.Combine(dir.Path, "feeds");
-        settings["Digests:PickupPath"] = Path.Combine(dir.Path, "pickup");
-        settings["Digests:SigningKey"] = "file:" + Path.Combine(dir.Path, "signing.key");
-        await using var app = SyndicatorHost.Build([], c => c.AddInMemoryCollection(settings));
+        await using var app = UpgradeTests.CurrentApp(store, dir);
         var migrator = app.Services.GetRequiredService<SchemaMigrator>();
         var report = await migrator.MigrateAsync(Ct);
         Assert.Equal(Embedded(store).Where(n => Number(n).CompareTo(OldLevel) > 0), report.Applied);
