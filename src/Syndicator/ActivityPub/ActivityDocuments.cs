@@ -61,12 +61,13 @@ public sealed class ActivityDocuments(LocalActors actors)
     public IReadOnlyList<LocalActor> AttributedTo(Article article) =>
         actors.ForAuthor(article.Author) is { } author ? [actors.Publication, author] : [actors.Publication];
 
-    public JsonObject Object(Article article)
+    /// <summary>The article as an ActivityStreams object, in its round's id (<see cref="ArticleRounds"/>).</summary>
+    public JsonObject Object(Article article, int round)
     {
         var attributed = AttributedTo(article);
         var document = new JsonObject
         {
-            ["id"] = actors.ObjectUrl(article.Id),
+            ["id"] = actors.ObjectUrl(article.Id, round),
             ["type"] = "Article",
             ["name"] = article.Title,
             ["summary"] = Paragraphs(article.Summary),
@@ -92,7 +93,7 @@ public sealed class ActivityDocuments(LocalActors actors)
     /// <summary>The activity a delivery carries: <c>create</c>, <c>update:{hash}</c> or <c>delete</c> of the article, by the publication.</summary>
     public JsonObject ArticleActivity(Article article, ArticleVerb verb)
     {
-        var objectUrl = actors.ObjectUrl(article.Id);
+        var objectUrl = actors.ObjectUrl(article.Id, verb.Round);
         var publication = actors.Publication;
         var activity = new JsonObject
         {
@@ -106,7 +107,7 @@ public sealed class ActivityDocuments(LocalActors actors)
         };
         activity["object"] = verb.Kind == ArticleVerbKind.Delete
             ? new JsonObject { ["id"] = objectUrl, ["type"] = "Tombstone" }
-            : Object(article);
+            : Object(article, verb.Round);
         return activity;
     }
 
@@ -162,25 +163,40 @@ public enum ArticleVerbKind
 /// <summary>
 /// Which activity about an article a delivery carries, stored as the delivery's subject version: <c>create</c>,
 /// <c>update:{content hash}</c> (one per edit, so an edit never repeats a Create and a re-import of the same text sends
-/// nothing), or <c>delete</c>.
+/// nothing), or <c>delete</c>; in an article's later round (published again after an unpublish, see
+/// <see cref="ArticleRounds"/>) the same with <c>@{round}</c> after it, so each round has its own Create, edits and Delete.
 /// </summary>
-public sealed record ArticleVerb(ArticleVerbKind Kind, string Revision = "")
+public sealed record ArticleVerb(ArticleVerbKind Kind, string Revision = "", int Round = 1)
 {
-    public static ArticleVerb Create { get; } = new(ArticleVerbKind.Create);
-    public static ArticleVerb Delete { get; } = new(ArticleVerbKind.Delete);
-    public static ArticleVerb Update(string contentHash) => new(ArticleVerbKind.Update, contentHash);
+    public static ArticleVerb Create(int round) => new(ArticleVerbKind.Create, "", round);
+    public static ArticleVerb Delete(int round) => new(ArticleVerbKind.Delete, "", round);
+    public static ArticleVerb Update(string contentHash, int round) => new(ArticleVerbKind.Update, contentHash, round);
 
     public string Type => Kind.ToString();
 
-    public string Version => Kind == ArticleVerbKind.Update ? $"update:{Revision}" : Kind.ToString().ToLowerInvariant();
+    public string Version => (Kind == ArticleVerbKind.Update ? $"update:{Revision}" : Kind.ToString().ToLowerInvariant())
+        + (Round > 1 ? "@" + Round.ToString(CultureInfo.InvariantCulture) : "");
 
-    public string ActivityId(string objectUrl) => Kind == ArticleVerbKind.Update ? $"{objectUrl}/update/{Revision}" : $"{objectUrl}/{Version}";
+    public string ActivityId(string objectUrl) => Kind == ArticleVerbKind.Update ? $"{objectUrl}/update/{Revision}" : $"{objectUrl}/{Kind.ToString().ToLowerInvariant()}";
 
-    public static ArticleVerb? Parse(string version) => version switch
+    /// <summary>For people: <c>Create</c>, or <c>Create (published again, round 2)</c>.</summary>
+    public string Describe() => Round > 1 ? $"{Type} (published again, round {Round.ToString(CultureInfo.InvariantCulture)})" : Type;
+
+    public static ArticleVerb? Parse(string version)
     {
-        "create" => Create,
-        "delete" => Delete,
-        _ when version.StartsWith("update:", StringComparison.Ordinal) && version.Length > 7 => Update(version[7..]),
-        _ => null,
-    };
+        var round = 1;
+        var at = version.LastIndexOf('@');
+        if (at >= 0)
+        {
+            if (!int.TryParse(version.AsSpan(at + 1), NumberStyles.None, CultureInfo.InvariantCulture, out round) || round < 2) return null;
+            version = version[..at];
+        }
+        return version switch
+        {
+            "create" => Create(round),
+            "delete" => Delete(round),
+            _ when version.StartsWith("update:", StringComparison.Ordinal) && version.Length > 7 => Update(version[7..], round),
+            _ => null,
+        };
+    }
 }

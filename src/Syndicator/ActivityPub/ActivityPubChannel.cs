@@ -21,6 +21,7 @@ public sealed class ActivityPubChannel(
     IHttpClientFactory factory,
     IOptions<ActivityPubOptions> options,
     ArticleStore articles,
+    ArticleRounds rounds,
     FollowerStore followers,
     ActivityDocuments documents,
     LocalActors actors,
@@ -90,12 +91,16 @@ public sealed class ActivityPubChannel(
             case SubjectKind.Article:
             {
                 if (ArticleVerb.Parse(delivery.Subject.Version) is not { } verb)
-                    return (null, null, $"delivery {delivery.Id} names \"{delivery.Subject.Version}\", which is not create, update:HASH or delete");
+                    return (null, null, $"delivery {delivery.Id} names \"{delivery.Subject.Version}\", which is not create, update:HASH or delete (with @ROUND after it in a later round)");
                 var article = await articles.FindByIdAsync(delivery.Subject.Id, cancellationToken);
                 if (article is null) return (null, null, $"article {delivery.Subject.Id} is no longer in the store");
                 // Unpublished after this was planned: only its Delete still goes out.
                 if (article.Unpublished && verb.Kind != ArticleVerbKind.Delete)
                     return (null, null, $"\"{article.Title}\" was unpublished at {article.UnpublishedAt:u}; its {verb.Type} is not sent (its Delete goes to every inbox that had it)");
+                // A Create or edit of an earlier round, still waiting when the article was unpublished and published again:
+                // that object is deleted, and the new round's Create carries the text as it is now.
+                if (verb.Kind != ArticleVerbKind.Delete && await rounds.CurrentAsync(delivery.Subject.Id, cancellationToken) is var round && round > verb.Round)
+                    return (null, null, $"\"{article.Title}\" was published again (round {round}) after this {verb.Describe()} was planned; the new round's Create carries the current text");
                 return (documents.ArticleActivity(article, verb), actors.Publication, "");
             }
             case SubjectKind.Follow:

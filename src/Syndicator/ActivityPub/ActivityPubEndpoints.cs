@@ -38,7 +38,9 @@ public static class ActivityPubEndpoints
         app.MapGet(LocalActors.Prefix + "/actors/{username}", ActorAsync);
         app.MapGet(LocalActors.Prefix + "/actors/{username}/outbox", OutboxAsync);
         app.MapGet(LocalActors.Prefix + "/actors/{username}/followers", FollowersAsync);
-        app.MapGet(LocalActors.Prefix + "/articles/{id}", ArticleAsync);
+        app.MapGet(LocalActors.Prefix + "/articles/{id}", (string id, HttpContext context, ArticleStore articles, ArticleRounds rounds, ActivityDocuments documents, TimeProvider time, CancellationToken ct) =>
+            ArticleAsync(id, 1, context, articles, rounds, documents, time, ct));
+        app.MapGet(LocalActors.Prefix + "/articles/{id}/{round:int:min(2)}", ArticleAsync);
         app.MapPost(LocalActors.Prefix + "/actors/{username}/inbox", (string username, HttpContext context, Inbox inbox, LocalActors actors, CancellationToken ct) =>
             actors.Find(username) is { } actor ? inbox.ReceiveAsync(context, actor, ct) : Task.FromResult(Results.NotFound()))
             .RequireRateLimiting(InboxPolicy);
@@ -115,14 +117,14 @@ public static class ActivityPubEndpoints
     }
 
     private static async Task<IResult> OutboxAsync(string username, int? page, LocalActors actors, ActivityDocuments documents, Database database,
-        ArticleStore articles, TimeProvider time, CancellationToken ct)
+        ArticleStore articles, ArticleRounds rounds, TimeProvider time, CancellationToken ct)
     {
         if (actors.Find(username) is not { } actor) return Results.NotFound();
         var outbox = actors.OutboxUrl(actor);
         var author = actor.Kind == ActorKind.Author ? actor.DisplayName : null;
         var now = time.GetUtcNow();
         await using var connection = await database.OpenAsync(ct);
-        const string Filter = "WHERE a.published_at <= @now AND (@author IS NULL OR LOWER(au.name) = LOWER(@author))";
+        const string Filter = "WHERE a.published_at <= @now AND a.unpublished_at IS NULL AND (@author IS NULL OR LOWER(au.name) = LOWER(@author))";
         var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             $"SELECT COUNT(*) FROM articles a JOIN authors au ON au.id = a.author_id {Filter}", new { now, author }, cancellationToken: ct));
         var pages = Math.Max(1, (int)((total + PageSize - 1) / PageSize));
@@ -139,6 +141,7 @@ public static class ActivityPubEndpoints
         if (page < 1) return Results.Problem(detail: "page counts from 1", statusCode: 400);
         var items = await articles.QueryAsync(connection, Filter + " ORDER BY a.published_at DESC, a.id LIMIT @limit OFFSET @offset",
             new { now, author, limit = PageSize, offset = (page.Value - 1) * PageSize }, ct);
+        var round = await rounds.CurrentAsync(connection, items.Select(a => a.Id).ToList(), ct);
         var document = new JsonObject
         {
             ["@context"] = ActivityDocuments.Context(),
@@ -148,7 +151,7 @@ public static class ActivityPubEndpoints
             ["totalItems"] = total,
             ["orderedItems"] = new JsonArray([.. items.Select(a =>
             {
-                var create = documents.ArticleActivity(a, ArticleVerb.Create);
+                var create = documents.ArticleActivity(a, ArticleVerb.Create(round.GetValueOrDefault(a.Id, 1)));
                 create.Remove("@context");
                 return (JsonNode)create;
             })]),
@@ -171,14 +174,18 @@ public static class ActivityPubEndpoints
         });
     }
 
-    private static async Task<IResult> ArticleAsync(string id, HttpContext context, ArticleStore articles, ActivityDocuments documents, TimeProvider time, CancellationToken ct)
+    /// <summary>The article as the object of one round (<see cref="ArticleRounds"/>): the current round's, or 410 Gone for an earlier one.</summary>
+    private static async Task<IResult> ArticleAsync(string id, int round, HttpContext context, ArticleStore articles, ArticleRounds rounds, ActivityDocuments documents, TimeProvider time, CancellationToken ct)
     {
         var article = await articles.FindByIdAsync(id, ct);
         if (article is null || article.PublishedAt > time.GetUtcNow()) return Results.NotFound();
-        // An unpublished article is gone, as its Delete told the followers' servers (which may fetch it to check).
-        if (article.Unpublished) return Results.StatusCode(StatusCodes.Status410Gone);
+        var current = await rounds.CurrentAsync(id, ct);
+        if (round > current) return Results.NotFound();
+        // An unpublished article, or an earlier round of one published again, is gone, as its Delete told the
+        // followers' servers (which may fetch it to check).
+        if (article.Unpublished || round < current) return Results.StatusCode(StatusCodes.Status410Gone);
         if (!WantsActivityJson(context.Request)) return Results.Redirect(article.CanonicalUrl.Value);
-        var document = documents.Object(article);
+        var document = documents.Object(article, round);
         document.Insert(0, "@context", ActivityDocuments.Context());
         return Activity(document);
     }

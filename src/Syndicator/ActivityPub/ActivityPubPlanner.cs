@@ -10,25 +10,42 @@ namespace Syndicator.ActivityPub;
 /// article one <c>Update</c> per inbox for that revision. The outbox's unique (channel, article, version, inbox) row
 /// is what makes each exactly once across re-imports, retries and nodes.
 /// </summary>
-public sealed class ActivityPubPlanner(FollowerStore followers, DeliveryStore deliveries, ActivityDocuments documents, TimeProvider time) : IArticleChangeHandler
+public sealed class ActivityPubPlanner(FollowerStore followers, DeliveryStore deliveries, ArticleRounds rounds, ActivityDocuments documents, TimeProvider time) : IArticleChangeHandler
 {
     public const string Channel = "activitypub";
 
-    public Task OnArticleChangedAsync(DbConnection connection, DbTransaction transaction, Article? before, Article after, CancellationToken cancellationToken)
+    public async Task OnArticleChangedAsync(DbConnection connection, DbTransaction transaction, Article? before, Article after, CancellationToken cancellationToken)
     {
-        if (before is null) return PlanAsync(connection, transaction, after, ArticleVerb.Create, cancellationToken);
-        // Unpublished (API DELETE, Ghost's post.unpublished): a Delete to every inbox that had the Create, so the post
-        // leaves the followers' timelines. Published again, it stays gone there (a second Create of one object is
-        // dropped by receivers); the feeds and the outbox have it again.
-        if (!before.Unpublished && after.Unpublished) return PlanAsync(connection, transaction, after, ArticleVerb.Delete, cancellationToken);
-        if (after.Unpublished) return Task.CompletedTask;
+        if (before is null)
+        {
+            await PlanAsync(connection, transaction, after, ArticleVerb.Create(1), cancellationToken);
+            return;
+        }
+        // Published again after an unpublish: a new object (the next round), since the followers' servers keep the old
+        // one's Delete and would drop a second Create of it; every inbox that follows now gets its Create.
+        if (before.Unpublished && !after.Unpublished)
+        {
+            await PlanAsync(connection, transaction, after, ArticleVerb.Create(await rounds.NextAsync(connection, transaction, after.Id, cancellationToken)), cancellationToken);
+            return;
+        }
+        // Unpublished (API DELETE, Ghost's post.unpublished): a Delete to every inbox that had this round's Create, so the
+        // post leaves the followers' timelines.
+        if (!before.Unpublished && after.Unpublished)
+            await PlanAsync(connection, transaction, after, ArticleVerb.Delete(await rounds.CurrentAsync(connection, transaction, after.Id, cancellationToken)), cancellationToken);
         // A re-import of the same text changes nothing a reader sees.
-        if (before.ContentHash == after.ContentHash) return Task.CompletedTask;
-        return PlanAsync(connection, transaction, after, ArticleVerb.Update(after.ContentHash), cancellationToken);
+        else if (!after.Unpublished && before.ContentHash != after.ContentHash)
+            await PlanAsync(connection, transaction, after, ArticleVerb.Update(after.ContentHash, await rounds.CurrentAsync(connection, transaction, after.Id, cancellationToken)), cancellationToken);
     }
 
+    /// <summary>
+    /// The article's Create in its current round to every follower inbox that has none (followed since, or added back);
+    /// returns how many were new. Nothing for an unpublished article: its Delete went out.
+    /// </summary>
+    public async Task<int> PlanCreateAsync(DbConnection connection, Article article, CancellationToken cancellationToken) =>
+        article.Unpublished ? 0 : await PlanAsync(connection, null, article, ArticleVerb.Create(await rounds.CurrentAsync(connection, null, article.Id, cancellationToken)), cancellationToken);
+
     /// <summary>Creates the verb's deliveries to every current follower inbox; returns how many were new.</summary>
-    public async Task<int> PlanAsync(DbConnection connection, DbTransaction? transaction, Article article, ArticleVerb verb, CancellationToken cancellationToken)
+    private async Task<int> PlanAsync(DbConnection connection, DbTransaction? transaction, Article article, ArticleVerb verb, CancellationToken cancellationToken)
     {
         var audience = documents.AttributedTo(article).Select(a => a.Username).ToList();
         var inboxes = await followers.DeliveryInboxesAsync(connection, transaction, audience, cancellationToken);
@@ -37,9 +54,9 @@ public sealed class ActivityPubPlanner(FollowerStore followers, DeliveryStore de
         var made = 0;
         foreach (var inbox in inboxes)
         {
-            // An inbox that never had the Create (its accounts followed later) gets no Update or Delete of something it has not seen.
+            // An inbox that never had this round's Create (its accounts followed later) gets no Update or Delete of something it has not seen.
             if (verb.Kind != ArticleVerbKind.Create && !await deliveries.ExistsAsync(connection, transaction, Channel,
-                    new DeliverySubject(SubjectKind.Article, article.Id, ArticleVerb.Create.Version), DeliveryRecipient.Inbox(inbox), cancellationToken)) continue;
+                    new DeliverySubject(SubjectKind.Article, article.Id, ArticleVerb.Create(verb.Round).Version), DeliveryRecipient.Inbox(inbox), cancellationToken)) continue;
             if (await deliveries.EnsureAsync(connection, transaction, Channel, new DeliverySubject(SubjectKind.Article, article.Id, verb.Version),
                     DeliveryRecipient.Inbox(inbox), notBefore, cancellationToken))
                 made++;

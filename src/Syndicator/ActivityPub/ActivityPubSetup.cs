@@ -26,6 +26,7 @@ public static class ActivityPubSetup
         services.AddSingleton<HostGate>();
         services.AddSingleton<ActivityPubStatus>();
         services.AddSingleton<ActivityDocuments>();
+        services.AddSingleton<ArticleRounds>();
         services.AddSingleton<ActivityPubPlanner>();
         services.AddSingleton<RemoteActors>();
         services.AddSingleton<ConnectGuard>();

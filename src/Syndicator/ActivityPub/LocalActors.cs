@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Options;
 using Syndicator.Articles;
 using Syndicator.Shared;
@@ -52,7 +53,9 @@ public sealed class LocalActors(IOptions<ActivityPubOptions> options, IOptions<S
 
     public string SharedInboxUrl => $"{BaseUrl}{Prefix}/inbox";
 
-    public string ObjectUrl(string articleId) => $"{BaseUrl}{Prefix}/articles/{Uri.EscapeDataString(articleId)}";
+    /// <summary>The article's object id in a round (<see cref="ArticleRounds"/>): its first publication has none after the id.</summary>
+    public string ObjectUrl(string articleId, int round) =>
+        $"{BaseUrl}{Prefix}/articles/{Uri.EscapeDataString(articleId)}" + (round > 1 ? "/" + round.ToString(CultureInfo.InvariantCulture) : "");
 
     /// <summary>The actor whose URL this is, or null when it is none of ours.</summary>
     public LocalActor? FromUrl(string? url)

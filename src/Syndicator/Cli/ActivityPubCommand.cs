@@ -92,7 +92,7 @@ internal static class ActivityPubCommand
             }
             int planned;
             await using (var connection = await app.Services.GetRequiredService<Database>().OpenAsync(ct))
-                planned = await app.Services.GetRequiredService<ActivityPubPlanner>().PlanAsync(connection, null, article, ArticleVerb.Create, ct);
+                planned = await app.Services.GetRequiredService<ActivityPubPlanner>().PlanCreateAsync(connection, article, ct);
             var deliveries = app.Services.GetRequiredService<DeliveryStore>();
             var health = app.Services.GetRequiredService<InboxHealth>();
             int retried = 0, unparked = 0;
@@ -103,6 +103,8 @@ internal static class ActivityPubCommand
                 if (await health.UnparkAsync(d.Recipient.Id, ct)) unparked++;
                 if (d.State == DeliveryState.Failed && await deliveries.RetryAsync(d.Id, ct)) retried++;
             }
+            if (article.Unpublished)
+                AnsiConsole.MarkupLineInterpolated($"[yellow]{article.Slug} was unpublished at {article.UnpublishedAt:u}: no Create is sent (its Delete went to the inboxes that had it); publish it again to send it as a new post.[/]");
             AnsiConsole.MarkupLineInterpolated($"{article.Slug}: {planned} new Create(s), {retried} failed delivery(ies) retried, {unparked} parked inbox(es) resumed; they go out with the next ActivityPub run");
             return 0;
         }));

@@ -322,8 +322,9 @@ internal static class DashboardPages
         foreach (var d in f.Deliveries.Take(200))
         {
             var parked = f.Parked.TryGetValue(d.Recipient.Id, out var p) ? $" {Badge("parked")} <span class=\"small\">since {E(Utc(p.ParkedAt))}</span>" : "";
-            var verb = d.Subject.Version.Split(':')[0];
-            sb.Append($"<tr data-inbox=\"{E(d.Recipient.Id)}\" data-activity=\"{E(verb)}\"><td class=\"small\">{E(d.Recipient.Id)}{parked}</td><td>{E(verb)}</td><td>{StateBadge(d.State)}</td><td>{d.Attempts}</td><td class=\"small\">{E(d.LastError)}</td></tr>");
+            var verb = ActivityPub.ArticleVerb.Parse(d.Subject.Version);
+            var kind = verb?.Kind.ToString().ToLowerInvariant() ?? d.Subject.Version;
+            sb.Append($"<tr data-inbox=\"{E(d.Recipient.Id)}\" data-activity=\"{E(kind)}\"><td class=\"small\">{E(d.Recipient.Id)}{parked}</td><td>{E(verb?.Describe() ?? d.Subject.Version)}</td><td>{StateBadge(d.State)}</td><td>{d.Attempts}</td><td class=\"small\">{E(d.LastError)}</td></tr>");
         }
         sb.Append("</tbody></table>");
         if (f.Deliveries.Count > 200) sb.Append($"<p class=\"small muted\">The first 200 of {f.Deliveries.Count:N0} are shown.</p>");

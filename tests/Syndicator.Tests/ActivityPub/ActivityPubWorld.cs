@@ -68,12 +68,29 @@ public sealed class ActivityPubWorld : IAsyncDisposable
     /// <summary>Writes and imports an article file; returns its id.</summary>
     public async Task<string> ImportAsync(string slug, string title, string body, string author = "Jane Doe", params string[] tags)
     {
-        var path = App.Dir.File($"articles/{slug}.md",
-            $"---\ntitle: \"{title}\"\nslug: {slug}\nauthor: {author}\ndate: {PublishedAt:O}\ntags: [{string.Join(", ", tags)}]\nsummary: \"Summary of {title}\"\n---\n{body}\n");
+        var path = App.Dir.File($"articles/{slug}.md", ArticleText(slug, title, body, author, tags));
         var summary = await App.Get<ArticleFiles>().ImportPathsAsync([path], null, TestContext.Current.CancellationToken);
         Assert.Equal(0, summary.Rejected);
         var article = await App.Get<Syndicator.Articles.ArticleStore>().FindBySlugAsync(slug, TestContext.Current.CancellationToken);
         return article!.Id;
+    }
+
+    private string ArticleText(string slug, string title, string body, string author, string[] tags) =>
+        $"---\ntitle: \"{title}\"\nslug: {slug}\nauthor: {author}\ndate: {PublishedAt:O}\ntags: [{string.Join(", ", tags)}]\nsummary: \"Summary of {title}\"\n---\n{body}\n";
+
+    /// <summary>Sends the article as a CMS does through the publishing API (which publishes an unpublished one again); returns what it did.</summary>
+    public async Task<string> PublishThroughApiAsync(string slug, string title, string body, string author = "Jane Doe", params string[] tags)
+    {
+        var intake = Get<Syndicator.Articles.Intake.ArticleIntake>();
+        var draft = Assert.Single(intake.Parse(ArticleText(slug, title, body, author, tags), $"{slug}.md", ".md"));
+        return (await intake.PublishAsync(draft, Syndicator.Articles.Intake.IntakeActor.ApiKey("cms"), Guid.NewGuid().ToString("N"), TestContext.Current.CancellationToken)).Action;
+    }
+
+    /// <summary>Unpublishes the article as the publishing API's DELETE does.</summary>
+    public async Task UnpublishAsync(string id)
+    {
+        var article = (await Get<Syndicator.Articles.ArticleStore>().FindByIdAsync(id, TestContext.Current.CancellationToken))!;
+        Assert.Equal("unpublished", (await Get<Syndicator.Articles.Intake.ArticleIntake>().UnpublishAsync(article, Syndicator.Articles.Intake.IntakeActor.ApiKey("cms"), TestContext.Current.CancellationToken)).Action);
     }
 
     /// <summary>Sends every due ActivityPub delivery, as the job does.</summary>

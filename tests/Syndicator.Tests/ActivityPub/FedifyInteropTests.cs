@@ -9,7 +9,7 @@ namespace Syndicator.Tests.ActivityPub;
 /// <summary>
 /// Syndicator against Fedify, an ActivityPub implementation that is not ours: Fedify finds our actor through WebFinger,
 /// follows it, and its inbox (which verifies every HTTP signature with Fedify's own code and drops what fails)
-/// receives our Accept, Create and Update; requests Fedify signs reach our inbox, and altered ones are refused.
+/// receives our Accept, Create, Update, Delete and, once the article is published again, the new object's Create; requests Fedify signs reach our inbox, and altered ones are refused.
 /// </summary>
 public sealed class FedifyInteropTests
 {
@@ -72,6 +72,12 @@ public sealed class FedifyInteropTests
         Assert.Equal($"{world.BaseUrl}/ap/articles/{id}", delete.ObjectId);
         Assert.Equal("Tombstone", delete.ObjectType);
         Assert.Single(received, r => r.Type == "Create");
+
+        // Published again: Fedify, which now holds a Tombstone for the first id, receives a Create of a new object.
+        Assert.Equal("republished", await world.PublishThroughApiAsync("tehran-nights", "شب‌های تهران 東京 🌃", "<p>Corrected text.</p>", "Jane Doe", "cities", "night life"));
+        Assert.Equal(1, (await world.DrainAsync()).Sent);
+        received = await fedify.ReceivedAsync(Ct);
+        Assert.Equal([$"{world.BaseUrl}/ap/articles/{id}", $"{world.BaseUrl}/ap/articles/{id}/2"], received.Where(r => r.Type == "Create").Select(r => r.ObjectId));
 
         // Undo: reader1 stops following; its server still has reader2, so the next article still goes there once.
         await fedify.UnfollowAsync("reader1", world.ActorUrl("magazine"), first.FollowId!, Ct);
