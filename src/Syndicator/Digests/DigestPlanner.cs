@@ -48,6 +48,8 @@ public sealed class DigestPlanner(
         var cutoff = now - Settle;
         int planned = 0, nothingNew = 0, notDue = 0;
         var ids = new RunIds(now);
+        var manualPeriod = $"manual-{now:yyyyMMddTHHmmss.ffffff}";
+        var schedule = new Dictionary<(string Zone, DigestFrequency Frequency), (string Period, bool Due)>();
         // Subscribers with the same watermark and follows get the same articles: asked once per run.
         var articleLists = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var after = "";
@@ -59,9 +61,12 @@ public sealed class DigestPlanner(
             var due = new List<(Subscriber Subscriber, string Period)>();
             foreach (var subscriber in page)
             {
-                var period = manual ? $"manual-{now:yyyyMMddTHHmmss.ffffff}" : Period(subscriber, now);
-                if (!manual && (period == subscriber.LastPeriod || !Due(subscriber, now))) notDue++;
-                else due.Add((subscriber, period));
+                if (manual) { due.Add((subscriber, manualPeriod)); continue; }
+                // The period and whether it is due depend on the reader's zone and frequency only: worked out once per run.
+                if (!schedule.TryGetValue((subscriber.TimeZone, subscriber.Frequency), out var when))
+                    schedule[(subscriber.TimeZone, subscriber.Frequency)] = when = (Period(subscriber, now), Due(subscriber, now));
+                if (when.Period == subscriber.LastPeriod || !when.Due) notDue++;
+                else due.Add((subscriber, when.Period));
             }
             if (due.Count == 0) continue;
             // Readers confirmed at different times have their own watermarks until their first digest: kept bounded.
@@ -177,7 +182,7 @@ public sealed class DigestPlanner(
                 now,
                 rows = SqlList.Rows(digests.Select(d => new[] { d.Id, d.Subscriber.Id, SubscriberStore.Column(d.Subscriber.Frequency), d.Period, d.Edition.Id })),
             }, transaction, cancellationToken: cancellationToken));
-        await deliveries.EnsureManyAsync(connection, transaction, EmailChannel.ChannelName,
+        await deliveries.AddNewManyAsync(connection, transaction, EmailChannel.ChannelName,
             digests.Select(d => (DeliverySubject.Digest(d.Id), DeliveryRecipient.Subscriber(d.Subscriber.Id))).ToList(), now, cancellationToken);
     }
 
