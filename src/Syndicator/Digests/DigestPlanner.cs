@@ -1,5 +1,7 @@
+using System.Buffers.Binary;
 using System.Data.Common;
 using System.Globalization;
+using System.Security.Cryptography;
 using Dapper;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,7 +20,8 @@ public sealed record PlanReport(int Planned, int NothingNew, int NotDue)
 /// Decides who gets a digest now and fixes what it holds. For each confirmed subscriber of the frequency whose
 /// period has not had its digest yet: the articles imported after their <c>covered_until</c> (and up to five seconds ago,
 /// so an import still committing goes to the next one), filtered by the authors and tags they follow. The digest,
-/// its edition (the article list it shares with every reader of the same watermark and follows), its delivery and the
+/// its edition (the article list it shares with every reader of the same watermark and follows planned in the same
+/// transaction), its delivery and the
 /// advanced <c>covered_until</c> are written in one transaction, so across crashes,
 /// restarts and late imports no article is missed or repeated. No new articles: no e-mail.
 /// </summary>
@@ -44,10 +47,11 @@ public sealed class DigestPlanner(
         var now = time.GetUtcNow().ToStoredPrecision();
         var cutoff = now - Settle;
         int planned = 0, nothingNew = 0, notDue = 0;
-        // Subscribers with the same watermark and follows get the same articles: asked once per run, and stored once
-        // per run as an edition every one of their digests names.
-        var editions = new Dictionary<string, Edition>(StringComparer.Ordinal);
-        var stored = new HashSet<string>(StringComparer.Ordinal);
+        var ids = new RunIds(now);
+        var manualPeriod = $"manual-{now:yyyyMMddTHHmmss.ffffff}";
+        var schedule = new Dictionary<(string Zone, DigestFrequency Frequency), (string Period, bool Due)>();
+        // Subscribers with the same watermark and follows get the same articles: asked once per run.
+        var articleLists = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var after = "";
         while (true)
         {
@@ -57,37 +61,38 @@ public sealed class DigestPlanner(
             var due = new List<(Subscriber Subscriber, string Period)>();
             foreach (var subscriber in page)
             {
-                var period = manual ? $"manual-{now:yyyyMMddTHHmmss.ffffff}" : Period(subscriber, now);
-                if (!manual && (period == subscriber.LastPeriod || !Due(subscriber, now))) notDue++;
-                else due.Add((subscriber, period));
+                if (manual) { due.Add((subscriber, manualPeriod)); continue; }
+                // The period and whether it is due depend on the reader's zone and frequency only: worked out once per run.
+                if (!schedule.TryGetValue((subscriber.TimeZone, subscriber.Frequency), out var when))
+                    schedule[(subscriber.TimeZone, subscriber.Frequency)] = when = (Period(subscriber, now), Due(subscriber, now));
+                if (when.Period == subscriber.LastPeriod || !when.Due) notDue++;
+                else due.Add((subscriber, when.Period));
             }
             if (due.Count == 0) continue;
             // Readers confirmed at different times have their own watermarks until their first digest: kept bounded.
-            // Forgotten between pages only, so no digest of this page names an edition that is stored but forgotten.
-            if (editions.Count >= 10_000) { editions.Clear(); stored.Clear(); }
+            if (articleLists.Count >= 10_000) articleLists.Clear();
             // One transaction and a few statements per page: one commit (or statement) per subscriber would make a
             // large list wait on the disk.
             await using var connection = await database.OpenAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             var claimed = await ClaimAsync(connection, transaction, due, cutoff, manual, cancellationToken);
+            // Each distinct list is stored once per page, as an edition only this page's digests name: an edition and
+            // every digest that will ever name it commit together, so removing a reader can delete an edition whose
+            // last digest goes without racing a planner that is about to name it (see SubscriberStore.RemoveAsync).
+            var editions = new Dictionary<string, Edition>(StringComparer.Ordinal);
             var digests = new List<PlannedDigest>();
             foreach (var (subscriber, period) in claimed)
             {
                 var key = $"{subscriber.CoveredUntil.UtcTicks}\n{string.Join('\t', subscriber.FollowedAuthors)}\n{string.Join('\t', subscriber.FollowedTags)}";
-                if (!editions.TryGetValue(key, out var edition))
-                {
-                    editions[key] = edition = new Edition(Guid.CreateVersion7(now).ToString(),
-                        await NewArticlesAsync(connection, transaction, subscriber, cutoff, cancellationToken));
-                }
-                if (edition.ArticleIds.Count == 0) nothingNew++;
-                else digests.Add(new PlannedDigest(Guid.CreateVersion7(now).ToString(), subscriber, period, edition));
+                if (!articleLists.TryGetValue(key, out var articleIds))
+                    articleLists[key] = articleIds = await NewArticlesAsync(connection, transaction, subscriber, cutoff, cancellationToken);
+                if (articleIds.Count == 0) { nothingNew++; continue; }
+                if (!editions.TryGetValue(key, out var edition)) editions[key] = edition = new Edition(ids.Next(), articleIds);
+                digests.Add(new PlannedDigest(ids.Next(), subscriber, period, edition));
             }
             nothingNew += due.Count - claimed.Count;
-            // An edition goes in with the first page whose digests name it; a later page's digests name the stored one.
-            var newEditions = digests.Select(d => d.Edition).Distinct().Where(e => !stored.Contains(e.Id)).ToList();
-            await WriteDigestsAsync(connection, transaction, newEditions, digests, now, cancellationToken);
+            await WriteDigestsAsync(connection, transaction, editions.Values.ToList(), digests, now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            stored.UnionWith(newEditions.Select(e => e.Id));
             planned += digests.Count;
         }
         var report = new PlanReport(planned, nothingNew, notDue);
@@ -101,6 +106,34 @@ public sealed class DigestPlanner(
     private sealed record PlannedDigest(string Id, Subscriber Subscriber, string Period, Edition Edition);
 
     /// <summary>
+    /// Version 7 UUIDs (the form every digest id has) that increase through a run: the run's millisecond, then a 42-bit
+    /// counter from a random start (RFC 9562's fixed-length counter, method 1), then 32 random bits. A run's digests and
+    /// deliveries then go at the end of the indexes on their ids (random ids spread each page's 5,000 over every page
+    /// of those indexes: on PostgreSQL 100,000 digest rows took 4.6 s with random ids against 2.2 s in order).
+    /// </summary>
+    private sealed class RunIds(DateTimeOffset now)
+    {
+        private readonly long millis = now.ToUnixTimeMilliseconds();
+        // A random start under 2^41 leaves 2^41 ids before the 42 bits could wrap.
+        private long counter = Random.Shared.NextInt64(1L << 41);
+
+        public string Next()
+        {
+            var c = counter++;
+            Span<byte> bytes = stackalloc byte[16];
+            BinaryPrimitives.WriteInt64BigEndian(bytes, millis << 16);
+            bytes[6] = (byte)(0x70 | ((c >> 38) & 0x0F));
+            bytes[7] = (byte)(c >> 30);
+            bytes[8] = (byte)(0x80 | ((c >> 24) & 0x3F));
+            bytes[9] = (byte)(c >> 16);
+            bytes[10] = (byte)(c >> 8);
+            bytes[11] = (byte)c;
+            RandomNumberGenerator.Fill(bytes[12..]);
+            return new Guid(bytes, bigEndian: true).ToString();
+        }
+    }
+
+    /// <summary>
     /// Moves the watermark of each due subscriber whose watermark is still the one read: that claims their window,
     /// and a planner on another node that read the same watermark updates nothing and backs off, so no window is
     /// planned twice. The claimed ones, each with its period.
@@ -112,33 +145,32 @@ public sealed class DigestPlanner(
         foreach (var group in due.GroupBy(d => (d.Subscriber.CoveredUntil, d.Period)))
         {
             var parameters = new DynamicParameters(new { cutoff, period = group.Key.Period, since = group.Key.CoveredUntil });
-            var ids = (await connection.QueryAsync<string>(new CommandDefinition($"""
+            var claimedIds = (await connection.QueryAsync<string>(new CommandDefinition($"""
                 UPDATE subscribers SET covered_until = @cutoff{(manual ? "" : ", last_period = @period")}
                 WHERE id IN {SqlList.InRows(parameters, "ids", group.Select(d => d.Subscriber.Id), database.Dialect)} AND covered_until = @since
                 RETURNING id
                 """, parameters, transaction, cancellationToken: cancellationToken))).ToHashSet(StringComparer.Ordinal);
-            claimed.AddRange(group.Where(d => ids.Contains(d.Subscriber.Id)));
+            claimed.AddRange(group.Where(d => claimedIds.Contains(d.Subscriber.Id)));
         }
         return claimed;
     }
 
-    /// <summary>The new editions with their items, the digests and their deliveries, each in one statement whatever their number.</summary>
-    private async Task WriteDigestsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<Edition> newEditions,
+    /// <summary>The page's editions with their items, the digests and their deliveries, each in one statement whatever their number.</summary>
+    private async Task WriteDigestsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<Edition> editions,
         IReadOnlyList<PlannedDigest> digests, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (digests.Count == 0) return;
         var rows = database.Dialect.JsonRows("@rows", "r");
-        if (newEditions.Count > 0)
         {
             await connection.ExecuteAsync(new CommandDefinition($"""
                 INSERT INTO digest_editions (id, created_at) SELECT r.value ->> 0, @now FROM {rows}
-                """, new { now, rows = SqlList.Rows(newEditions.Select(e => new[] { e.Id })) }, transaction, cancellationToken: cancellationToken));
+                """, new { now, rows = SqlList.Rows(editions.Select(e => new[] { e.Id })) }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition($"""
                 INSERT INTO digest_edition_items (edition_id, article_id, position)
                 SELECT r.value ->> 0, r.value ->> 1, CAST(r.value ->> 2 AS INTEGER) FROM {rows}
                 """, new
                 {
-                    rows = SqlList.Rows(newEditions.SelectMany(e => e.ArticleIds.Select((articleId, position) =>
+                    rows = SqlList.Rows(editions.SelectMany(e => e.ArticleIds.Select((articleId, position) =>
                         new[] { e.Id, articleId, position.ToString(CultureInfo.InvariantCulture) }))),
                 }, transaction, cancellationToken: cancellationToken));
         }
@@ -150,7 +182,7 @@ public sealed class DigestPlanner(
                 now,
                 rows = SqlList.Rows(digests.Select(d => new[] { d.Id, d.Subscriber.Id, SubscriberStore.Column(d.Subscriber.Frequency), d.Period, d.Edition.Id })),
             }, transaction, cancellationToken: cancellationToken));
-        await deliveries.EnsureManyAsync(connection, transaction, EmailChannel.ChannelName,
+        await deliveries.AddNewManyAsync(connection, transaction, EmailChannel.ChannelName,
             digests.Select(d => (DeliverySubject.Digest(d.Id), DeliveryRecipient.Subscriber(d.Subscriber.Id))).ToList(), now, cancellationToken);
     }
 

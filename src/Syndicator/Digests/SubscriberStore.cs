@@ -124,10 +124,25 @@ public sealed class SubscriberStore(Database database, SuppressionList suppressi
             new { state = Column(state), frequency = Column(frequency), after, size }, cancellationToken);
     }
 
+    /// <summary>
+    /// Deletes the subscriber with their follows and digests, and each digest edition no other reader's digest names (its
+    /// items go with it). The planner writes an edition in the same transaction as every digest that names it, so an
+    /// edition this finds unnamed is never named again.
+    /// </summary>
     public async Task<bool> RemoveAsync(string email, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition("DELETE FROM subscribers WHERE email = @email", new { email = SubscriberAddress.Normalize(email) }, cancellationToken: cancellationToken)) == 1;
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var parameters = new { email = SubscriberAddress.Normalize(email) };
+        await connection.ExecuteAsync(new CommandDefinition("""
+            DELETE FROM digest_editions WHERE id IN (
+                SELECT g.edition_id FROM digests g JOIN subscribers s ON s.id = g.subscriber_id WHERE s.email = @email)
+              AND NOT EXISTS (SELECT 1 FROM digests o JOIN subscribers s ON s.id = o.subscriber_id
+                              WHERE o.edition_id = digest_editions.id AND s.email <> @email)
+            """, parameters, transaction, cancellationToken: cancellationToken));
+        var removed = await connection.ExecuteAsync(new CommandDefinition("DELETE FROM subscribers WHERE email = @email", parameters, transaction, cancellationToken: cancellationToken)) == 1;
+        await transaction.CommitAsync(cancellationToken);
+        return removed;
     }
 
     /// <summary>

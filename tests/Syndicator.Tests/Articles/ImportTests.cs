@@ -53,6 +53,58 @@ public sealed class ImportTests
     }
 
     [Theory, MemberData(nameof(Providers))]
+    public async Task Files_over_three_batches_come_back_in_file_order_each_with_its_own_outcome_while_the_next_batch_is_read_ahead(StorageProvider provider)
+    {
+        await using var app = await TestApp.CreateAsync(provider);
+        // 250 files: batch one all good, batch two with a file whose front matter cannot be read, batch three with a
+        // file whose bytes are not UTF-8 and one that takes another file's slug.
+        var names = new List<string>();
+        for (var i = 0; i < 250; i++)
+        {
+            var name = $"f-{i:D3}.md";
+            names.Add(name);
+            var path = app.Dir.File($"three/{name}", i switch
+            {
+                150 => "---\ntitle: Broken\ntags: [a, b\n---\nBody\n",
+                210 => "---\ntitle: \"Taken\"\nslug: slug-007\n---\nBody.\n",
+                _ => $"---\ntitle: \"مقاله {i} 🚀\"\nslug: slug-{i:D3}\n---\nBody {i} 中文.\n",
+            });
+            if (i == 230) File.WriteAllBytes(path, [.. Encoding.UTF8.GetBytes("---\ntitle: Bad bytes\n---\n"), 0xC3, 0x28, (byte)'\n']);
+        }
+
+        var summary = await app.Get<ArticleFiles>().ImportPathsAsync([Path.Combine(app.Dir.Path, "three")], null, Ct);
+
+        Assert.Equal(names, summary.Files.Select(f => Path.GetFileName(f.Path)));
+        Assert.Equal([150, 210, 230], summary.Files.Select((f, i) => (f, i)).Where(x => x.f.Rejected).Select(x => x.i));
+        Assert.Contains("YAML", summary.Files[150].Rejection);
+        Assert.Contains("slug-007", summary.Files[210].Rejection);
+        Assert.Contains("UTF-8", summary.Files[230].Rejection);
+        Assert.All(summary.Files.Where(f => !f.Rejected), f => Assert.Equal($"مقاله {int.Parse(Path.GetFileNameWithoutExtension(f.Path)[2..])} 🚀", Assert.Single(f.Articles).Title));
+        Assert.Equal(247, (await app.Get<ArticleStore>().ListAsync(1000, Ct)).Count);
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task A_caller_that_stops_after_the_first_file_gets_the_first_batch_stored_and_nothing_of_the_batch_read_ahead(StorageProvider provider)
+    {
+        await using var app = await TestApp.CreateAsync(provider);
+        var files = Enumerable.Range(0, 250).Select(i => app.Dir.File($"stop/s-{i:D3}.txt", $"Title {i} ✉\n\nBody {i}.\n")).ToList();
+
+        await foreach (var first in app.Get<ArticleImporter>().ImportFilesAsync(files, Ct))
+        {
+            Assert.EndsWith("s-000.txt", first.Path);
+            break;
+        }
+
+        // The first batch was committed before its first result came; the second, read ahead, is never stored.
+        var stored = await app.Get<ArticleStore>().ListAsync(1000, Ct);
+        Assert.Equal(ArticleImporter.FilesPerTransaction, stored.Count);
+        Assert.DoesNotContain(stored, a => a.Title == $"Title {ArticleImporter.FilesPerTransaction} ✉");
+        // And the import can run again over all of them: the rest are created, the first batch unchanged.
+        var again = await app.Get<ArticleFiles>().ImportPathsAsync([Path.Combine(app.Dir.Path, "stop")], null, Ct);
+        Assert.Equal((150, 0), (again.Created, again.Rejected));
+    }
+
+    [Theory, MemberData(nameof(Providers))]
     public async Task Each_file_of_a_batch_sees_what_the_earlier_files_of_the_batch_did_and_a_refused_ones_author_is_never_written(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);

@@ -5,6 +5,39 @@ namespace Syndicator.Tests.Articles;
 public sealed class MarkdownAndJsonParserTests
 {
     [Fact]
+    public void Bodies_cleaned_on_many_threads_at_once_each_get_their_own_link_warnings_only()
+    {
+        // One sanitizer serves every call (an import cleans a batch on every core); a warning must reach the call whose
+        // body had the link, never a neighbour's.
+        var results = new (string Html, List<string> Warnings)[400];
+        Parallel.For(0, results.Length, i =>
+        {
+            var warnings = new List<string>();
+            var html = i % 2 == 0
+                ? $"<p>سلام {i} <a href=\"javascript:alert({i})\">x</a></p>"
+                : $"<p>{i} 🚀 <a href=\"https://example.com/{i}\">y</a></p>";
+            results[i] = (HtmlCleaner.Sanitize(html, warnings), warnings);
+        });
+        for (var i = 0; i < results.Length; i++)
+        {
+            var (html, warnings) = results[i];
+            if (i % 2 == 0)
+            {
+                Assert.Contains($"alert({i})", Assert.Single(warnings));
+                Assert.DoesNotContain("javascript:", html);
+                Assert.Contains($"سلام {i}", html);
+            }
+            else
+            {
+                Assert.Empty(warnings);
+                Assert.Contains($"https://example.com/{i}", html);
+            }
+        }
+        // No warnings list given: the link is still removed.
+        Assert.DoesNotContain("javascript:", HtmlCleaner.Sanitize("<a href=\"javascript:alert(1)\">z</a>"));
+    }
+
+    [Fact]
     public void Markdown_front_matter_sets_every_field()
     {
         var draft = MarkdownArticleParser.Parse("""

@@ -70,6 +70,40 @@ public sealed class DigestEditionsUpgradeTests
         Assert.Equal(["art2", "art3"], (await planner.ArticleIdsAsync(next.Subject.Id, Ct)).Order());
     }
 
+    [Theory, MemberData(nameof(MigrationTests.Providers), MemberType = typeof(MigrationTests))]
+    public async Task Migration_0022_deletes_the_editions_no_digest_names_and_keeps_the_rest(StorageProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        MigrateTo(store, "0021");
+        var now = DateTimeOffset.UtcNow.ToStoredPrecision();
+        await using (var connection = await store.Database.OpenAsync(Ct))
+        {
+            // An edition left behind by a removed reader (no digest names it) beside one a reader's digest still names.
+            await connection.ExecuteAsync("""
+                INSERT INTO authors (id, name, created_at, updated_at) VALUES ('a1', 'مریم 🌙', @now, @now);
+                INSERT INTO articles (id, slug, title, summary, body_html, author_id, canonical_url, published_at, updated_at, content_hash, imported_at, created_at)
+                VALUES ('art1', 'one', 'یک 🚀', 's', '<p>1</p>', 'a1', 'https://x/one', @now, @now, 'h1', @now, @now);
+                INSERT INTO subscribers (id, email, frequency, time_zone, state, covered_until, created_at, confirmed_at)
+                VALUES ('sub1', 'reader@example.com', 'daily', 'UTC', 'confirmed', @now, @now, @now);
+                INSERT INTO digest_editions (id, created_at) VALUES ('kept', @now), ('orphan', @now);
+                INSERT INTO digest_edition_items (edition_id, article_id, position) VALUES ('kept', 'art1', 0), ('orphan', 'art1', 0);
+                INSERT INTO digests (id, subscriber_id, frequency, period, edition_id, created_at) VALUES ('digest-1', 'sub1', 'daily', '2026-11-01', 'kept', @now);
+                """, new { now });
+        }
+
+        using var dir = new TempDir();
+        await using var app = UpgradeTests.CurrentApp(store, dir);
+        var report = await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(Ct);
+        Assert.Contains(report.Applied, n => n.Contains("0022_orphaned_digest_editions", StringComparison.Ordinal));
+
+        await using (var connection = await store.Database.OpenAsync(Ct))
+        {
+            Assert.Equal(["kept"], await connection.QueryAsync<string>("SELECT id FROM digest_editions"));
+            Assert.Equal(["kept"], await connection.QueryAsync<string>("SELECT edition_id FROM digest_edition_items"));
+        }
+        Assert.Equal(["art1"], await app.Services.GetRequiredService<DigestPlanner>().ArticleIdsAsync("digest-1", Ct));
+    }
+
     /// <summary>The embedded migrations up to and including <paramref name="level"/>, journaled as the current build journals them.</summary>
     private static void MigrateTo(TestStore store, string level)
     {

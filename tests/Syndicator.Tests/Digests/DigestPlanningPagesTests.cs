@@ -45,11 +45,17 @@ public sealed class DigestPlanningPagesTests
                 "SELECT d.subscriber_id, COUNT(*) FROM digests d JOIN digest_edition_items i ON i.edition_id = d.edition_id GROUP BY d.subscriber_id")).ToDictionary(r => r.Subscriber, r => r.Items);
             Assert.Equal(10_345, items.Count);
             Assert.All(readers, r => Assert.Equal(r.Follows switch { null => 3, { Item1: "author" } => 2, _ => 1 }, items[r.Id]));
-            // Each distinct list is stored once for the run, whatever the number of pages and readers sharing it: three
-            // editions (everything, Jane Doe's, the tag y's) with 3 + 2 + 1 items.
-            Assert.Equal(3, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_editions"));
-            Assert.Equal(6, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_edition_items"));
-            Assert.Equal(3, await connection.ExecuteScalarAsync<long>("SELECT COUNT(DISTINCT edition_id) FROM digests"));
+            // Each distinct list is stored once per page, whatever the number of readers sharing it: three editions
+            // (everything, Jane Doe's, the tag y's) with 3 + 2 + 1 items on each of the three pages.
+            Assert.Equal(9, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_editions"));
+            Assert.Equal(18, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_edition_items"));
+            Assert.Equal(9, await connection.ExecuteScalarAsync<long>("SELECT COUNT(DISTINCT edition_id) FROM digests"));
+            // Digest ids are version 7 UUIDs that rise in the order the run planned them (readers by id), so each page's
+            // rows go at the end of the indexes on them.
+            var digestIds = (await connection.QueryAsync<(string Id, string Subscriber)>("SELECT id, subscriber_id FROM digests")).ToList();
+            Assert.All(digestIds, d => Assert.Equal(7, Guid.Parse(d.Id).Version));
+            Assert.Equal(digestIds.OrderBy(d => d.Subscriber, StringComparer.Ordinal).Select(d => d.Id), digestIds.Select(d => d.Id).Order(StringComparer.Ordinal));
+            Assert.Equal(10_345, digestIds.Select(d => d.Id).Distinct().Count());
             var deliveries = (await connection.QueryAsync<(string Recipient, string Key)>("SELECT recipient, delivery_key FROM deliveries WHERE channel = 'email'")).ToList();
             Assert.Equal(readers.Select(r => r.Id).Order(), deliveries.Select(d => d.Recipient).Order());
             Assert.Equal(10_345, deliveries.Select(d => d.Key).Distinct().Count());
@@ -61,5 +67,43 @@ public sealed class DigestPlanningPagesTests
         Assert.Equal(["Gamma 🚀", "Alpha"], titles);
 
         Assert.Equal(new PlanReport(0, 0, 10_345), await planner.PlanAsync(DigestFrequency.Daily, manual: false, Ct));
+    }
+
+    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    public async Task Removing_readers_deletes_an_edition_with_the_last_digest_that_names_it(StorageProvider provider)
+    {
+        await using var world = await DigestWorld.CreateAsync(provider);
+        await world.ImportAsync("سلام دنیا", "مریم 🌙", DigestWorld.Start.AddHours(-2), "x");
+        await world.ImportAsync("Emoji 🚀 世界", "Jane Doe", DigestWorld.Start.AddHours(-1), "y");
+        // Two readers share the edition of everything; the third follows Jane Doe and has an edition of their own.
+        await world.SubscribeAsync("ana@example.com");
+        await world.SubscribeAsync("bob+news@example.com");
+        await world.SubscribeAsync("jane@example.com", authors: ["Jane Doe"]);
+        world.Time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(3, (await world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct)).Planned);
+        var database = world.App.Get<Database>();
+        async Task<(long Editions, long Items)> CountAsync()
+        {
+            await using var connection = await database.OpenAsync(Ct);
+            return (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_editions"),
+                await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_edition_items"));
+        }
+        Assert.Equal((2, 3), await CountAsync());
+        var store = world.App.Get<SubscriberStore>();
+
+        Assert.True(await store.RemoveAsync("jane@example.com", Ct));
+        Assert.Equal((1, 2), await CountAsync());
+        Assert.True(await store.RemoveAsync("ANA@example.com", Ct));
+        Assert.Equal((1, 2), await CountAsync());
+        // The remaining reader's digest still carries both articles.
+        await using (var connection = await database.OpenAsync(Ct))
+        {
+            var digest = await connection.ExecuteScalarAsync<string>("SELECT id FROM digests");
+            Assert.Equal(2, (await world.App.Get<DigestPlanner>().ArticleIdsAsync(digest!, Ct)).Count);
+        }
+        Assert.False(await store.RemoveAsync("nobody@example.com", Ct));
+        Assert.Equal((1, 2), await CountAsync());
+        Assert.True(await store.RemoveAsync("bob+news@example.com", Ct));
+        Assert.Equal((0, 0), await CountAsync());
     }
 }

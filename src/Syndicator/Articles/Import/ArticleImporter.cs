@@ -63,26 +63,53 @@ public sealed partial class ArticleImporter(
     /// Imports files in batches of <see cref="FilesPerTransaction"/>: each batch is read and parsed first, then stored
     /// on one connection in one transaction (see <see cref="ImportBatch"/>): a file that is refused is left out alone,
     /// recorded, and the batch goes on. A batch's results come once it is committed, so a caller that moves files away
-    /// moves only what is stored. Files are read one batch at a time, whatever their number.
+    /// moves only what is stored. The next batch is read and parsed while one is stored (the store waits on its
+    /// statements and commit, the parsing uses the other core), one batch ahead at most: whatever the number of files,
+    /// two batches are in memory.
     /// </summary>
     public async IAsyncEnumerable<FileImportResult> ImportFilesAsync(IEnumerable<string> paths, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        foreach (var batch in paths.Chunk(FilesPerTransaction))
+        using var ahead = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var batches = paths.Chunk(FilesPerTransaction).GetEnumerator();
+        var next = batches.MoveNext() ? ReadBatchAsync(batches.Current, ahead.Token) : null;
+        try
         {
-            // Reading and parsing (Markdown, HTML cleaning) is the CPU-bound part: spread over the cores, in file order.
-            var read = new (string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)[batch.Length];
-            await Parallel.ForAsync(0, batch.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
-                async (i, token) => read[i] = await ReadAsync(batch[i], token));
-            var stored = await StoreAsync(read.Where(r => r.Drafts is not null).Select(r => (r.Path, r.Drafts!)).ToList(), cancellationToken);
-            var next = 0;
-            foreach (var (path, _, refused) in read)
+            while (next is not null)
             {
-                if (refused is not null) { yield return refused; continue; }
-                var (articles, rejection) = stored[next++];
-                yield return new FileImportResult(path, articles?.Select(ArticleOutcome.Of).ToList() ?? [], rejection?.Message, null);
+                var read = await next;
+                next = batches.MoveNext() ? ReadBatchAsync(batches.Current, ahead.Token) : null;
+                var stored = await StoreAsync(read.Where(r => r.Drafts is not null).Select(r => (r.Path, r.Drafts!)).ToList(), cancellationToken);
+                var index = 0;
+                foreach (var (path, _, refused) in read)
+                {
+                    if (refused is not null) { yield return refused; continue; }
+                    var (articles, rejection) = stored[index++];
+                    yield return new FileImportResult(path, articles?.Select(ArticleOutcome.Of).ToList() ?? [], rejection?.Message, null);
+                }
+            }
+        }
+        finally
+        {
+            // A caller that stops early, or a batch that fails to store, leaves the batch read ahead unused: stopped
+            // and awaited here, so no read outlives the import (its files are read again by the next import).
+            if (next is not null)
+            {
+                await ahead.CancelAsync();
+                try { await next; }
+                catch (Exception e) when (e is OperationCanceledException || ahead.IsCancellationRequested) { }
             }
         }
     }
+
+    /// <summary>A batch's files read, parsed and cleaned in parallel (the CPU-bound part), in file order.</summary>
+    private Task<(string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)[]> ReadBatchAsync(string[] batch, CancellationToken cancellationToken) =>
+        Task.Run(async () =>
+        {
+            var read = new (string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)[batch.Length];
+            await Parallel.ForAsync(0, batch.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
+                async (i, token) => read[i] = await ReadAsync(batch[i], token));
+            return read;
+        }, cancellationToken);
 
     /// <summary>The file's drafts, cleaned, or its refusal: a file that cannot be read or parsed never reaches the store.</summary>
     private async Task<(string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)> ReadAsync(string path, CancellationToken cancellationToken)
@@ -96,7 +123,7 @@ public sealed partial class ArticleImporter(
             logger.LogWarning("Rejected {File}: {Reason}", path, e.Message);
             return (path, null, new FileImportResult(path, [], e.Message, null));
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             logger.LogWarning("Could not read {File}: {Reason}", path, e.Message);
             return (path, null, new FileImportResult(path, [], $"the file could not be read: {e.Message}", null));

@@ -10,7 +10,17 @@ namespace Syndicator.Articles.Import;
 /// </summary>
 public static class HtmlCleaner
 {
-    private static HtmlSanitizer Create(ICollection<string>? warnings)
+    /// <summary>
+    /// One sanitizer for every body instead of one per call: its <c>Sanitize</c> is thread-safe on a shared instance
+    /// whose settings no longer change (the library's README, "Thread safety"), and an import cleans its files on
+    /// every core at once.
+    /// </summary>
+    private static readonly HtmlSanitizer Sanitizer = Create();
+
+    /// <summary>Where the current call's warnings go: <c>Sanitize</c> raises its events on the calling thread, before it returns.</summary>
+    [ThreadStatic] private static ICollection<string>? currentWarnings;
+
+    private static HtmlSanitizer Create()
     {
         var sanitizer = new HtmlSanitizer();
         sanitizer.AllowedSchemes.Clear();
@@ -25,13 +35,18 @@ public static class HtmlCleaner
         sanitizer.RemovingAttribute += (sender, e) =>
         {
             if (e.Reason == RemoveReason.NotAllowedUrlValue)
-                warnings?.Add($"a link in the body was removed: <{e.Tag.LocalName} {e.Attribute.Name}=\"{Shown.Value(e.Attribute.Value)}\"> is not an http(s) or mailto link");
+                currentWarnings?.Add($"a link in the body was removed: <{e.Tag.LocalName} {e.Attribute.Name}=\"{Shown.Value(e.Attribute.Value)}\"> is not an http(s) or mailto link");
         };
         return sanitizer;
     }
 
     /// <param name="warnings">Receives a line for each link removed.</param>
-    public static string Sanitize(string html, ICollection<string>? warnings = null) => Create(warnings).Sanitize(html).Trim();
+    public static string Sanitize(string html, ICollection<string>? warnings = null)
+    {
+        currentWarnings = warnings;
+        try { return Sanitizer.Sanitize(html).Trim(); }
+        finally { currentWarnings = null; }
+    }
 
     public static string Paragraphs(IEnumerable<string> paragraphs) =>
         string.Join("\n", paragraphs.Select(p => "<p>" + System.Net.WebUtility.HtmlEncode(p) + "</p>"));
