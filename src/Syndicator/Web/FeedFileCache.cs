@@ -16,6 +16,9 @@ internal sealed class FeedFile
 {
     private readonly string[] etags;
     private readonly byte[]?[] bodies = new byte[]?[3];
+    private readonly FeedFileSpool?[] spools = new FeedFileSpool?[3];
+    private readonly Lock spooling = new();
+    private bool retired;
 
     public FeedFile(string path, long length, DateTime modifiedUtc, string hash, string contentType, byte[]? identity)
     {
@@ -64,8 +67,40 @@ internal sealed class FeedFile
         return existing ?? body;
     }
 
-    /// <summary>What keeping this entry costs: its bytes plus a flat charge for the entry itself.</summary>
-    public long Cost => FeedFileCache.EntryOverhead + bodies.Sum(b => (long)(b?.Length ?? 0));
+    /// <summary>
+    /// The body of <paramref name="coding"/> as an in-memory file for sendfile, made on first use; null once the cache
+    /// has dropped this entry (the request then copies the bytes instead). <paramref name="added"/> says a new one was
+    /// made, which the cache must be charged for.
+    /// </summary>
+    /// <exception cref="IOException">The spool could not be made (see <see cref="FeedFileSpool.Create"/>).</exception>
+    public FeedFileSpool? Spool(ContentCoding coding, byte[] body, out bool added)
+    {
+        added = false;
+        var spool = Volatile.Read(ref spools[(int)coding]);
+        if (spool is not null) return spool;
+        lock (spooling)
+        {
+            if (retired) return null;
+            if (spools[(int)coding] is { } made) return made;
+            spool = FeedFileSpool.Create(body);
+            Volatile.Write(ref spools[(int)coding], spool);
+            added = true;
+            return spool;
+        }
+    }
+
+    /// <summary>Dropped from the cache: its spools close once the sends in flight from them end, and no new one is made.</summary>
+    public void Retire()
+    {
+        lock (spooling)
+        {
+            retired = true;
+            foreach (var spool in spools) spool?.Retire();
+        }
+    }
+
+    /// <summary>What keeping this entry costs: its bytes (in the heap and in spools) plus a flat charge for the entry itself.</summary>
+    public long Cost => FeedFileCache.EntryOverhead + bodies.Sum(b => (long)(b?.Length ?? 0)) + spools.Sum(s => (long)(s?.Length ?? 0));
 
     private static bool IsText(string contentType) =>
         contentType.StartsWith("text/", StringComparison.OrdinalIgnoreCase)
@@ -118,7 +153,11 @@ internal sealed class FeedFileCache(long budget)
         file.LastUsed = Stopwatch.GetTimestamp();
         lock (gate)
         {
-            if (entries.TryGetValue(file.Path, out var old)) size -= old.Charged;
+            if (entries.TryGetValue(file.Path, out var old))
+            {
+                size -= old.Charged;
+                old.Retire();
+            }
             file.Charged = file.Cost;
             entries[file.Path] = file;
             size += file.Charged;
@@ -145,7 +184,9 @@ internal sealed class FeedFileCache(long budget)
         foreach (var file in entries.Values.OrderBy(f => f.LastUsed))
         {
             if (size <= budget - budget / 4) break;
-            if (entries.TryRemove(KeyValuePair.Create(file.Path, file))) size -= file.Charged;
+            if (!entries.TryRemove(KeyValuePair.Create(file.Path, file))) continue;
+            size -= file.Charged;
+            file.Retire();
         }
     }
 }

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -58,6 +59,7 @@ public sealed class FeedFileEndpoint
     private readonly ConcurrentDictionary<string, ContentCoding> codings = new(StringComparer.Ordinal);
     private string? root;
     private FeedFileCache? cache;
+    private bool? sendFile;
 
     public FeedFileEndpoint(IServiceProvider services) => this.services = services;
 
@@ -176,10 +178,47 @@ public sealed class FeedFileEndpoint
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = file.ContentType;
         if (coding != ContentCoding.Identity) response.Headers.ContentEncoding = coding == ContentCoding.Brotli ? "br" : "gzip";
+        if (body.Length >= FeedFileSendFile.MinBytes && SendFile && FeedFileSendFile.SocketFor(context) is { } socket && Spool(file, coding, body) is { } spool)
+            return SendFileAsync(context, socket, spool);
         response.ContentLength = body.Length;
         // No RequestAborted token: a reader that goes away completes the write anyway (Kestrel aborts the pipe), and a
         // token would be registered on every write that waits for the socket, which a large file's always does.
         return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.BodyWriter.WriteAsync(body).AsTask();
+    }
+
+    /// <summary>Whether bodies may go out with sendfile: configured, supported here, and the transport set up for it (see <see cref="FeedFileSendFile"/>).</summary>
+    private bool SendFile => sendFile ??= FeedFileSendFile.Enabled(services);
+
+    /// <summary>The spool of a body, referenced for one send; null when the entry was dropped meanwhile or spools cannot be made.</summary>
+    private FeedFileSpool? Spool(FeedFile file, ContentCoding coding, byte[] body)
+    {
+        FeedFileSpool? spool;
+        try
+        {
+            spool = file.Spool(coding, body, out var added);
+            if (added) Cache.Grew(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            // Nothing lost but speed: every body is copied through Kestrel from now on, and the log says why once.
+            sendFile = false;
+            services.GetRequiredService<ILogger<FeedFileEndpoint>>().LogWarning(e,
+                "Feed files are copied to readers instead of sent with sendfile: an in-memory file for {Path} could not be made. Set Http:SendFile=false to silence this, or allow memfd_create and /proc/self/fd.", file.Path);
+            return null;
+        }
+        return spool is not null && spool.TryAcquire() ? spool : null;
+    }
+
+    private static async Task SendFileAsync(HttpContext context, System.Net.Sockets.Socket socket, FeedFileSpool spool)
+    {
+        try
+        {
+            await spool.SendAsync(context, socket);
+        }
+        finally
+        {
+            spool.Release();
+        }
     }
 
     /// <summary>A file too large to keep: sent as it is, from the handle its validators were taken from.</summary>

@@ -33,6 +33,13 @@ public sealed class HttpOptions
     [Range(1, 65_536, ErrorMessage = "Http:FeedCacheMegabytes must be between 1 and 65536 (MiB of feed files kept in memory).")]
     public int FeedCacheMegabytes { get; set; } = 64;
 
+    /// <summary>
+    /// Feed bodies of 16 KB or more go from an in-memory copy to the socket with sendfile(2) (Linux; plain HTTP/1.1 GET),
+    /// sent as one chunk instead of with Content-Length, and the socket transport's write buffer is one byte (a flush
+    /// waits until the kernel has the bytes). Off: every body is copied through Kestrel's output pipe.
+    /// </summary>
+    public bool SendFile { get; set; } = true;
+
     public IReadOnlyList<string> ReaderUrlList => Split(Urls);
 
     public IReadOnlyList<string> OperatorUrlList => Split(OperatorUrls);
