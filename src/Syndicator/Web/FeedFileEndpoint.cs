@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -36,7 +37,7 @@ namespace Syndicator.Web;
 /// <para>Only regular files below the folder are served; <c>..</c>, absolute paths, hidden names, directories and symbolic
 /// links answer 404.</para>
 /// </remarks>
-public sealed class FeedFileEndpoint
+public sealed class FeedFileEndpoint : IDisposable
 {
     public const string Prefix = "/feeds";
 
@@ -46,6 +47,9 @@ public sealed class FeedFileEndpoint
     private const string CacheControl = "public, max-age=300";
     private const int MaxPathChars = 1024;
     private const int StreamBufferBytes = 64 * 1024;
+
+    /// <summary>Feed paths whose last look at the disk is remembered (see <see cref="FeedFolderWatch"/>).</summary>
+    private const int MaxLocated = 4096;
 
     /// <summary>Accept-Encoding values remembered with the coding they choose; readers send a handful of distinct ones.</summary>
     private const int MaxRememberedAcceptEncodings = 64;
@@ -57,9 +61,14 @@ public sealed class FeedFileEndpoint
 
     private readonly IServiceProvider services;
     private readonly ConcurrentDictionary<string, ContentCoding> codings = new(StringComparer.Ordinal);
+    private readonly FeedFolderWatch watch = new();
+    private readonly ConcurrentDictionary<string, Located> lookedAt = new(StringComparer.Ordinal);
     private string? root;
     private FeedFileCache? cache;
     private bool? sendFile;
+    private long? recheckTicks;
+    private int watchProblemLogged;
+    private long diskLooks;
 
     public FeedFileEndpoint(IServiceProvider services) => this.services = services;
 
@@ -86,6 +95,8 @@ public sealed class FeedFileEndpoint
             return Task.CompletedTask;
         });
     }
+
+    public void Dispose() => watch.Dispose();
 
     /// <summary>The output folder, full path ending with a separator. Resolved at the first request, once every option is registered.</summary>
     private string Root => root ??= ResolveRoot();
@@ -115,8 +126,9 @@ public sealed class FeedFileEndpoint
             return;
         }
 
-        // The stat Locate made answers a repeat request from memory: same length and modification time, same bytes
-        // (the builder replaces a file by rename, which changes both). Only a file not seen yet, or changed, is opened.
+        // The length and modification time Locate saw (on disk, or trusted since: see FeedFolderWatch) answer a repeat request
+        // from memory: same length and time, same bytes (the builder replaces a file by rename, which changes both). Only
+        // a file not seen yet, or changed, is opened.
         var cache = Cache;
         var path = located.FullName;
         var known = cache.Find(path, located.Length, located.LastWriteTimeUtc.Ticks);
@@ -321,7 +333,44 @@ public sealed class FeedFileEndpoint
     /// </summary>
     internal FileInfo? Locate(string? requested)
     {
-        var relative = requested ?? "";
+        var key = requested ?? "";
+        var recheck = RecheckTicks;
+        if (recheck > 0)
+        {
+            watch.EnsureStarted(Root);
+            if (watch.Active && lookedAt.TryGetValue(key, out var seen) && seen.Generation == watch.Generation && Stopwatch.GetTimestamp() - seen.At < recheck)
+                return seen.File;
+        }
+        // Read before looking: a change reported while we look makes this result stale at once.
+        var generation = watch.Generation;
+        var at = Stopwatch.GetTimestamp();
+        var file = LocateOnDisk(key);
+        Interlocked.Increment(ref diskLooks);
+        if (file is not null && recheck > 0 && watch.Active)
+        {
+            if (lookedAt.Count >= MaxLocated) lookedAt.Clear(); // only files that exist are kept, so this takes many distinct feeds
+            lookedAt[key] = new Located(file, generation, at);
+        }
+        if (watch.Problem is { } problem && Interlocked.Exchange(ref watchProblemLogged, 1) == 0)
+            services.GetRequiredService<ILogger<FeedFileEndpoint>>().LogWarning("Feed folder: {Problem}", problem);
+        return file;
+    }
+
+    /// <summary>How long a path looked at is trusted (<see cref="HttpOptions.FeedRecheckMilliseconds"/>), in <see cref="Stopwatch"/> ticks; 0: never.</summary>
+    private long RecheckTicks => recheckTicks ??= services.GetRequiredService<IOptions<HttpOptions>>().Value.FeedRecheckMilliseconds * Stopwatch.Frequency / 1000;
+
+    /// <summary>Changes reported below the feed folder so far; tests wait for it to move before they expect a change to be seen.</summary>
+    internal long ChangesSeen => watch.Active ? watch.Generation : -1;
+
+    /// <summary>How many requests looked at the disk (a trusted path does not).</summary>
+    internal long DiskLooks => Interlocked.Read(ref diskLooks);
+
+    private sealed record Located(FileInfo File, long Generation, long At);
+
+    /// <summary>Looks at the disk: one <c>lstat</c> per path segment.</summary>
+    private FileInfo? LocateOnDisk(string requested)
+    {
+        var relative = requested;
         if (relative.Contains('%')) relative = Uri.UnescapeDataString(relative);
         if (relative.Length == 0) relative = FeedPaths.Index;
         if (relative.Length > MaxPathChars) return null;

@@ -40,6 +40,15 @@ public sealed class HttpOptions
     /// </summary>
     public bool SendFile { get; set; } = true;
 
+    /// <summary>
+    /// How long a feed path, once looked at on disk, is trusted without looking again, in milliseconds. Changes inside
+    /// the feed folder are reported by the kernel (inotify) and seen at once; this bounds how late a change it does not
+    /// report is seen (a network file system written by another host). 0: every request looks at the disk (one
+    /// <c>lstat</c> per path segment).
+    /// </summary>
+    [Range(0, 60_000, ErrorMessage = "Http:FeedRecheckMilliseconds must be between 0 (look at the disk on every request) and 60000.")]
+    public int FeedRecheckMilliseconds { get; set; } = 1000;
+
     public IReadOnlyList<string> ReaderUrlList => Split(Urls);
 
     public IReadOnlyList<string> OperatorUrlList => Split(OperatorUrls);

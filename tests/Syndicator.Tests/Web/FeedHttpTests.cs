@@ -742,7 +742,7 @@ public sealed class FeedHttpTests
         server.Write(NonLatinFeed, second, Modified); // the same modification time: only the length tells the versions apart
         var replaced = await connection.ExchangeAsync("GET", url, "Accept-Encoding: gzip", $"If-None-Match: {before.Header("ETag")}");
         var plain = await connection.ExchangeAsync("GET", url);
-        File.Delete(Path.Combine(server.Output, NonLatinFeed));
+        server.Change(() => File.Delete(Path.Combine(server.Output, NonLatinFeed)));
         var removed = await connection.ExchangeAsync("GET", url);
         var removedConditional = await connection.ExchangeAsync("GET", url, $"If-None-Match: {plain.Header("ETag")}");
 
@@ -825,6 +825,82 @@ public sealed class FeedHttpTests
             await writer;
         }
         Assert.InRange(server.Cache.Size, 0, 1024 * 1024);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_path_looked_at_once_is_trusted_until_the_kernel_reports_a_change_below_the_folder()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        var first = BigFeed("first", 20);
+        var second = BigFeed("second", 20);
+        server.Write(NonLatinFeed, first, Modified);
+        var url = Encoded(NonLatinFeed);
+        await using var connection = await server.ConnectAsync();
+        var etag = (await connection.ExchangeAsync("GET", url)).Header("ETag");
+
+        var before = server.Endpoint.DiskLooks;
+        var elapsed = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 20; i++) Assert.Equal(304, (await connection.ExchangeAsync("GET", url, $"If-None-Match: {etag}")).Status);
+        var looks = server.Endpoint.DiskLooks - before;
+        var seconds = (int)elapsed.Elapsed.TotalSeconds;
+        server.Write(NonLatinFeed, second, Modified);
+        var after = await connection.ExchangeAsync("GET", url, $"If-None-Match: {etag}");
+
+        Assert.True(server.Endpoint.ChangesSeen >= 0, "the feed folder is watched");
+        Assert.InRange(looks, 0, 1 + seconds); // none, or one per second passed (Http:FeedRecheckMilliseconds), not one per request
+        Assert.Equal(200, after.Status);
+        Assert.Equal(second, after.Body);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task With_rechecks_off_every_request_looks_at_the_disk_and_sees_a_replacement_without_waiting_for_a_report()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken, new() { ["Http:FeedRecheckMilliseconds"] = "0" });
+        var first = BigFeed("first", 20);
+        var second = BigFeed("second", 24);
+        server.Write("site/rss.xml", first, Modified);
+        await using var connection = await server.ConnectAsync();
+        var etag = (await connection.ExchangeAsync("GET", "/feeds/site/rss.xml")).Header("ETag");
+
+        var before = server.Endpoint.DiskLooks;
+        for (var i = 0; i < 5; i++) Assert.Equal(304, (await connection.ExchangeAsync("GET", "/feeds/site/rss.xml", $"If-None-Match: {etag}")).Status);
+        var looks = server.Endpoint.DiskLooks - before;
+        server.Write("site/rss.xml", second, Modified, awaitReport: false);
+        var after = await connection.ExchangeAsync("GET", "/feeds/site/rss.xml", $"If-None-Match: {etag}");
+
+        Assert.Equal(5, looks);
+        Assert.Equal(200, after.Status);
+        Assert.Equal(second, after.Body);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_folder_swapped_for_a_symbolic_link_after_it_was_served_is_refused_once_reported()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("tags/کتاب/rss.xml", Rss);
+        var outside = Path.Combine(Path.GetDirectoryName(server.Output)!, "elsewhere");
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(outside, "rss.xml"), "TOP SECRET");
+        var url = Encoded("tags/کتاب/rss.xml");
+        var (before, _) = await server.RawGetAsync(url);
+
+        try
+        {
+            server.Change(() =>
+            {
+                Directory.Move(Path.Combine(server.Output, "tags", "کتاب"), Path.Combine(server.Output, "tags", "old"));
+                Directory.CreateSymbolicLink(Path.Combine(server.Output, "tags", "کتاب"), outside);
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Assert.Skip($"This system does not let the test create symbolic links: {e.Message}");
+        }
+        var (after, body) = await server.RawGetAsync(url);
+
+        Assert.Equal(200, before);
+        Assert.True(after == 404, body);
+        Assert.DoesNotContain("TOP SECRET", body);
     }
 
     private static string Request(string method, string target, params string[] headers) =>
@@ -911,15 +987,43 @@ public sealed class FeedHttpTests
             }
         }
 
-        /// <summary>Writes a file the way the builder does (a hidden temporary file, then a rename), optionally with a given modification time.</summary>
-        public void Write(string relativePath, byte[] bytes, DateTime? modifiedUtc = null)
+        public FeedFileEndpoint Endpoint => app.Services.GetRequiredService<FeedFileEndpoint>();
+
+        /// <summary>
+        /// Writes a file the way the builder does (a hidden temporary file, then a rename), optionally with a given
+        /// modification time, and returns once the kernel has reported the rename to the endpoint (unless
+        /// <paramref name="awaitReport"/> is false): a change is seen from that report on, a moment after the rename.
+        /// </summary>
+        public void Write(string relativePath, byte[] bytes, DateTime? modifiedUtc = null, bool awaitReport = true)
         {
+            var before = Endpoint.ChangesSeen;
             var path = Path.Combine(Output, relativePath);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
             File.WriteAllBytes(temp, bytes);
             if (modifiedUtc is { } modified) File.SetLastWriteTimeUtc(temp, modified);
             File.Move(temp, path, overwrite: true);
+            if (awaitReport) AwaitReport(before);
+        }
+
+        /// <summary>Changes the folder with <paramref name="change"/> and returns once the kernel has reported it to the endpoint.</summary>
+        public void Change(Action change)
+        {
+            var before = Endpoint.ChangesSeen;
+            change();
+            AwaitReport(before);
+        }
+
+        /// <summary>Waits (at most 10 s) for a change report after <paramref name="before"/>; nothing to wait for while the folder is not watched yet.</summary>
+        private void AwaitReport(long before)
+        {
+            if (before < 0) return;
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (Endpoint.ChangesSeen <= before)
+            {
+                if (waited.Elapsed > TimeSpan.FromSeconds(10)) throw new TimeoutException("The feed folder's watcher reported no change within 10 s.");
+                Thread.Sleep(1);
+            }
         }
 
         public async Task<HttpResponseMessage> GetAsync(string url, string? acceptEncoding, string? ifNoneMatch = null)
