@@ -32,8 +32,12 @@ namespace Syndicator.Web;
 /// its bytes read from it: a reader gets the old file or the new one, never half of each.</para>
 /// <para>Serving from memory beats the file API: Kestrel has no zero-copy path on Linux (its SendFileAsync reads the
 /// file into the response pipe like any other write), so a file read per request costs the read on top of the copy.
+/// A body of <see cref="FeedFileSendFile.MinBytes"/> or more is therefore copied once into an in-memory file and sent
+/// from there with sendfile(2) (<see cref="FeedFileSpool"/>), so neither Kestrel nor the kernel copies it per request.
 /// A file larger than <see cref="FeedFileCache.MaxBodyBytes"/> is not kept: it is streamed from its handle,
 /// uncompressed, and only its validators are remembered.</para>
+/// <para>A path looked at on disk is trusted until the kernel reports a change below the folder or
+/// <see cref="HttpOptions.FeedRecheckMilliseconds"/> pass (<see cref="FeedFolderWatch"/>), so a 304 makes no system call.</para>
 /// <para>Only regular files below the folder are served; <c>..</c>, absolute paths, hidden names, directories and symbolic
 /// links answer 404.</para>
 /// </remarks>
