@@ -132,8 +132,10 @@ internal static class FeedFileSendFile
 
     /// <summary>
     /// Sets the socket transport up for sendfile when <see cref="HttpOptions.SendFile"/> is on: a write buffer of one
-    /// byte, so a flush returns once the kernel has every byte written before it. Every response pays a wait for its
-    /// last flush (measured: no loss in 304s a second) and a connection holds no more than a block of unsent bytes.
+    /// byte, so a flush returns once the kernel has every byte written before it. Every response then waits for its
+    /// last flush to reach the socket (measured in the bench: a 304 cost 22–24 µs of CPU against 21 µs with the default
+    /// 64 KB buffer, inside this machine's noise, while a 249 KB plain 200 went from 166 µs to 72–86 µs), and a
+    /// connection holds no unsent bytes in user memory.
     /// </summary>
     public static void Configure(IServiceCollection services, HttpOptions options)
     {
