@@ -456,7 +456,7 @@ public static class PeerBench
         }
         finally
         {
-            if (nginx is { HasExited: false }) { nginx.Kill(); await nginx.WaitForExitAsync(); }
+            if (nginx is { HasExited: false }) { nginx.Kill(entireProcessTree: true); await nginx.WaitForExitAsync(); }
             await app.StopAsync();
             await drop();
         }

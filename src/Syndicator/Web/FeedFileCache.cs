@@ -16,6 +16,9 @@ internal sealed class FeedFile
 {
     private readonly string[] etags;
     private readonly byte[]?[] bodies = new byte[]?[3];
+    private readonly FeedFileSpool?[] spools = new FeedFileSpool?[3];
+    private readonly Lock spooling = new();
+    private bool retired;
 
     public FeedFile(string path, long length, DateTime modifiedUtc, string hash, string contentType, byte[]? identity)
     {
@@ -64,8 +67,40 @@ internal sealed class FeedFile
         return existing ?? body;
     }
 
-    /// <summary>What keeping this entry costs: its bytes plus a flat charge for the entry itself.</summary>
-    public long Cost => FeedFileCache.EntryOverhead + bodies.Sum(b => (long)(b?.Length ?? 0));
+    /// <summary>
+    /// The body of <paramref name="coding"/> as an in-memory file for sendfile, made on first use; null once the cache
+    /// has dropped this entry (the request then copies the bytes instead). <paramref name="added"/> says a new one was
+    /// made, which the cache must be charged for.
+    /// </summary>
+    /// <exception cref="IOException">The spool could not be made (see <see cref="FeedFileSpool.Create"/>).</exception>
+    public FeedFileSpool? Spool(ContentCoding coding, byte[] body, out bool added)
+    {
+        added = false;
+        var spool = Volatile.Read(ref spools[(int)coding]);
+        if (spool is not null) return spool;
+        lock (spooling)
+        {
+            if (retired) return null;
+            if (spools[(int)coding] is { } made) return made;
+            spool = FeedFileSpool.Create(body);
+            Volatile.Write(ref spools[(int)coding], spool);
+            added = true;
+            return spool;
+        }
+    }
+
+    /// <summary>Dropped from the cache: its spools close once the sends in flight from them end, and no new one is made.</summary>
+    public void Retire()
+    {
+        lock (spooling)
+        {
+            retired = true;
+            foreach (var spool in spools) spool?.Retire();
+        }
+    }
+
+    /// <summary>What keeping this entry costs: its bytes (in the heap and in spools) plus a flat charge for the entry itself.</summary>
+    public long Cost => FeedFileCache.EntryOverhead + bodies.Sum(b => (long)(b?.Length ?? 0)) + spools.Sum(s => (long)(s?.Length ?? 0));
 
     private static bool IsText(string contentType) =>
         contentType.StartsWith("text/", StringComparison.OrdinalIgnoreCase)
@@ -118,7 +153,11 @@ internal sealed class FeedFileCache(long budget)
         file.LastUsed = Stopwatch.GetTimestamp();
         lock (gate)
         {
-            if (entries.TryGetValue(file.Path, out var old)) size -= old.Charged;
+            if (entries.TryGetValue(file.Path, out var old))
+            {
+                size -= old.Charged;
+                old.Retire();
+            }
             file.Charged = file.Cost;
             entries[file.Path] = file;
             size += file.Charged;
@@ -145,7 +184,99 @@ internal sealed class FeedFileCache(long budget)
         foreach (var file in entries.Values.OrderBy(f => f.LastUsed))
         {
             if (size <= budget - budget / 4) break;
-            if (entries.TryRemove(KeyValuePair.Create(file.Path, file))) size -= file.Charged;
+            if (!entries.TryRemove(KeyValuePair.Create(file.Path, file))) continue;
+            size -= file.Charged;
+            file.Retire();
+        }
+    }
+}
+
+/// <summary>
+/// Tells the feed endpoint when anything below the feed folder may have changed, so a path it has looked at needs no
+/// <c>lstat</c> per request: the kernel reports every rename, write, removal and attribute change there (inotify on
+/// Linux, through <see cref="FileSystemWatcher"/>), and each report moves <see cref="Generation"/> on, which makes
+/// every path looked at before it be looked at again. A report arrives a moment after the change (well under a
+/// millisecond on an idle machine); a change the kernel does not report (a network file system written by another
+/// host) is still seen once <see cref="HttpOptions.FeedRecheckMilliseconds"/> have passed.
+/// </summary>
+internal sealed class FeedFolderWatch : IDisposable
+{
+    private readonly Lock gate = new();
+    private FileSystemWatcher? watcher;
+    private long generation;
+    private long nextAttempt;
+    private bool disposed;
+
+    /// <summary>Moves on at every change reported; a path looked at in an earlier generation is looked at again.</summary>
+    public long Generation => Volatile.Read(ref generation);
+
+    /// <summary>Whether changes are being reported; until then (or after the watcher failed) every request looks at the disk.</summary>
+    public bool Active { get; private set; }
+
+    /// <summary>The reason the folder is not watched, for the log; null while it is.</summary>
+    public string? Problem { get; private set; }
+
+    /// <summary>Starts watching <paramref name="root"/> if it exists; tried again at most once a second while it does not.</summary>
+    public void EnsureStarted(string root)
+    {
+        if (Active || Stopwatch.GetTimestamp() < Volatile.Read(ref nextAttempt)) return;
+        lock (gate)
+        {
+            if (Active || disposed || Stopwatch.GetTimestamp() < nextAttempt) return;
+            Volatile.Write(ref nextAttempt, Stopwatch.GetTimestamp() + Stopwatch.Frequency);
+            if (!Directory.Exists(root)) return;
+            var started = new FileSystemWatcher(root)
+            {
+                IncludeSubdirectories = true,
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size
+                    | NotifyFilters.Attributes | NotifyFilters.CreationTime | NotifyFilters.Security,
+            };
+            started.Changed += (_, _) => Changed();
+            started.Created += (_, _) => Changed();
+            started.Deleted += (_, _) => Changed();
+            started.Renamed += (_, _) => Changed();
+            started.Error += (_, e) => Failed(started, e.GetException());
+            try
+            {
+                started.EnableRaisingEvents = true;
+            }
+            catch (Exception e) when (e is IOException or PlatformNotSupportedException or UnauthorizedAccessException)
+            {
+                // Out of inotify watches or instances, most likely: correct without it, one lstat per path segment per request.
+                Problem = $"{root} cannot be watched ({e.Message}); every feed request looks at the disk. Raise fs.inotify.max_user_watches to have it watched.";
+                started.Dispose();
+                return;
+            }
+            watcher = started;
+            Changed(); // anything looked at before the watch began is looked at again
+            Active = true;
+        }
+    }
+
+    private void Changed() => Interlocked.Increment(ref generation);
+
+    /// <summary>Lost reports (an overflow) make everything be looked at again; any other failure stops the watch for good.</summary>
+    private void Failed(FileSystemWatcher failed, Exception e)
+    {
+        Changed();
+        if (e is InternalBufferOverflowException) return;
+        lock (gate)
+        {
+            Active = false;
+            Problem = $"watching the feed folder failed ({e.Message}); every feed request looks at the disk from now on.";
+            Volatile.Write(ref nextAttempt, long.MaxValue);
+            failed.Dispose();
+        }
+        Changed();
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            disposed = true;
+            Active = false;
+            watcher?.Dispose();
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -9,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -30,12 +32,16 @@ namespace Syndicator.Web;
 /// its bytes read from it: a reader gets the old file or the new one, never half of each.</para>
 /// <para>Serving from memory beats the file API: Kestrel has no zero-copy path on Linux (its SendFileAsync reads the
 /// file into the response pipe like any other write), so a file read per request costs the read on top of the copy.
+/// A body of <see cref="FeedFileSendFile.MinBytes"/> or more is therefore copied once into an in-memory file and sent
+/// from there with sendfile(2) (<see cref="FeedFileSpool"/>), so neither Kestrel nor the kernel copies it per request.
 /// A file larger than <see cref="FeedFileCache.MaxBodyBytes"/> is not kept: it is streamed from its handle,
 /// uncompressed, and only its validators are remembered.</para>
+/// <para>A path looked at on disk is trusted until the kernel reports a change below the folder or
+/// <see cref="HttpOptions.FeedRecheckMilliseconds"/> pass (<see cref="FeedFolderWatch"/>), so a 304 makes no system call.</para>
 /// <para>Only regular files below the folder are served; <c>..</c>, absolute paths, hidden names, directories and symbolic
 /// links answer 404.</para>
 /// </remarks>
-public sealed class FeedFileEndpoint
+public sealed class FeedFileEndpoint : IDisposable
 {
     public const string Prefix = "/feeds";
 
@@ -45,6 +51,9 @@ public sealed class FeedFileEndpoint
     private const string CacheControl = "public, max-age=300";
     private const int MaxPathChars = 1024;
     private const int StreamBufferBytes = 64 * 1024;
+
+    /// <summary>Feed paths whose last look at the disk is remembered (see <see cref="FeedFolderWatch"/>).</summary>
+    private const int MaxLocated = 4096;
 
     /// <summary>Accept-Encoding values remembered with the coding they choose; readers send a handful of distinct ones.</summary>
     private const int MaxRememberedAcceptEncodings = 64;
@@ -56,8 +65,14 @@ public sealed class FeedFileEndpoint
 
     private readonly IServiceProvider services;
     private readonly ConcurrentDictionary<string, ContentCoding> codings = new(StringComparer.Ordinal);
+    private readonly FeedFolderWatch watch = new();
+    private readonly ConcurrentDictionary<string, Located> lookedAt = new(StringComparer.Ordinal);
     private string? root;
     private FeedFileCache? cache;
+    private bool? sendFile;
+    private long? recheckTicks;
+    private int watchProblemLogged;
+    private long diskLooks;
 
     public FeedFileEndpoint(IServiceProvider services) => this.services = services;
 
@@ -84,6 +99,8 @@ public sealed class FeedFileEndpoint
             return Task.CompletedTask;
         });
     }
+
+    public void Dispose() => watch.Dispose();
 
     /// <summary>The output folder, full path ending with a separator. Resolved at the first request, once every option is registered.</summary>
     private string Root => root ??= ResolveRoot();
@@ -113,8 +130,9 @@ public sealed class FeedFileEndpoint
             return;
         }
 
-        // The stat Locate made answers a repeat request from memory: same length and modification time, same bytes
-        // (the builder replaces a file by rename, which changes both). Only a file not seen yet, or changed, is opened.
+        // The length and modification time Locate saw (on disk, or trusted since: see FeedFolderWatch) answer a repeat request
+        // from memory: same length and time, same bytes (the builder replaces a file by rename, which changes both). Only
+        // a file not seen yet, or changed, is opened.
         var cache = Cache;
         var path = located.FullName;
         var known = cache.Find(path, located.Length, located.LastWriteTimeUtc.Ticks);
@@ -176,10 +194,47 @@ public sealed class FeedFileEndpoint
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = file.ContentType;
         if (coding != ContentCoding.Identity) response.Headers.ContentEncoding = coding == ContentCoding.Brotli ? "br" : "gzip";
+        if (body.Length >= FeedFileSendFile.MinBytes && SendFile && FeedFileSendFile.SocketFor(context) is { } socket && Spool(file, coding, body) is { } spool)
+            return SendFileAsync(context, socket, spool);
         response.ContentLength = body.Length;
         // No RequestAborted token: a reader that goes away completes the write anyway (Kestrel aborts the pipe), and a
         // token would be registered on every write that waits for the socket, which a large file's always does.
         return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.BodyWriter.WriteAsync(body).AsTask();
+    }
+
+    /// <summary>Whether bodies may go out with sendfile: configured, supported here, and the transport set up for it (see <see cref="FeedFileSendFile"/>).</summary>
+    private bool SendFile => sendFile ??= FeedFileSendFile.Enabled(services);
+
+    /// <summary>The spool of a body, referenced for one send; null when the entry was dropped meanwhile or spools cannot be made.</summary>
+    private FeedFileSpool? Spool(FeedFile file, ContentCoding coding, byte[] body)
+    {
+        FeedFileSpool? spool;
+        try
+        {
+            spool = file.Spool(coding, body, out var added);
+            if (added) Cache.Grew(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            // Nothing lost but speed: every body is copied through Kestrel from now on, and the log says why once.
+            sendFile = false;
+            services.GetRequiredService<ILogger<FeedFileEndpoint>>().LogWarning(e,
+                "Feed files are copied to readers instead of sent with sendfile: an in-memory file for {Path} could not be made. Set Http:SendFile=false to silence this, or allow memfd_create and /proc/self/fd.", file.Path);
+            return null;
+        }
+        return spool is not null && spool.TryAcquire() ? spool : null;
+    }
+
+    private static async Task SendFileAsync(HttpContext context, System.Net.Sockets.Socket socket, FeedFileSpool spool)
+    {
+        try
+        {
+            await spool.SendAsync(context, socket);
+        }
+        finally
+        {
+            spool.Release();
+        }
     }
 
     /// <summary>A file too large to keep: sent as it is, from the handle its validators were taken from.</summary>
@@ -282,7 +337,44 @@ public sealed class FeedFileEndpoint
     /// </summary>
     internal FileInfo? Locate(string? requested)
     {
-        var relative = requested ?? "";
+        var key = requested ?? "";
+        var recheck = RecheckTicks;
+        if (recheck > 0)
+        {
+            watch.EnsureStarted(Root);
+            if (watch.Active && lookedAt.TryGetValue(key, out var seen) && seen.Generation == watch.Generation && Stopwatch.GetTimestamp() - seen.At < recheck)
+                return seen.File;
+        }
+        // Read before looking: a change reported while we look makes this result stale at once.
+        var generation = watch.Generation;
+        var at = Stopwatch.GetTimestamp();
+        var file = LocateOnDisk(key);
+        Interlocked.Increment(ref diskLooks);
+        if (file is not null && recheck > 0 && watch.Active)
+        {
+            if (lookedAt.Count >= MaxLocated) lookedAt.Clear(); // only files that exist are kept, so this takes many distinct feeds
+            lookedAt[key] = new Located(file, generation, at);
+        }
+        if (watch.Problem is { } problem && Interlocked.Exchange(ref watchProblemLogged, 1) == 0)
+            services.GetRequiredService<ILogger<FeedFileEndpoint>>().LogWarning("Feed folder: {Problem}", problem);
+        return file;
+    }
+
+    /// <summary>How long a path looked at is trusted (<see cref="HttpOptions.FeedRecheckMilliseconds"/>), in <see cref="Stopwatch"/> ticks; 0: never.</summary>
+    private long RecheckTicks => recheckTicks ??= services.GetRequiredService<IOptions<HttpOptions>>().Value.FeedRecheckMilliseconds * Stopwatch.Frequency / 1000;
+
+    /// <summary>Changes reported below the feed folder so far; tests wait for it to move before they expect a change to be seen.</summary>
+    internal long ChangesSeen => watch.Active ? watch.Generation : -1;
+
+    /// <summary>How many requests looked at the disk (a trusted path does not).</summary>
+    internal long DiskLooks => Interlocked.Read(ref diskLooks);
+
+    private sealed record Located(FileInfo File, long Generation, long At);
+
+    /// <summary>Looks at the disk: one <c>lstat</c> per path segment.</summary>
+    private FileInfo? LocateOnDisk(string requested)
+    {
+        var relative = requested;
         if (relative.Contains('%')) relative = Uri.UnescapeDataString(relative);
         if (relative.Length == 0) relative = FeedPaths.Index;
         if (relative.Length > MaxPathChars) return null;

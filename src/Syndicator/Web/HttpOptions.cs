@@ -33,6 +33,22 @@ public sealed class HttpOptions
     [Range(1, 65_536, ErrorMessage = "Http:FeedCacheMegabytes must be between 1 and 65536 (MiB of feed files kept in memory).")]
     public int FeedCacheMegabytes { get; set; } = 64;
 
+    /// <summary>
+    /// Feed bodies of 16 KB or more go from an in-memory copy to the socket with sendfile(2) (Linux; plain HTTP/1.1 GET),
+    /// sent as one chunk instead of with Content-Length, and the socket transport's write buffer is one byte (a flush
+    /// waits until the kernel has the bytes). Off: every body is copied through Kestrel's output pipe.
+    /// </summary>
+    public bool SendFile { get; set; } = true;
+
+    /// <summary>
+    /// How long a feed path, once looked at on disk, is trusted without looking again, in milliseconds. Changes inside
+    /// the feed folder are reported by the kernel (inotify) and seen at once; this bounds how late a change it does not
+    /// report is seen (a network file system written by another host). 0: every request looks at the disk (one
+    /// <c>lstat</c> per path segment).
+    /// </summary>
+    [Range(0, 60_000, ErrorMessage = "Http:FeedRecheckMilliseconds must be between 0 (look at the disk on every request) and 60000.")]
+    public int FeedRecheckMilliseconds { get; set; } = 1000;
+
     public IReadOnlyList<string> ReaderUrlList => Split(Urls);
 
     public IReadOnlyList<string> OperatorUrlList => Split(OperatorUrls);

@@ -26,6 +26,7 @@ public static class WebEndpoints
         builder.Services.AddRoutingCore();
         var http = ConfigSections.ReadOrDefault<HttpOptions>(builder.Configuration, HttpOptions.Section);
         builder.WebHost.UseUrls([.. http.ReaderUrlList, .. http.OperatorUrlList]);
+        FeedFileSendFile.Configure(builder.Services, http);
         HostAllowList.AddServices(builder.Services);
         Digests.SubscriptionEndpoints.AddServices(builder.Services);
         Dashboard.AddServices(builder.Services);

@@ -651,6 +651,261 @@ public sealed class FeedHttpTests
         }
     }
 
+    /// <summary>A scope named in Persian and CJK with an emoji: the path a reader sends, percent-encoded UTF-8.</summary>
+    private const string NonLatinFeed = "tags/گزارش‌های-محلی-日本-🗞️/rss.xml";
+
+    private static string Encoded(string path) => "/feeds/" + string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Large_bodies_go_out_with_sendfile_as_one_chunk_and_keep_alive_serves_every_kind_of_request_after_them()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        var feed = BigFeed("sendfile", 200);
+        server.Write(NonLatinFeed, feed, Modified);
+        var url = Encoded(NonLatinFeed);
+        await using var connection = await server.ConnectAsync();
+
+        var plain = await connection.ExchangeAsync("GET", url);
+        var gzip = await connection.ExchangeAsync("GET", url, "Accept-Encoding: gzip");
+        var br = await connection.ExchangeAsync("GET", url, "Accept-Encoding: br");
+        var head = await connection.ExchangeAsync("HEAD", url, "Accept-Encoding: gzip");
+        var byETag = await connection.ExchangeAsync("GET", url, $"If-None-Match: {plain.Header("ETag")}");
+        var byDate = await connection.ExchangeAsync("GET", url, "Accept-Encoding: gzip", $"If-Modified-Since: {plain.Header("Last-Modified")}");
+        var again = await connection.ExchangeAsync("GET", url);
+
+        // Large enough for sendfile: each body is one chunk, no Content-Length, and decodes to the file.
+        foreach (var response in new[] { plain, gzip, br, again })
+        {
+            Assert.Equal(200, response.Status);
+            Assert.Equal("chunked", response.Header("Transfer-Encoding"));
+            Assert.Null(response.Header("Content-Length"));
+            Assert.Equal(1, response.Chunks);
+        }
+        Assert.Equal(feed, plain.Body);
+        Assert.Equal(feed, again.Body);
+        Assert.Equal(feed, Decompress(new GZipStream(new MemoryStream(gzip.Body), CompressionMode.Decompress)));
+        Assert.Equal(feed, Decompress(new BrotliStream(new MemoryStream(br.Body), CompressionMode.Decompress)));
+        Assert.Equal(IdentityETag(feed), plain.Header("ETag"));
+        Assert.Equal(IdentityETag(feed)[..^1] + "-gz\"", gzip.Header("ETag"));
+        Assert.Equal("nosniff", plain.Header("X-Content-Type-Options"));
+        // HEAD has no body to send: the headers of the gzip GET, with its length.
+        Assert.Equal(200, head.Status);
+        Assert.Empty(head.Body);
+        Assert.Equal(gzip.Body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), head.Header("Content-Length"));
+        Assert.Equal(gzip.Header("ETag"), head.Header("ETag"));
+        Assert.Equal(304, byETag.Status);
+        Assert.Empty(byETag.Body);
+        Assert.Equal(304, byDate.Status);
+        Assert.Equal(gzip.Header("ETag"), byDate.Header("ETag"));
+        Assert.Equal(7, connection.Responses); // all on the one connection
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Pipelined_requests_get_their_answers_whole_and_in_order_around_sendfile_bodies()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        var big = BigFeed("pipelined", 300);
+        server.Write("site/rss.xml", big, Modified);
+        server.Write("site/atom.xml", Rss, Modified);
+        var etag = IdentityETag(big);
+        await using var connection = await server.ConnectAsync();
+
+        // Eight requests in one write, before any answer: Kestrel reads them one after another from its buffer.
+        await connection.SendAsync(
+            Request("GET", "/feeds/site/rss.xml"), Request("GET", "/feeds/site/atom.xml"), Request("GET", "/feeds/site/rss.xml", "Accept-Encoding: gzip"),
+            Request("HEAD", "/feeds/site/rss.xml"), Request("GET", "/feeds/site/rss.xml", $"If-None-Match: {etag}"), Request("GET", "/feeds/site/missing.xml"),
+            Request("GET", "/feeds/site/rss.xml", "Accept-Encoding: br"), Request("GET", "/feeds/site/rss.xml"));
+        var answers = new List<RawResponse>();
+        foreach (var method in new[] { "GET", "GET", "GET", "HEAD", "GET", "GET", "GET", "GET" }) answers.Add(await connection.ReadResponseAsync(method));
+
+        Assert.Equal([200, 200, 200, 200, 304, 404, 200, 200], answers.Select(a => a.Status));
+        Assert.Equal(big, answers[0].Body);
+        Assert.Equal(Rss, answers[1].Body);
+        Assert.Equal(Rss.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), answers[1].Header("Content-Length")); // small: through Kestrel
+        Assert.Equal(big, Decompress(new GZipStream(new MemoryStream(answers[2].Body), CompressionMode.Decompress)));
+        Assert.Empty(answers[3].Body);
+        Assert.Equal(big, Decompress(new BrotliStream(new MemoryStream(answers[6].Body), CompressionMode.Decompress)));
+        Assert.Equal(big, answers[7].Body);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_file_replaced_or_removed_after_sendfile_served_it_is_answered_from_its_new_state_on_the_same_connection()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        var first = BigFeed("first", 100);
+        var second = BigFeed("second", 100);
+        server.Write(NonLatinFeed, first, Modified);
+        var url = Encoded(NonLatinFeed);
+        await using var connection = await server.ConnectAsync();
+
+        var before = await connection.ExchangeAsync("GET", url, "Accept-Encoding: gzip");
+        server.Write(NonLatinFeed, second, Modified); // the same modification time: only the length tells the versions apart
+        var replaced = await connection.ExchangeAsync("GET", url, "Accept-Encoding: gzip", $"If-None-Match: {before.Header("ETag")}");
+        var plain = await connection.ExchangeAsync("GET", url);
+        server.Change(() => File.Delete(Path.Combine(server.Output, NonLatinFeed)));
+        var removed = await connection.ExchangeAsync("GET", url);
+        var removedConditional = await connection.ExchangeAsync("GET", url, $"If-None-Match: {plain.Header("ETag")}");
+
+        Assert.Equal(first, Decompress(new GZipStream(new MemoryStream(before.Body), CompressionMode.Decompress)));
+        Assert.Equal(200, replaced.Status);
+        Assert.Equal(second, Decompress(new GZipStream(new MemoryStream(replaced.Body), CompressionMode.Decompress)));
+        Assert.Equal(second, plain.Body);
+        Assert.Equal(1, plain.Chunks);
+        Assert.Equal(404, removed.Status);
+        Assert.Equal(404, removedConditional.Status);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Http_1_0_and_sendfile_switched_off_get_content_length_bodies()
+    {
+        var feed = BigFeed("copied", 64);
+        await using (var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken))
+        {
+            server.Write("site/rss.xml", feed);
+            await using var connection = await server.ConnectAsync();
+            await connection.SendAsync("GET /feeds/site/rss.xml HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+            var old = await connection.ReadResponseAsync("GET");
+            Assert.Equal(200, old.Status);
+            Assert.Equal(feed.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), old.Header("Content-Length"));
+            Assert.Equal(feed, old.Body);
+        }
+
+        await using (var off = await FeedServer.StartAsync(TestContext.Current.CancellationToken, new() { ["Http:SendFile"] = "false" }))
+        {
+            off.Write("site/rss.xml", feed);
+            await using var connection = await off.ConnectAsync();
+            var first = await connection.ExchangeAsync("GET", "/feeds/site/rss.xml");
+            var second = await connection.ExchangeAsync("GET", "/feeds/site/rss.xml", "Accept-Encoding: gzip");
+            Assert.Equal(feed.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), first.Header("Content-Length"));
+            Assert.Null(first.Header("Transfer-Encoding"));
+            Assert.Equal(feed, first.Body);
+            Assert.Equal(feed, Decompress(new GZipStream(new MemoryStream(second.Body), CompressionMode.Decompress)));
+        }
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task Many_readers_at_once_each_get_whole_bodies_while_the_file_is_replaced_and_evicted()
+    {
+        // A cache of 1 MiB holds a handful of these: entries (and their in-memory files) are dropped while sends from them run.
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken, new() { ["Http:FeedCacheMegabytes"] = "1" });
+        var versions = Enumerable.Range(0, 3).Select(v => BigFeed($"v{v}", 100)).ToArray();
+        var others = Enumerable.Range(0, 12).Select(i => ($"tags/t{i}/rss.xml", BigFeed($"t{i}", 100))).ToArray();
+        server.Write("site/rss.xml", versions[0]);
+        foreach (var (path, bytes) in others) server.Write(path, bytes);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 1; !stop.IsCancellationRequested; i++)
+            {
+                server.Write("site/rss.xml", versions[i % versions.Length], Modified.AddSeconds(i));
+                await Task.Delay(5, CancellationToken.None);
+            }
+        }, Ct);
+        try
+        {
+            var readers = Enumerable.Range(0, 6).Select(r => Task.Run(async () =>
+            {
+                await using var connection = await server.ConnectAsync();
+                for (var i = 0; i < 20; i++)
+                {
+                    var (path, expected) = i % 2 == 0 ? ("site/rss.xml", (byte[]?)null) : others[(r + i) % others.Length];
+                    var response = await connection.ExchangeAsync("GET", "/feeds/" + path, i % 3 == 0 ? "Accept-Encoding: gzip" : "X-Plain: 1");
+                    var body = response.Header("Content-Encoding") == "gzip" ? Decompress(new GZipStream(new MemoryStream(response.Body), CompressionMode.Decompress)) : response.Body;
+                    Assert.Equal(200, response.Status);
+                    if (expected is null) Assert.Contains(versions, v => v.AsSpan().SequenceEqual(body));
+                    else Assert.Equal(expected, body);
+                }
+            }, Ct)).ToArray();
+            await Task.WhenAll(readers);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+        Assert.InRange(server.Cache.Size, 0, 1024 * 1024);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_path_looked_at_once_is_trusted_until_the_kernel_reports_a_change_below_the_folder()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        var first = BigFeed("first", 20);
+        var second = BigFeed("second", 20);
+        server.Write(NonLatinFeed, first, Modified);
+        var url = Encoded(NonLatinFeed);
+        await using var connection = await server.ConnectAsync();
+        var etag = (await connection.ExchangeAsync("GET", url)).Header("ETag");
+
+        var before = server.Endpoint.DiskLooks;
+        var elapsed = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 20; i++) Assert.Equal(304, (await connection.ExchangeAsync("GET", url, $"If-None-Match: {etag}")).Status);
+        var looks = server.Endpoint.DiskLooks - before;
+        var seconds = (int)elapsed.Elapsed.TotalSeconds;
+        server.Write(NonLatinFeed, second, Modified);
+        var after = await connection.ExchangeAsync("GET", url, $"If-None-Match: {etag}");
+
+        Assert.True(server.Endpoint.ChangesSeen >= 0, "the feed folder is watched");
+        Assert.InRange(looks, 0, 1 + seconds); // none, or one per second passed (Http:FeedRecheckMilliseconds), not one per request
+        Assert.Equal(200, after.Status);
+        Assert.Equal(second, after.Body);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task With_rechecks_off_every_request_looks_at_the_disk_and_sees_a_replacement_without_waiting_for_a_report()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken, new() { ["Http:FeedRecheckMilliseconds"] = "0" });
+        var first = BigFeed("first", 20);
+        var second = BigFeed("second", 24);
+        server.Write("site/rss.xml", first, Modified);
+        await using var connection = await server.ConnectAsync();
+        var etag = (await connection.ExchangeAsync("GET", "/feeds/site/rss.xml")).Header("ETag");
+
+        var before = server.Endpoint.DiskLooks;
+        for (var i = 0; i < 5; i++) Assert.Equal(304, (await connection.ExchangeAsync("GET", "/feeds/site/rss.xml", $"If-None-Match: {etag}")).Status);
+        var looks = server.Endpoint.DiskLooks - before;
+        server.Write("site/rss.xml", second, Modified, awaitReport: false);
+        var after = await connection.ExchangeAsync("GET", "/feeds/site/rss.xml", $"If-None-Match: {etag}");
+
+        Assert.Equal(5, looks);
+        Assert.Equal(200, after.Status);
+        Assert.Equal(second, after.Body);
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_folder_swapped_for_a_symbolic_link_after_it_was_served_is_refused_once_reported()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("tags/کتاب/rss.xml", Rss);
+        var outside = Path.Combine(Path.GetDirectoryName(server.Output)!, "elsewhere");
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(outside, "rss.xml"), "TOP SECRET");
+        var url = Encoded("tags/کتاب/rss.xml");
+        var (before, _) = await server.RawGetAsync(url);
+
+        try
+        {
+            server.Change(() =>
+            {
+                Directory.Move(Path.Combine(server.Output, "tags", "کتاب"), Path.Combine(server.Output, "tags", "old"));
+                Directory.CreateSymbolicLink(Path.Combine(server.Output, "tags", "کتاب"), outside);
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Assert.Skip($"This system does not let the test create symbolic links: {e.Message}");
+        }
+        var (after, body) = await server.RawGetAsync(url);
+
+        Assert.Equal(200, before);
+        Assert.True(after == 404, body);
+        Assert.DoesNotContain("TOP SECRET", body);
+    }
+
+    private static string Request(string method, string target, params string[] headers) =>
+        $"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{string.Concat(headers.Select(h => h + "\r\n"))}\r\n";
+
     private static string IdentityETag(byte[] bytes) => "\"" + Convert.ToBase64String(SHA256.HashData(bytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "\"";
 
     private static byte[] Decompress(Stream decompressing)
@@ -732,15 +987,43 @@ public sealed class FeedHttpTests
             }
         }
 
-        /// <summary>Writes a file the way the builder does (a hidden temporary file, then a rename), optionally with a given modification time.</summary>
-        public void Write(string relativePath, byte[] bytes, DateTime? modifiedUtc = null)
+        public FeedFileEndpoint Endpoint => app.Services.GetRequiredService<FeedFileEndpoint>();
+
+        /// <summary>
+        /// Writes a file the way the builder does (a hidden temporary file, then a rename), optionally with a given
+        /// modification time, and returns once the kernel has reported the rename to the endpoint (unless
+        /// <paramref name="awaitReport"/> is false): a change is seen from that report on, a moment after the rename.
+        /// </summary>
+        public void Write(string relativePath, byte[] bytes, DateTime? modifiedUtc = null, bool awaitReport = true)
         {
+            var before = Endpoint.ChangesSeen;
             var path = Path.Combine(Output, relativePath);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
             File.WriteAllBytes(temp, bytes);
             if (modifiedUtc is { } modified) File.SetLastWriteTimeUtc(temp, modified);
             File.Move(temp, path, overwrite: true);
+            if (awaitReport) AwaitReport(before);
+        }
+
+        /// <summary>Changes the folder with <paramref name="change"/> and returns once the kernel has reported it to the endpoint.</summary>
+        public void Change(Action change)
+        {
+            var before = Endpoint.ChangesSeen;
+            change();
+            AwaitReport(before);
+        }
+
+        /// <summary>Waits (at most 10 s) for a change report after <paramref name="before"/>; nothing to wait for while the folder is not watched yet.</summary>
+        private void AwaitReport(long before)
+        {
+            if (before < 0) return;
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (Endpoint.ChangesSeen <= before)
+            {
+                if (waited.Elapsed > TimeSpan.FromSeconds(10)) throw new TimeoutException("The feed folder's watcher reported no change within 10 s.");
+                Thread.Sleep(1);
+            }
         }
 
         public async Task<HttpResponseMessage> GetAsync(string url, string? acceptEncoding, string? ifNoneMatch = null)
@@ -756,6 +1039,14 @@ public sealed class FeedHttpTests
             using var response = await Http.GetAsync(url, Ct);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             return response.Headers.ETag?.Tag ?? throw new InvalidOperationException($"{url} has no ETag.");
+        }
+
+        /// <summary>A keep-alive connection of its own, for requests written and responses read byte for byte.</summary>
+        public async Task<RawConnection> ConnectAsync()
+        {
+            var client = new TcpClient();
+            await client.ConnectAsync(Address.Host, Address.Port, Ct);
+            return new RawConnection(client, Ct);
         }
 
         /// <summary>
@@ -787,6 +1078,98 @@ public sealed class FeedHttpTests
                 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
                 dir.Dispose();
             }
+        }
+    }
+
+    private sealed record RawResponse(int Status, Dictionary<string, string> Headers, byte[] Body, int Chunks)
+    {
+        public string? Header(string name) => Headers.GetValueOrDefault(name);
+    }
+
+    /// <summary>
+    /// HTTP/1.1 over a plain socket, read by hand: HttpClient would hide the framing (chunks or Content-Length) and
+    /// could not pipeline. Parses exactly what RFC 9112 allows here: a status line, header fields, then a body by
+    /// Content-Length, by chunks, or none (HEAD, 304, 404 with length 0).
+    /// </summary>
+    private sealed class RawConnection(TcpClient client, CancellationToken ct) : IAsyncDisposable
+    {
+        private readonly NetworkStream stream = client.GetStream();
+        private readonly List<byte> buffer = [];
+
+        public int Responses { get; private set; }
+
+        public Task SendAsync(params string[] requests) => stream.WriteAsync(Encoding.UTF8.GetBytes(string.Concat(requests)), ct).AsTask();
+
+        public async Task<RawResponse> ExchangeAsync(string method, string target, params string[] headers)
+        {
+            await SendAsync(Request(method, target, headers));
+            return await ReadResponseAsync(method);
+        }
+
+        public async Task<RawResponse> ReadResponseAsync(string method)
+        {
+            var head = Encoding.Latin1.GetString(await ReadUntilAsync("\r\n\r\n"u8.ToArray()));
+            var lines = head.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+            var status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+            var headers = lines.Skip(1).Select(l => l.Split(':', 2)).ToDictionary(p => p[0], p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
+            Responses++;
+            if (method == "HEAD" || status is 304 or 204) return new RawResponse(status, headers, [], 0);
+            if (headers.TryGetValue("Transfer-Encoding", out var te))
+            {
+                Assert.Equal("chunked", te);
+                var body = new List<byte>();
+                var chunks = 0;
+                while (true)
+                {
+                    var size = Convert.ToInt32(Encoding.ASCII.GetString(await ReadUntilAsync("\r\n"u8.ToArray())), 16);
+                    if (size == 0) break;
+                    chunks++;
+                    body.AddRange(await ReadExactlyAsync(size));
+                    Assert.Equal("\r\n"u8.ToArray(), await ReadExactlyAsync(2));
+                }
+                Assert.Equal("\r\n"u8.ToArray(), await ReadExactlyAsync(2)); // no trailer fields
+                return new RawResponse(status, headers, [.. body], chunks);
+            }
+            var length = int.Parse(headers["Content-Length"], System.Globalization.CultureInfo.InvariantCulture);
+            return new RawResponse(status, headers, await ReadExactlyAsync(length), 0);
+        }
+
+        /// <summary>The bytes up to <paramref name="delimiter"/>, which is consumed and not returned.</summary>
+        private async Task<byte[]> ReadUntilAsync(byte[] delimiter)
+        {
+            while (true)
+            {
+                var at = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(buffer).IndexOf(delimiter);
+                if (at >= 0)
+                {
+                    var found = buffer.GetRange(0, at).ToArray();
+                    buffer.RemoveRange(0, at + delimiter.Length);
+                    return found;
+                }
+                await FillAsync();
+            }
+        }
+
+        private async Task<byte[]> ReadExactlyAsync(int count)
+        {
+            while (buffer.Count < count) await FillAsync();
+            var bytes = buffer.GetRange(0, count).ToArray();
+            buffer.RemoveRange(0, count);
+            return bytes;
+        }
+
+        private async Task FillAsync()
+        {
+            var chunk = new byte[64 * 1024];
+            var read = await stream.ReadAsync(chunk, ct);
+            if (read == 0) throw new EndOfStreamException($"The server closed the connection after {Responses} response(s) with {buffer.Count} byte(s) unread.");
+            buffer.AddRange(chunk.AsSpan(0, read));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await stream.DisposeAsync();
+            client.Dispose();
         }
     }
 }
