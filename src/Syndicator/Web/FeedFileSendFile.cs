@@ -154,7 +154,10 @@ internal static class FeedFileSendFile
     public static Socket? SocketFor(HttpContext context)
     {
         var request = context.Request;
-        if (!HttpMethods.IsGet(request.Method) || !HttpProtocol.IsHttp11(request.Protocol) || request.IsHttps) return null;
+        // The connection's own TLS feature, not only the scheme: a scheme rewritten by a forwarded-headers middleware
+        // must never let plain bytes into an encrypted connection.
+        if (!HttpMethods.IsGet(request.Method) || !HttpProtocol.IsHttp11(request.Protocol) || request.IsHttps
+            || context.Features.Get<Microsoft.AspNetCore.Http.Features.ITlsConnectionFeature>() is not null) return null;
         return context.Features.Get<IConnectionSocketFeature>()?.Socket;
     }
 }
