@@ -15,8 +15,8 @@ public sealed record DirtyFeed
     public long Version { get; init; }
 }
 
-/// <summary>An article's place in a scope's order: (published_at, id).</summary>
-public readonly record struct ScopeArticle(string Id, DateTimeOffset PublishedAt);
+/// <summary>An article's place in a scope's order: (published_at, id); and when its entry says it was last updated.</summary>
+public readonly record struct ScopeArticle(string Id, DateTimeOffset PublishedAt, DateTimeOffset Updated = default);
 
 /// <summary>
 /// The scope's articles in publication order from position <see cref="From"/> (the start of an archive page, or 0)
@@ -108,9 +108,10 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     }
 
     private async Task<List<ScopeArticle>> ArticlesFromAsync(DbConnection connection, FeedScope scope, DateTimeOffset? from, CancellationToken cancellationToken) =>
-        (await connection.QueryAsync<(string Id, DateTimeOffset PublishedAt)>(new CommandDefinition(
-            $"SELECT a.id, a.published_at FROM articles a {Where(scope)}{(from is null ? "" : " AND a.published_at >= @from")} ORDER BY a.published_at, a.id",
-            new { key = scope.Key, from }, cancellationToken: cancellationToken))).Select(r => new ScopeArticle(r.Id, r.PublishedAt)).ToList();
+        (await connection.QueryAsync<(string Id, DateTimeOffset PublishedAt, DateTimeOffset UpdatedAt)>(new CommandDefinition(
+            $"SELECT a.id, a.published_at, a.updated_at FROM articles a {Where(scope)}{(from is null ? "" : " AND a.published_at >= @from")} ORDER BY a.published_at, a.id",
+            new { key = scope.Key, from }, cancellationToken: cancellationToken)))
+        .Select(r => new ScopeArticle(r.Id, r.PublishedAt, r.UpdatedAt > r.PublishedAt ? r.UpdatedAt : r.PublishedAt)).ToList();
 
     private sealed class PageStartRow
     {
@@ -173,6 +174,22 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         var tagFolders = await FoldersAsync(connection, FeedKind.Tag, tags.Select(t => (t.Tag, t.Tag)).ToList(), cancellationToken);
         scopes.AddRange(tags.Select(t => (new FeedScope(FeedKind.Tag, t.Tag, tagFolders[t.Tag], t.Tag), t.Count)));
         return scopes;
+    }
+
+    /// <summary>
+    /// The article counts the latest builds recorded for these scopes (<c>feed_scope_counts</c>), by scope id; a scope
+    /// never recorded is missing. One statement whatever the number of scopes (the ids travel as JSON).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, int>> RecordedCountsAsync(DbConnection connection, IReadOnlyCollection<string> scopeIds, CancellationToken cancellationToken)
+    {
+        var parameters = new DynamicParameters();
+        var rows = await connection.QueryAsync<(string Kind, string Key, int Articles)>(new CommandDefinition($"""
+            SELECT kind, scope_key, articles FROM feed_scope_counts
+            WHERE (kind = 'site' AND scope_key = '')
+               OR (kind = 'author' AND scope_key IN {SqlList.InRows(parameters, "authors", scopeIds.Where(s => s.StartsWith("author:", StringComparison.Ordinal)).Select(s => s[7..]), database.Dialect)})
+               OR (kind = 'tag' AND scope_key IN {SqlList.InRows(parameters, "tags", scopeIds.Where(s => s.StartsWith("tag:", StringComparison.Ordinal)).Select(s => s[4..]), database.Dialect)})
+            """, parameters, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => r.Kind switch { "site" => FeedScope.Site.Id, "author" => "author:" + r.Key, _ => FeedScope.TagId(r.Key) }, r => r.Articles, StringComparer.Ordinal);
     }
 
     public async Task<FeedScope?> ResolveAsync(DbConnection connection, string scopeId, CancellationToken cancellationToken)
@@ -255,20 +272,30 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     }
 
     /// <summary>
-    /// Scopes that built cleanly, in one transaction: what the build read of each recorded, each mark cleared unless a
-    /// change arrived meanwhile (then its version moved and the next build takes it), each failure record ended.
+    /// Scopes that built cleanly, in one transaction: what the build read of each recorded, each failure record ended.
+    /// Their marks stay until <see cref="ClearMarksAsync"/>, after <c>index.html</c> and <c>feeds.opml</c> list the
+    /// recorded counts, so a scope without a mark is always listed with its recorded count.
     /// </summary>
-    public async Task ClearCleanAsync(IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean, CancellationToken cancellationToken)
+    public async Task RecordCleanAsync(IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM feed_dirty WHERE scope = @Scope AND version = @Version", clean.Select(c => c.Mark), transaction, cancellationToken: cancellationToken));
         var scopes = clean.Select(c => new { scope = c.Mark.Scope }).ToList();
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_items_left_out WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_build_failures WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
         foreach (var (_, read) in clean)
             if (read is not null) await RecordAsync(connection, transaction, read, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Clears the marks of built scopes, each unless a change arrived meanwhile (then its version moved and the next build takes it).</summary>
+    public async Task ClearMarksAsync(IReadOnlyList<DirtyFeed> marks, CancellationToken cancellationToken)
+    {
+        if (marks.Count == 0) return;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM feed_dirty WHERE scope = @Scope AND version = @Version", marks, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
     }
 

@@ -122,11 +122,11 @@ public sealed class FeedIncrementalTests
 
         // A second import marks the same scope with a later article: since stays where it was, the version moves.
         await FeedStore.MarkAsync(connection, null, ["tag:economy"], Start.AddDays(1), Ct);
-        await feeds.ClearCleanAsync([(read, null)], Ct);
+        await feeds.ClearMarksAsync([read], Ct);
 
         var kept = Assert.Single(await feeds.DirtyAsync(Ct));
         Assert.Equal(Start, kept.Since);
-        await feeds.ClearCleanAsync([(kept, null)], Ct);
+        await feeds.ClearMarksAsync([kept], Ct);
         Assert.Empty(await feeds.DirtyAsync(Ct));
     }
 }
