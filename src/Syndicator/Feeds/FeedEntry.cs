@@ -119,7 +119,7 @@ public sealed class FeedEntryRenderer
 /// Each entry starts with its article's id (RSS <c>guid</c>, Atom <c>id</c>, JSON Feed <c>id</c>) at a fixed
 /// indentation. Markup characters in XML text and attributes are always escaped, and a JSON string never holds a raw
 /// line break, so an entry's start cannot occur inside another entry. A file that does not have this shape gives
-/// no entries, and only ids made of letters, digits and hyphens are taken (so no id can read as another's escaped form):
+/// no entries, and only entries whose ids are made of letters, digits and hyphens are taken (so no id can read as another's escaped form):
 /// anything not found is rendered as before.
 /// </remarks>
 public sealed class WrittenEntries
@@ -170,8 +170,7 @@ public sealed class WrittenEntries
             var idLength = entry[start.Length..].IndexOf(idEnd);
             if (idLength <= 0) return;
             var id = entry.Slice(start.Length, idLength);
-            if (id.ContainsAnyExcept(IdBytes)) return;
-            found.Add((System.Text.Encoding.ASCII.GetString(id), entry.ToArray()));
+            if (!id.ContainsAnyExcept(IdBytes)) found.Add((System.Text.Encoding.ASCII.GetString(id), entry.ToArray()));
             at = next < 0 ? -1 : stop;
         }
         foreach (var (id, bytes) in found) into.TryAdd(id, bytes);
