@@ -274,17 +274,18 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     /// <summary>
     /// Scopes that built cleanly, in one transaction: what the build read of each recorded, each failure record ended.
     /// Their marks stay until <see cref="ClearMarksAsync"/>, after <c>index.html</c> and <c>feeds.opml</c> list the
-    /// recorded counts, so a scope without a mark is always listed with its recorded count.
+    /// recorded counts, so a scope without a mark is always listed with its recorded count. A few statements whatever
+    /// the number of scopes (their rows travel as JSON): on PostgreSQL each statement is a round trip.
     /// </summary>
     public async Task RecordCleanAsync(IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var scopes = clean.Select(c => new { scope = c.Mark.Scope }).ToList();
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_items_left_out WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_build_failures WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
-        foreach (var (_, read) in clean)
-            if (read is not null) await RecordAsync(connection, transaction, read, cancellationToken);
+        var parameters = new DynamicParameters();
+        var scopes = SqlList.InRows(parameters, "scopes", clean.Select(c => c.Mark.Scope), database.Dialect);
+        await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM feed_items_left_out WHERE scope IN {scopes}", parameters, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM feed_build_failures WHERE scope IN {scopes}", parameters, transaction, cancellationToken: cancellationToken));
+        await RecordAsync(connection, transaction, clean.Select(c => c.Read).OfType<ScopeRecord>().ToList(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -293,38 +294,35 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     {
         if (marks.Count == 0) return;
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM feed_dirty WHERE scope = @Scope AND version = @Version", marks, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            DELETE FROM feed_dirty WHERE (scope, version) IN (SELECT r.value ->> 0, CAST(r.value ->> 1 AS BIGINT) FROM {database.Dialect.JsonRows("@rows", "r")})
+            """, new { rows = SqlList.Rows(marks.Select(m => new[] { m.Scope, m.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) })) },
+            cancellationToken: cancellationToken));
     }
 
-    /// <summary>The scope's count and archive page starts as this build read them (<see cref="ScopeRecord"/>).</summary>
-    private static async Task RecordAsync(DbConnection connection, DbTransaction transaction, ScopeRecord read, CancellationToken cancellationToken)
+    /// <summary>Each scope's count and archive page starts as this build read them (<see cref="ScopeRecord"/>), in three statements.</summary>
+    private async Task RecordAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ScopeRecord> reads, CancellationToken cancellationToken)
     {
-        await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO feed_scope_counts (kind, scope_key, articles) VALUES (@kind, @key, @articles)
+        if (reads.Count == 0) return;
+        var dialect = database.Dialect;
+        string Number(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO feed_scope_counts (kind, scope_key, articles)
+            SELECT r.value ->> 0, r.value ->> 1, CAST(r.value ->> 2 AS INTEGER) FROM {dialect.JsonRows("@rows", "r")} WHERE 1 = 1
             ON CONFLICT (kind, scope_key) DO UPDATE SET articles = excluded.articles
-            """, new { kind = KindName(read.Scope.Kind), key = read.Scope.Key, articles = read.Articles }, transaction, cancellationToken: cancellationToken));
-        var scope = read.Scope.Id;
-        await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM feed_archive_pages WHERE scope = @scope AND page > @complete", new { scope, complete = read.CompletePages }, transaction, cancellationToken: cancellationToken));
-        // A full build records thousands of pages for the site: 100 rows a statement, not a round trip each.
-        foreach (var chunk in read.PageStarts.Select((start, i) => (Page: read.FirstPage + i, start)).Chunk(100))
-        {
-            var parameters = new DynamicParameters(new { scope });
-            var rows = string.Join(", ", chunk.Select((row, i) =>
-            {
-                parameters.Add($"p{i}", row.Page);
-                parameters.Add($"t{i}", row.start.PublishedAt);
-                parameters.Add($"a{i}", row.start.Id);
-                return $"(@scope, @p{i}, @t{i}, @a{i})";
-            }));
-            await connection.ExecuteAsync(new CommandDefinition($"""
-                INSERT INTO feed_archive_pages (scope, page, published_at, article_id) VALUES {rows}
-                ON CONFLICT (scope, page) DO UPDATE SET published_at = excluded.published_at, article_id = excluded.article_id
-                """, parameters, transaction, cancellationToken: cancellationToken));
-        }
+            """, new { rows = SqlList.Rows(reads.Select(r => new[] { KindName(r.Scope.Kind), r.Scope.Key, Number(r.Articles) })) }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            DELETE FROM feed_archive_pages
+            WHERE EXISTS (SELECT 1 FROM {dialect.JsonRows("@rows", "r")} WHERE r.value ->> 0 = feed_archive_pages.scope AND feed_archive_pages.page > CAST(r.value ->> 1 AS INTEGER))
+            """, new { rows = SqlList.Rows(reads.Select(r => new[] { r.Scope.Id, Number(r.CompletePages) })) }, transaction, cancellationToken: cancellationToken));
+        // A full build records thousands of pages for the site: all of them in one statement.
+        var pages = reads.SelectMany(r => r.PageStarts.Select((start, i) => new[] { r.Scope.Id, Number(r.FirstPage + i), StoredTime.Text(start.PublishedAt), start.Id })).ToList();
+        if (pages.Count == 0) return;
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO feed_archive_pages (scope, page, published_at, article_id)
+            SELECT r.value ->> 0, CAST(r.value ->> 1 AS INTEGER), {dialect.Timestamp("r.value ->> 2")}, r.value ->> 3 FROM {dialect.JsonRows("@rows", "r")} WHERE 1 = 1
+            ON CONFLICT (scope, page) DO UPDATE SET published_at = excluded.published_at, article_id = excluded.article_id
+            """, new { rows = SqlList.Rows(pages) }, transaction, cancellationToken: cancellationToken));
     }
 
     private static string KindName(FeedKind kind) => kind switch
@@ -377,7 +375,7 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             INSERT INTO feed_items_left_out (scope, article_id, slug, source_name, reason, left_out_at)
             VALUES (@scope, @ArticleId, @Slug, @SourceName, @Reason, @now)
             """, failure.LeftOut.Select(i => new { scope = failure.Scope, i.ArticleId, i.Slug, i.SourceName, i.Reason, now }), transaction, cancellationToken: cancellationToken));
-        if (read is not null) await RecordAsync(connection, transaction, read, cancellationToken);
+        if (read is not null) await RecordAsync(connection, transaction, [read], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
