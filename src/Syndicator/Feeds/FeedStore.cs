@@ -313,7 +313,8 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             """, new { rows = SqlList.Rows(reads.Select(r => new[] { KindName(r.Scope.Kind), r.Scope.Key, Number(r.Articles) })) }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition($"""
             DELETE FROM feed_archive_pages
-            WHERE EXISTS (SELECT 1 FROM {dialect.JsonRows("@rows", "r")} WHERE r.value ->> 0 = feed_archive_pages.scope AND feed_archive_pages.page > CAST(r.value ->> 1 AS INTEGER))
+            WHERE (scope, page) IN (SELECT p.scope, p.page FROM {dialect.JsonRows("@rows", "r")}
+                                    JOIN feed_archive_pages p ON p.scope = r.value ->> 0 AND p.page > CAST(r.value ->> 1 AS INTEGER))
             """, new { rows = SqlList.Rows(reads.Select(r => new[] { r.Scope.Id, Number(r.CompletePages) })) }, transaction, cancellationToken: cancellationToken));
         // A full build records thousands of pages for the site: all of them in one statement.
         var pages = reads.SelectMany(r => r.PageStarts.Select((start, i) => new[] { r.Scope.Id, Number(r.FirstPage + i), StoredTime.Text(start.PublishedAt), start.Id })).ToList();
