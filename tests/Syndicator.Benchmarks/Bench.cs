@@ -141,8 +141,11 @@ public static class Bench
             report.Load = await ChildAsync<LoadResult>("load", provider, work, connection, o, []);
             Log($"{provider}: loaded {report.Load.Articles:N0} articles, {report.Load.ArticleTags:N0} tag links in {report.Load.LoadMs / 1000:N1} s; {report.Load.Scopes:N0} scopes marked dirty");
 
-            report.Baseline = await ChildAsync<BaselineResult>("baseline", provider, work, connection, o, []);
-            Log($"{provider}: baseline {report.Baseline.RenderMs:N0} ms for {report.Baseline.Files:N0} files ({report.Baseline.Bytes / 1e6:N0} MB)");
+            if (o.Baseline)
+            {
+                report.Baseline = await ChildAsync<BaselineResult>("baseline", provider, work, connection, o, []);
+                Log($"{provider}: baseline {report.Baseline.RenderMs:N0} ms for {report.Baseline.Files:N0} files ({report.Baseline.Bytes / 1e6:N0} MB)");
+            }
 
             report.Full = await ChildAsync<FullResult>("full", provider, work, connection, o, []);
             Log($"{provider}: full build {report.Full.Ms:N0} ms, {report.Full.Written:N0} files written{(report.Full.TimedOut ? " (STOPPED AT LIMIT)" : "")}");

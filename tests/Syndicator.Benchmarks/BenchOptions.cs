@@ -20,6 +20,9 @@ public sealed class BenchOptions
     public int ProfileSitePages { get; set; } = 100;
 
     public bool Verify { get; set; } = true;
+
+    /// <summary>Skip the in-memory baseline (at 100,000 articles it takes longer than the full build it stands beside).</summary>
+    public bool Baseline { get; set; } = true;
     public bool Keep { get; set; }
     public string? JsonOut { get; set; }
 
@@ -49,6 +52,7 @@ public sealed class BenchOptions
           --profile-site-pages N  site archive pages the profile times before extrapolating (default 100, 0 = all)
           --phase-timeout-minutes M  stop a phase gracefully after M minutes (default 10)
           --no-verify             skip checking that the full build wrote the same bytes the baseline rendered
+          --no-baseline           skip the in-memory baseline phase (and so the check above)
           --json FILE             also write every result as JSON
           --keep                  keep the temporary databases and output folders
 
@@ -84,6 +88,7 @@ public sealed class BenchOptions
                 case "--profile-site-pages": o.ProfileSitePages = Int(); break;
                 case "--phase-timeout-minutes": o.PhaseTimeoutMinutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--no-verify": o.Verify = false; break;
+                case "--no-baseline": o.Baseline = false; break;
                 case "--keep": o.Keep = true; break;
                 case "--json": o.JsonOut = Path.GetFullPath(Next()); break;
                 case "--phase": o.Phase = Next(); break;

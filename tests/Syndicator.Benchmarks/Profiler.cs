@@ -110,9 +110,9 @@ public static class Profiler
                     archive.DocumentsMeasured++;
                 }
 
-                // What BuildAsync does after clean scopes: ClearCleanAsync opens its own connection and deletes the marks (none here).
+                // What BuildAsync does after clean scopes: ClearMarksAsync opens its own connection and deletes the marks (none here).
                 t = Stopwatch.GetTimestamp();
-                await feeds.ClearCleanAsync([(new DirtyFeed { Scope = "benchmark:none", Since = FeedStore.Beginning }, null)], ct);
+                await feeds.ClearMarksAsync([new DirtyFeed { Scope = "benchmark:none", Since = FeedStore.Beginning }], ct);
                 row.Op("clear mark (new connection)").Add(Since(t));
             }
         }

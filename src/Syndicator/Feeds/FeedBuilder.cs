@@ -42,10 +42,15 @@ public sealed class FeedBuilder(
     private int PageSize => options.Value.ItemsPerFeed;
 
     /// <summary>
-    /// Rendered entries a build keeps for the other feeds that carry the same articles. Past this, entries are
-    /// rendered again where needed rather than held, so memory stays bounded whatever the number of articles.
+    /// Rendered entries a build keeps for the other feeds that carry the same articles (see <see cref="EntryCache"/>).
+    /// 64 MB holds every entry of a few thousand articles of ~5 KB (about 16 KB per entry in the three formats); at
+    /// 100,000 articles no budget a service can spare holds them all, and 192 MB took the full build's peak working set
+    /// from about 140 MB to 660–710 MB.
     /// </summary>
-    internal const long EntryCacheBytes = 192L * 1024 * 1024;
+    internal const long EntryCacheBytes = 64L * 1024 * 1024;
+
+    /// <summary>Up to this many dirty scopes, index.html is patched (<see cref="PatchIndexAsync"/>) instead of listing every scope again.</summary>
+    private const int PatchLimit = 64;
 
     /// <summary>Documents whose missing articles are read in one query: fewer round trips, a bounded batch of bodies.</summary>
     private const int DocumentsPerRead = 8;
@@ -85,6 +90,14 @@ public sealed class FeedBuilder(
         }
         var resolved = known?.ToDictionary(s => s.Scope.Id, s => s.Scope, StringComparer.Ordinal);
 
+        // A few scopes: index.html changes only in their counts, so it is patched from the counts they had.
+        IReadOnlyDictionary<string, int>? countsBefore = null;
+        if (exportTo is null && dirty.Count <= PatchLimit)
+        {
+            await using var connection = await store.OpenAsync(cancellationToken);
+            countsBefore = await store.RecordedCountsAsync(connection, dirty.Select(d => d.Scope).ToList(), cancellationToken);
+        }
+
         var build = new Build(output, exportTo is null, new EntryCache(EntryCacheBytes));
         await using var lanes = new Lanes(store);
         var done = 0;
@@ -116,10 +129,20 @@ public sealed class FeedBuilder(
         await build.FlushCleanAsync(store, cancellationToken);
 
         // The index lists every scope with its count: an export counted them at its start; a live build reads the
-        // counts its own and earlier builds recorded (every scope whose count a change moved was dirty, and is built).
+        // counts its own and earlier builds recorded (every scope whose count a change moved was dirty, and is built),
+        // or patches the few that changed. Marks are cleared only once the index lists the recorded counts.
         var written = build.Written.ToList();
-        await using (var connection = await store.OpenAsync(cancellationToken))
-            await WriteDirectoryAsync(output, scopes ?? await store.RecordedScopesAsync(connection, cancellationToken), written, cancellationToken);
+        if (scopes is not null) await WriteDirectoryAsync(output, scopes, written, cancellationToken);
+        else
+        {
+            var clean = build.Clean.ToList();
+            if (countsBefore is null || !build.Failures.IsEmpty || !await PatchIndexAsync(output, countsBefore, clean, written, cancellationToken))
+            {
+                await using var connection = await store.OpenAsync(cancellationToken);
+                await WriteDirectoryAsync(output, await store.RecordedScopesAsync(connection, cancellationToken), written, cancellationToken);
+            }
+            await store.ClearMarksAsync(clean.Select(c => c.Mark).ToList(), cancellationToken);
+        }
 
         var report = new FeedBuildReport(dirty.Count, written, build.Unchanged, System.Diagnostics.Stopwatch.GetElapsedTime(started), build.Failures.ToList());
         logger.Log(report.Failures.Count == 0 ? LogLevel.Information : LogLevel.Warning, "Feeds: {Report}", report.ToString());
@@ -162,25 +185,29 @@ public sealed class FeedBuilder(
         public int Unchanged => unchanged;
         public void CountUnchanged() => Interlocked.Increment(ref unchanged);
 
-        private readonly List<(DirtyFeed, ScopeRecord?)> clean = [];
+        private readonly List<(DirtyFeed, ScopeRecord?)> pending = [];
 
-        /// <summary>Clean scopes lose their marks and failure records in batches: one transaction per hundred scopes, not two per scope.</summary>
+        /// <summary>Every scope that built cleanly: their marks are cleared at the end of the build.</summary>
+        public System.Collections.Concurrent.ConcurrentQueue<(DirtyFeed Mark, ScopeRecord? Read)> Clean { get; } = new();
+
+        /// <summary>Clean scopes are recorded and lose their failure records in batches: one transaction per hundred scopes, not two per scope.</summary>
         public async Task CleanAsync(FeedStore store, (DirtyFeed Mark, ScopeRecord? Read) mark, CancellationToken cancellationToken)
         {
+            Clean.Enqueue(mark);
             List<(DirtyFeed, ScopeRecord?)>? batch = null;
-            lock (clean)
+            lock (pending)
             {
-                clean.Add(mark);
-                if (clean.Count >= 100) { batch = [.. clean]; clean.Clear(); }
+                pending.Add(mark);
+                if (pending.Count >= 100) { batch = [.. pending]; pending.Clear(); }
             }
-            if (batch is not null) await store.ClearCleanAsync(batch, cancellationToken);
+            if (batch is not null) await store.RecordCleanAsync(batch, cancellationToken);
         }
 
         public async Task FlushCleanAsync(FeedStore store, CancellationToken cancellationToken)
         {
             List<(DirtyFeed, ScopeRecord?)> batch;
-            lock (clean) { batch = [.. clean]; clean.Clear(); }
-            if (batch.Count > 0) await store.ClearCleanAsync(batch, cancellationToken);
+            lock (pending) { batch = [.. pending]; pending.Clear(); }
+            if (batch.Count > 0) await store.RecordCleanAsync(batch, cancellationToken);
         }
     }
 
@@ -188,18 +215,35 @@ public sealed class FeedBuilder(
     /// The entries of this build, shared by its workers up to a budget in bytes. An article that cannot be read or
     /// rendered is kept too, with its error, so every scope that carries it leaves it out and says so.
     /// </summary>
+    /// <remarks>
+    /// The site is built first and holds every article, so the cache either holds all of its entries, and every
+    /// author and tag finds theirs rendered, or it reaches its budget, and then the authors and tags would find only
+    /// that share of theirs (4 % at 100,000 articles): the cache is emptied and closed there, so memory goes back
+    /// for the rest of the build (what each article would cost is rendering it once per scope, as without a cache).
+    /// </remarks>
     private sealed class EntryCache(long budget)
     {
         private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Rendered> entries = new(StringComparer.Ordinal);
         private long size;
+        private volatile bool closed;
 
-        public bool TryGet(string id, out Rendered rendered) => entries.TryGetValue(id, out rendered!);
+        public bool TryGet(string id, out Rendered rendered)
+        {
+            rendered = null!;
+            return !closed && entries.TryGetValue(id, out rendered!);
+        }
 
         public void Add(Rendered rendered)
         {
+            if (closed) return;
             var bytes = rendered.Entry?.Size ?? 256;
-            if (Interlocked.Read(ref size) + bytes > budget) return;
-            if (entries.TryAdd(rendered.Id, rendered)) Interlocked.Add(ref size, bytes);
+            if (Interlocked.Add(ref size, bytes) > budget)
+            {
+                closed = true;
+                entries.Clear();
+                return;
+            }
+            entries.TryAdd(rendered.Id, rendered);
         }
     }
 
@@ -217,7 +261,7 @@ public sealed class FeedBuilder(
     {
         // Archive pages before the one holding the earliest change stay as they are; the current feed is always rewritten.
         ScopeTail tail;
-        int count, complete, firstPage, from;
+        int count, complete, firstPage, from, before;
         var lane = await lanes.RentAsync(cancellationToken);
         try
         {
@@ -226,7 +270,7 @@ public sealed class FeedBuilder(
             {
                 count = tail.Count;
                 complete = count / PageSize;
-                var before = tail.From + tail.Articles.Count(a => a.PublishedAt < since);
+                before = tail.From + tail.Articles.Count(a => a.PublishedAt < since);
                 firstPage = before / PageSize + 1;
                 // The last archive page is the one without a next-archive link, so when pages complete the page before
                 // them gains it, and when articles leave the new last page loses it: both are rewritten, and pages past
@@ -244,7 +288,8 @@ public sealed class FeedBuilder(
             }
         }
         finally { lanes.Return(lane); }
-        var ids = tail.Articles.Skip(from - tail.From).Select(a => a.Id).ToList();
+        var inScope = tail.Articles.Skip(from - tail.From).ToList();
+        var ids = inScope.Select(a => a.Id).ToList();
         // The first article of each complete page the tail holds, for the next build of the scope.
         var recordedFrom = tail.From / PageSize + 1;
         var read = new ScopeRecord(scope, count, complete, recordedFrom,
@@ -254,6 +299,10 @@ public sealed class FeedBuilder(
         var documents = new List<(int? Page, int From, int To)> { (null, Math.Max(0, count - PageSize), count) };
         for (var page = firstPage; page <= complete; page++) documents.Add((page, (page - 1) * PageSize, page * PageSize));
 
+        // Articles before the earliest change are what the scope's last clean build wrote (every change marks its scopes
+        // from its own time, and a mark stays until a build of it is clean): their entries come out of those files.
+        var written = before > from ? await WrittenAsync(build.Output, scope, documents, before, cancellationToken) : null;
+
         var leftOut = new System.Collections.Concurrent.ConcurrentDictionary<string, (string Id, string Slug, Exception Error)>(StringComparer.Ordinal);
         Exception? documentError = null;
         await Parallel.ForEachAsync(documents.Chunk(DocumentsPerRead), new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
@@ -262,8 +311,16 @@ public sealed class FeedBuilder(
                 var lane = await lanes.RentAsync(token);
                 try
                 {
-                    var local = await EntriesAsync(lane.Connection, lane.Renderer, build.Entries,
-                        group.SelectMany(d => ids.Skip(d.From - from).Take(d.To - d.From)).ToList(), token);
+                    var reused = new Dictionary<string, Rendered>(StringComparer.Ordinal);
+                    var missing = new List<string>();
+                    foreach (var position in group.SelectMany(d => Enumerable.Range(d.From, d.To - d.From)))
+                    {
+                        var article = inScope[position - from];
+                        if (position < before && written?.Find(article.Id, article.Updated) is { } entry) reused[article.Id] = new Rendered(article.Id, "", entry, null);
+                        else missing.Add(article.Id);
+                    }
+                    var local = await EntriesAsync(lane.Connection, lane.Renderer, build.Entries, missing, token);
+                    foreach (var (id, rendered) in reused) local[id] = rendered;
                     foreach (var (number, start, end) in group)
                     {
                         var entries = new List<FeedEntry>(end - start);
@@ -288,6 +345,25 @@ public sealed class FeedBuilder(
         lane = await lanes.RentAsync(cancellationToken);
         try { return (await DescribeAsync(lane.Connection, scope, leftOut.Values.OrderBy(l => l.Slug, StringComparer.Ordinal).ToList(), documentError, cancellationToken), read); }
         finally { lanes.Return(lane); }
+    }
+
+    /// <summary>
+    /// The entries in the scope's files that the documents to write may take: its current feed's, and those of each
+    /// archive page to rewrite that begins before the earliest change (a page that completes takes its entries from
+    /// the current feed that held them).
+    /// </summary>
+    private async Task<WrittenEntries> WrittenAsync(FeedOutput output, FeedScope scope, IReadOnlyList<(int? Page, int From, int To)> documents, int before,
+        CancellationToken cancellationToken)
+    {
+        var entries = new WrittenEntries();
+        foreach (var (page, from, _) in documents)
+        {
+            if (page is not null && from >= before) continue;
+            entries.Add(await output.ReadAsync(links.RelativePath(scope, page, FeedPaths.Rss), cancellationToken),
+                await output.ReadAsync(links.RelativePath(scope, page, FeedPaths.Atom), cancellationToken),
+                await output.ReadAsync(links.RelativePath(scope, page, FeedPaths.Json), cancellationToken));
+        }
+        return entries;
     }
 
     /// <summary>The entries of these articles: from the build's cache, or read (one query) and rendered once.</summary>
@@ -366,16 +442,57 @@ public sealed class FeedBuilder(
             documentError is null ? $"{items.Count} article(s) left out" : $"{documentError.GetType().Name}: {documentError.Message}", items);
     }
 
-    /// <summary>The HTML index and the OPML list of every current feed.</summary>
+    /// <summary>The OPML list and the HTML index of every current feed (the list first: see <see cref="PatchIndexAsync"/>).</summary>
     private async Task WriteDirectoryAsync(FeedOutput output, IReadOnlyList<(FeedScope Scope, int Count)> scopes, List<string> written, CancellationToken cancellationToken)
     {
-        if (await output.WriteIfChangedAsync(FeedPaths.Index, Encoding.UTF8.GetBytes(IndexHtml(scopes)), cancellationToken)) written.Add(FeedPaths.Index);
         if (await output.WriteIfChangedAsync(FeedPaths.Opml, Opml(scopes), cancellationToken)) written.Add(FeedPaths.Opml);
+        if (await output.WriteIfChangedAsync(FeedPaths.Index, Encoding.UTF8.GetBytes(IndexHtml(scopes)), cancellationToken)) written.Add(FeedPaths.Index);
+    }
+
+    /// <summary>
+    /// index.html with only the counts of the built scopes changed, when that is all that changed: each scope's line
+    /// with the count recorded before this build is found once and given the new count. Every scope without a mark is
+    /// listed with its recorded count (marks are cleared only after the index is written), the OPML list has no counts,
+    /// and the head and the site's outline show that the configuration is the one they were written with.
+    /// </summary>
+    /// <returns>False when anything else changed (a scope came or went, a name, the configuration, a line not as recorded): then both are written whole.</returns>
+    private async Task<bool> PatchIndexAsync(FeedOutput output, IReadOnlyDictionary<string, int> countsBefore, IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean,
+        List<string> written, CancellationToken cancellationToken)
+    {
+        var index = await output.ReadAsync(FeedPaths.Index, cancellationToken);
+        var opml = await output.ReadAsync(FeedPaths.Opml, cancellationToken);
+        if (index is null || opml is null) return false;
+        var text = Encoding.UTF8.GetString(index);
+        if (!text.StartsWith(IndexHead(), StringComparison.Ordinal) || !opml.AsSpan().StartsWith(OpmlHead())) return false;
+        foreach (var (mark, read) in clean)
+        {
+            if (read is null || !countsBefore.TryGetValue(mark.Scope, out var was) || was <= 0 || read.Articles <= 0) return false;
+            var line = IndexLine(read.Scope, was);
+            var at = text.IndexOf(line, StringComparison.Ordinal);
+            if (at < 0 || text.IndexOf(line, at + line.Length, StringComparison.Ordinal) >= 0) return false;
+            text = string.Concat(text.AsSpan(0, at), IndexLine(read.Scope, read.Articles), text.AsSpan(at + line.Length));
+        }
+        if (await output.WriteIfChangedAsync(FeedPaths.Index, Encoding.UTF8.GetBytes(text), cancellationToken)) written.Add(FeedPaths.Index);
+        return true;
     }
 
     private string IndexHtml(IReadOnlyList<(FeedScope Scope, int Count)> scopes)
     {
-        string E(string s) => WebUtility.HtmlEncode(s);
+        var sb = new StringBuilder(IndexHead());
+        foreach (var group in scopes.GroupBy(s => s.Scope.Kind))
+        {
+            sb.Append("<h2>").Append(group.Key switch { FeedKind.Site => "Everything", FeedKind.Author => "Authors", _ => "Tags" }).Append("</h2>\n<ul>\n");
+            foreach (var (scope, count) in group) sb.Append(IndexLine(scope, count));
+            sb.Append("</ul>\n");
+        }
+        sb.Append("</body>\n</html>\n");
+        return sb.ToString();
+    }
+
+    /// <summary>Everything before the lists: what the site's title, language and feed URLs write.</summary>
+    private string IndexHead()
+    {
+        static string E(string s) => WebUtility.HtmlEncode(s);
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"").Append(E(links.Site.Language)).Append("\">\n<head>\n<meta charset=\"utf-8\">\n<title>")
           .Append(E(links.Site.Title)).Append(" feeds</title>\n");
@@ -383,21 +500,25 @@ public sealed class FeedBuilder(
         sb.Append("<link rel=\"alternate\" type=\"application/atom+xml\" title=\"").Append(E(links.Title(FeedScope.Site))).Append("\" href=\"").Append(E(links.Url(FeedScope.Site, null, FeedPaths.Atom))).Append("\">\n");
         sb.Append("<link rel=\"alternate\" type=\"application/feed+json\" title=\"").Append(E(links.Title(FeedScope.Site))).Append("\" href=\"").Append(E(links.Url(FeedScope.Site, null, FeedPaths.Json))).Append("\">\n");
         sb.Append("</head>\n<body>\n<h1>").Append(E(links.Site.Title)).Append(" feeds</h1>\n<p>Subscribe in any feed reader. <a href=\"").Append(FeedPaths.Opml).Append("\">All feeds as OPML</a>.</p>\n");
-        foreach (var group in scopes.GroupBy(s => s.Scope.Kind))
-        {
-            sb.Append("<h2>").Append(group.Key switch { FeedKind.Site => "Everything", FeedKind.Author => "Authors", _ => "Tags" }).Append("</h2>\n<ul>\n");
-            foreach (var (scope, count) in group)
-            {
-                var name = scope.Kind == FeedKind.Site ? links.Site.Title : scope.Name;
-                sb.Append("<li>").Append(E(name)).Append(" (").Append(count).Append(") — ")
-                  .Append("<a href=\"").Append(E(links.RelativeUrl(scope, null, FeedPaths.Rss))).Append("\">RSS</a> · ")
-                  .Append("<a href=\"").Append(E(links.RelativeUrl(scope, null, FeedPaths.Atom))).Append("\">Atom</a> · ")
-                  .Append("<a href=\"").Append(E(links.RelativeUrl(scope, null, FeedPaths.Json))).Append("\">JSON Feed</a></li>\n");
-            }
-            sb.Append("</ul>\n");
-        }
-        sb.Append("</body>\n</html>\n");
         return sb.ToString();
+    }
+
+    /// <summary>A scope's line in the index; its feed URLs make it the only one of its kind.</summary>
+    private string IndexLine(FeedScope scope, int count)
+    {
+        static string E(string s) => WebUtility.HtmlEncode(s);
+        var name = scope.Kind == FeedKind.Site ? links.Site.Title : scope.Name;
+        return new StringBuilder().Append("<li>").Append(E(name)).Append(" (").Append(count).Append(") — ")
+            .Append("<a href=\"").Append(E(links.RelativeUrl(scope, null, FeedPaths.Rss))).Append("\">RSS</a> · ")
+            .Append("<a href=\"").Append(E(links.RelativeUrl(scope, null, FeedPaths.Atom))).Append("\">Atom</a> · ")
+            .Append("<a href=\"").Append(E(links.RelativeUrl(scope, null, FeedPaths.Json))).Append("\">JSON Feed</a></li>\n").ToString();
+    }
+
+    /// <summary>The OPML list up to the end of the site's outline: what the site's title and URLs write.</summary>
+    private byte[] OpmlHead()
+    {
+        var site = Opml([(FeedScope.Site, 0)]);
+        return site[..(site.AsSpan().IndexOf("/>"u8) + 2)];
     }
 
     private byte[] Opml(IReadOnlyList<(FeedScope Scope, int Count)> scopes)

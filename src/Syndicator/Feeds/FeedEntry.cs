@@ -108,3 +108,74 @@ public sealed class FeedEntryRenderer
         return (bytes[0] == (byte)',' ? bytes[1..] : bytes).ToArray();
     }
 }
+
+/// <summary>
+/// The entries of feed documents written earlier, cut out of their bytes by article id. A document is its head, its
+/// entries as <see cref="FeedEntryRenderer"/> rendered them, and its end (see <see cref="SyndicationWriter"/> and
+/// <see cref="JsonFeedWriter"/>), so an incremental build takes the entries of articles that did not change since a
+/// scope's last build from the files that build wrote, instead of reading their bodies and rendering them again.
+/// </summary>
+/// <remarks>
+/// Each entry starts with its article's id (RSS <c>guid</c>, Atom <c>id</c>, JSON Feed <c>id</c>) at a fixed
+/// indentation. Markup characters in XML text and attributes are always escaped, and a JSON string never holds a raw
+/// line break, so an entry's start cannot occur inside another entry. A file that does not have this shape gives
+/// no entries, and only entries whose ids are made of letters, digits and hyphens are taken (so no id can read as another's escaped form):
+/// anything not found is rendered as before.
+/// </remarks>
+public sealed class WrittenEntries
+{
+    private static readonly byte[] RssStart = "\n    <item>\n      <guid isPermaLink=\"false\">urn:uuid:"u8.ToArray();
+    private static readonly byte[] AtomStart = "\n  <entry>\n    <id>urn:uuid:"u8.ToArray();
+    private static readonly byte[] JsonStart = "\n    {\n      \"id\": \"urn:uuid:"u8.ToArray();
+
+    private readonly Dictionary<string, byte[]> rss = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, byte[]> atom = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, byte[]> json = new(StringComparer.Ordinal);
+
+    public int Count => rss.Count;
+
+    /// <summary>Takes the entries of one document's three files (any may be missing).</summary>
+    public void Add(byte[]? rssFile, byte[]? atomFile, byte[]? jsonFile)
+    {
+        if (rssFile is not null) Cut(rssFile, RssStart, SyndicationWriter.RssEnd, separator: null, (byte)'<', rss);
+        if (atomFile is not null) Cut(atomFile, AtomStart, SyndicationWriter.AtomEnd, separator: null, (byte)'<', atom);
+        if (jsonFile is not null) Cut(jsonFile, JsonStart, JsonFeedWriter.EndWithItems, (byte)',', (byte)'"', json);
+    }
+
+    /// <summary>The article's entry, when every format holds it.</summary>
+    public FeedEntry? Find(string articleId, DateTimeOffset updated) =>
+        rss.TryGetValue(articleId, out var r) && atom.TryGetValue(articleId, out var a) && json.TryGetValue(articleId, out var j)
+            ? new FeedEntry(articleId, updated, r, a, j)
+            : null;
+
+    private static void Cut(byte[] file, byte[] start, byte[] end, byte? separator, byte idEnd, Dictionary<string, byte[]> into)
+    {
+        var content = file.AsSpan();
+        if (!content.EndsWith(end)) return;
+        var body = content[..^end.Length];
+        var at = body.IndexOf(start);
+        if (at < 0) return;
+        var found = new List<(string Id, byte[] Bytes)>();
+        while (at >= 0)
+        {
+            var next = body[(at + start.Length)..].IndexOf(start);
+            var stop = next < 0 ? body.Length : at + start.Length + next;
+            var entryEnd = stop;
+            if (next >= 0 && separator is { } comma)
+            {
+                if (body[stop - 1] != comma) return;
+                entryEnd--;
+            }
+            var entry = body[at..entryEnd];
+            var idLength = entry[start.Length..].IndexOf(idEnd);
+            if (idLength <= 0) return;
+            var id = entry.Slice(start.Length, idLength);
+            if (!id.ContainsAnyExcept(IdBytes)) found.Add((System.Text.Encoding.ASCII.GetString(id), entry.ToArray()));
+            at = next < 0 ? -1 : stop;
+        }
+        foreach (var (id, bytes) in found) into.TryAdd(id, bytes);
+    }
+
+    private static readonly System.Buffers.SearchValues<byte> IdBytes =
+        System.Buffers.SearchValues.Create("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-"u8);
+}

@@ -30,6 +30,19 @@ public sealed class FeedOutput(string root)
 
     public bool Exists(string relativePath) => File.Exists(Path.Combine(Root, relativePath));
 
+    /// <summary>The file's bytes; null when there is no such file.</summary>
+    public async Task<byte[]?> ReadAsync(string relativePath, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await File.ReadAllBytesAsync(Path.Combine(Root, relativePath), cancellationToken);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Deletes a folder of documents that are no longer part of the feeds (an archive page past the scope's last).</summary>
     /// <returns>False when there was no such folder.</returns>
     public bool DeleteFolder(string relativePath)

@@ -15,8 +15,8 @@ public sealed record DirtyFeed
     public long Version { get; init; }
 }
 
-/// <summary>An article's place in a scope's order: (published_at, id).</summary>
-public readonly record struct ScopeArticle(string Id, DateTimeOffset PublishedAt);
+/// <summary>An article's place in a scope's order: (published_at, id); and when its entry says it was last updated.</summary>
+public readonly record struct ScopeArticle(string Id, DateTimeOffset PublishedAt, DateTimeOffset Updated = default);
 
 /// <summary>
 /// The scope's articles in publication order from position <see cref="From"/> (the start of an archive page, or 0)
@@ -108,9 +108,10 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     }
 
     private async Task<List<ScopeArticle>> ArticlesFromAsync(DbConnection connection, FeedScope scope, DateTimeOffset? from, CancellationToken cancellationToken) =>
-        (await connection.QueryAsync<(string Id, DateTimeOffset PublishedAt)>(new CommandDefinition(
-            $"SELECT a.id, a.published_at FROM articles a {Where(scope)}{(from is null ? "" : " AND a.published_at >= @from")} ORDER BY a.published_at, a.id",
-            new { key = scope.Key, from }, cancellationToken: cancellationToken))).Select(r => new ScopeArticle(r.Id, r.PublishedAt)).ToList();
+        (await connection.QueryAsync<(string Id, DateTimeOffset PublishedAt, DateTimeOffset UpdatedAt)>(new CommandDefinition(
+            $"SELECT a.id, a.published_at, a.updated_at FROM articles a {Where(scope)}{(from is null ? "" : " AND a.published_at >= @from")} ORDER BY a.published_at, a.id",
+            new { key = scope.Key, from }, cancellationToken: cancellationToken)))
+        .Select(r => new ScopeArticle(r.Id, r.PublishedAt, r.UpdatedAt > r.PublishedAt ? r.UpdatedAt : r.PublishedAt)).ToList();
 
     private sealed class PageStartRow
     {
@@ -173,6 +174,22 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         var tagFolders = await FoldersAsync(connection, FeedKind.Tag, tags.Select(t => (t.Tag, t.Tag)).ToList(), cancellationToken);
         scopes.AddRange(tags.Select(t => (new FeedScope(FeedKind.Tag, t.Tag, tagFolders[t.Tag], t.Tag), t.Count)));
         return scopes;
+    }
+
+    /// <summary>
+    /// The article counts the latest builds recorded for these scopes (<c>feed_scope_counts</c>), by scope id; a scope
+    /// never recorded is missing. One statement whatever the number of scopes (the ids travel as JSON).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, int>> RecordedCountsAsync(DbConnection connection, IReadOnlyCollection<string> scopeIds, CancellationToken cancellationToken)
+    {
+        var parameters = new DynamicParameters();
+        var rows = await connection.QueryAsync<(string Kind, string Key, int Articles)>(new CommandDefinition($"""
+            SELECT kind, scope_key, articles FROM feed_scope_counts
+            WHERE (kind = 'site' AND scope_key = '')
+               OR (kind = 'author' AND scope_key IN {SqlList.InRows(parameters, "authors", scopeIds.Where(s => s.StartsWith("author:", StringComparison.Ordinal)).Select(s => s[7..]), database.Dialect)})
+               OR (kind = 'tag' AND scope_key IN {SqlList.InRows(parameters, "tags", scopeIds.Where(s => s.StartsWith("tag:", StringComparison.Ordinal)).Select(s => s[4..]), database.Dialect)})
+            """, parameters, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => r.Kind switch { "site" => FeedScope.Site.Id, "author" => "author:" + r.Key, _ => FeedScope.TagId(r.Key) }, r => r.Articles, StringComparer.Ordinal);
     }
 
     public async Task<FeedScope?> ResolveAsync(DbConnection connection, string scopeId, CancellationToken cancellationToken)
@@ -255,49 +272,58 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     }
 
     /// <summary>
-    /// Scopes that built cleanly, in one transaction: what the build read of each recorded, each mark cleared unless a
-    /// change arrived meanwhile (then its version moved and the next build takes it), each failure record ended.
+    /// Scopes that built cleanly, in one transaction: what the build read of each recorded, each failure record ended.
+    /// Their marks stay until <see cref="ClearMarksAsync"/>, after <c>index.html</c> and <c>feeds.opml</c> list the
+    /// recorded counts, so a scope without a mark is always listed with its recorded count. A few statements whatever
+    /// the number of scopes (their rows travel as JSON): on PostgreSQL each statement is a round trip.
     /// </summary>
-    public async Task ClearCleanAsync(IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean, CancellationToken cancellationToken)
+    public async Task RecordCleanAsync(IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM feed_dirty WHERE scope = @Scope AND version = @Version", clean.Select(c => c.Mark), transaction, cancellationToken: cancellationToken));
-        var scopes = clean.Select(c => new { scope = c.Mark.Scope }).ToList();
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_items_left_out WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM feed_build_failures WHERE scope = @scope", scopes, transaction, cancellationToken: cancellationToken));
-        foreach (var (_, read) in clean)
-            if (read is not null) await RecordAsync(connection, transaction, read, cancellationToken);
+        var parameters = new DynamicParameters();
+        var scopes = SqlList.InRows(parameters, "scopes", clean.Select(c => c.Mark.Scope), database.Dialect);
+        await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM feed_items_left_out WHERE scope IN {scopes}", parameters, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM feed_build_failures WHERE scope IN {scopes}", parameters, transaction, cancellationToken: cancellationToken));
+        await RecordAsync(connection, transaction, clean.Select(c => c.Read).OfType<ScopeRecord>().ToList(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>The scope's count and archive page starts as this build read them (<see cref="ScopeRecord"/>).</summary>
-    private static async Task RecordAsync(DbConnection connection, DbTransaction transaction, ScopeRecord read, CancellationToken cancellationToken)
+    /// <summary>Clears the marks of built scopes, each unless a change arrived meanwhile (then its version moved and the next build takes it).</summary>
+    public async Task ClearMarksAsync(IReadOnlyList<DirtyFeed> marks, CancellationToken cancellationToken)
     {
-        await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO feed_scope_counts (kind, scope_key, articles) VALUES (@kind, @key, @articles)
+        if (marks.Count == 0) return;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            DELETE FROM feed_dirty WHERE (scope, version) IN (SELECT r.value ->> 0, CAST(r.value ->> 1 AS BIGINT) FROM {database.Dialect.JsonRows("@rows", "r")})
+            """, new { rows = SqlList.Rows(marks.Select(m => new[] { m.Scope, m.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) })) },
+            cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Each scope's count and archive page starts as this build read them (<see cref="ScopeRecord"/>), in three statements.</summary>
+    private async Task RecordAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ScopeRecord> reads, CancellationToken cancellationToken)
+    {
+        if (reads.Count == 0) return;
+        var dialect = database.Dialect;
+        string Number(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO feed_scope_counts (kind, scope_key, articles)
+            SELECT r.value ->> 0, r.value ->> 1, CAST(r.value ->> 2 AS INTEGER) FROM {dialect.JsonRows("@rows", "r")} WHERE 1 = 1
             ON CONFLICT (kind, scope_key) DO UPDATE SET articles = excluded.articles
-            """, new { kind = KindName(read.Scope.Kind), key = read.Scope.Key, articles = read.Articles }, transaction, cancellationToken: cancellationToken));
-        var scope = read.Scope.Id;
-        await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM feed_archive_pages WHERE scope = @scope AND page > @complete", new { scope, complete = read.CompletePages }, transaction, cancellationToken: cancellationToken));
-        // A full build records thousands of pages for the site: 100 rows a statement, not a round trip each.
-        foreach (var chunk in read.PageStarts.Select((start, i) => (Page: read.FirstPage + i, start)).Chunk(100))
-        {
-            var parameters = new DynamicParameters(new { scope });
-            var rows = string.Join(", ", chunk.Select((row, i) =>
-            {
-                parameters.Add($"p{i}", row.Page);
-                parameters.Add($"t{i}", row.start.PublishedAt);
-                parameters.Add($"a{i}", row.start.Id);
-                return $"(@scope, @p{i}, @t{i}, @a{i})";
-            }));
-            await connection.ExecuteAsync(new CommandDefinition($"""
-                INSERT INTO feed_archive_pages (scope, page, published_at, article_id) VALUES {rows}
-                ON CONFLICT (scope, page) DO UPDATE SET published_at = excluded.published_at, article_id = excluded.article_id
-                """, parameters, transaction, cancellationToken: cancellationToken));
-        }
+            """, new { rows = SqlList.Rows(reads.Select(r => new[] { KindName(r.Scope.Kind), r.Scope.Key, Number(r.Articles) })) }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            DELETE FROM feed_archive_pages
+            WHERE (scope, page) IN (SELECT p.scope, p.page FROM {dialect.JsonRows("@rows", "r")}
+                                    JOIN feed_archive_pages p ON p.scope = r.value ->> 0 AND p.page > CAST(r.value ->> 1 AS INTEGER))
+            """, new { rows = SqlList.Rows(reads.Select(r => new[] { r.Scope.Id, Number(r.CompletePages) })) }, transaction, cancellationToken: cancellationToken));
+        // A full build records thousands of pages for the site: all of them in one statement.
+        var pages = reads.SelectMany(r => r.PageStarts.Select((start, i) => new[] { r.Scope.Id, Number(r.FirstPage + i), StoredTime.Text(start.PublishedAt), start.Id })).ToList();
+        if (pages.Count == 0) return;
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO feed_archive_pages (scope, page, published_at, article_id)
+            SELECT r.value ->> 0, CAST(r.value ->> 1 AS INTEGER), {dialect.Timestamp("r.value ->> 2")}, r.value ->> 3 FROM {dialect.JsonRows("@rows", "r")} WHERE 1 = 1
+            ON CONFLICT (scope, page) DO UPDATE SET published_at = excluded.published_at, article_id = excluded.article_id
+            """, new { rows = SqlList.Rows(pages) }, transaction, cancellationToken: cancellationToken));
     }
 
     private static string KindName(FeedKind kind) => kind switch
@@ -350,7 +376,7 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             INSERT INTO feed_items_left_out (scope, article_id, slug, source_name, reason, left_out_at)
             VALUES (@scope, @ArticleId, @Slug, @SourceName, @Reason, @now)
             """, failure.LeftOut.Select(i => new { scope = failure.Scope, i.ArticleId, i.Slug, i.SourceName, i.Reason, now }), transaction, cancellationToken: cancellationToken));
-        if (read is not null) await RecordAsync(connection, transaction, read, cancellationToken);
+        if (read is not null) await RecordAsync(connection, transaction, [read], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

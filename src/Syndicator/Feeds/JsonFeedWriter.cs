@@ -7,7 +7,7 @@ namespace Syndicator.Feeds;
 /// <summary>JSON Feed 1.1 (https://jsonfeed.org/version/1.1). Paging uses <c>next_url</c> towards older items, as the spec suggests.</summary>
 public static class JsonFeedWriter
 {
-    private static readonly byte[] EndWithItems = "\n  ]\n}"u8.ToArray();
+    internal static readonly byte[] EndWithItems = "\n  ]\n}"u8.ToArray();
     private static readonly byte[] EndEmpty = "]\n}"u8.ToArray();
 
     public static byte[] Write(FeedDocument document, FeedLinks links) => Write(document.Render(new FeedEntryRenderer()), links);

@@ -12,8 +12,8 @@ namespace Syndicator.Feeds;
 /// </summary>
 public static class SyndicationWriter
 {
-    private static readonly byte[] RssEnd = "\n  </channel>\n</rss>"u8.ToArray();
-    private static readonly byte[] AtomEnd = "\n</feed>"u8.ToArray();
+    internal static readonly byte[] RssEnd = "\n  </channel>\n</rss>"u8.ToArray();
+    internal static readonly byte[] AtomEnd = "\n</feed>"u8.ToArray();
 
     public static byte[] Rss(FeedDocument document, FeedLinks links) => Rss(document.Render(new FeedEntryRenderer()), links);
 

@@ -98,6 +98,62 @@ public sealed class FeedIncrementalTests
     }
 
     [Theory, MemberData(nameof(Providers))]
+    public async Task A_withdrawal_deep_in_a_long_history_and_an_article_moved_between_authors_and_tags_build_as_from_scratch(StorageProvider provider)
+    {
+        await using var app = await AppAsync(provider);
+        // 40 articles, three a page: the site has 13 archive pages; authors and tags in Persian, Chinese, Japanese and emoji.
+        for (var i = 0; i < 40; i++)
+            await ImportAsync(app, $"d{i:00}", i % 2 == 0 ? "مریم" : "李雷", Start.AddHours(i), i % 3 == 0 ? "ایران" : "東京", "🚀 launch");
+        await AssertSameAsFullBuildAsync(app, "first build");
+
+        // Withdrawn from the site's second archive page: every later page of the site, its author and its tags shifts by one.
+        var intake = app.Get<ArticleIntake>();
+        await intake.UnpublishAsync((await app.Get<ArticleStore>().FindBySlugAsync("d04", Ct))!, new IntakeActor("test", "test"), Ct);
+        await AssertSameAsFullBuildAsync(app, "an article withdrawn deep in the history");
+
+        // Moved to the other author and the other tag at the same time, and then back in time.
+        await ImportAsync(app, "d30", "李雷", Start.AddHours(30), "東京");
+        await AssertSameAsFullBuildAsync(app, "an article moved to another author and tag");
+        await ImportAsync(app, "d31", "مریم", Start.AddHours(5).AddMinutes(30), "ایران", "🚀 launch");
+        await AssertSameAsFullBuildAsync(app, "an article moved back in time, to another author and tag");
+
+        await ImportAsync(app, "d40", "مریم", Start.AddHours(40), "ایران");
+        await AssertSameAsFullBuildAsync(app, "a new article after them");
+    }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task The_entries_of_articles_before_the_change_come_out_of_the_files_the_last_build_wrote(StorageProvider provider)
+    {
+        await using var app = await AppAsync(provider);
+        for (var i = 0; i < 5; i++) await ImportAsync(app, $"a{i:00}", "Jane Doe", Start.AddDays(i), "economy");
+        var builder = app.Get<FeedBuilder>();
+        await builder.BuildAsync(full: false, null, Ct);
+
+        // Marked in the written file only: a build that rendered a04 again would lose the mark.
+        var site = Path.Combine(builder.Output.Root, "site");
+        foreach (var file in new[] { "rss.xml", "atom.xml", "feed.json" })
+        {
+            var text = await File.ReadAllTextAsync(Path.Combine(site, file), Ct);
+            Assert.Contains("a04 ✍️", text);
+            await File.WriteAllTextAsync(Path.Combine(site, file), text.Replace("a04 ✍️", "a04 ✍️ (from the file)"), Ct);
+        }
+
+        await ImportAsync(app, "a05", "Jane Doe", Start.AddDays(5), "economy");
+        await builder.BuildAsync(full: false, null, Ct);
+        foreach (var file in new[] { "rss.xml", "atom.xml", "feed.json" })
+        {
+            var text = await File.ReadAllTextAsync(Path.Combine(site, file), Ct);
+            Assert.Contains("a05 ✍️", text);
+            Assert.Contains("a04 ✍️ (from the file)", text);
+        }
+
+        // An edit of a04 marks the feeds from a04's time on: its entry is rendered again.
+        await ImportAsync(app, "a04", "Jane Doe", Start.AddDays(4).AddMinutes(1), "economy");
+        await AssertSameAsFullBuildAsync(app, "a04 edited");
+        Assert.DoesNotContain("(from the file)", await File.ReadAllTextAsync(Path.Combine(site, "rss.xml"), Ct));
+    }
+
+    [Theory, MemberData(nameof(Providers))]
     public async Task A_recorded_page_start_that_no_longer_holds_makes_the_build_read_the_whole_scope(StorageProvider provider)
     {
         await using var app = await AppAsync(provider);
@@ -122,11 +178,11 @@ public sealed class FeedIncrementalTests
 
         // A second import marks the same scope with a later article: since stays where it was, the version moves.
         await FeedStore.MarkAsync(connection, null, ["tag:economy"], Start.AddDays(1), Ct);
-        await feeds.ClearCleanAsync([(read, null)], Ct);
+        await feeds.ClearMarksAsync([read], Ct);
 
         var kept = Assert.Single(await feeds.DirtyAsync(Ct));
         Assert.Equal(Start, kept.Since);
-        await feeds.ClearCleanAsync([(kept, null)], Ct);
+        await feeds.ClearMarksAsync([kept], Ct);
         Assert.Empty(await feeds.DirtyAsync(Ct));
     }
 }
