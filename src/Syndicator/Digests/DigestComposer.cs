@@ -64,8 +64,11 @@ public sealed class DigestComposer
     /// tag (<c>bounces+{key}@domain</c>), or null to send from the From address.
     /// </summary>
     public string? ReturnPath(string deliveryKey) => options.Feedback.ReturnPath is { Length: > 0 } path
-        ? $"{path[..path.IndexOf('@')]}+{deliveryKey}{path[path.IndexOf('@')..]}"
+        ? $"{path[..path.IndexOf('@')]}+{tokens.MessageKey(deliveryKey)}{path[path.IndexOf('@')..]}"
         : null;
+
+    /// <summary>The Message-ID's left part for a delivery: <c>syndicator-{key}</c> with the key as <see cref="SubscriberTokens.MessageKey"/> shows it.</summary>
+    public string MessageKey(string deliveryKey) => $"syndicator-{tokens.MessageKey(deliveryKey)}";
 
     public string UnsubscribeUrl(Subscriber subscriber) => UnsubscribeUrl(tokens.Unsubscribe(subscriber.Id));
 
