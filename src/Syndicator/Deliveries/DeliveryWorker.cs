@@ -207,8 +207,10 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     private async Task<(DeliveryState? State, bool Keep)> AttemptUntracedAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon, SentBuffer sent)
     {
         DeliveryOutcome outcome;
-        // The hand-over mark carries the sent outcomes waiting in the buffer: one round trip for both.
-        var attempt = new DeliveryAttempt(lane, remoteId => sent.HandOverAsync(marks => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, marks, CancellationToken.None)));
+        // On PostgreSQL the hand-over mark carries the sent outcomes waiting in the buffer: one round trip for both.
+        var attempt = new DeliveryAttempt(lane, store.HandOverCarriesSentMarks
+            ? remoteId => sent.HandOverAsync(marks => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, marks, CancellationToken.None))
+            : remoteId => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, CancellationToken.None));
         if (policy.Guard == DuplicateGuard.HandOverMark && delivery.HandedOverAt is { } earlier)
         {
             outcome = new DeliveryOutcome.Unconfirmed(
