@@ -207,7 +207,10 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     private async Task<(DeliveryState? State, bool Keep)> AttemptUntracedAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon, SentBuffer sent)
     {
         DeliveryOutcome outcome;
-        var attempt = new DeliveryAttempt(lane, remoteId => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, CancellationToken.None));
+        // On PostgreSQL the hand-over mark carries the sent outcomes waiting in the buffer: one round trip for both.
+        var attempt = new DeliveryAttempt(lane, store.HandOverCarriesSentMarks
+            ? remoteId => sent.HandOverAsync(marks => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, marks, CancellationToken.None))
+            : remoteId => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, CancellationToken.None));
         if (policy.Guard == DuplicateGuard.HandOverMark && delivery.HandedOverAt is { } earlier)
         {
             outcome = new DeliveryOutcome.Unconfirmed(
@@ -432,6 +435,32 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
             if (full is not null) await WriteAsync(full);
         }
 
+        /// <summary>
+        /// Writes a message's hand-over mark through <paramref name="mark"/> together with the outcomes waiting here
+        /// (so they rarely wait for <see cref="FlushAt"/> or a commit of their own); whether the hand-over was marked.
+        /// When the write fails they stay here for the next one.
+        /// </summary>
+        public async Task<bool> HandOverAsync(Func<IReadOnlyList<SentMark>, Task<(bool HandedOver, int Sent)>> mark)
+        {
+            List<SentMark> taken;
+            lock (gate) (taken, pending) = (pending, []);
+            try
+            {
+                var (handedOver, written) = await mark(taken);
+                Settle(taken, written);
+                return handedOver;
+            }
+            catch
+            {
+                lock (gate)
+                {
+                    if (pending.Count == 0 && taken.Count > 0) oldest = System.Diagnostics.Stopwatch.GetTimestamp();
+                    pending.InsertRange(0, taken);
+                }
+                throw;
+            }
+        }
+
         /// <summary>Writes what is left; how many of all the outcomes this buffer took could not be written (their claims were taken over).</summary>
         public async Task<int> FlushAsync()
         {
@@ -444,7 +473,12 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         private async Task WriteAsync(List<SentMark> marks)
         {
             if (marks.Count == 0) return;
-            var written = await store.MarkSentAsync(marks, node, CancellationToken.None);
+            Settle(marks, await store.MarkSentAsync(marks, node, CancellationToken.None));
+        }
+
+        private void Settle(List<SentMark> marks, int written)
+        {
+            if (marks.Count == 0) return;
             foreach (var mark in marks) held.TryRemove(mark.Id, out _);
             if (written == marks.Count) return;
             Interlocked.Add(ref lost, marks.Count - written);

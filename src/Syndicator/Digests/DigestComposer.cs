@@ -28,6 +28,11 @@ public sealed class DigestComposer
     private readonly TimeProvider time;
     private readonly IFluidTemplate html, text, confirm, subject;
     private readonly DkimSigner? dkim;
+    private readonly bool splicable;
+    private readonly string listId;
+
+    /// <summary>Stands in for a reader's value when an edition's templates are rendered once: letters and digits, which no encoder changes; random, so no article contains it.</summary>
+    private readonly string marker = "syn" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(10)) + "z";
 
     public DigestComposer(IOptions<DigestOptions> options, IOptions<SiteOptions> site, SubscriberTokens tokens, IHostEnvironment environment, TimeProvider time)
     {
@@ -40,6 +45,8 @@ public sealed class DigestComposer
         text = LiquidTemplates.Load(Path.Combine(folder, "digest.txt.liquid"), "Digests:TemplatesPath");
         confirm = LiquidTemplates.Load(Path.Combine(folder, "confirm.txt.liquid"), "Digests:TemplatesPath");
         subject = Parser.TryParse(this.options.Subject, out var s, out var error) ? s : throw new InvalidOperationException($"Digests:Subject is not valid Liquid: {error}");
+        splicable = ReaderSlots.Splicable(subject) && ReaderSlots.Splicable(text) && ReaderSlots.Splicable(html);
+        listId = $"<digest.{this.options.FromAddress[(this.options.FromAddress.IndexOf('@') + 1)..]}>";
         if (this.options.Dkim.Enabled)
         {
             var keyFile = this.options.Dkim.PrivateKeyFile ?? "";
@@ -57,8 +64,11 @@ public sealed class DigestComposer
     /// tag (<c>bounces+{key}@domain</c>), or null to send from the From address.
     /// </summary>
     public string? ReturnPath(string deliveryKey) => options.Feedback.ReturnPath is { Length: > 0 } path
-        ? $"{path[..path.IndexOf('@')]}+{deliveryKey}{path[path.IndexOf('@')..]}"
+        ? $"{path[..path.IndexOf('@')]}+{tokens.MessageKey(deliveryKey)}{path[path.IndexOf('@')..]}"
         : null;
+
+    /// <summary>The Message-ID's left part for a delivery: <c>syndicator-{key}</c> with the key as <see cref="SubscriberTokens.MessageKey"/> shows it.</summary>
+    public string MessageKey(string deliveryKey) => $"syndicator-{tokens.MessageKey(deliveryKey)}";
 
     public string UnsubscribeUrl(Subscriber subscriber) => UnsubscribeUrl(tokens.Unsubscribe(subscriber.Id));
 
@@ -90,27 +100,84 @@ public sealed class DigestComposer
     {
         var unsubscribeToken = tokens.Unsubscribe(subscriber.Id);
         var unsubscribe = UnsubscribeUrl(unsubscribeToken);
-        var context = Context(subscriber, unsubscribe);
-        context.SetValue("count", NumberValue.Create(content.Count));
-        context.SetValue("more", NumberValue.Create(content.More));
-        context.SetValue("first_title", new StringValue(content.FirstTitle));
-        context.SetValue("articles", content.Articles);
-        var subjectLine = OneLine(subject.Render(context, NullEncoder.Default));
-        context.SetValue("subject", new StringValue(subjectLine));
+        var values = new string[ReaderSlots.Variables.Length];
+        values[ReaderSlots.Name] = Name(subscriber);
+        values[ReaderSlots.UnsubscribeUrl] = unsubscribe;
+        values[ReaderSlots.PreferencesUrl] = PreferencesUrl(subscriber);
+        values[ReaderSlots.ConfirmUrl] = ConfirmUrl(subscriber);
+        // The subject is a reader's value in the bodies, made first from the layout (so no template may test it for emptiness).
+        var empty = 0;
+        for (var i = 0; i < ReaderSlots.Subject; i++)
+            if (values[i].Length == 0) empty |= 1 << i;
+        var layout = splicable ? content.Layouts.GetOrAdd((subscriber.Frequency, subscriber.State == SubscriberState.Confirmed, empty), kind => Layout(content, kind)) : null;
 
-        var message = Envelope(subscriber, subjectLine, messageKey);
+        MimeMessage message;
+        if (layout is null)
+        {
+            // A template that could look inside a reader's value: rendered for this reader alone.
+            var context = Context(subscriber, unsubscribe);
+            SetContent(context, content);
+            var subjectLine = OneLine(subject.Render(context, NullEncoder.Default));
+            context.SetValue("subject", new StringValue(subjectLine));
+            message = Envelope(subscriber, subjectLine, messageKey);
+            message.Body = new BodyBuilder
+            {
+                TextBody = text.Render(context, NullEncoder.Default),
+                HtmlBody = html.Render(context, HtmlEncoder.Default),
+            }.ToMessageBody();
+        }
+        else
+        {
+            values[ReaderSlots.Subject] = OneLine(layout.Subject.Render(values, null));
+            message = Envelope(subscriber, values[ReaderSlots.Subject], messageKey);
+            message.Body = new MultipartAlternative { Body(layout.Text, "plain", values, null), Body(layout.Html, "html", values, HtmlEncoder.Default) };
+        }
         // The mailto carries the signed token, never the address: a mail naming someone else's address unsubscribes nobody.
         var mailto = options.Feedback.UnsubscribeAddress is { Length: > 0 } to ? to : options.FromAddress;
         message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe%20{Uri.EscapeDataString(unsubscribeToken)}>");
         message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
         // RFC 2919: mail programs and filters group and label the digests by this id.
-        message.Headers.Add(HeaderId.ListId, $"<digest.{options.FromAddress[(options.FromAddress.IndexOf('@') + 1)..]}>");
-        message.Body = new BodyBuilder
-        {
-            TextBody = text.Render(context, NullEncoder.Default),
-            HtmlBody = html.Render(context, HtmlEncoder.Default),
-        }.ToMessageBody();
+        message.Headers.Add(HeaderId.ListId, listId);
         return Signed(message);
+    }
+
+    /// <summary>
+    /// The edition's templates rendered once for one kind of reader, with a marker in place of each non-empty reader's
+    /// value; null when the output does not cut cleanly at the markers (then each message is rendered on its own).
+    /// </summary>
+    private DigestLayout? Layout(DigestContent content, (DigestFrequency Frequency, bool Confirmed, int Empty) kind)
+    {
+        var context = new TemplateContext(Options);
+        SetShared(context, kind.Frequency, kind.Confirmed);
+        SetContent(context, content);
+        for (var i = 0; i < ReaderSlots.Subject; i++)
+            context.SetValue(ReaderSlots.Variables[i], new StringValue((kind.Empty & (1 << i)) != 0 ? "" : marker + (char)('a' + i)));
+        var subjectLine = SplicedText.Cut(subject.Render(context, NullEncoder.Default), marker, encode: false);
+        context.SetValue(ReaderSlots.Variables[ReaderSlots.Subject], new StringValue(marker + (char)('a' + ReaderSlots.Subject)));
+        var textBody = SplicedText.Cut(text.Render(context, NullEncoder.Default), marker, encode: true);
+        var htmlBody = SplicedText.Cut(html.Render(context, HtmlEncoder.Default), marker, encode: true);
+        return subjectLine is null || textBody is null || htmlBody is null ? null : new DigestLayout(subjectLine, textBody, htmlBody);
+    }
+
+    /// <summary>A body part of a spliced digest: its quoted-printable pieces and the reader's values as they are, or its text for MimeKit to encode.</summary>
+    private static TextPart Body(SplicedText layout, string subtype, string[] values, TextEncoder? encoder)
+    {
+        if (!layout.Encoded) return new TextPart(subtype) { Text = layout.Render(values, encoder) };
+        var part = new TextPart(subtype)
+        {
+            ContentTransferEncoding = ContentEncoding.QuotedPrintable,
+            Content = new MimeContent(new MemoryStream(layout.EncodedBody(values, encoder), writable: false), ContentEncoding.QuotedPrintable),
+        };
+        part.ContentType.Charset = "utf-8";
+        return part;
+    }
+
+    private static void SetContent(TemplateContext context, DigestContent content)
+    {
+        context.SetValue("count", NumberValue.Create(content.Count));
+        context.SetValue("more", NumberValue.Create(content.More));
+        context.SetValue("first_title", new StringValue(content.FirstTitle));
+        context.SetValue("articles", content.Articles);
     }
 
     public MimeMessage Confirmation(Subscriber subscriber, string messageKey)
@@ -135,16 +202,22 @@ public sealed class DigestComposer
     private TemplateContext Context(Subscriber subscriber, string unsubscribeUrl)
     {
         var context = new TemplateContext(Options);
-        context.SetValue("site", new StringValue(OneLine(site.Title)));
-        context.SetValue("site_url", new StringValue(site.BaseUrl));
-        context.SetValue("language", new StringValue(site.Language));
+        SetShared(context, subscriber.Frequency, subscriber.State == SubscriberState.Confirmed);
         context.SetValue("name", new StringValue(Name(subscriber)));
-        context.SetValue("already_subscribed", BooleanValue.Create(subscriber.State == SubscriberState.Confirmed));
-        context.SetValue("frequency", new StringValue(subscriber.Frequency == DigestFrequency.Daily ? "daily" : "weekly"));
         context.SetValue("unsubscribe_url", new StringValue(unsubscribeUrl));
         context.SetValue("confirm_url", new StringValue(ConfirmUrl(subscriber)));
         context.SetValue("preferences_url", new StringValue(PreferencesUrl(subscriber)));
         return context;
+    }
+
+    /// <summary>What the templates see that is the same for every reader of the same frequency and state.</summary>
+    private void SetShared(TemplateContext context, DigestFrequency frequency, bool confirmed)
+    {
+        context.SetValue("site", new StringValue(OneLine(site.Title)));
+        context.SetValue("site_url", new StringValue(site.BaseUrl));
+        context.SetValue("language", new StringValue(site.Language));
+        context.SetValue("already_subscribed", BooleanValue.Create(confirmed));
+        context.SetValue("frequency", new StringValue(frequency == DigestFrequency.Daily ? "daily" : "weekly"));
     }
 
     private MimeMessage Envelope(Subscriber subscriber, string subjectLine, string messageKey)
@@ -178,4 +251,8 @@ public sealed class DigestComposer
 }
 
 /// <summary>The part of a digest all its readers share (see <see cref="DigestComposer.Content"/>): how many articles, how many not shown, the first title, the shown ones as the templates see them.</summary>
-public sealed record DigestContent(int Count, int More, string FirstTitle, FluidValue Articles);
+public sealed record DigestContent(int Count, int More, string FirstTitle, FluidValue Articles)
+{
+    /// <summary>The edition's templates rendered once per kind of reader (see <see cref="DigestComposer"/>).</summary>
+    internal DigestLayouts Layouts { get; } = new();
+}

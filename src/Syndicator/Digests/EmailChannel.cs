@@ -150,8 +150,8 @@ public sealed class EmailChannel(
         // Checked at every send, not only when planning: an address may be listed between planning and sending.
         if (recipient.Suppressed is { } suppressed)
             return new(null, new DeliveryOutcome.Permanent($"email: {suppressed}; not sent"), subscriber);
-        // Random per delivery and kept on its row: the same on every attempt, never the same for two messages.
-        var key = $"syndicator-{delivery.Key}";
+        // Made from the delivery's key: the same on every attempt, never the same for two messages.
+        var key = composer.MessageKey(delivery.Key);
         if (delivery.Subject.Kind == SubjectKind.Confirmation)
         {
             // A confirmed reader signed up again (by themselves or a stranger) is told they already get the digest:

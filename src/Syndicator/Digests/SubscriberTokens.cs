@@ -27,6 +27,7 @@ public sealed class SubscriberTokens
     private const string PreferencesPurpose = "preferences";
 
     private readonly byte[] key;
+    private readonly Aes keyMask = Aes.Create();
 
     public SubscriberTokens(IOptions<DigestOptions> options, IHostEnvironment environment)
     {
@@ -42,6 +43,34 @@ public sealed class SubscriberTokens
             }
         }
         key = Encoding.UTF8.GetBytes(Secrets.Resolve(reference, environment.ContentRootPath, "Digests:SigningKey"));
+        keyMask.Key = HMACSHA256.HashData(key, "delivery-key-mask"u8)[..16];
+    }
+
+    /// <summary>
+    /// A delivery's key as its messages show it (Message-ID, VERP return path, relay metadata). The key starts with
+    /// the time its delivery was created (so new keys append to the outbox's index); shown as it is, every message
+    /// would tell when it was planned. This is the key's 128 bits encrypted as one AES block under a key derived
+    /// from Digests:SigningKey: nothing of the time shows, it is the same on every attempt of a delivery (so a retry
+    /// carries the same Message-ID), and no two deliveries share it (a permutation). A key that is not 32 hex digits
+    /// (none the outbox makes) is shown as it is.
+    /// </summary>
+    public string MessageKey(string deliveryKey) => Mask(deliveryKey, encrypt: true);
+
+    /// <summary>The delivery key behind a <see cref="MessageKey"/> (for a bounce or complaint that names one).</summary>
+    public string DeliveryKey(string messageKey) => Mask(messageKey, encrypt: false);
+
+    private string Mask(string hex, bool encrypt)
+    {
+        Span<byte> block = stackalloc byte[16];
+        if (hex.Length != 32 || Convert.FromHexString(hex, block, out _, out _) != System.Buffers.OperationStatus.Done) return hex;
+        Span<byte> result = stackalloc byte[16];
+        // One block with no chaining and no padding: a keyed permutation of 128-bit values. Locked: one Aes object for every thread.
+        lock (keyMask)
+        {
+            if (encrypt) keyMask.EncryptEcb(block, result, PaddingMode.None);
+            else keyMask.DecryptEcb(block, result, PaddingMode.None);
+        }
+        return Convert.ToHexStringLower(result);
     }
 
     public string Unsubscribe(string subscriberId) => $"{subscriberId}.{Sign($"{UnsubscribePurpose}:{subscriberId}")}";

@@ -113,6 +113,40 @@ public sealed class DeliveryStoreTests
     }
 
     [Theory, MemberData(nameof(Providers))]
+    public async Task A_hand_over_mark_writes_the_waiting_sent_outcomes_with_it_and_only_those_this_node_still_holds(StorageProvider provider)
+    {
+        var (app, time, store) = await CreateAsync(provider);
+        await using var _ = app;
+        for (var i = 0; i < 4; i++) await store.EnsureAsync("email", "digest", $"d{i}", $"reader-{i}", time.GetUtcNow(), Ct);
+        var claimed = await store.ClaimDueAsync("email", "node-a", Lease, 4, Ct);
+        foreach (var d in claimed.Take(2)) Assert.True(await store.MarkHandedOverAsync(d.Id, "node-a", $"<{d.Id}@m.example>", Lease, Ct));
+        // The third one's lease ran out and another node took it over: node-a's outcome for it is not written.
+        await using (var connection = await app.Get<Database>().OpenAsync(Ct))
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE deliveries SET claimed_by = 'node-b' WHERE id = @id", new { id = claimed[2].Id });
+
+        var marks = new List<SentMark> { new(claimed[0].Id, null, null), new(claimed[1].Id, "<relay-id@m.example>", "https://m.example/1"), new(claimed[2].Id, null, null) };
+        var (handedOver, written) = await store.MarkHandedOverAsync(claimed[3].Id, "node-a", "<next@m.example> ✉ پیام", Lease, marks, Ct);
+
+        Assert.True(handedOver);
+        Assert.Equal(2, written);
+        var first = (await store.GetAsync(claimed[0].Id, Ct))!;
+        Assert.Equal((DeliveryState.Sent, $"<{claimed[0].Id}@m.example>", (DateTimeOffset?)null), (first.State, first.RemoteId, first.HandedOverAt));
+        var second = (await store.GetAsync(claimed[1].Id, Ct))!;
+        Assert.Equal((DeliveryState.Sent, "<relay-id@m.example>", "https://m.example/1"), (second.State, second.RemoteId, second.RemoteUrl));
+        Assert.Equal(DeliveryState.InFlight, (await store.GetAsync(claimed[2].Id, Ct))!.State);
+        var next = (await store.GetAsync(claimed[3].Id, Ct))!;
+        Assert.Equal((DeliveryState.InFlight, "<next@m.example> ✉ پیام", (DateTimeOffset?)time.GetUtcNow()), (next.State, next.RemoteId, next.HandedOverAt));
+
+        // A node that no longer holds the claim may not hand over; the outcomes it carries are still written where they are its own.
+        await store.EnsureAsync("email", "digest", "d9", "reader-9", time.GetUtcNow(), Ct);
+        var last = Assert.Single(await store.ClaimDueAsync("email", "node-a", Lease, 1, Ct));
+        Assert.Equal((false, 0), await store.MarkHandedOverAsync(claimed[2].Id, "node-a", "<late@m.example>", Lease, [], Ct));
+        Assert.Equal((false, 1), await store.MarkHandedOverAsync(claimed[2].Id, "node-a", "<late@m.example>", Lease, [new(claimed[3].Id, null, null)], Ct));
+        Assert.Equal(DeliveryState.Sent, (await store.GetAsync(claimed[3].Id, Ct))!.State);
+        Assert.Equal(DeliveryState.InFlight, (await store.GetAsync(last.Id, Ct))!.State);
+    }
+
+    [Theory, MemberData(nameof(Providers))]
     public async Task Claims_honour_the_limit_and_take_the_oldest_due_first(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);

@@ -269,7 +269,7 @@ public sealed class WebhookTests
         // The metadata our messages carry for Postmark, read back from what was composed.
         var sent = world.Digests.Mailed().ToDictionary(m => m.To.Mailboxes.Single().Address);
         string KeyOf(string email) => sent[email].Headers["X-PM-Metadata-syndicator-key"]!;
-        Assert.True(world.Deliveries["hard@example.com"].Key == KeyOf("hard@example.com"), sent["hard@example.com"].Headers.ToString());
+        Assert.True(world.Digests.App.Get<SubscriberTokens>().MessageKey(world.Deliveries["hard@example.com"].Key) == KeyOf("hard@example.com"), sent["hard@example.com"].Headers.ToString());
 
         HttpRequestMessage Request(object body, string password = "pm-secret-🔑") => new(HttpMethod.Post, "/webhooks/postmark")
         {

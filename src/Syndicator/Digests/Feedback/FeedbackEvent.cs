@@ -29,7 +29,7 @@ public static class FeedbackKinds
 /// <summary>
 /// One piece of feedback, tied to what Syndicator put in the original and nothing else: <see cref="DeliveryKey"/>
 /// from our Message-ID (<c>syndicator-{key}@domain</c>) in the report or from the VERP address it was sent to
-/// (<c>bounces+{key}@domain</c>), or for an unsubscribe <see cref="SubscriberId"/> from its signed token.
+/// (<c>bounces+{key}@domain</c>), the key as messages show it (<see cref="SubscriberTokens.MessageKey"/>), or for an unsubscribe <see cref="SubscriberId"/> from its signed token.
 /// <see cref="Recipient"/>, <see cref="Status"/> and <see cref="Detail"/> are what the report claims, kept for a
 /// person to read; none of them decides which subscriber is meant.
 /// </summary>

@@ -30,6 +30,7 @@ public sealed class FeedbackRecorder(
     DeliveryStore deliveries,
     SubscriberStore subscribers,
     SuppressionList suppressions,
+    SubscriberTokens tokens,
     IOptions<DigestOptions> options,
     TimeProvider time,
     ILogger<FeedbackRecorder> logger)
@@ -42,7 +43,9 @@ public sealed class FeedbackRecorder(
         var subscriberId = feedback.SubscriberId;
         if (feedback.DeliveryKey is { } key)
         {
-            delivery = await deliveries.FindByKeyAsync(EmailChannel.ChannelName, key, cancellationToken);
+            // Messages show the key masked (SubscriberTokens.MessageKey); those sent before it was masked show it as it is.
+            delivery = await deliveries.FindByKeyAsync(EmailChannel.ChannelName, tokens.DeliveryKey(key), cancellationToken)
+                       ?? await deliveries.FindByKeyAsync(EmailChannel.ChannelName, key, cancellationToken);
             if (delivery is null) return new FeedbackOutcome(FeedbackResult.NotOurs, $"no e-mail delivery in this store has the key {key}");
             subscriberId = delivery.Recipient.Id;
         }
