@@ -92,14 +92,25 @@ internal sealed class FeedFileSpool
         response.Headers.TransferEncoding = "chunked";
         await response.StartAsync();
         response.BodyWriter.Write(ChunkHead);
-        await response.BodyWriter.FlushAsync();
+        // The reader went away (or Kestrel aborted the connection): nothing more to send.
+        if ((await response.BodyWriter.FlushAsync()).IsCompleted || context.RequestAborted.IsCancellationRequested) return;
 
         var rate = context.Features.Get<IHttpMinResponseDataRateFeature>()?.MinDataRate;
         using var deadline = rate is null ? null : new CancellationTokenSource(rate.GracePeriod + TimeSpan.FromSeconds((double)Length / rate.BytesPerSecond));
         await using var abort = deadline?.Token.UnsafeRegister(static state => ((HttpContext)state!).Abort(), context);
         using var send = new SendOperation();
         send.SendPacketsElements = [new SendPacketsElement(stream, 0, Length, endOfPacket: false), new SendPacketsElement(FeedFileSendFile.LastChunk, endOfPacket: true)];
-        var error = socket.SendPacketsAsync(send) ? await send.Completion : send.SocketError;
+        SocketError error;
+        try
+        {
+            error = socket.SendPacketsAsync(send) ? await send.Completion : send.SocketError;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Kestrel closed the socket between the flush and the send (the reader hung up): as a failed send, not an
+            // application error in the log.
+            error = SocketError.OperationAborted;
+        }
         if (error != SocketError.Success) context.Abort();
     }
 

@@ -784,6 +784,35 @@ public sealed class FeedHttpTests
     }
 
     [Fact(Timeout = TestTimeout)]
+    public async Task Readers_hanging_up_while_a_body_goes_out_with_sendfile_log_no_application_error_and_the_next_reader_gets_it_whole()
+    {
+        var logs = new LogCapture();
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken, logs: logs);
+        var feed = BigFeed("گزارش 東京 🌃", 600);
+        server.Write("site/rss.xml", feed);
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(server.Address.Host, server.Address.Port, Ct);
+                // A small receive buffer and a reset instead of a close: the send is cut off in the middle.
+                client.ReceiveBufferSize = 4096;
+                client.LingerState = new LingerOption(true, 0);
+                await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"GET /feeds/site/rss.xml HTTP/1.1\r\nHost: {server.Address.Authority}\r\n\r\n"), Ct);
+                if (i % 2 == 0) await client.GetStream().ReadAtLeastAsync(new byte[1024], 1, throwOnEndOfStream: false, Ct);
+            }
+        }, Ct)));
+
+        await using var connection = await server.ConnectAsync();
+        var response = await connection.ExchangeAsync("GET", "/feeds/site/rss.xml", "X-Plain: 1");
+        Assert.Equal(200, response.Status);
+        Assert.Equal(feed, response.Body);
+        // Kestrel's "unhandled exception was thrown by the application" is an error; a reader that hangs up is not one.
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+    }
+
+    [Fact(Timeout = TestTimeout)]
     public async Task Many_readers_at_once_each_get_whole_bodies_while_the_file_is_replaced_and_evicted()
     {
         // A cache of 1 MiB holds a handful of these: entries (and their in-memory files) are dropped while sends from them run.
@@ -949,7 +978,7 @@ public sealed class FeedHttpTests
         public HttpClient Http { get; }
         public string Output => Path.Combine(dir.Path, "site", "feeds");
 
-        public static async Task<FeedServer> StartAsync(CancellationToken cancellationToken, Dictionary<string, string?>? extra = null)
+        public static async Task<FeedServer> StartAsync(CancellationToken cancellationToken, Dictionary<string, string?>? extra = null, LogCapture? logs = null)
         {
             var dir = new TempDir();
             var settings = new Dictionary<string, string?>
@@ -972,7 +1001,8 @@ public sealed class FeedHttpTests
             foreach (var (key, value) in extra ?? []) settings[key] = value;
             Directory.CreateDirectory(settings["Feeds:OutputPath"]!);
 
-            var app = SyndicatorHost.Build([], config => config.AddInMemoryCollection(settings));
+            var app = SyndicatorHost.Build([], config => config.AddInMemoryCollection(settings),
+                logs is null ? null : services => services.AddSingleton<ILoggerProvider>(logs));
             try
             {
                 await app.StartAsync(cancellationToken);
