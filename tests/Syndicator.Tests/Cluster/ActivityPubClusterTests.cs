@@ -147,7 +147,7 @@ public sealed partial class ActivityPubClusterTests
         await ImportAsync(app);
         var planned = await ScalarAsync(database, "SELECT COUNT(*) FROM deliveries WHERE channel = 'activitypub' AND state = 'pending'");
         Assert.True(planned == Articles * Inboxes, $"{Articles} articles to {Inboxes} inboxes should plan {Articles * Inboxes} Creates; {planned} are pending.");
-        var objects = (await RowsAsync(database, c => c.QueryAsync<string>("SELECT id FROM articles"))).Select(actors.ObjectUrl).ToHashSet(StringComparer.Ordinal);
+        var objects = (await RowsAsync(database, c => c.QueryAsync<string>("SELECT id FROM articles"))).Select(id => actors.ObjectUrl(id, 1)).ToHashSet(StringComparer.Ordinal);
 
         // ------------------------------------------------------------------ three real nodes
         var environment = settings.ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value);
