@@ -26,9 +26,13 @@ public static class SubscriberAddress
         var email = value?.Trim() ?? "";
         if (email.Length == 0) return "the e-mail address is empty";
         // Shown in full only when short: a 10,000-character address echoed back would be a problem of its own.
-        var shown = email.Length <= 80 ? $"'{email}'" : $"the {email.Length}-character address";
+        // Control characters are shown as U+XXXX: echoed raw, a line break would forge a second line of output and an
+        // escape sequence would drive the publisher's terminal.
+        var shown = email.Length <= 80 ? $"'{Visible(email)}'" : $"the {email.Length}-character address";
         if (email.Length > MaxLength) return $"{shown} is longer than {MaxLength} characters, the most an address may have (RFC 5321)";
-        if (email.Any(char.IsControl)) return $"{shown} contains a control character";
+        var control = email.TakeWhile(c => !char.IsControl(c)).Count();
+        if (control < email.Length)
+            return $"{shown} contains the control character U+{(int)email[control]:X4} at position {control + 1}; write the address alone on one line, without it";
         var at = email.LastIndexOf('@');
         if (at <= 0 || at == email.Length - 1) return $"{shown} is not an e-mail address: it needs a name, an @ and a domain, like reader@example.com";
         if (!MailboxAddress.TryParse(email, out var mailbox) || mailbox.Address != email || !string.IsNullOrEmpty(mailbox.Name))
@@ -54,6 +58,9 @@ public static class SubscriberAddress
         if (labels[^1].All(char.IsAsciiDigit)) return $"{shown} names an IP address instead of a mail domain; use an address at a domain name";
         return null;
     }
+
+    private static string Visible(string text) =>
+        text.Any(char.IsControl) ? string.Concat(text.Select(c => char.IsControl(c) ? $"U+{(int)c:X4}" : c.ToString())) : text;
 
     /// <summary>How addresses are stored and compared: trimmed, lower case.</summary>
     public static string Normalize(string email) => email.Trim().ToLowerInvariant();

@@ -45,6 +45,9 @@ public static class WebEndpoints
         FeedFileEndpoint.Use(app);
         app.UseRouting();
         app.MapGet("/health", () => Results.Text("alive\n"));
+        // The address printed at start-up is the first thing a new publisher opens: it leads to the desk, not a blank 404.
+        // An operators' path like any other, so off this machine it wants the dashboard's credentials first.
+        app.MapGet("/", () => Results.Redirect(Dashboard.Path));
         Readiness.Map(app);
         SyndicatorMetrics.Map(app);
         Dashboard.Map(app);

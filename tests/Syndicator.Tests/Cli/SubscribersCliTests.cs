@@ -25,6 +25,8 @@ public sealed partial class SubscribersCliTests
         new string('b', 65) + "@example.com",
         "Jane <jane@example.com>",
         "jane@-bad-.example",
+        // An escape sequence that would clear the publisher's terminal if echoed back raw.
+        "jane\u001b[2J\u001b]0;pwned\u0007@example.com",
     ];
 
     [Fact(Timeout = TestTimeout)]
@@ -36,6 +38,8 @@ public sealed partial class SubscribersCliTests
         var csv = "email,name,frequency,tz\n" + string.Join("\n", Hostile.Select(a => $"\"{a}\",,daily,UTC")) + "\n";
         var import = await sandbox.RunAsync("subscribers", "import", sandbox.File("hostile.csv", csv));
         Assert.True(import.ExitCode == 1, import.ToString());
+        Assert.DoesNotContain('\u001b', import.Flat);
+        Assert.Contains("U+001B at position 5", import.Flat);
         var service = sandbox.Start([]);
         await service.WaitForHttpAsync(sandbox.BaseUrl + "/health", TimeSpan.FromSeconds(30), Ct);
         using var http = new HttpClient { BaseAddress = new Uri(sandbox.BaseUrl) };

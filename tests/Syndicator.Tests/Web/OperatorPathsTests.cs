@@ -33,6 +33,13 @@ public sealed class OperatorPathsTests
             Assert.True(await StatusAsync(sandbox.BaseUrl + path, ct) is HttpStatusCode.NotFound, $"{path} on the readers' listener");
         foreach (var path in new[] { "/status", "/metrics", "/ready", "/health", "/articles" })
             Assert.True(await StatusAsync(operators + path, ct) is HttpStatusCode.OK, $"{path} on the operators' listener");
+        // The root leads to the desk on the operators' listener, and is nobody's page on the readers'.
+        using (var root = await Http.GetAsync(operators + "/", ct))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, root.StatusCode);
+            Assert.Equal("/status", root.Headers.Location?.OriginalString);
+        }
+        Assert.Equal(HttpStatusCode.NotFound, await StatusAsync(sandbox.BaseUrl + "/", ct));
 
         foreach (var path in new[] { "/subscribe", "/feeds/site/rss.xml" })
         {

@@ -13,7 +13,7 @@ public sealed class PublicSurfaceTests
     public static TheoryData<string> Paths() =>
     [
         "/subscribe", "/subscribe/confirm?token=x", "/unsubscribe?token=x", "/preferences?token=x", "/feeds/rss.xml", "/feeds/missing.xml",
-        "/status", "/status/digests", "/health", "/ready", "/metrics", "/articles", "/webhooks/ses", "/webhooks/mailgun", "/webhooks/postmark", "/no-such-page",
+        "/", "/status", "/status/digests", "/health", "/ready", "/metrics", "/articles", "/webhooks/ses", "/webhooks/mailgun", "/webhooks/postmark", "/no-such-page",
     ];
 
     [Theory]
