@@ -46,12 +46,8 @@ internal static class AnnounceCommand
             Article? article = null;
             if (parse.GetValue(articleOption) is { } wanted)
             {
-                article = await store.FindBySlugOrIdAsync(wanted, ct);
-                if (article is null)
-                {
-                    AnsiConsole.MarkupLineInterpolated($"[red]No article has the slug or id '{wanted}'.[/] Run 'syndicator articles list' to see the slugs.");
-                    return 1;
-                }
+                article = await SyndicatorCli.FindArticleAsync(services, wanted, ct);
+                if (article is null) return 1;
             }
 
             if (parse.GetValue(missed))

@@ -38,12 +38,8 @@ internal static class ArticlesCommand
         show.SetAction((parse, ct) => SyndicatorCli.WithAppAsync(async app =>
         {
             var wanted = parse.GetValue(slug)!;
-            var article = await app.Services.GetRequiredService<ArticleStore>().FindBySlugOrIdAsync(wanted, ct);
-            if (article is null)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]No article has the slug or id '{wanted}'.[/] Run 'syndicator articles list' to see the slugs.");
-                return 1;
-            }
+            var article = await SyndicatorCli.FindArticleAsync(app.Services, wanted, ct);
+            if (article is null) return 1;
             if (parse.GetValue(showJson))
             {
                 Console.WriteLine(JsonSerializer.Serialize(article, Json));

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Syndicator.Announcements;
 using Syndicator.Articles;
 using Syndicator.Deliveries;
+using Syndicator.Shared;
 using Syndicator.Storage;
 
 namespace Syndicator.Cli;
@@ -46,12 +47,8 @@ internal static class DeliveriesCommand
             DeliverySubject? subject = null;
             if (parse.GetValue(article) is { } slug)
             {
-                var found = await app.Services.GetRequiredService<ArticleStore>().FindBySlugOrIdAsync(slug, ct);
-                if (found is null)
-                {
-                    await Console.Error.WriteLineAsync($"No article has the slug or id '{slug}'. Run 'syndicator articles list' to see the slugs.");
-                    return 1;
-                }
+                var found = await SyndicatorCli.FindArticleAsync(app.Services, slug, ct);
+                if (found is null) return 1;
                 subject = DeliverySubject.Article(found.Id);
             }
             DeliveryRecipient? recipient = null;
@@ -60,7 +57,7 @@ internal static class DeliveriesCommand
                 var accounts = app.Services.GetRequiredService<IOptions<AnnouncementOptions>>().Value.Accounts;
                 if (!accounts.Any(a => string.Equals(a.Name, name, StringComparison.Ordinal)))
                 {
-                    await Console.Error.WriteLineAsync($"No account is named '{name}' in Announcements:Accounts; the accounts: {(accounts.Count == 0 ? "none" : string.Join(", ", accounts.Select(a => a.Name)))}.");
+                    await Console.Error.WriteLineAsync($"No account is named '{Shown.Value(name)}' in Announcements:Accounts; the accounts: {(accounts.Count == 0 ? "none" : string.Join(", ", accounts.Select(a => a.Name)))}.");
                     return 1;
                 }
                 recipient = DeliveryRecipient.Account(name);

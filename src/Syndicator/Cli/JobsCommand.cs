@@ -40,7 +40,7 @@ internal static class JobsCommand
             var job = app.Services.GetRequiredService<JobCatalog>().Find(wanted);
             if (job is null)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]There is no job called '{wanted}'.[/] The jobs are {string.Join(", ", JobCatalog.Names)}.");
+                await SyndicatorCli.NoSuchJobAsync(wanted);
                 return 1;
             }
             await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(ct);
@@ -108,7 +108,7 @@ internal static class JobsCommand
             var job = wanted is null ? null : app.Services.GetRequiredService<JobCatalog>().Find(wanted);
             if (wanted is not null && job is null)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]There is no job called '{wanted}'.[/] The jobs are {string.Join(", ", JobCatalog.Names)}.");
+                await SyndicatorCli.NoSuchJobAsync(wanted);
                 return 1;
             }
             await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(ct);

@@ -2,7 +2,10 @@ using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
+using Syndicator.Articles;
 using Syndicator.Hosting;
+using Syndicator.Scheduling;
+using Syndicator.Shared;
 
 namespace Syndicator.Cli;
 
@@ -41,6 +44,18 @@ public static class SyndicatorCli
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
+
+    /// <summary>The article a verb names by slug or id; or null, having said on stderr that none has it and how to see the slugs.</summary>
+    internal static async Task<Article?> FindArticleAsync(IServiceProvider services, string wanted, CancellationToken cancellationToken)
+    {
+        var article = await services.GetRequiredService<ArticleStore>().FindBySlugOrIdAsync(wanted, cancellationToken);
+        if (article is null) await Console.Error.WriteLineAsync($"No article has the slug or id '{Shown.Value(wanted)}'. Run 'syndicator articles list' to see the slugs.");
+        return article;
+    }
+
+    /// <summary>Says on stderr that no job has the name given, listing the jobs.</summary>
+    internal static Task NoSuchJobAsync(string wanted) =>
+        Console.Error.WriteLineAsync($"There is no job called '{Shown.Value(wanted)}'. The jobs are {string.Join(", ", JobCatalog.Names)}.");
 
     /// <summary>
     /// Builds the app for a verb, turning configuration problems into one readable list and exit code 2

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using MimeKit;
 
+using Syndicator.Shared;
+
 namespace Syndicator.Digests;
 
 /// <summary>
@@ -26,9 +28,9 @@ public static class SubscriberAddress
         var email = value?.Trim() ?? "";
         if (email.Length == 0) return "the e-mail address is empty";
         // Shown in full only when short: a 10,000-character address echoed back would be a problem of its own.
-        // Control characters are shown as U+XXXX: echoed raw, a line break would forge a second line of output and an
+        // Control characters are shown escaped: echoed raw, a line break would forge a second line of output and an
         // escape sequence would drive the publisher's terminal.
-        var shown = email.Length <= 80 ? $"'{Visible(email)}'" : $"the {email.Length}-character address";
+        var shown = email.Length <= 80 ? $"'{Shown.Value(email)}'" : $"the {email.Length}-character address";
         if (email.Length > MaxLength) return $"{shown} is longer than {MaxLength} characters, the most an address may have (RFC 5321)";
         var control = email.TakeWhile(c => !char.IsControl(c)).Count();
         if (control < email.Length)
@@ -58,9 +60,6 @@ public static class SubscriberAddress
         if (labels[^1].All(char.IsAsciiDigit)) return $"{shown} names an IP address instead of a mail domain; use an address at a domain name";
         return null;
     }
-
-    private static string Visible(string text) =>
-        text.Any(char.IsControl) ? string.Concat(text.Select(c => char.IsControl(c) ? $"U+{(int)c:X4}" : c.ToString())) : text;
 
     /// <summary>How addresses are stored and compared: trimmed, lower case.</summary>
     public static string Normalize(string email) => email.Trim().ToLowerInvariant();

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
+using Microsoft.Extensions.Configuration;
 using Syndicator.Shared;
 
 namespace Syndicator.Hosting;
@@ -110,6 +111,73 @@ internal static class ConfigFiles
             }
         }
         return problems;
+    }
+
+    /// <summary>
+    /// "path, line L, column C" of the configuration key <paramref name="key"/> ("Feeds:ItemsPerFeed",
+    /// "Announcements:Accounts:0:Network") in the JSON file at <paramref name="path"/>, or null when the file does not
+    /// set it. Keys are compared without case, as the provider does.
+    /// </summary>
+    public static string? Locate(string path, string key)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        var json = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? bytes.AsSpan(Encoding.UTF8.Preamble.Length) : bytes.AsSpan();
+        var wanted = key.Split(ConfigurationPath.KeyDelimiter);
+        var reader = new Utf8JsonReader(json, ReaderOptions);
+        // The key of every open value, and for each open list the index its next element takes.
+        var keys = new List<string>();
+        var lists = new Stack<int>();
+        var inList = new Stack<bool>();
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.EndObject or JsonTokenType.EndArray)
+                {
+                    if (reader.TokenType == JsonTokenType.EndArray) lists.Pop();
+                    inList.Pop();
+                    if (inList.Count > 0) keys.RemoveAt(keys.Count - 1);
+                    continue;
+                }
+                if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    keys.Add(reader.GetString()!);
+                    if (Matches(keys, wanted)) return At(path, json, reader.TokenStartIndex);
+                    continue;
+                }
+                // A value: in a list it is known by its index; then it either opens a container or ends its key.
+                if (inList.Count > 0 && inList.Peek())
+                {
+                    var index = lists.Pop();
+                    lists.Push(index + 1);
+                    keys.Add(index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    if (Matches(keys, wanted)) return At(path, json, reader.TokenStartIndex);
+                }
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                {
+                    if (reader.TokenType == JsonTokenType.StartArray) lists.Push(0);
+                    inList.Push(reader.TokenType == JsonTokenType.StartArray);
+                }
+                else if (inList.Count > 0)
+                    keys.RemoveAt(keys.Count - 1);
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // Problem() reports the file's syntax.
+        }
+        return null;
+
+        static bool Matches(List<string> keys, string[] wanted) =>
+            keys.Count == wanted.Length && keys.Zip(wanted).All(p => string.Equals(p.First, p.Second, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>"path, line L, column C" for a byte offset; columns count characters, not bytes, so a line in Persian is counted as an editor shows it.</summary>

@@ -1,3 +1,7 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.CommandLine;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Spectre.Console;
@@ -12,7 +16,7 @@ public sealed class ConfigProblemsException(IReadOnlyList<string> problems)
 }
 
 /// <summary>Runs every options validator at once and gathers all problems, so the publisher fixes them in one pass rather than one per restart.</summary>
-public static class ConfigProblems
+public static partial class ConfigProblems
 {
     private sealed record Section(string Name, Type OptionsType);
 
@@ -42,8 +46,39 @@ public static class ConfigProblems
                 problems.AddRange(Flatten(e));
             }
         }
-        return problems.Distinct().ToList();
+        var configuration = services.GetService<IConfiguration>() as IConfigurationRoot;
+        return problems.Distinct().Select(p => configuration is null ? p : WithOrigin(configuration, p)).ToList();
     }
+
+    /// <summary>
+    /// The problem with where its key was set appended: the file, line and column, or the environment variable, so a
+    /// publisher with several files (or a container's environment) knows which one to edit.
+    /// </summary>
+    private static string WithOrigin(IConfigurationRoot configuration, string problem)
+    {
+        var match = ProblemKey().Match(problem);
+        if (!match.Success) return problem;
+        var key = match.Groups["key"].Value;
+        // The provider added last wins, as it does when the value is read.
+        foreach (var provider in configuration.Providers.Reverse())
+        {
+            if (!provider.TryGet(key, out _) && !provider.GetChildKeys([], key).Any()) continue;
+            var origin = provider switch
+            {
+                JsonConfigurationProvider { Source: { Path: { } path, FileProvider: { } files } } when files.GetFileInfo(path).PhysicalPath is { } file
+                    => ConfigFiles.Locate(file, key) ?? file,
+                EnvironmentVariablesConfigurationProvider => "the environment variable " + key.Replace(ConfigurationPath.KeyDelimiter, "__", StringComparison.Ordinal),
+                CommandLineConfigurationProvider => "the command line",
+                _ => null,
+            };
+            return origin is null ? problem : $"{problem} (set in {origin})";
+        }
+        return problem;
+    }
+
+    /// <summary>The key a problem is about: named first ("Feeds:ItemsPerFeed must ...") or by the binder ("... at 'Storage:Provider' ...").</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?<key>[A-Za-z][A-Za-z0-9_]*(?::[A-Za-z0-9_]+)+)\b|configuration value at '(?<key>[^']+)'")]
+    private static partial System.Text.RegularExpressions.Regex ProblemKey();
 
     /// <summary>
     /// Builds the app, turning everything that can go wrong before validation (no config file, malformed JSON,

@@ -187,6 +187,34 @@ public sealed class ConfigProcessTests
         Assert.Contains(CliProcessTests.Squash(Path.Combine(dir.Path, "appsettings.json")), CliProcessTests.Squash(result.Output));
     }
 
+    [Fact(Timeout = TestTimeout)]
+    public async Task Each_problem_says_where_its_key_was_set_the_file_line_and_column_or_the_environment_variable()
+    {
+        await using var sandbox = new SyndicatorSandbox(TestContext.Current.CancellationToken);
+        sandbox.Set("Feeds:MaxItemz", 5);
+        sandbox.Set("Announcements:Accounts", new JsonArray(
+            new JsonObject { ["Name"] = "magazine", ["Network"] = "Mastodon", ["Enabled"] = false },
+            new JsonObject { ["Name"] = "رسانه 📰", ["Network"] = "Mastodn", ["Enabled"] = false }));
+        sandbox.WriteConfig();
+        var lines = File.ReadAllLines(sandbox.ConfigPath);
+        string At(string text)
+        {
+            var line = Array.FindIndex(lines, l => l.Contains(text, StringComparison.Ordinal));
+            Assert.True(line >= 0, text);
+            return $"(set in {sandbox.ConfigPath}, line {line + 1}, column {lines[line].IndexOf('"', StringComparison.Ordinal) + 1})";
+        }
+
+        await using var service = SyndicatorProcess.Start(["config", "check"],
+            new Dictionary<string, string?> { ["SYNDICATOR_CONFIG"] = sandbox.ConfigPath, ["Digests__Smtp__Port"] = "abc" }, sandbox.Root);
+        var result = await service.WaitForExitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        var problems = CliProcessTests.Problems(result);
+        Assert.Contains(problems, p => p.StartsWith("Feeds:MaxItemz ", StringComparison.Ordinal) && CliProcessTests.Squash(p).EndsWith(CliProcessTests.Squash(At("\"MaxItemz\"")), StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Announcements:Accounts:1:Network ", StringComparison.Ordinal) && CliProcessTests.Squash(p).EndsWith(CliProcessTests.Squash(At("\"Mastodn\"")), StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Digests:Smtp:Port ", StringComparison.Ordinal) && CliProcessTests.Squash(p).EndsWith(CliProcessTests.Squash("(set in the environment variable Digests__Smtp__Port)"), StringComparison.Ordinal));
+    }
+
     // ------------------------------------------------------------------ ASP.NET Core's own listen settings
 
     [Theory(Timeout = TestTimeout)]
