@@ -75,6 +75,32 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Control_characters_in_a_title_body_and_tags_are_removed_with_a_warning_naming_the_fields()
+    {
+        await using var app = await TestApp.CreateAsync();
+        // An escape sequence that would clear a terminal and retitle a window, a bell; a bell inside a tag.
+        var path = app.Dir.File("in/escapes.md", Md(
+            "title: \"آینده \\u001b[2J\\u001b]0;pwned\\u0007 🇮🇷\"\ntags: [\"ok\", \"b\\u0007ad\"]",
+            "A body with a \u0001 start-of-heading and an emoji 🎉."));
+        var summary = await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct);
+
+        var article = Assert.Single(summary.Files[0].Articles);
+        var stored = (await app.Get<ArticleStore>().FindByIdAsync(article.Id, Ct))!;
+        Assert.Equal("آینده [2J]0;pwned 🇮🇷", stored.Title);
+        Assert.Equal(["bad", "ok"], stored.Tags.Order());
+        Assert.Contains("emoji 🎉", stored.BodyHtml);
+        Assert.DoesNotContain(stored.Title + stored.BodyHtml + string.Concat(stored.Tags), c => char.IsControl(c) && c is not ('\n' or '\r' or '\t'));
+        var warning = Assert.Single(stored.Warnings, w => w.StartsWith("characters a feed cannot carry"));
+        Assert.Contains("the title (3)", warning);
+        Assert.Contains("the body (1)", warning);
+        Assert.Contains("the tags (1)", warning);
+
+        // The same file again is unchanged: the warning is the same, not a second one.
+        var again = await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct);
+        Assert.Equal(ImportChange.Unchanged, Assert.Single(again.Files[0].Articles).Change);
+    }
+
+    [Fact]
     public async Task Urls_are_stored_as_uris_with_punycode_hosts_and_percent_encoded_paths()
     {
         await using var app = await TestApp.CreateAsync();

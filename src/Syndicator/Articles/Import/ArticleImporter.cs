@@ -240,20 +240,38 @@ public sealed partial class ArticleImporter(
     }
 
     /// <summary>
-    /// Characters XML 1.0 forbids would break every feed and e-mail the article reaches, so they never enter the store;
+    /// Characters XML 1.0 forbids would break every feed and e-mail the article reaches, so they never enter the store,
+    /// and the article carries a warning naming the fields they were taken from (an escape sequence in a title is
+    /// more often a paste gone wrong than intent, and the publisher should see it was changed);
     /// times are cut to the store's precision so that what is written reads back equal.
     /// </summary>
-    private static ArticleDraft Clean(ArticleDraft draft) => draft with
+    private static ArticleDraft Clean(ArticleDraft draft)
     {
-        Title = XmlChars.Clean(draft.Title).Trim(),
-        BodyHtml = XmlChars.Clean(draft.BodyHtml),
-        Summary = draft.Summary is null ? null : XmlChars.Clean(draft.Summary),
-        Author = draft.Author with { Name = XmlChars.Clean(draft.Author.Name).Trim(), Bio = draft.Author.Bio is null ? null : XmlChars.Clean(draft.Author.Bio) },
-        Tags = draft.Tags.Select(XmlChars.Clean).ToList(),
-        Image = draft.Image is null ? null : draft.Image with { Caption = draft.Image.Caption is null ? null : XmlChars.Clean(draft.Image.Caption), Credit = draft.Image.Credit is null ? null : XmlChars.Clean(draft.Image.Credit) },
-        PublishedAt = draft.PublishedAt?.ToStoredPrecision(),
-        UpdatedAt = draft.UpdatedAt?.ToStoredPrecision(),
-    };
+        var removed = new List<(string Field, int Count)>();
+        string Field(string name, string text)
+        {
+            var clean = XmlChars.Clean(text);
+            if (!ReferenceEquals(clean, text)) removed.Add((name, text.Length - clean.Length));
+            return clean;
+        }
+        string? Optional(string name, string? text) => text is null ? null : Field(name, text);
+
+        var cleaned = draft with
+        {
+            Title = Field("title", draft.Title).Trim(),
+            BodyHtml = Field("body", draft.BodyHtml),
+            Summary = Optional("summary", draft.Summary),
+            Author = draft.Author with { Name = Field("author's name", draft.Author.Name).Trim(), Bio = Optional("author's bio", draft.Author.Bio) },
+            Tags = draft.Tags.Select(t => Field("tags", t)).ToList(),
+            Image = draft.Image is null ? null : draft.Image with { Caption = Optional("image caption", draft.Image.Caption), Credit = Optional("image credit", draft.Image.Credit) },
+            PublishedAt = draft.PublishedAt?.ToStoredPrecision(),
+            UpdatedAt = draft.UpdatedAt?.ToStoredPrecision(),
+        };
+        return removed.Count == 0 ? cleaned : cleaned with
+        {
+            Warnings = [.. draft.Warnings, $"characters a feed cannot carry (control characters such as escape sequences, or half a surrogate pair) were removed from {string.Join(", ", removed.GroupBy(r => r.Field).Select(g => $"the {g.Key} ({g.Sum(r => r.Count)})"))}; remove them from the source to silence this warning"],
+        };
+    }
 
     private static async Task<Slug> FreeSlugAsync(ImportBatch batch, Slug slug, CancellationToken cancellationToken)
     {
