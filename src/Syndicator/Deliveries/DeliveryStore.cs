@@ -256,6 +256,10 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     /// One statement that writes sent outcomes, the rows in one JSON parameter; it returns the ids of the rows still
     /// <paramref name="parameters"/>' <c>@node</c>'s to write (in flight, claimed by it). It sets <c>@now</c> and <c>@sent</c>.
     /// The rows are this node's claims, which no other writer waits for: the lease renewal skips rows another statement holds.
+    /// The marks are read out of their JSON once, into a materialized table, which the update then walks looking each
+    /// row up by id: joined to the JSON function directly, SQLite walked every in-flight row (by the state index) and
+    /// parsed the whole JSON again for each, a batch's in-flight rows times its marks (perf, four connections: SQLite's
+    /// share of the process's samples 17.5 % → 13 %, its JSON functions' 3.7 % → 0.6 %).
     /// </summary>
     private string SentStatement(DynamicParameters parameters, IReadOnlyList<SentMark> marks)
     {
@@ -263,11 +267,13 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         parameters.Add("now", time.GetUtcNow());
         parameters.Add("sent", SqlList.Rows(marks.Select(m => new[] { m.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), m.RemoteId, m.RemoteUrl })));
         return $"""
-            UPDATE deliveries SET state = '{DeliveryState.Sent.ToColumn()}', remote_id = COALESCE(s.value ->> 1, remote_id), remote_url = s.value ->> 2,
+            WITH s (id, remote_id, remote_url) AS MATERIALIZED (
+                SELECT CAST(r.value ->> 0 AS bigint), r.value ->> 1, r.value ->> 2 FROM {database.Dialect.JsonRows("@sent", "r")})
+            UPDATE deliveries SET state = '{DeliveryState.Sent.ToColumn()}', remote_id = COALESCE(s.remote_id, deliveries.remote_id), remote_url = s.remote_url,
                 sent_at = @now, last_error = NULL, lease_expires_at = NULL, handed_over_at = NULL, updated_at = @now
-            FROM {database.Dialect.JsonRows("@sent", "s")}
-            WHERE deliveries.id = CAST(s.value ->> 0 AS bigint) AND state = '{DeliveryState.InFlight.ToColumn()}' AND claimed_by = @node
-            RETURNING id
+            FROM s
+            WHERE deliveries.id = s.id AND deliveries.state = '{DeliveryState.InFlight.ToColumn()}' AND deliveries.claimed_by = @node
+            RETURNING deliveries.id
             """;
     }
 

@@ -418,6 +418,13 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         public const int FlushAt = 32;
         public static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(250);
 
+        /// <summary>
+        /// How many outcomes must be waiting before a hand-over mark takes them along. Taking them at every mark (one
+        /// each over one connection) made every message's command two statements, the second one parsed and planned
+        /// for a single row; now one mark in eight carries the seven before it, in the same round trip.
+        /// </summary>
+        public const int RideAlongAt = 8;
+
         private readonly Lock gate = new();
         private List<SentMark> pending = [];
         private long oldest;
@@ -436,14 +443,15 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         }
 
         /// <summary>
-        /// Writes a message's hand-over mark through <paramref name="mark"/> together with the outcomes waiting here
-        /// (so they rarely wait for <see cref="FlushAt"/> or a commit of their own); whether the hand-over was marked.
-        /// When the write fails they stay here for the next one.
+        /// Writes a message's hand-over mark through <paramref name="mark"/>, together with the outcomes waiting here
+        /// once there are <see cref="RideAlongAt"/> of them (so they rarely wait for <see cref="FlushAt"/> or a commit
+        /// of their own); whether the hand-over was marked. When the write fails they stay here for the next one.
         /// </summary>
         public async Task<bool> HandOverAsync(Func<IReadOnlyList<SentMark>, Task<(bool HandedOver, int Sent)>> mark)
         {
-            List<SentMark> taken;
-            lock (gate) (taken, pending) = (pending, []);
+            List<SentMark> taken = [];
+            lock (gate)
+                if (pending.Count >= RideAlongAt) (taken, pending) = (pending, []);
             try
             {
                 var (handedOver, written) = await mark(taken);
