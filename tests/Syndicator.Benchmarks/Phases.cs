@@ -276,22 +276,22 @@ public static class Phases
 
         var t = Stopwatch.GetTimestamp();
         var dirty = await feeds.DirtyAsync(ct);
-        Op("DirtyAsync (own connection)").Add(Ms(t, Stopwatch.GetTimestamp()));
+        Op("DirtyAsync (own connection: marks, scopes, counts, page starts)").Add(Ms(t, Stopwatch.GetTimestamp()));
         t = Stopwatch.GetTimestamp();
         await using var connection = await feeds.OpenAsync(ct);
         Op("open connection").Add(Ms(t, Stopwatch.GetTimestamp()));
         var renderer = new FeedEntryRenderer();
         var rendered = new Dictionary<string, FeedEntry>(StringComparer.Ordinal);
         var clean = new List<(DirtyFeed, ScopeRecord?)>();
-        foreach (var mark in dirty)
+        foreach (var (mark, known, _, start) in dirty)
         {
             t = Stopwatch.GetTimestamp();
-            var scope = await feeds.ResolveAsync(connection, mark.Scope, ct);
+            var scope = known ?? await feeds.ResolveAsync(connection, mark.Scope, ct);
             var kind = scope?.Kind.ToString().ToLowerInvariant() ?? "?";
-            Op($"{kind}: ResolveAsync").Add(Ms(t, Stopwatch.GetTimestamp()));
+            if (known is null) Op($"{kind}: ResolveAsync (a scope without a folder yet)").Add(Ms(t, Stopwatch.GetTimestamp()));
             if (scope is null) continue;
             t = Stopwatch.GetTimestamp();
-            var tail = await feeds.TailAsync(connection, scope, mark.Since, pageSize, ct);
+            var tail = await feeds.TailAsync(connection, scope, start, pageSize, ct);
             Op($"{kind}: TailAsync (recorded page start to newest)").Add(Ms(t, Stopwatch.GetTimestamp()));
             var complete = tail.Count / pageSize;
             var before = tail.From + tail.Articles.Count(a => a.PublishedAt < mark.Since);
@@ -335,14 +335,8 @@ public static class Phases
                 Enumerable.Range(recordedFrom, Math.Max(0, complete - recordedFrom + 1)).Select(p => tail.Articles[(p - 1) * pageSize - tail.From]).ToList())));
         }
         t = Stopwatch.GetTimestamp();
-        await feeds.RecordCleanAsync(clean, ct);
-        Op("RecordCleanAsync (own connection: counts, page starts)").Add(Ms(t, Stopwatch.GetTimestamp()));
-        t = Stopwatch.GetTimestamp();
-        await feeds.ClearMarksAsync(clean.Select(c => c.Item1).ToList(), ct);
-        Op("ClearMarksAsync (own connection)").Add(Ms(t, Stopwatch.GetTimestamp()));
-        t = Stopwatch.GetTimestamp();
-        await feeds.RecordedCountsAsync(connection, dirty.Select(d => d.Scope).ToList(), ct);
-        Op("RecordedCountsAsync (the counts index.html is patched from)").Add(Ms(t, Stopwatch.GetTimestamp()));
+        await feeds.RecordCleanAsync(clean, clean.Select(c => c.Item1).ToList(), ct);
+        Op("RecordCleanAsync (own connection: counts, page starts, marks cleared)").Add(Ms(t, Stopwatch.GetTimestamp()));
         Op("total (replay, without patching index.html)").Add(Ms(all, Stopwatch.GetTimestamp()));
     }
 

@@ -9,37 +9,46 @@ public sealed class FeedOutput(string root)
     public string Root { get; } = root;
 
     /// <returns>True when the file was written, false when it already held exactly these bytes.</returns>
-    public async Task<bool> WriteIfChangedAsync(string relativePath, byte[] content, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Synchronous file calls: on Linux an asynchronous file write is the same system call run on a pool thread, one
+    /// more hand-over per file; a build writes a few files (incremental) or spreads them over its workers (full).
+    /// </remarks>
+    public Task<bool> WriteIfChangedAsync(string relativePath, byte[] content, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var path = Path.Combine(Root, relativePath);
-        if (await SameContentAsync(path, content, cancellationToken)) return false;
+        var existing = new FileInfo(path);
+        if (existing.Exists && SameContent(existing, content)) return Task.FromResult(false);
         var folder = Path.GetDirectoryName(path)!;
-        Directory.CreateDirectory(folder);
+        if (!existing.Exists) Directory.CreateDirectory(folder);
         var temp = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            await File.WriteAllBytesAsync(temp, content, cancellationToken);
+            File.WriteAllBytes(temp, content);
             File.Move(temp, path, overwrite: true);
         }
-        finally
+        catch
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            File.Delete(temp);
+            throw;
         }
-        return true;
+        return Task.FromResult(true);
     }
 
     public bool Exists(string relativePath) => File.Exists(Path.Combine(Root, relativePath));
 
     /// <summary>The file's bytes; null when there is no such file.</summary>
-    public async Task<byte[]?> ReadAsync(string relativePath, CancellationToken cancellationToken)
+    /// <remarks>Synchronous inside, as <see cref="WriteIfChangedAsync"/>.</remarks>
+    public Task<byte[]?> ReadAsync(string relativePath, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            return await File.ReadAllBytesAsync(Path.Combine(Root, relativePath), cancellationToken);
+            return Task.FromResult<byte[]?>(File.ReadAllBytes(Path.Combine(Root, relativePath)));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return null;
+            return Task.FromResult<byte[]?>(null);
         }
     }
 
@@ -53,11 +62,32 @@ public sealed class FeedOutput(string root)
         return true;
     }
 
-    private static async Task<bool> SameContentAsync(string path, byte[] content, CancellationToken cancellationToken)
+    private static bool SameContent(FileInfo existing, byte[] content)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists || info.Length != content.Length) return false;
-        var existing = await File.ReadAllBytesAsync(path, cancellationToken);
-        return existing.AsSpan().SequenceEqual(content);
+        if (existing.Length != content.Length) return false;
+        try
+        {
+            return File.ReadAllBytes(existing.FullName).AsSpan().SequenceEqual(content);
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Whether the file begins with these bytes, reading no more of it than that; false when there is no such file.</summary>
+    public async Task<bool> StartsWithAsync(string relativePath, byte[] head, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var file = new FileStream(Path.Combine(Root, relativePath), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+            var buffer = new byte[head.Length];
+            var read = await file.ReadAtLeastAsync(buffer, head.Length, throwOnEndOfStream: false, cancellationToken);
+            return read == head.Length && buffer.AsSpan().SequenceEqual(head);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
     }
 }
