@@ -302,8 +302,12 @@ public static class Phases
             t = Stopwatch.GetTimestamp();
             var written = new WrittenEntries();
             foreach (var (number, from, _) in documents.Where(d => d.Page is null || d.From < before))
-                written.Add(await output.ReadAsync(links.RelativePath(scope, number, FeedPaths.Rss), ct), await output.ReadAsync(links.RelativePath(scope, number, FeedPaths.Atom), ct),
-                    await output.ReadAsync(links.RelativePath(scope, number, FeedPaths.Json), ct));
+            {
+                using var rss = output.ReadRented(links.RelativePath(scope, number, FeedPaths.Rss));
+                using var atom = output.ReadRented(links.RelativePath(scope, number, FeedPaths.Atom));
+                using var json = output.ReadRented(links.RelativePath(scope, number, FeedPaths.Json));
+                written.Add(rss.Span, atom.Span, json.Span);
+            }
             Op("read and cut the entries of the written files").Add(Ms(t, Stopwatch.GetTimestamp()));
             foreach (var (number, from, to) in documents)
             {

@@ -296,7 +296,7 @@ public sealed class FeedBuilder(
 
         // Articles before the earliest change are what the scope's last clean build wrote (every change marks its scopes
         // from its own time, and a mark stays until a build of it is clean): their entries come out of those files.
-        var written = before > from ? await WrittenAsync(build.Output, scope, documents, before, cancellationToken) : null;
+        var written = before > from ? Written(build.Output, scope, documents, before) : null;
 
         var leftOut = new System.Collections.Concurrent.ConcurrentDictionary<string, (string Id, string Slug, Exception Error)>(StringComparer.Ordinal);
         Exception? documentError = null;
@@ -348,16 +348,16 @@ public sealed class FeedBuilder(
     /// archive page to rewrite that begins before the earliest change (a page that completes takes its entries from
     /// the current feed that held them).
     /// </summary>
-    private async Task<WrittenEntries> WrittenAsync(FeedOutput output, FeedScope scope, IReadOnlyList<(int? Page, int From, int To)> documents, int before,
-        CancellationToken cancellationToken)
+    private WrittenEntries Written(FeedOutput output, FeedScope scope, IReadOnlyList<(int? Page, int From, int To)> documents, int before)
     {
         var entries = new WrittenEntries();
         foreach (var (page, from, _) in documents)
         {
             if (page is not null && from >= before) continue;
-            entries.Add(await output.ReadAsync(links.RelativePath(scope, page, FeedPaths.Rss), cancellationToken),
-                await output.ReadAsync(links.RelativePath(scope, page, FeedPaths.Atom), cancellationToken),
-                await output.ReadAsync(links.RelativePath(scope, page, FeedPaths.Json), cancellationToken));
+            using var rss = output.ReadRented(links.RelativePath(scope, page, FeedPaths.Rss));
+            using var atom = output.ReadRented(links.RelativePath(scope, page, FeedPaths.Atom));
+            using var json = output.ReadRented(links.RelativePath(scope, page, FeedPaths.Json));
+            entries.Add(rss.Span, atom.Span, json.Span);
         }
         return entries;
     }
@@ -456,20 +456,32 @@ public sealed class FeedBuilder(
         List<string> written, CancellationToken cancellationToken)
     {
         var countsBefore = dirty.ToDictionary(d => d.Mark.Scope, d => d.RecordedCount ?? 0, StringComparer.Ordinal);
-        var index = await output.ReadAsync(FeedPaths.Index, cancellationToken);
-        if (index is null || !index.AsSpan().StartsWith(Encoding.UTF8.GetBytes(IndexHead())) || !await output.StartsWithAsync(FeedPaths.Opml, OpmlHead(), cancellationToken)) return false;
-        var changed = false;
+        using var index = output.ReadRented(FeedPaths.Index);
+        if (!index.Span.StartsWith(Encoding.UTF8.GetBytes(IndexHead())) || !output.StartsWith(FeedPaths.Opml, OpmlHead())) return false;
+        var patches = new List<(int At, int Length, byte[] Line)>();
         foreach (var (mark, read) in clean)
         {
             if (read is null || !countsBefore.TryGetValue(mark.Scope, out var was) || was <= 0 || read.Articles <= 0) return false;
             var line = Encoding.UTF8.GetBytes(IndexLine(read.Scope, was));
-            var at = index.AsSpan().IndexOf(line);
-            if (at < 0 || index.AsSpan(at + line.Length).IndexOf(line) >= 0) return false;
-            if (read.Articles == was) continue;
-            index = [.. index.AsSpan(0, at), .. Encoding.UTF8.GetBytes(IndexLine(read.Scope, read.Articles)), .. index.AsSpan(at + line.Length)];
-            changed = true;
+            var at = index.Span.IndexOf(line);
+            if (at < 0 || index.Span[(at + line.Length)..].IndexOf(line) >= 0) return false;
+            if (read.Articles != was) patches.Add((at, line.Length, Encoding.UTF8.GetBytes(IndexLine(read.Scope, read.Articles))));
         }
-        if (changed && await output.WriteIfChangedAsync(FeedPaths.Index, index, cancellationToken)) written.Add(FeedPaths.Index);
+        if (patches.Count == 0) return true;
+        // Composed once: each scope's line is in the index once, so the patches never overlap.
+        patches.Sort((a, b) => a.At.CompareTo(b.At));
+        var patched = new byte[index.Span.Length + patches.Sum(p => p.Line.Length - p.Length)];
+        int from = 0, to = 0;
+        foreach (var (at, length, line) in patches)
+        {
+            index.Span[from..at].CopyTo(patched.AsSpan(to));
+            to += at - from;
+            line.CopyTo(patched, to);
+            to += line.Length;
+            from = at + length;
+        }
+        index.Span[from..].CopyTo(patched.AsSpan(to));
+        if (await output.WriteIfChangedAsync(FeedPaths.Index, patched, cancellationToken)) written.Add(FeedPaths.Index);
         return true;
     }
 

@@ -37,18 +37,30 @@ public sealed class FeedOutput(string root)
 
     public bool Exists(string relativePath) => File.Exists(Path.Combine(Root, relativePath));
 
-    /// <summary>The file's bytes; null when there is no such file.</summary>
-    /// <remarks>Synchronous inside, as <see cref="WriteIfChangedAsync"/>.</remarks>
-    public Task<byte[]?> ReadAsync(string relativePath, CancellationToken cancellationToken)
+    /// <summary>
+    /// The file's bytes in a buffer rented from the shared pool, for reading once and dropping: a feed file is a few
+    /// hundred KB, and every such array is a large-object allocation the server GC collects only in a full collection
+    /// (an incremental build read a dozen of them). Empty when there is no such file; disposing returns the buffer.
+    /// </summary>
+    public RentedBytes ReadRented(string relativePath)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            return Task.FromResult<byte[]?>(File.ReadAllBytes(Path.Combine(Root, relativePath)));
+            using var handle = File.OpenHandle(Path.Combine(Root, relativePath));
+            var length = RandomAccess.GetLength(handle);
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)length);
+            var read = 0;
+            while (read < length)
+            {
+                var n = RandomAccess.Read(handle, buffer.AsSpan(read, (int)length - read), read);
+                if (n == 0) break;
+                read += n;
+            }
+            return new RentedBytes(buffer, read);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return Task.FromResult<byte[]?>(null);
+            return new RentedBytes(null, 0);
         }
     }
 
@@ -76,18 +88,33 @@ public sealed class FeedOutput(string root)
     }
 
     /// <summary>Whether the file begins with these bytes, reading no more of it than that; false when there is no such file.</summary>
-    public async Task<bool> StartsWithAsync(string relativePath, byte[] head, CancellationToken cancellationToken)
+    public bool StartsWith(string relativePath, byte[] head)
     {
         try
         {
-            await using var file = new FileStream(Path.Combine(Root, relativePath), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+            using var handle = File.OpenHandle(Path.Combine(Root, relativePath));
             var buffer = new byte[head.Length];
-            var read = await file.ReadAtLeastAsync(buffer, head.Length, throwOnEndOfStream: false, cancellationToken);
+            var read = 0;
+            while (read < head.Length && RandomAccess.Read(handle, buffer.AsSpan(read), read) is var n and > 0) read += n;
             return read == head.Length && buffer.AsSpan().SequenceEqual(head);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return false;
         }
+    }
+}
+
+/// <summary>Bytes in a buffer rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/> (see <see cref="FeedOutput.ReadRented"/>); dispose once, then never use the span again.</summary>
+public sealed class RentedBytes(byte[]? buffer, int length) : IDisposable
+{
+    private byte[]? buffer = buffer;
+
+    public ReadOnlySpan<byte> Span => buffer.AsSpan(0, length);
+
+    public void Dispose()
+    {
+        if (buffer is { } b) System.Buffers.ArrayPool<byte>.Shared.Return(b);
+        buffer = null;
     }
 }
