@@ -76,7 +76,7 @@ public static class Bench
         var reports = new List<StoreReport>();
         foreach (var provider in o.Store == "both" ? new[] { "sqlite", "postgres" } : [o.Store])
         {
-            var report = await RunStoreAsync(o, provider, root);
+            var report = o.IncrementalOnly ? await RunKeptCorpusAsync(o, provider) : await RunStoreAsync(o, provider, root);
             reports.Add(report);
         }
         if (!o.Keep) TryDelete(root);
@@ -202,6 +202,95 @@ public static class Bench
         return report;
     }
 
+    /// <summary>
+    /// <c>--incremental-only</c>: the kept corpus of these options (<see cref="CorpusCache"/>), loaded and fully built
+    /// first if there is none yet, then only the incremental builds. Nothing is deleted or dropped at the end.
+    /// </summary>
+    private static async Task<StoreReport> RunKeptCorpusAsync(BenchOptions o, string provider)
+    {
+        var report = new StoreReport { Provider = provider };
+        var work = CorpusCache.Folder(o, provider);
+        Directory.CreateDirectory(work);
+        string connection;
+        string? admin = null;
+        if (provider == "sqlite") connection = $"Data Source={Path.Combine(work, "bench.db")}";
+        else
+        {
+            admin = Environment.GetEnvironmentVariable(PostgresVariable);
+            if (string.IsNullOrWhiteSpace(admin))
+            {
+                report.Skipped = $"PostgreSQL skipped: {PostgresVariable} is not set.";
+                Log(report.Skipped);
+                return report;
+            }
+            connection = new NpgsqlConnectionStringBuilder(admin) { Database = CorpusCache.DatabaseName(o) }.ConnectionString;
+        }
+        try
+        {
+            using var held = CorpusCache.Lock(work);
+            var stamp = o.RebuildCorpus ? null : CorpusCache.Read(work);
+            if (stamp is null)
+            {
+                Log($"{provider}: building the kept corpus in {work} (load and full build, once)");
+                File.Delete(CorpusCache.StampPath(work));
+                TryDelete(BenchHost.FeedsFolder(work));
+                if (provider == "sqlite")
+                {
+                    SqliteConnection.ClearAllPools();
+                    foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(Path.Combine(work, "bench.db" + suffix));
+                }
+                else await RecreateDatabaseAsync(admin!, CorpusCache.DatabaseName(o));
+                report.Load = await ChildAsync<LoadResult>("load", provider, work, connection, o, []);
+                Log($"{provider}: loaded {report.Load.Articles:N0} articles in {report.Load.LoadMs / 1000:N1} s");
+                report.Full = await BuildKeptFeedsAsync(o, provider, work, connection);
+                stamp = new CorpusCache.Stamp(provider, o.Articles, o.Authors, o.Tags, o.Seed, admin is null ? null : CorpusCache.DatabaseName(o),
+                    CorpusCache.SyndicatorBuild, DateTimeOffset.UtcNow, 0);
+            }
+            else if (stamp.SyndicatorBuild != CorpusCache.SyndicatorBuild && !o.TrustCorpus)
+            {
+                Log($"{provider}: the kept feeds in {work} were written by another build of Syndicator: building them again (--trust-corpus reuses them as they are)");
+                TryDelete(BenchHost.FeedsFolder(work));
+                report.Full = await BuildKeptFeedsAsync(o, provider, work, connection);
+                stamp = stamp with { SyndicatorBuild = CorpusCache.SyndicatorBuild, BuiltAt = DateTimeOffset.UtcNow };
+            }
+            else Log($"{provider}: reusing the kept corpus in {work} (built {stamp.BuiltAt:u}, {stamp.ArticlesAdded:N0} articles added since)");
+            CorpusCache.Write(work, stamp);
+            report.Incremental = await ChildAsync<IncrementalResult>("incremental", provider, work, connection, o, []);
+            CorpusCache.Write(work, stamp with { ArticlesAdded = stamp.ArticlesAdded + report.Incremental.WarmUp.Count + report.Incremental.Runs.Count + (report.Incremental.Breakdown.Count > 0 ? 1 : 0) });
+        }
+        catch (Exception e)
+        {
+            report.Error = $"{e.GetType().Name}: {e.Message}";
+            Log($"{provider}: {e.Message}");
+        }
+        finally
+        {
+            if (provider == "sqlite") SqliteConnection.ClearAllPools();
+            else NpgsqlConnection.ClearAllPools();
+        }
+        return report;
+    }
+
+    /// <summary>The kept corpus's full build; a build stopped at the phase limit leaves no stamp, so the next run starts again.</summary>
+    private static async Task<FullResult> BuildKeptFeedsAsync(BenchOptions o, string provider, string work, string connection)
+    {
+        var full = await ChildAsync<FullResult>("full", provider, work, connection, o, []);
+        Log($"{provider}: full build of the kept corpus {full.Ms / 1000:N1} s, {full.Written:N0} files");
+        if (full.TimedOut || full.Error is not null)
+            throw new InvalidOperationException($"The full build of the kept corpus did not finish ({full.Error ?? "stopped"}); run again with a larger --phase-timeout-minutes.");
+        return full;
+    }
+
+    private static async Task RecreateDatabaseAsync(string admin, string database)
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var c = new NpgsqlConnection(admin);
+        await c.OpenAsync();
+        await using (var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database} WITH (FORCE)", c)) await drop.ExecuteNonQueryAsync();
+        await using (var create = new NpgsqlCommand($"CREATE DATABASE {database}", c)) await create.ExecuteNonQueryAsync();
+        Log($"created PostgreSQL database {database} (kept for later runs)");
+    }
+
     /// <summary>Runs one phase in a child process of this executable and reads back its JSON result.</summary>
     private static async Task<T> ChildAsync<T>(string phase, string provider, string work, string connection, BenchOptions o, string[] extra)
     {
@@ -236,7 +325,7 @@ public static class Bench
     }
 
     /// <summary>Other work on the machine skews every figure; the tables say how busy it was.</summary>
-    private static string LoadAverage()
+    public static string LoadAverage()
     {
         try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
         catch (IOException) { return "n/a"; }

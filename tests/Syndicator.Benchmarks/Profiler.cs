@@ -110,9 +110,9 @@ public static class Profiler
                     archive.DocumentsMeasured++;
                 }
 
-                // What BuildAsync does after clean scopes: ClearMarksAsync opens its own connection and deletes the marks (none here).
+                // What BuildAsync does after clean scopes: RecordCleanAsync opens its own connection and deletes the marks (none here).
                 t = Stopwatch.GetTimestamp();
-                await feeds.ClearMarksAsync([new DirtyFeed { Scope = "benchmark:none", Since = FeedStore.Beginning }], ct);
+                await feeds.RecordCleanAsync([], [new DirtyFeed { Scope = "benchmark:none", Since = FeedStore.Beginning }], ct);
                 row.Op("clear mark (new connection)").Add(Since(t));
             }
         }

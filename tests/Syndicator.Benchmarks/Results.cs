@@ -15,10 +15,15 @@ public sealed record WhatIfResult(
     double QueryMs, double RenderMs, double WriteMs, long PeakBytes);
 
 /// <param name="BuildCpuMs">The CPU time the process spent during the build (all threads): other load on a shared machine moves it less than the wall time.</param>
-public sealed record IncrementalRun(double ImportMs, double BuildMs, double BuildCpuMs, int Scopes, int Written, int Unchanged, IReadOnlyList<string> WrittenSample);
+public sealed record IncrementalRun(double ImportMs, double BuildMs, double BuildCpuMs, int Scopes, int Written, int Unchanged, int Reused, IReadOnlyList<string> WrittenSample);
 
+/// <param name="WarmUp">The builds before the timed ones (<c>--incremental-warmup</c>), in the same process.</param>
+/// <param name="LeftoverBuilt">True when the leftover marks were built (untimed) rather than cleared: the full build had finished.</param>
+/// <param name="Articles">Published articles in the store before the first timed build.</param>
+/// <param name="LoadBefore">The load average (1/5/15 min) before the first timed build; <paramref name="LoadAfter"/> after the last.</param>
 public sealed record IncrementalResult(
-    IReadOnlyList<IncrementalRun> Runs, int LeftoverDirty, bool SitePlaceholder, string? Error, long PeakBytes, Dictionary<string, Stat> Breakdown);
+    IReadOnlyList<IncrementalRun> Runs, IReadOnlyList<IncrementalRun> WarmUp, int LeftoverDirty, bool LeftoverBuilt, bool SitePlaceholder, string? Error, long PeakBytes, Dictionary<string, Stat> Breakdown,
+    int Articles, string LoadBefore, string LoadAfter);
 
 /// <summary>Wall time and calls of one measured operation.</summary>
 public sealed class Stat

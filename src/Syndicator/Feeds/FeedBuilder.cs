@@ -8,12 +8,13 @@ using Syndicator.Articles;
 
 namespace Syndicator.Feeds;
 
-public sealed record FeedBuildReport(int Scopes, IReadOnlyList<string> Written, int Unchanged, TimeSpan Elapsed, IReadOnlyList<ScopeBuildFailure> Failures)
+/// <param name="Reused">Entries taken out of the files the scopes' last builds wrote (<see cref="WrittenEntries"/>) instead of being read and rendered again.</param>
+public sealed record FeedBuildReport(int Scopes, IReadOnlyList<string> Written, int Unchanged, int Reused, TimeSpan Elapsed, IReadOnlyList<ScopeBuildFailure> Failures)
 {
     public int ItemsLeftOut => Failures.Sum(f => f.LeftOut.Count);
 
     public override string ToString() =>
-        $"{Scopes} feed(s) rebuilt: {Written.Count} file(s) rewritten, {Unchanged:N0} unchanged, in {Elapsed.TotalMilliseconds:N0} ms" +
+        $"{Scopes} feed(s) rebuilt: {Written.Count} file(s) rewritten, {Unchanged:N0} unchanged, {Reused:N0} entries reused from the written files, in {Elapsed.TotalMilliseconds:N0} ms" +
         (Failures.Count == 0 ? "" : $"; {Failures.Count} failed ({string.Join("; ", Failures)})");
 }
 
@@ -65,53 +66,40 @@ public sealed class FeedBuilder(
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var output = exportTo is null ? Output : new FeedOutput(exportTo);
-        IReadOnlyList<DirtyFeed> dirty;
+        IReadOnlyList<DirtyScope> dirty;
         IReadOnlyList<(FeedScope Scope, int Count)>? scopes = null;
         if (exportTo is not null)
         {
             await using var connection = await store.OpenAsync(cancellationToken);
             scopes = await store.ScopesAsync(connection, cancellationToken);
-            dirty = scopes.Select(s => new DirtyFeed { Scope = s.Scope.Id, Since = FeedStore.Beginning }).ToList();
+            dirty = scopes.Select(s => new DirtyScope(new DirtyFeed { Scope = s.Scope.Id, Since = FeedStore.Beginning }, s.Scope, s.Count, null)).ToList();
         }
         else
         {
             if (full || !File.Exists(Path.Combine(Output.Root, FeedScope.Site.Folder, FeedPaths.Rss))) await store.MarkAllAsync(cancellationToken);
+            // One statement: the marks, their scopes, the counts index.html lists them with, and where to read each from.
             dirty = await store.DirtyAsync(cancellationToken);
         }
-        if (dirty.Count == 0) return new FeedBuildReport(0, [], 0, System.Diagnostics.Stopwatch.GetElapsedTime(started), []);
-
-        // Many scopes: every author and tag (with its folder) in one read instead of one read each; a scope not
-        // recorded yet (a new tag) is resolved on its own.
-        var known = scopes;
-        if (known is null && dirty.Count > 8)
-        {
-            await using var connection = await store.OpenAsync(cancellationToken);
-            known = await store.RecordedScopesAsync(connection, cancellationToken);
-        }
-        var resolved = known?.ToDictionary(s => s.Scope.Id, s => s.Scope, StringComparer.Ordinal);
-
-        // A few scopes: index.html changes only in their counts, so it is patched from the counts they had.
-        IReadOnlyDictionary<string, int>? countsBefore = null;
-        if (exportTo is null && dirty.Count <= PatchLimit)
-        {
-            await using var connection = await store.OpenAsync(cancellationToken);
-            countsBefore = await store.RecordedCountsAsync(connection, dirty.Select(d => d.Scope).ToList(), cancellationToken);
-        }
+        if (dirty.Count == 0) return new FeedBuildReport(0, [], 0, 0, System.Diagnostics.Stopwatch.GetElapsedTime(started), []);
 
         var build = new Build(output, exportTo is null, new EntryCache(EntryCacheBytes));
         await using var lanes = new Lanes(store);
         var done = 0;
-        async Task BuildOneAsync(DirtyFeed mark, int parallel, CancellationToken cancellationToken)
+        async Task BuildOneAsync(DirtyScope mark, int parallel, CancellationToken cancellationToken)
         {
-            FeedScope? scope;
-            var lane = await lanes.RentAsync(cancellationToken);
-            try { scope = resolved?.GetValueOrDefault(mark.Scope) ?? await store.ResolveAsync(lane.Connection, mark.Scope, cancellationToken); }
-            finally { lanes.Return(lane); }
-            var (failure, read) = scope is null ? (null, null) : await BuildScopeAsync(lanes, build, scope, mark.Since, parallel, cancellationToken);
+            var scope = mark.Scope;
+            if (scope is null)
+            {
+                // A scope no build gave a folder yet (a new tag or author), or an author who is gone.
+                var lane = await lanes.RentAsync(cancellationToken);
+                try { scope = await store.ResolveAsync(lane.Connection, mark.Mark.Scope, cancellationToken); }
+                finally { lanes.Return(lane); }
+            }
+            var (failure, read) = scope is null ? (null, null) : await BuildScopeAsync(lanes, build, scope, mark.Mark.Since, mark.Start, parallel, cancellationToken);
             if (exportTo is null)
             {
                 // A failed scope keeps its mark, so the next build tries it again and the failure is counted once per build.
-                if (failure is null) await build.CleanAsync(store, (mark, read), cancellationToken);
+                if (failure is null) await build.CleanAsync(store, (mark.Mark, read), cancellationToken);
                 else await store.RecordFailedBuildAsync(failure, read, time.GetUtcNow(), cancellationToken);
             }
             if (failure is not null) build.Failures.Enqueue(failure);
@@ -120,31 +108,33 @@ public sealed class FeedBuilder(
 
         // The site alone first, its documents spread over every worker: it holds every article, so its entries are
         // rendered once, in parallel, and the author and tag feeds after it find them rendered.
-        var site = dirty.FirstOrDefault(d => d.Scope == FeedScope.Site.Id);
+        var site = dirty.FirstOrDefault(d => d.Mark.Scope == FeedScope.Site.Id);
         if (site is not null) await BuildOneAsync(site, Workers, cancellationToken);
         // Then one scope per worker.
-        await Parallel.ForEachAsync(dirty.Where(d => d != site).OrderBy(d => d.Scope, StringComparer.Ordinal),
+        await Parallel.ForEachAsync(dirty.Where(d => d != site).OrderBy(d => d.Mark.Scope, StringComparer.Ordinal),
             new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancellationToken },
             async (mark, token) => await BuildOneAsync(mark, 1, token));
-        await build.FlushCleanAsync(store, cancellationToken);
 
-        // The index lists every scope with its count: an export counted them at its start; a live build reads the
-        // counts its own and earlier builds recorded (every scope whose count a change moved was dirty, and is built),
-        // or patches the few that changed. Marks are cleared only once the index lists the recorded counts.
+        // The index lists every scope with its count: an export counted them at its start. A live build patches the
+        // counts of the few scopes it built into it (from what it read of them), or lists the counts recorded in the
+        // store (every scope whose count a change moved was dirty, and is built), once its own are recorded. The marks
+        // are cleared, with the last records, only once the index lists the recorded counts.
         var written = build.Written.ToList();
         if (scopes is not null) await WriteDirectoryAsync(output, scopes, written, cancellationToken);
         else
         {
             var clean = build.Clean.ToList();
-            if (countsBefore is null || !build.Failures.IsEmpty || !await PatchIndexAsync(output, countsBefore, clean, written, cancellationToken))
+            var patched = dirty.Count <= PatchLimit && build.Failures.IsEmpty && await PatchIndexAsync(output, dirty, clean, written, cancellationToken);
+            if (!patched)
             {
+                await build.FlushCleanAsync(store, cancellationToken);
                 await using var connection = await store.OpenAsync(cancellationToken);
                 await WriteDirectoryAsync(output, await store.RecordedScopesAsync(connection, cancellationToken), written, cancellationToken);
             }
-            await store.ClearMarksAsync(clean.Select(c => c.Mark).ToList(), cancellationToken);
+            await build.FlushCleanAsync(store, cancellationToken, clean.Select(c => c.Mark).ToList());
         }
 
-        var report = new FeedBuildReport(dirty.Count, written, build.Unchanged, System.Diagnostics.Stopwatch.GetElapsedTime(started), build.Failures.ToList());
+        var report = new FeedBuildReport(dirty.Count, written, build.Unchanged, build.Reused, System.Diagnostics.Stopwatch.GetElapsedTime(started), build.Failures.ToList());
         logger.Log(report.Failures.Count == 0 ? LogLevel.Information : LogLevel.Warning, "Feeds: {Report}", report.ToString());
         return report;
     }
@@ -184,6 +174,9 @@ public sealed class FeedBuilder(
         private int unchanged;
         public int Unchanged => unchanged;
         public void CountUnchanged() => Interlocked.Increment(ref unchanged);
+        private int reused;
+        public int Reused => reused;
+        public void CountReused(int entries) => Interlocked.Add(ref reused, entries);
 
         private readonly List<(DirtyFeed, ScopeRecord?)> pending = [];
 
@@ -200,14 +193,15 @@ public sealed class FeedBuilder(
                 pending.Add(mark);
                 if (pending.Count >= 100) { batch = [.. pending]; pending.Clear(); }
             }
-            if (batch is not null) await store.RecordCleanAsync(batch, cancellationToken);
+            if (batch is not null) await store.RecordCleanAsync(batch, [], cancellationToken);
         }
 
-        public async Task FlushCleanAsync(FeedStore store, CancellationToken cancellationToken)
+        /// <summary>Records the clean scopes not recorded yet, and clears <paramref name="marks"/> in the same transaction.</summary>
+        public async Task FlushCleanAsync(FeedStore store, CancellationToken cancellationToken, IReadOnlyList<DirtyFeed>? marks = null)
         {
             List<(DirtyFeed, ScopeRecord?)> batch;
             lock (pending) { batch = [.. pending]; pending.Clear(); }
-            if (batch.Count > 0) await store.RecordCleanAsync(batch, cancellationToken);
+            await store.RecordCleanAsync(batch, marks ?? [], cancellationToken);
         }
     }
 
@@ -251,13 +245,14 @@ public sealed class FeedBuilder(
 
     /// <summary>
     /// One scope: the current feed, plus every complete archive page from the one holding <paramref name="since"/> on.
-    /// The scope's articles come in one ordered query from the recorded start of the archive page before
-    /// <paramref name="since"/> (<see cref="FeedStore.TailAsync"/>), so nothing before it is read or counted; bodies are
+    /// The scope's articles come in one ordered query from <paramref name="start"/>, the recorded start of the archive
+    /// page before <paramref name="since"/> (<see cref="FeedStore.TailAsync"/>), so nothing before it is read or counted; bodies are
     /// read only for articles no other scope rendered yet, a few documents at a time, so a scope of any size is never
     /// held in memory whole.
     /// </summary>
     /// <returns>The failure, if any, and what the build read of the scope, for the next build.</returns>
-    private async Task<(ScopeBuildFailure? Failure, ScopeRecord Read)> BuildScopeAsync(Lanes lanes, Build build, FeedScope scope, DateTimeOffset since, int parallel, CancellationToken cancellationToken)
+    private async Task<(ScopeBuildFailure? Failure, ScopeRecord Read)> BuildScopeAsync(Lanes lanes, Build build, FeedScope scope, DateTimeOffset since, PageStart? start,
+        int parallel, CancellationToken cancellationToken)
     {
         // Archive pages before the one holding the earliest change stay as they are; the current feed is always rewritten.
         ScopeTail tail;
@@ -265,7 +260,7 @@ public sealed class FeedBuilder(
         var lane = await lanes.RentAsync(cancellationToken);
         try
         {
-            tail = await store.TailAsync(lane.Connection, scope, since, PageSize, cancellationToken);
+            tail = await store.TailAsync(lane.Connection, scope, start, PageSize, cancellationToken);
             while (true)
             {
                 count = tail.Count;
@@ -284,7 +279,7 @@ public sealed class FeedBuilder(
                 from = Math.Min((firstPage - 1) * PageSize, Math.Max(0, count - PageSize));
                 if (from >= tail.From) break;
                 // So many articles left since the recorded page start that the current feed begins before it.
-                tail = await store.TailAsync(lane.Connection, scope, FeedStore.Beginning, PageSize, cancellationToken);
+                tail = await store.TailAsync(lane.Connection, scope, null, PageSize, cancellationToken);
             }
         }
         finally { lanes.Return(lane); }
@@ -301,7 +296,7 @@ public sealed class FeedBuilder(
 
         // Articles before the earliest change are what the scope's last clean build wrote (every change marks its scopes
         // from its own time, and a mark stays until a build of it is clean): their entries come out of those files.
-        var written = before > from ? await WrittenAsync(build.Output, scope, documents, before, cancellationToken) : null;
+        var written = before > from ? Written(build.Output, scope, documents, before) : null;
 
         var leftOut = new System.Collections.Concurrent.ConcurrentDictionary<string, (string Id, string Slug, Exception Error)>(StringComparer.Ordinal);
         Exception? documentError = null;
@@ -319,6 +314,7 @@ public sealed class FeedBuilder(
                         if (position < before && written?.Find(article.Id, article.Updated) is { } entry) reused[article.Id] = new Rendered(article.Id, "", entry, null);
                         else missing.Add(article.Id);
                     }
+                    build.CountReused(reused.Count);
                     var local = await EntriesAsync(lane.Connection, lane.Renderer, build.Entries, missing, token);
                     foreach (var (id, rendered) in reused) local[id] = rendered;
                     foreach (var (number, start, end) in group)
@@ -352,16 +348,16 @@ public sealed class FeedBuilder(
     /// archive page to rewrite that begins before the earliest change (a page that completes takes its entries from
     /// the current feed that held them).
     /// </summary>
-    private async Task<WrittenEntries> WrittenAsync(FeedOutput output, FeedScope scope, IReadOnlyList<(int? Page, int From, int To)> documents, int before,
-        CancellationToken cancellationToken)
+    private WrittenEntries Written(FeedOutput output, FeedScope scope, IReadOnlyList<(int? Page, int From, int To)> documents, int before)
     {
         var entries = new WrittenEntries();
         foreach (var (page, from, _) in documents)
         {
             if (page is not null && from >= before) continue;
-            entries.Add(await output.ReadAsync(links.RelativePath(scope, page, FeedPaths.Rss), cancellationToken),
-                await output.ReadAsync(links.RelativePath(scope, page, FeedPaths.Atom), cancellationToken),
-                await output.ReadAsync(links.RelativePath(scope, page, FeedPaths.Json), cancellationToken));
+            using var rss = output.ReadRented(links.RelativePath(scope, page, FeedPaths.Rss));
+            using var atom = output.ReadRented(links.RelativePath(scope, page, FeedPaths.Atom));
+            using var json = output.ReadRented(links.RelativePath(scope, page, FeedPaths.Json));
+            entries.Add(rss.Span, atom.Span, json.Span);
         }
         return entries;
     }
@@ -456,23 +452,36 @@ public sealed class FeedBuilder(
     /// and the head and the site's outline show that the configuration is the one they were written with.
     /// </summary>
     /// <returns>False when anything else changed (a scope came or went, a name, the configuration, a line not as recorded): then both are written whole.</returns>
-    private async Task<bool> PatchIndexAsync(FeedOutput output, IReadOnlyDictionary<string, int> countsBefore, IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean,
+    private async Task<bool> PatchIndexAsync(FeedOutput output, IReadOnlyList<DirtyScope> dirty, IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean,
         List<string> written, CancellationToken cancellationToken)
     {
-        var index = await output.ReadAsync(FeedPaths.Index, cancellationToken);
-        var opml = await output.ReadAsync(FeedPaths.Opml, cancellationToken);
-        if (index is null || opml is null) return false;
-        var text = Encoding.UTF8.GetString(index);
-        if (!text.StartsWith(IndexHead(), StringComparison.Ordinal) || !opml.AsSpan().StartsWith(OpmlHead())) return false;
+        var countsBefore = dirty.ToDictionary(d => d.Mark.Scope, d => d.RecordedCount ?? 0, StringComparer.Ordinal);
+        using var index = output.ReadRented(FeedPaths.Index);
+        if (!index.Span.StartsWith(Encoding.UTF8.GetBytes(IndexHead())) || !output.StartsWith(FeedPaths.Opml, OpmlHead())) return false;
+        var patches = new List<(int At, int Length, byte[] Line)>();
         foreach (var (mark, read) in clean)
         {
             if (read is null || !countsBefore.TryGetValue(mark.Scope, out var was) || was <= 0 || read.Articles <= 0) return false;
-            var line = IndexLine(read.Scope, was);
-            var at = text.IndexOf(line, StringComparison.Ordinal);
-            if (at < 0 || text.IndexOf(line, at + line.Length, StringComparison.Ordinal) >= 0) return false;
-            text = string.Concat(text.AsSpan(0, at), IndexLine(read.Scope, read.Articles), text.AsSpan(at + line.Length));
+            var line = Encoding.UTF8.GetBytes(IndexLine(read.Scope, was));
+            var at = index.Span.IndexOf(line);
+            if (at < 0 || index.Span[(at + line.Length)..].IndexOf(line) >= 0) return false;
+            if (read.Articles != was) patches.Add((at, line.Length, Encoding.UTF8.GetBytes(IndexLine(read.Scope, read.Articles))));
         }
-        if (await output.WriteIfChangedAsync(FeedPaths.Index, Encoding.UTF8.GetBytes(text), cancellationToken)) written.Add(FeedPaths.Index);
+        if (patches.Count == 0) return true;
+        // Composed once: each scope's line is in the index once, so the patches never overlap.
+        patches.Sort((a, b) => a.At.CompareTo(b.At));
+        var patched = new byte[index.Span.Length + patches.Sum(p => p.Line.Length - p.Length)];
+        int from = 0, to = 0;
+        foreach (var (at, length, line) in patches)
+        {
+            index.Span[from..at].CopyTo(patched.AsSpan(to));
+            to += at - from;
+            line.CopyTo(patched, to);
+            to += line.Length;
+            from = at + length;
+        }
+        index.Span[from..].CopyTo(patched.AsSpan(to));
+        if (await output.WriteIfChangedAsync(FeedPaths.Index, patched, cancellationToken)) written.Add(FeedPaths.Index);
         return true;
     }
 

@@ -134,12 +134,12 @@ public sealed class WrittenEntries
 
     public int Count => rss.Count;
 
-    /// <summary>Takes the entries of one document's three files (any may be missing).</summary>
-    public void Add(byte[]? rssFile, byte[]? atomFile, byte[]? jsonFile)
+    /// <summary>Takes the entries of one document's three files (any may be missing: empty); each entry is copied out.</summary>
+    public void Add(ReadOnlySpan<byte> rssFile, ReadOnlySpan<byte> atomFile, ReadOnlySpan<byte> jsonFile)
     {
-        if (rssFile is not null) Cut(rssFile, RssStart, SyndicationWriter.RssEnd, separator: null, (byte)'<', rss);
-        if (atomFile is not null) Cut(atomFile, AtomStart, SyndicationWriter.AtomEnd, separator: null, (byte)'<', atom);
-        if (jsonFile is not null) Cut(jsonFile, JsonStart, JsonFeedWriter.EndWithItems, (byte)',', (byte)'"', json);
+        Cut(rssFile, RssStart, SyndicationWriter.RssEnd, separator: null, (byte)'<', rss);
+        Cut(atomFile, AtomStart, SyndicationWriter.AtomEnd, separator: null, (byte)'<', atom);
+        Cut(jsonFile, JsonStart, JsonFeedWriter.EndWithItems, (byte)',', (byte)'"', json);
     }
 
     /// <summary>The article's entry, when every format holds it.</summary>
@@ -148,9 +148,8 @@ public sealed class WrittenEntries
             ? new FeedEntry(articleId, updated, r, a, j)
             : null;
 
-    private static void Cut(byte[] file, byte[] start, byte[] end, byte? separator, byte idEnd, Dictionary<string, byte[]> into)
+    private static void Cut(ReadOnlySpan<byte> content, byte[] start, byte[] end, byte? separator, byte idEnd, Dictionary<string, byte[]> into)
     {
-        var content = file.AsSpan();
         if (!content.EndsWith(end)) return;
         var body = content[..^end.Length];
         var at = body.IndexOf(start);

@@ -15,6 +15,17 @@ public sealed record DirtyFeed
     public long Version { get; init; }
 }
 
+/// <summary>The first article of a recorded archive page (<c>feed_archive_pages</c>), and the page's number.</summary>
+public sealed record PageStart(int Page, DateTimeOffset PublishedAt, string ArticleId);
+
+/// <summary>
+/// A dirty mark as a build reads it, with what the store recorded of its scope: the scope itself (null when its folder
+/// is not given out yet, or its author is gone: <see cref="FeedStore.ResolveAsync"/> decides), the article count its
+/// last build recorded (null: never built), and the start of the archive page the build reads the scope from (null:
+/// from its first article). See <see cref="FeedStore.DirtyAsync"/>.
+/// </summary>
+public sealed record DirtyScope(DirtyFeed Mark, FeedScope? Scope, int? RecordedCount, PageStart? Start);
+
 /// <summary>An article's place in a scope's order: (published_at, id); and when its entry says it was last updated.</summary>
 public readonly record struct ScopeArticle(string Id, DateTimeOffset PublishedAt, DateTimeOffset Updated = default);
 
@@ -81,28 +92,20 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             $"SELECT COUNT(*) FROM articles a {Where(scope)} AND a.published_at < @since", new { key = scope.Key, since }, cancellationToken: cancellationToken));
 
     /// <summary>
-    /// The scope's articles from the start of the archive page before the last one that begins before
-    /// <paramref name="since"/> (as the scope's latest build recorded it) to the newest, or all of them when no such page is recorded. Every change
-    /// since that build lies at or after <paramref name="since"/>, so the recorded page still starts at that article,
-    /// and nothing before it needs reading or counting.
+    /// The scope's articles from <paramref name="start"/> (the recorded start of the archive page before the last one
+    /// that begins before the scope's earliest change, see <see cref="DirtyAsync"/>) to the newest, or all of them
+    /// when no such page is recorded. Every change since the scope's last build lies at or after its mark's since, so
+    /// the recorded page still starts at that article, and nothing before it needs reading or counting.
     /// </summary>
-    public async Task<ScopeTail> TailAsync(DbConnection connection, FeedScope scope, DateTimeOffset since, int pageSize, CancellationToken cancellationToken)
+    public async Task<ScopeTail> TailAsync(DbConnection connection, FeedScope scope, PageStart? start, int pageSize, CancellationToken cancellationToken)
     {
-        if (since > Beginning)
+        if (start is not null)
         {
-            // One page earlier than needed: when a page completes, the builder rewrites the one before it too.
-            var start = (await connection.QueryAsync<PageStartRow>(new CommandDefinition("""
-                SELECT page AS Page, published_at AS PublishedAt, article_id AS ArticleId FROM feed_archive_pages
-                WHERE scope = @scope AND published_at < @since ORDER BY page DESC LIMIT 2
-                """, new { scope = scope.Id, since }, cancellationToken: cancellationToken))).LastOrDefault();
-            if (start is not null)
-            {
-                var tail = await ArticlesFromAsync(connection, scope, start.PublishedAt, cancellationToken);
-                // Articles published at the same instant as the page's first one but ordered before it belong to the page before.
-                var at = tail.FindIndex(a => a.Id == start.ArticleId);
-                if (at >= 0) return new ScopeTail((start.Page - 1) * pageSize, tail[at..]);
-                // The recorded start is gone, which no change can do without an earlier mark: read the whole scope.
-            }
+            var tail = await ArticlesFromAsync(connection, scope, start.PublishedAt, cancellationToken);
+            // Articles published at the same instant as the page's first one but ordered before it belong to the page before.
+            var at = tail.FindIndex(a => a.Id == start.ArticleId);
+            if (at >= 0) return new ScopeTail((start.Page - 1) * pageSize, tail[at..]);
+            // The recorded start is gone, which no change can do without an earlier mark: read the whole scope.
         }
         return new ScopeTail(0, await ArticlesFromAsync(connection, scope, null, cancellationToken));
     }
@@ -112,13 +115,6 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             $"SELECT a.id, a.published_at, a.updated_at FROM articles a {Where(scope)}{(from is null ? "" : " AND a.published_at >= @from")} ORDER BY a.published_at, a.id",
             new { key = scope.Key, from }, cancellationToken: cancellationToken)))
         .Select(r => new ScopeArticle(r.Id, r.PublishedAt, r.UpdatedAt > r.PublishedAt ? r.UpdatedAt : r.PublishedAt)).ToList();
-
-    private sealed class PageStartRow
-    {
-        public int Page { get; init; }
-        public DateTimeOffset PublishedAt { get; init; }
-        public string ArticleId { get; init; } = "";
-    }
 
     /// <summary>These articles (with tags), in no particular order; rows that no longer read as articles go to <paramref name="unreadable"/>.</summary>
     public Task<IReadOnlyList<Article>> ByIdsAsync(DbConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken,
@@ -174,22 +170,6 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         var tagFolders = await FoldersAsync(connection, FeedKind.Tag, tags.Select(t => (t.Tag, t.Tag)).ToList(), cancellationToken);
         scopes.AddRange(tags.Select(t => (new FeedScope(FeedKind.Tag, t.Tag, tagFolders[t.Tag], t.Tag), t.Count)));
         return scopes;
-    }
-
-    /// <summary>
-    /// The article counts the latest builds recorded for these scopes (<c>feed_scope_counts</c>), by scope id; a scope
-    /// never recorded is missing. One statement whatever the number of scopes (the ids travel as JSON).
-    /// </summary>
-    public async Task<IReadOnlyDictionary<string, int>> RecordedCountsAsync(DbConnection connection, IReadOnlyCollection<string> scopeIds, CancellationToken cancellationToken)
-    {
-        var parameters = new DynamicParameters();
-        var rows = await connection.QueryAsync<(string Kind, string Key, int Articles)>(new CommandDefinition($"""
-            SELECT kind, scope_key, articles FROM feed_scope_counts
-            WHERE (kind = 'site' AND scope_key = '')
-               OR (kind = 'author' AND scope_key IN {SqlList.InRows(parameters, "authors", scopeIds.Where(s => s.StartsWith("author:", StringComparison.Ordinal)).Select(s => s[7..]), database.Dialect)})
-               OR (kind = 'tag' AND scope_key IN {SqlList.InRows(parameters, "tags", scopeIds.Where(s => s.StartsWith("tag:", StringComparison.Ordinal)).Select(s => s[4..]), database.Dialect)})
-            """, parameters, cancellationToken: cancellationToken));
-        return rows.ToDictionary(r => r.Kind switch { "site" => FeedScope.Site.Id, "author" => "author:" + r.Key, _ => FeedScope.TagId(r.Key) }, r => r.Articles, StringComparer.Ordinal);
     }
 
     public async Task<FeedScope?> ResolveAsync(DbConnection connection, string scopeId, CancellationToken cancellationToken)
@@ -264,66 +244,117 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         }
     }
 
-    public async Task<IReadOnlyList<DirtyFeed>> DirtyAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The dirty marks, each with what a build needs of its scope, in one statement whatever their number: the scope's
+    /// name and folder, the count its last build recorded (what <c>index.html</c> lists it with now), and the recorded
+    /// start of the archive page before the last one that begins before the mark's since (one page earlier than
+    /// needed: when a page completes, the builder rewrites the one before it too). On PostgreSQL each statement is a
+    /// round trip; these were three plus two a scope.
+    /// </summary>
+    public async Task<IReadOnlyList<DirtyScope>> DirtyAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return (await connection.QueryAsync<DirtyFeed>(new CommandDefinition(
-            "SELECT scope AS Scope, since AS Since, version AS Version FROM feed_dirty ORDER BY scope", cancellationToken: cancellationToken))).ToList();
+        // Page starts are recorded for pages 1 to the last complete one, and start no later as the page number grows.
+        var rows = await connection.QueryAsync<DirtyRow>(new CommandDefinition("""
+            SELECT d.scope AS Scope, d.since AS Since, d.version AS Version, c.articles AS Articles, f.folder AS Folder, au.name AS AuthorName,
+                   p.page AS StartPage, p.published_at AS StartPublishedAt, p.article_id AS StartArticleId
+            FROM (SELECT scope, since, version,
+                         CASE WHEN scope = 'site' THEN 'site' WHEN scope LIKE 'author:%' THEN 'author' ELSE 'tag' END AS kind,
+                         CASE WHEN scope = 'site' THEN '' WHEN scope LIKE 'author:%' THEN substr(scope, 8) ELSE substr(scope, 5) END AS scope_key
+                  FROM feed_dirty) d
+            LEFT JOIN feed_scope_counts c ON c.kind = d.kind AND c.scope_key = d.scope_key
+            LEFT JOIN feed_folders f ON f.kind = d.kind AND f.scope_key = d.scope_key
+            LEFT JOIN authors au ON d.kind = 'author' AND au.id = d.scope_key
+            LEFT JOIN feed_archive_pages p ON p.scope = d.scope AND p.page = (
+                SELECT CASE WHEN MAX(q.page) > 1 THEN MAX(q.page) - 1 ELSE MAX(q.page) END
+                FROM feed_archive_pages q WHERE q.scope = d.scope AND q.published_at < d.since)
+            ORDER BY d.scope
+            """, cancellationToken: cancellationToken));
+        return rows.Select(r =>
+        {
+            var mark = new DirtyFeed { Scope = r.Scope, Since = r.Since, Version = r.Version };
+            FeedScope? scope = r.Scope == FeedScope.Site.Id ? FeedScope.Site
+                : r.Folder is null ? null
+                : r.Scope.StartsWith("author:", StringComparison.Ordinal) ? r.AuthorName is null ? null : new FeedScope(FeedKind.Author, r.Scope[7..], Slug.FromStore(r.Folder), r.AuthorName)
+                : new FeedScope(FeedKind.Tag, r.Scope[4..], Slug.FromStore(r.Folder), r.Scope[4..]);
+            var start = r.StartPage is { } page && r.StartArticleId is { } id && r.StartPublishedAt is { } at && r.Since > Beginning ? new PageStart(page, at, id) : null;
+            return new DirtyScope(mark, scope, r.Articles, start);
+        }).ToList();
+    }
+
+    private sealed class DirtyRow
+    {
+        public string Scope { get; init; } = "";
+        public DateTimeOffset Since { get; init; }
+        public long Version { get; init; }
+        public int? Articles { get; init; }
+        public string? Folder { get; init; }
+        public string? AuthorName { get; init; }
+        public int? StartPage { get; init; }
+        public DateTimeOffset? StartPublishedAt { get; init; }
+        public string? StartArticleId { get; init; }
     }
 
     /// <summary>
-    /// Scopes that built cleanly, in one transaction: what the build read of each recorded, each failure record ended.
-    /// Their marks stay until <see cref="ClearMarksAsync"/>, after <c>index.html</c> and <c>feeds.opml</c> list the
-    /// recorded counts, so a scope without a mark is always listed with its recorded count. A few statements whatever
-    /// the number of scopes (their rows travel as JSON): on PostgreSQL each statement is a round trip.
+    /// Scopes that built cleanly, in one transaction and one command (on PostgreSQL one round trip and the commit):
+    /// what the build read of each recorded, each failure record ended, and the marks in <paramref name="clearMarks"/>
+    /// cleared, each unless a change arrived meanwhile (then its version moved and the next build takes it). A build
+    /// clears a mark only once <c>index.html</c> and <c>feeds.opml</c> list the scope's count, so a scope without a
+    /// mark is always listed with its recorded count.
     /// </summary>
-    public async Task RecordCleanAsync(IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean, CancellationToken cancellationToken)
+    public async Task RecordCleanAsync(IReadOnlyList<(DirtyFeed Mark, ScopeRecord? Read)> clean, IReadOnlyList<DirtyFeed> clearMarks, CancellationToken cancellationToken)
     {
+        if (clean.Count == 0 && clearMarks.Count == 0) return;
+        var sql = new System.Text.StringBuilder();
+        var parameters = new DynamicParameters();
+        if (clean.Count > 0)
+        {
+            var scopes = SqlList.InRows(parameters, "scopes", clean.Select(c => c.Mark.Scope), database.Dialect);
+            sql.Append($"DELETE FROM feed_items_left_out WHERE scope IN {scopes};\n");
+            sql.Append($"DELETE FROM feed_build_failures WHERE scope IN {scopes};\n");
+            AppendRecord(sql, parameters, clean.Select(c => c.Read).OfType<ScopeRecord>().ToList());
+        }
+        if (clearMarks.Count > 0)
+        {
+            parameters.Add("marks", SqlList.Rows(clearMarks.Select(m => new[] { m.Scope, m.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) })));
+            sql.Append($"DELETE FROM feed_dirty WHERE (scope, version) IN (SELECT r.value ->> 0, CAST(r.value ->> 1 AS BIGINT) FROM {database.Dialect.JsonRows("@marks", "r")});\n");
+        }
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var parameters = new DynamicParameters();
-        var scopes = SqlList.InRows(parameters, "scopes", clean.Select(c => c.Mark.Scope), database.Dialect);
-        await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM feed_items_left_out WHERE scope IN {scopes}", parameters, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM feed_build_failures WHERE scope IN {scopes}", parameters, transaction, cancellationToken: cancellationToken));
-        await RecordAsync(connection, transaction, clean.Select(c => c.Read).OfType<ScopeRecord>().ToList(), cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(sql.ToString(), parameters, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Clears the marks of built scopes, each unless a change arrived meanwhile (then its version moved and the next build takes it).</summary>
-    public async Task ClearMarksAsync(IReadOnlyList<DirtyFeed> marks, CancellationToken cancellationToken)
-    {
-        if (marks.Count == 0) return;
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition($"""
-            DELETE FROM feed_dirty WHERE (scope, version) IN (SELECT r.value ->> 0, CAST(r.value ->> 1 AS BIGINT) FROM {database.Dialect.JsonRows("@rows", "r")})
-            """, new { rows = SqlList.Rows(marks.Select(m => new[] { m.Scope, m.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) })) },
-            cancellationToken: cancellationToken));
-    }
-
-    /// <summary>Each scope's count and archive page starts as this build read them (<see cref="ScopeRecord"/>), in three statements.</summary>
-    private async Task RecordAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ScopeRecord> reads, CancellationToken cancellationToken)
+    /// <summary>The statements that record each scope's count and archive page starts as this build read them (<see cref="ScopeRecord"/>): three whatever the number of scopes.</summary>
+    private void AppendRecord(System.Text.StringBuilder sql, DynamicParameters parameters, IReadOnlyList<ScopeRecord> reads)
     {
         if (reads.Count == 0) return;
         var dialect = database.Dialect;
         string Number(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        await connection.ExecuteAsync(new CommandDefinition($"""
+        parameters.Add("counts", SqlList.Rows(reads.Select(r => new[] { KindName(r.Scope.Kind), r.Scope.Key, Number(r.Articles) })));
+        sql.Append($"""
             INSERT INTO feed_scope_counts (kind, scope_key, articles)
-            SELECT r.value ->> 0, r.value ->> 1, CAST(r.value ->> 2 AS INTEGER) FROM {dialect.JsonRows("@rows", "r")} WHERE 1 = 1
-            ON CONFLICT (kind, scope_key) DO UPDATE SET articles = excluded.articles
-            """, new { rows = SqlList.Rows(reads.Select(r => new[] { KindName(r.Scope.Kind), r.Scope.Key, Number(r.Articles) })) }, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition($"""
+            SELECT r.value ->> 0, r.value ->> 1, CAST(r.value ->> 2 AS INTEGER) FROM {dialect.JsonRows("@counts", "r")} WHERE 1 = 1
+            ON CONFLICT (kind, scope_key) DO UPDATE SET articles = excluded.articles;
+
+            """);
+        parameters.Add("complete", SqlList.Rows(reads.Select(r => new[] { r.Scope.Id, Number(r.CompletePages) })));
+        sql.Append($"""
             DELETE FROM feed_archive_pages
-            WHERE (scope, page) IN (SELECT p.scope, p.page FROM {dialect.JsonRows("@rows", "r")}
-                                    JOIN feed_archive_pages p ON p.scope = r.value ->> 0 AND p.page > CAST(r.value ->> 1 AS INTEGER))
-            """, new { rows = SqlList.Rows(reads.Select(r => new[] { r.Scope.Id, Number(r.CompletePages) })) }, transaction, cancellationToken: cancellationToken));
+            WHERE (scope, page) IN (SELECT p.scope, p.page FROM {dialect.JsonRows("@complete", "r")}
+                                    JOIN feed_archive_pages p ON p.scope = r.value ->> 0 AND p.page > CAST(r.value ->> 1 AS INTEGER));
+
+            """);
         // A full build records thousands of pages for the site: all of them in one statement.
         var pages = reads.SelectMany(r => r.PageStarts.Select((start, i) => new[] { r.Scope.Id, Number(r.FirstPage + i), StoredTime.Text(start.PublishedAt), start.Id })).ToList();
         if (pages.Count == 0) return;
-        await connection.ExecuteAsync(new CommandDefinition($"""
+        parameters.Add("pages", SqlList.Rows(pages));
+        sql.Append($"""
             INSERT INTO feed_archive_pages (scope, page, published_at, article_id)
-            SELECT r.value ->> 0, CAST(r.value ->> 1 AS INTEGER), {dialect.Timestamp("r.value ->> 2")}, r.value ->> 3 FROM {dialect.JsonRows("@rows", "r")} WHERE 1 = 1
-            ON CONFLICT (scope, page) DO UPDATE SET published_at = excluded.published_at, article_id = excluded.article_id
-            """, new { rows = SqlList.Rows(pages) }, transaction, cancellationToken: cancellationToken));
+            SELECT r.value ->> 0, CAST(r.value ->> 1 AS INTEGER), {dialect.Timestamp("r.value ->> 2")}, r.value ->> 3 FROM {dialect.JsonRows("@pages", "r")} WHERE 1 = 1
+            ON CONFLICT (scope, page) DO UPDATE SET published_at = excluded.published_at, article_id = excluded.article_id;
+
+            """);
     }
 
     private static string KindName(FeedKind kind) => kind switch
@@ -333,19 +364,17 @@ public sealed class FeedStore(Database database, ArticleStore articles)
         _ => "tag",
     };
 
-    public static Task MarkAsync(DbConnection connection, DbTransaction? transaction, IEnumerable<string> scopes, DateTimeOffset since, CancellationToken cancellationToken) =>
-        connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO feed_dirty (scope, since) VALUES (@scope, @since)
-            ON CONFLICT (scope) DO UPDATE SET since = CASE WHEN excluded.since < feed_dirty.since THEN excluded.since ELSE feed_dirty.since END,
-                version = feed_dirty.version + 1
-            """, scopes.Distinct().Select(scope => new { scope, since }), transaction, cancellationToken: cancellationToken));
-
-    /// <summary><see cref="MarkAsync(DbConnection, DbTransaction?, IEnumerable{string}, DateTimeOffset, CancellationToken)"/> with a time per scope, in one statement whose rows travel as one JSON parameter.</summary>
+    /// <summary>
+    /// Marks each scope dirty from its time (an existing mark keeps the earlier of the two), in one statement whose rows
+    /// travel as one JSON parameter. Every mark counts up the version, so a build that read the mark before this change
+    /// leaves it for the next build (<see cref="RecordCleanAsync"/>).
+    /// </summary>
     public static Task MarkAsync(DbConnection connection, DbTransaction? transaction, SqlDialect dialect, IReadOnlyDictionary<string, DateTimeOffset> since, CancellationToken cancellationToken) =>
         since.Count == 0 ? Task.CompletedTask : connection.ExecuteAsync(new CommandDefinition($"""
             INSERT INTO feed_dirty (scope, since)
             SELECT r.value ->> 0, {dialect.Timestamp("r.value ->> 1")} FROM {dialect.JsonRows("@rows", "r")} WHERE 1 = 1
-            ON CONFLICT (scope) DO UPDATE SET since = CASE WHEN excluded.since < feed_dirty.since THEN excluded.since ELSE feed_dirty.since END
+            ON CONFLICT (scope) DO UPDATE SET since = CASE WHEN excluded.since < feed_dirty.since THEN excluded.since ELSE feed_dirty.since END,
+                version = feed_dirty.version + 1
             """, new { rows = SqlList.Rows(since.Select(s => new[] { s.Key, StoredTime.Text(s.Value) })) }, transaction, cancellationToken: cancellationToken));
 
     /// <summary>The file each article was imported from (<c>articles.source_name</c>), for the warning that leaves it out.</summary>
@@ -376,7 +405,13 @@ public sealed class FeedStore(Database database, ArticleStore articles)
             INSERT INTO feed_items_left_out (scope, article_id, slug, source_name, reason, left_out_at)
             VALUES (@scope, @ArticleId, @Slug, @SourceName, @Reason, @now)
             """, failure.LeftOut.Select(i => new { scope = failure.Scope, i.ArticleId, i.Slug, i.SourceName, i.Reason, now }), transaction, cancellationToken: cancellationToken));
-        if (read is not null) await RecordAsync(connection, transaction, [read], cancellationToken);
+        if (read is not null)
+        {
+            var sql = new System.Text.StringBuilder();
+            var parameters = new DynamicParameters();
+            AppendRecord(sql, parameters, [read]);
+            await connection.ExecuteAsync(new CommandDefinition(sql.ToString(), parameters, transaction, cancellationToken: cancellationToken));
+        }
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -413,7 +448,7 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var scopes = await ScopesAsync(connection, cancellationToken);
-        await MarkAsync(connection, null, scopes.Select(s => s.Scope.Id), Beginning, cancellationToken);
+        await MarkAsync(connection, null, database.Dialect, scopes.ToDictionary(s => s.Scope.Id, _ => Beginning, StringComparer.Ordinal), cancellationToken);
     }
 }
 
