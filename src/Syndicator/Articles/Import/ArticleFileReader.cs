@@ -80,15 +80,16 @@ public sealed class ArticleFileReader(IOptions<ImportOptions> importOptions, IOp
 
     /// <summary>
     /// The file's bytes, refused unread when its size is over the limit, and read no further than the limit when it
-    /// grows while being read (a file still being written, a FIFO, /dev/zero). One handle: its size comes from it
-    /// (<c>fstat</c>) and the bytes are read into an array of that size, so a file that does not change is read
+    /// grows while being read (a file still being written, a FIFO, /dev/zero). One unbuffered handle: its size
+    /// comes from it, and the bytes are read into an array of that size, so a file that does not change is read
     /// with one <c>open</c>, <c>fstat</c>, <c>read</c> and <c>close</c> and copied once.
     /// </summary>
     internal static ArraySegment<byte> ReadBounded(string path, int maxBytes)
     {
         var name = Path.GetFileName(path);
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        var length = RandomAccess.GetLength(handle);
+        // A FileStream rather than RandomAccess: RandomAccess refuses a handle that cannot seek (a named pipe).
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+        var length = stream.CanSeek ? stream.Length : 0;
         if (length > maxBytes) throw TooLarge(name, length, maxBytes, atLeast: false);
         // One byte more than the size, so that the read that fills it finds a file that grew; what is known to be
         // in the file is read at once, and a file with no size (a FIFO, /dev/zero) grows the buffer as it is read.
@@ -101,7 +102,7 @@ public sealed class ArticleFileReader(IOptions<ImportOptions> importOptions, IOp
                 if (total > maxBytes) throw TooLarge(name, total, maxBytes, atLeast: true);
                 Array.Resize(ref buffer, (int)Math.Min(maxBytes + 1L, buffer.Length * 2L));
             }
-            var read = RandomAccess.Read(handle, buffer.AsSpan(total), total);
+            var read = stream.Read(buffer.AsSpan(total));
             if (read == 0) break;
             total += read;
         }

@@ -123,7 +123,8 @@ public sealed partial class ArticleImporter(
             logger.LogWarning("Rejected {File}: {Reason}", path, e.Message);
             return (path, null, new FileImportResult(path, [], e.Message, null));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        // NotSupportedException: a path the runtime cannot read as a file (some devices).
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
             logger.LogWarning("Could not read {File}: {Reason}", path, e.Message);
             return (path, null, new FileImportResult(path, [], $"the file could not be read: {e.Message}", null));
