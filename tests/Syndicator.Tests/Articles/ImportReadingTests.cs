@@ -89,4 +89,23 @@ public sealed class ImportReadingTests
         Assert.Contains("<p>Paragraph 400 from a pipe, آینده 中文 ", stored!.BodyHtml);
         Assert.Equal(400, stored.BodyHtml.Split("<p>").Length - 1);
     }
+
+    [Fact]
+    public async Task A_device_or_a_file_over_the_limit_named_on_the_command_line_is_reported_in_rejected_without_being_copied()
+    {
+        if (!File.Exists("/dev/zero")) Assert.Skip("No /dev/zero here.");
+        await using var app = await TestApp.CreateAsync(settings: new() { ["Import:MaxFileBytes"] = "2048" });
+        var big = app.Dir.File("mine/big.txt", "Big\n\n" + new string('x', 3000) + "\n");
+
+        // /dev/zero never ends: it was refused at the limit, then copied into rejected/ until the disk was full.
+        var summary = await app.Get<ArticleFiles>().ImportPathsAsync(["/dev/zero", big], null, Ct);
+
+        Assert.Equal(2, summary.Rejected);
+        Assert.All(summary.Files, f => Assert.Contains("(Import:MaxFileBytes)", f.Rejection));
+        Assert.All(summary.Files, f => Assert.Null(f.RejectedTo));
+        var rejected = Path.Combine(app.Inbox, "rejected");
+        Assert.Equal(["big.txt.error.txt", "zero.error.txt"], Directory.GetFiles(rejected).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Contains("from: /dev/zero", File.ReadAllText(Path.Combine(rejected, "zero.error.txt")));
+        Assert.True(File.Exists(big));
+    }
 }
