@@ -103,7 +103,7 @@ public sealed class ArticleFiles(
     private FileImportResult SetAside(FileImportResult result, bool move)
     {
         Directory.CreateDirectory(RejectedPath);
-        var target = move ? MoveWithSidecar(result.Path, RejectedPath) : CopyTo(result.Path, RejectedPath);
+        var target = move ? MoveWithSidecar(result.Path, RejectedPath) : CopyTo(result.Path, RejectedPath, options.Value.MaxFileBytes);
         var report = string.Join(Environment.NewLine,
             $"file: {Path.GetFileName(result.Path)}",
             $"from: {result.Path}",
@@ -111,14 +111,21 @@ public sealed class ArticleFiles(
             $"problem: {result.Rejection}",
             "",
             "Fix the problem and put the file back in the inbox (or run 'syndicator import FILE') to import it.");
-        if (target is not null) File.WriteAllText(target + ".error.txt", report + Environment.NewLine);
+        // A file not copied still gets its report, which names where the original is.
+        File.WriteAllText((target ?? FreeName(RejectedPath, Path.GetFileName(result.Path))) + ".error.txt", report + Environment.NewLine);
         logger.LogWarning("Set aside {File} in {RejectedFolder}: {Reason}", result.Path, RejectedPath, result.Rejection);
         return result with { RejectedTo = target };
     }
 
-    private static string? CopyTo(string file, string folder)
+    /// <summary>
+    /// A copy of the file in <paramref name="folder"/>, or null: a file that is gone, empty, or over Import:MaxFileBytes
+    /// is not copied. A device or a pipe reports no size, and copying one would never end (<c>/dev/zero</c> was copied
+    /// until the disk was full) or wait for a writer that never comes.
+    /// </summary>
+    private static string? CopyTo(string file, string folder, int maxBytes)
     {
-        if (!File.Exists(file)) return null;
+        var info = new FileInfo(file);
+        if (!info.Exists || info.Length == 0 || info.Length > maxBytes) return null;
         var target = FreeName(folder, Path.GetFileName(file));
         File.Copy(file, target);
         return target;

@@ -101,29 +101,30 @@ public sealed partial class ArticleImporter(
         }
     }
 
-    /// <summary>A batch's files read, parsed and cleaned in parallel (the CPU-bound part), in file order.</summary>
+    /// <summary>A batch's files read, parsed and cleaned on every core (the CPU-bound part), in file order.</summary>
     private Task<(string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)[]> ReadBatchAsync(string[] batch, CancellationToken cancellationToken) =>
-        Task.Run(async () =>
+        Task.Run(() =>
         {
             var read = new (string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)[batch.Length];
-            await Parallel.ForAsync(0, batch.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
-                async (i, token) => read[i] = await ReadAsync(batch[i], token));
+            Parallel.For(0, batch.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
+                i => read[i] = Read(batch[i], cancellationToken));
             return read;
         }, cancellationToken);
 
     /// <summary>The file's drafts, cleaned, or its refusal: a file that cannot be read or parsed never reaches the store.</summary>
-    private async Task<(string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused)> ReadAsync(string path, CancellationToken cancellationToken)
+    private (string Path, IReadOnlyList<ArticleDraft>? Drafts, FileImportResult? Refused) Read(string path, CancellationToken cancellationToken)
     {
         try
         {
-            return (path, (await reader.ReadAsync(path, cancellationToken)).Select(Clean).ToList(), null);
+            return (path, reader.Read(path, cancellationToken).Select(Clean).ToList(), null);
         }
         catch (ArticleRejectedException e)
         {
             logger.LogWarning("Rejected {File}: {Reason}", path, e.Message);
             return (path, null, new FileImportResult(path, [], e.Message, null));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        // NotSupportedException: a path the runtime cannot read as a file (some devices).
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
             logger.LogWarning("Could not read {File}: {Reason}", path, e.Message);
             return (path, null, new FileImportResult(path, [], $"the file could not be read: {e.Message}", null));

@@ -48,6 +48,17 @@ public static class HtmlCleaner
         finally { currentWarnings = null; }
     }
 
-    public static string Paragraphs(IEnumerable<string> paragraphs) =>
-        string.Join("\n", paragraphs.Select(p => "<p>" + System.Net.WebUtility.HtmlEncode(p) + "</p>"));
+    /// <summary>Plain-text paragraphs as HTML <c>&lt;p&gt;</c> elements, one a line, written into one buffer.</summary>
+    public static string Paragraphs(IEnumerable<string> paragraphs)
+    {
+        using var html = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var paragraph in paragraphs)
+        {
+            if (html.GetStringBuilder().Length > 0) html.Write('\n');
+            html.Write("<p>");
+            System.Net.WebUtility.HtmlEncode(paragraph, html);
+            html.Write("</p>");
+        }
+        return html.ToString();
+    }
 }
