@@ -5,6 +5,8 @@ using System.Security.Cryptography;
 using Dapper;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
 using Syndicator.Deliveries;
 using Syndicator.Storage;
 using Syndicator.Shared;
@@ -49,24 +51,24 @@ public sealed class DigestPlanner(
         int planned = 0, nothingNew = 0, notDue = 0;
         var ids = new RunIds(now);
         var manualPeriod = $"manual-{now:yyyyMMddTHHmmss.ffffff}";
-        var schedule = new Dictionary<(string Zone, DigestFrequency Frequency), (string Period, bool Due)>();
+        var schedule = new Dictionary<string, (string Period, bool Due)>(StringComparer.Ordinal);
         // Subscribers with the same watermark and follows get the same articles: asked once per run.
         var articleLists = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var after = "";
         while (true)
         {
-            var page = await subscribers.PageAsync(SubscriberState.Confirmed, frequency, after, SubscribersPerPage, cancellationToken);
+            var page = await ReadersAsync(frequency, after, cancellationToken);
             if (page.Count == 0) break;
             after = page[^1].Id;
-            var due = new List<(Subscriber Subscriber, string Period)>();
-            foreach (var subscriber in page)
+            var due = new List<(Reader Reader, string Period)>();
+            foreach (var reader in page)
             {
-                if (manual) { due.Add((subscriber, manualPeriod)); continue; }
-                // The period and whether it is due depend on the reader's zone and frequency only: worked out once per run.
-                if (!schedule.TryGetValue((subscriber.TimeZone, subscriber.Frequency), out var when))
-                    schedule[(subscriber.TimeZone, subscriber.Frequency)] = when = (Period(subscriber, now), Due(subscriber, now));
-                if (when.Period == subscriber.LastPeriod || !when.Due) notDue++;
-                else due.Add((subscriber, when.Period));
+                if (manual) { due.Add((reader, manualPeriod)); continue; }
+                // The period and whether it is due depend on the reader's zone only (the frequency is the run's): worked out once per run.
+                if (!schedule.TryGetValue(reader.TimeZone, out var when))
+                    schedule[reader.TimeZone] = when = Schedule(reader.TimeZone, frequency, now);
+                if (when.Period == reader.LastPeriod || !when.Due) notDue++;
+                else due.Add((reader, when.Period));
             }
             if (due.Count == 0) continue;
             // Readers confirmed at different times have their own watermarks until their first digest: kept bounded.
@@ -81,17 +83,17 @@ public sealed class DigestPlanner(
             // last digest goes without racing a planner that is about to name it (see SubscriberStore.RemoveAsync).
             var editions = new Dictionary<string, Edition>(StringComparer.Ordinal);
             var digests = new List<PlannedDigest>();
-            foreach (var (subscriber, period) in claimed)
+            foreach (var (reader, period) in claimed)
             {
-                var key = $"{subscriber.CoveredUntil.UtcTicks}\n{string.Join('\t', subscriber.FollowedAuthors)}\n{string.Join('\t', subscriber.FollowedTags)}";
+                var key = reader.Window.Key;
                 if (!articleLists.TryGetValue(key, out var articleIds))
-                    articleLists[key] = articleIds = await NewArticlesAsync(connection, transaction, subscriber, cutoff, cancellationToken);
+                    articleLists[key] = articleIds = await NewArticlesAsync(connection, transaction, reader.Window, cutoff, cancellationToken);
                 if (articleIds.Count == 0) { nothingNew++; continue; }
                 if (!editions.TryGetValue(key, out var edition)) editions[key] = edition = new Edition(ids.Next(), articleIds);
-                digests.Add(new PlannedDigest(ids.Next(), subscriber, period, edition));
+                digests.Add(new PlannedDigest(ids.Next(), reader.Id, period, edition));
             }
             nothingNew += due.Count - claimed.Count;
-            await WriteDigestsAsync(connection, transaction, editions.Values.ToList(), digests, now, cancellationToken);
+            await WriteDigestsAsync(connection, transaction, frequency, editions.Values.ToList(), digests, now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             planned += digests.Count;
         }
@@ -103,7 +105,40 @@ public sealed class DigestPlanner(
     /// <summary>The articles of every digest with the same watermark and follows in one run, in the order the digest lists them.</summary>
     private sealed record Edition(string Id, IReadOnlyList<string> ArticleIds);
 
-    private sealed record PlannedDigest(string Id, Subscriber Subscriber, string Period, Edition Edition);
+    private sealed record PlannedDigest(string Id, string SubscriberId, string Period, Edition Edition);
+
+    /// <summary>
+    /// What decides which articles a reader's next digest holds: their watermark and follows. Readers with the same
+    /// window get the same articles (asked once per run, stored once per page as an edition); <see cref="Key"/> tells them apart.
+    /// </summary>
+    private sealed record Window(DateTimeOffset Since, IReadOnlyList<string> Authors, IReadOnlyList<string> Tags)
+    {
+        public string Key { get; } = $"{Since.UtcTicks}\n{string.Join('\t', Authors)}\n{string.Join('\t', Tags)}";
+    }
+
+    /// <summary>What planning reads of a confirmed reader: a few columns, not the whole <see cref="Subscriber"/>.</summary>
+    private sealed record Reader(string Id, string TimeZone, string? LastPeriod, Window Window);
+
+    /// <summary>
+    /// Up to <see cref="SubscribersPerPage"/> confirmed readers of the frequency with ids after <paramref name="after"/>, in
+    /// id order, with their follows (read by the range of the page's ids, which the follows' key starts with).
+    /// </summary>
+    private async Task<List<Reader>> ReadersAsync(DigestFrequency frequency, string after, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = (await connection.QueryAsync<(string Id, string TimeZone, DateTimeOffset CoveredUntil, string? LastPeriod)>(new CommandDefinition("""
+            SELECT id, time_zone, covered_until, last_period FROM subscribers
+            WHERE state = @state AND frequency = @frequency AND id > @after ORDER BY id LIMIT @size
+            """, new { state = SubscriberStore.Column(SubscriberState.Confirmed), frequency = SubscriberStore.Column(frequency), after, size = SubscribersPerPage },
+            cancellationToken: cancellationToken))).AsList();
+        if (rows.Count == 0) return [];
+        var follows = (await connection.QueryAsync<(string SubscriberId, string Kind, string Value)>(new CommandDefinition("""
+            SELECT subscriber_id, kind, value FROM subscriber_follows WHERE subscriber_id > @after AND subscriber_id <= @last ORDER BY value
+            """, new { after, last = rows[^1].Id }, cancellationToken: cancellationToken))).ToLookup(f => f.SubscriberId, StringComparer.Ordinal);
+        return rows.Select(r => new Reader(r.Id, r.TimeZone, r.LastPeriod, new Window(r.CoveredUntil,
+            follows[r.Id].Where(f => f.Kind == "author").Select(f => f.Value).ToList(),
+            follows[r.Id].Where(f => f.Kind == "tag").Select(f => f.Value).ToList()))).ToList();
+    }
 
     /// <summary>
     /// Version 7 UUIDs (the form every digest id has) that increase through a run: the run's millisecond, then a 42-bit
@@ -138,53 +173,60 @@ public sealed class DigestPlanner(
     /// and a planner on another node that read the same watermark updates nothing and backs off, so no window is
     /// planned twice. The claimed ones, each with its period.
     /// </summary>
-    private async Task<List<(Subscriber Subscriber, string Period)>> ClaimAsync(DbConnection connection, DbTransaction transaction,
-        IReadOnlyList<(Subscriber Subscriber, string Period)> due, DateTimeOffset cutoff, bool manual, CancellationToken cancellationToken)
+    private async Task<List<(Reader Reader, string Period)>> ClaimAsync(DbConnection connection, DbTransaction transaction,
+        IReadOnlyList<(Reader Reader, string Period)> due, DateTimeOffset cutoff, bool manual, CancellationToken cancellationToken)
     {
-        var claimed = new List<(Subscriber, string)>();
-        foreach (var group in due.GroupBy(d => (d.Subscriber.CoveredUntil, d.Period)))
+        var claimed = new List<(Reader, string)>();
+        foreach (var group in due.GroupBy(d => (d.Reader.Window.Since, d.Period)))
         {
-            var parameters = new DynamicParameters(new { cutoff, period = group.Key.Period, since = group.Key.CoveredUntil });
+            var parameters = new DynamicParameters(new { cutoff, period = group.Key.Period, since = group.Key.Since });
             var claimedIds = (await connection.QueryAsync<string>(new CommandDefinition($"""
                 UPDATE subscribers SET covered_until = @cutoff{(manual ? "" : ", last_period = @period")}
-                WHERE id IN {SqlList.InRows(parameters, "ids", group.Select(d => d.Subscriber.Id), database.Dialect)} AND covered_until = @since
+                WHERE id IN {SqlList.InRows(parameters, "ids", group.Select(d => d.Reader.Id), database.Dialect)} AND covered_until = @since
                 RETURNING id
                 """, parameters, transaction, cancellationToken: cancellationToken))).ToHashSet(StringComparer.Ordinal);
-            claimed.AddRange(group.Where(d => claimedIds.Contains(d.Subscriber.Id)));
+            claimed.AddRange(group.Where(d => claimedIds.Contains(d.Reader.Id)));
         }
         return claimed;
     }
 
-    /// <summary>The page's editions with their items, the digests and their deliveries, each in one statement whatever their number.</summary>
-    private async Task WriteDigestsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<Edition> editions,
+    /// <summary>The page's editions with their items, the digests and their deliveries, each in one statement (or COPY) whatever their number.</summary>
+    private async Task WriteDigestsAsync(DbConnection connection, DbTransaction transaction, DigestFrequency frequency, IReadOnlyList<Edition> editions,
         IReadOnlyList<PlannedDigest> digests, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (digests.Count == 0) return;
         var rows = database.Dialect.JsonRows("@rows", "r");
-        {
-            await connection.ExecuteAsync(new CommandDefinition($"""
-                INSERT INTO digest_editions (id, created_at) SELECT r.value ->> 0, @now FROM {rows}
-                """, new { now, rows = SqlList.Rows(editions.Select(e => new[] { e.Id })) }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition($"""
-                INSERT INTO digest_edition_items (edition_id, article_id, position)
-                SELECT r.value ->> 0, r.value ->> 1, CAST(r.value ->> 2 AS INTEGER) FROM {rows}
-                """, new
-                {
-                    rows = SqlList.Rows(editions.SelectMany(e => e.ArticleIds.Select((articleId, position) =>
-                        new[] { e.Id, articleId, position.ToString(CultureInfo.InvariantCulture) }))),
-                }, transaction, cancellationToken: cancellationToken));
-        }
         await connection.ExecuteAsync(new CommandDefinition($"""
-            INSERT INTO digests (id, subscriber_id, frequency, period, edition_id, created_at)
-            SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, @now FROM {rows}
+            INSERT INTO digest_editions (id, created_at) SELECT r.value ->> 0, @now FROM {rows}
+            """, new { now, rows = SqlList.Rows(editions.Select(e => new[] { e.Id })) }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO digest_edition_items (edition_id, article_id, position)
+            SELECT r.value ->> 0, r.value ->> 1, CAST(r.value ->> 2 AS INTEGER) FROM {rows}
             """, new
             {
-                now,
-                rows = SqlList.Rows(digests.Select(d => new[] { d.Id, d.Subscriber.Id, SubscriberStore.Column(d.Subscriber.Frequency), d.Period, d.Edition.Id })),
+                rows = SqlList.Rows(editions.SelectMany(e => e.ArticleIds.Select((articleId, position) =>
+                    new[] { e.Id, articleId, position.ToString(CultureInfo.InvariantCulture) }))),
             }, transaction, cancellationToken: cancellationToken));
+        var frequencyColumn = SubscriberStore.Column(frequency);
+        // A page has a few editions and thousands of digests: the digests go by binary COPY on PostgreSQL (see PostgresCopy).
+        if (connection is NpgsqlConnection pg)
+            await PostgresCopy.WriteAsync(pg, "digests", DigestCopyColumns,
+                digests.Select(d => new object?[] { d.Id, d.SubscriberId, frequencyColumn, d.Period, d.Edition.Id, now.ToUniversalTime() }), cancellationToken);
+        else
+            await connection.ExecuteAsync(new CommandDefinition($"""
+                INSERT INTO digests (id, subscriber_id, frequency, period, edition_id, created_at)
+                SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, @now FROM {rows}
+                """, new { now, rows = SqlList.Rows(digests.Select(d => new[] { d.Id, d.SubscriberId, frequencyColumn, d.Period, d.Edition.Id })) },
+                transaction, cancellationToken: cancellationToken));
         await deliveries.AddNewManyAsync(connection, transaction, EmailChannel.ChannelName,
-            digests.Select(d => (DeliverySubject.Digest(d.Id), DeliveryRecipient.Subscriber(d.Subscriber.Id))).ToList(), now, cancellationToken);
+            digests.Select(d => (DeliverySubject.Digest(d.Id), DeliveryRecipient.Subscriber(d.SubscriberId))).ToList(), now, cancellationToken);
     }
+
+    private static readonly (string, NpgsqlDbType)[] DigestCopyColumns =
+    [
+        ("id", NpgsqlDbType.Text), ("subscriber_id", NpgsqlDbType.Text), ("frequency", NpgsqlDbType.Text), ("period", NpgsqlDbType.Text),
+        ("edition_id", NpgsqlDbType.Text), ("created_at", NpgsqlDbType.TimestampTz),
+    ];
 
     /// <summary>What each subscriber of the frequency would get now, without planning or sending anything.</summary>
     public async Task<IReadOnlyList<(Subscriber Subscriber, int Articles)>> PreviewAsync(DigestFrequency frequency, CancellationToken cancellationToken)
@@ -192,8 +234,15 @@ public sealed class DigestPlanner(
         var cutoff = time.GetUtcNow().ToStoredPrecision() - Settle;
         await using var connection = await database.OpenAsync(cancellationToken);
         var result = new List<(Subscriber, int)>();
+        // Readers with the same window get the same articles: asked once, as planning does.
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var subscriber in await subscribers.ListAsync(cancellationToken, SubscriberState.Confirmed, frequency))
-            result.Add((subscriber, (await NewArticlesAsync(connection, null, subscriber, cutoff, cancellationToken)).Count));
+        {
+            var window = WindowOf(subscriber);
+            if (!counts.TryGetValue(window.Key, out var count))
+                counts[window.Key] = count = (await NewArticlesAsync(connection, null, window, cutoff, cancellationToken)).Count;
+            result.Add((subscriber, count));
+        }
         return result;
     }
 
@@ -201,20 +250,22 @@ public sealed class DigestPlanner(
     public async Task<IReadOnlyList<string>> NextArticleIdsAsync(Subscriber subscriber, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await NewArticlesAsync(connection, null, subscriber, time.GetUtcNow().ToStoredPrecision() - Settle, cancellationToken);
+        return await NewArticlesAsync(connection, null, WindowOf(subscriber), time.GetUtcNow().ToStoredPrecision() - Settle, cancellationToken);
     }
 
-    /// <summary>Articles imported after the subscriber's watermark and up to <paramref name="cutoff"/>, of the authors or tags they follow (all when they follow none).</summary>
-    private static async Task<List<string>> NewArticlesAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, Subscriber subscriber, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    private static Window WindowOf(Subscriber subscriber) => new(subscriber.CoveredUntil, subscriber.FollowedAuthors, subscriber.FollowedTags);
+
+    /// <summary>Articles imported after the window's watermark and up to <paramref name="cutoff"/>, of the authors or tags it follows (all when it follows none).</summary>
+    private static async Task<List<string>> NewArticlesAsync(DbConnection connection, DbTransaction? transaction, Window window, DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
-        var parameters = new DynamicParameters(new { since = subscriber.CoveredUntil, cutoff });
+        var parameters = new DynamicParameters(new { since = window.Since, cutoff });
         var filters = new List<string>();
         // The exact spelling as well as the lower-cased one: SQLite's lower() folds ASCII only, so a follow of "Élodie" or
         // "Ωmega" matches by its exact spelling (the one the sign-up and preferences pages store), "jane doe" by case folding.
-        if (subscriber.FollowedAuthors.Count > 0)
-            filters.Add($"au.name IN {SqlList.In(parameters, "ax", subscriber.FollowedAuthors.ToList())} OR lower(au.name) IN {SqlList.In(parameters, "au", subscriber.FollowedAuthors.Select(a => a.ToLowerInvariant()).Distinct().ToList())}");
-        if (subscriber.FollowedTags.Count > 0)
-            filters.Add($"a.id IN (SELECT article_id FROM article_tags WHERE tag IN {SqlList.In(parameters, "tx", subscriber.FollowedTags.ToList())} OR lower(tag) IN {SqlList.In(parameters, "tg", subscriber.FollowedTags.Select(t => t.ToLowerInvariant()).Distinct().ToList())})");
+        if (window.Authors.Count > 0)
+            filters.Add($"au.name IN {SqlList.In(parameters, "ax", window.Authors)} OR lower(au.name) IN {SqlList.In(parameters, "au", window.Authors.Select(a => a.ToLowerInvariant()).Distinct().ToList())}");
+        if (window.Tags.Count > 0)
+            filters.Add($"a.id IN (SELECT article_id FROM article_tags WHERE tag IN {SqlList.In(parameters, "tx", window.Tags)} OR lower(tag) IN {SqlList.In(parameters, "tg", window.Tags.Select(t => t.ToLowerInvariant()).Distinct().ToList())})");
         return (await connection.QueryAsync<string>(new CommandDefinition($"""
             SELECT a.id FROM articles a JOIN authors au ON au.id = a.author_id
             WHERE a.created_at > @since AND a.created_at <= @cutoff AND a.unpublished_at IS NULL
@@ -228,20 +279,22 @@ public sealed class DigestPlanner(
         time.GetUtcNow() - (frequency == DigestFrequency.Daily ? TimeSpan.FromDays(1) : TimeSpan.FromDays(7)) * options.Value.NewSubscriberLookBackPeriods;
 
     /// <summary>The subscriber's current period in their own time zone: the local date, or the ISO week.</summary>
-    public static string Period(Subscriber subscriber, DateTimeOffset now)
-    {
-        var local = TimeZoneInfo.ConvertTime(now, Zone(subscriber.TimeZone));
-        return subscriber.Frequency == DigestFrequency.Daily
-            ? local.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)
-            : $"{ISOWeek.GetYear(local.DateTime)}-W{ISOWeek.GetWeekOfYear(local.DateTime):D2}";
-    }
+    public static string Period(Subscriber subscriber, DateTimeOffset now) => Period(Local(subscriber.TimeZone, now), subscriber.Frequency);
 
-    private bool Due(Subscriber subscriber, DateTimeOffset now)
+    private static DateTimeOffset Local(string zone, DateTimeOffset now) => TimeZoneInfo.ConvertTime(now, Zone(zone));
+
+    private static string Period(DateTimeOffset local, DigestFrequency frequency) => frequency == DigestFrequency.Daily
+        ? local.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)
+        : $"{ISOWeek.GetYear(local.DateTime)}-W{ISOWeek.GetWeekOfYear(local.DateTime):D2}";
+
+    /// <summary>The current period of a reader in <paramref name="zone"/> and whether their digest is due now.</summary>
+    private (string Period, bool Due) Schedule(string zone, DigestFrequency frequency, DateTimeOffset now)
     {
         var o = options.Value;
-        if (o.Schedule == DigestSchedule.Cron) return true;
-        var local = TimeZoneInfo.ConvertTime(now, Zone(subscriber.TimeZone));
-        return local.Hour >= o.LocalHour && (subscriber.Frequency == DigestFrequency.Daily || local.DayOfWeek == o.WeeklyDay);
+        var local = Local(zone, now);
+        var due = o.Schedule == DigestSchedule.Cron
+            || (local.Hour >= o.LocalHour && (frequency == DigestFrequency.Daily || local.DayOfWeek == o.WeeklyDay));
+        return (Period(local, frequency), due);
     }
 
     /// <summary>The ids of the articles a digest carries, in the order it lists them (fixed when it was planned); an article unpublished since is left out.</summary>
@@ -252,7 +305,7 @@ public sealed class DigestPlanner(
     }
 
     /// <summary><see cref="ArticleIdsAsync(string, CancellationToken)"/> for many digests in one query: a sending batch reads its digests' contents at once.</summary>
-    internal static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ArticleIdsAsync(System.Data.Common.DbConnection connection, SqlDialect dialect,
+    internal static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ArticleIdsAsync(DbConnection connection, SqlDialect dialect,
         IReadOnlyCollection<string> digestIds, CancellationToken cancellationToken)
     {
         var parameters = new DynamicParameters();

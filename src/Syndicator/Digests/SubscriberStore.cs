@@ -116,14 +116,6 @@ public sealed class SubscriberStore(Database database, SuppressionList suppressi
             new { state = state is null ? null : Column(state.Value), frequency = frequency is null ? null : Column(frequency.Value) }, cancellationToken);
     }
 
-    /// <summary>Up to <paramref name="size"/> subscribers of a state and frequency with ids after <paramref name="after"/>, in id order: a long list read page by page.</summary>
-    internal async Task<IReadOnlyList<Subscriber>> PageAsync(SubscriberState state, DigestFrequency frequency, string after, int size, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        return await QueryAsync(connection, null, "state = @state AND frequency = @frequency AND id > @after ORDER BY id LIMIT @size",
-            new { state = Column(state), frequency = Column(frequency), after, size }, cancellationToken);
-    }
-
     /// <summary>
     /// Deletes the subscriber with their follows and digests, and each digest edition no other reader's digest names (its
     /// items go with it). The planner writes an edition in the same transaction as every digest that names it, so an

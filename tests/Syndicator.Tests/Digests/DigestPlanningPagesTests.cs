@@ -31,6 +31,14 @@ public sealed class DigestPlanningPagesTests
                 """, readers.Select(r => new { r.Id, email = $"{r.Id}@example.com", coveredUntil, stamp }), transaction);
             await connection.ExecuteAsync("INSERT INTO subscriber_follows (subscriber_id, kind, value) VALUES (@Id, @kind, @value)",
                 readers.Where(r => r.Follows is not null).Select(r => new { r.Id, kind = r.Follows!.Value.Item1, value = r.Follows.Value.Item2 }), transaction);
+            // Between them (by id) weekly readers and unconfirmed ones who follow the tag x: the planner reads a page's
+            // follows by the range of its ids, so theirs are in the range and must not reach the daily readers beside them.
+            var others = Enumerable.Range(0, 10_345).Where(i => i % 4 == 0).SelectMany(i => new[] { (Id: $"reader-{i:D5}-w", Frequency: "weekly", State: "confirmed"), (Id: $"reader-{i:D5}-p", Frequency: "daily", State: "pending") }).ToList();
+            await connection.ExecuteAsync("""
+                INSERT INTO subscribers (id, email, name, frequency, time_zone, state, hard_bounces, covered_until, created_at)
+                VALUES (@Id, @email, 'Ωmega 読者', @Frequency, 'UTC', @State, 0, @coveredUntil, @stamp)
+                """, others.Select(o => new { o.Id, email = $"{o.Id}@example.com", o.Frequency, o.State, coveredUntil, stamp }), transaction);
+            await connection.ExecuteAsync("INSERT INTO subscriber_follows (subscriber_id, kind, value) VALUES (@Id, 'tag', 'x')", others.Select(o => new { o.Id }), transaction);
             await transaction.CommitAsync(Ct);
         }
         world.Time.Advance(TimeSpan.FromHours(1));
@@ -59,6 +67,12 @@ public sealed class DigestPlanningPagesTests
             var deliveries = (await connection.QueryAsync<(string Recipient, string Key)>("SELECT recipient, delivery_key FROM deliveries WHERE channel = 'email'")).ToList();
             Assert.Equal(readers.Select(r => r.Id).Order(), deliveries.Select(d => d.Recipient).Order());
             Assert.Equal(10_345, deliveries.Select(d => d.Key).Distinct().Count());
+            // PostgreSQL writes the digests and deliveries with binary COPY: the rows read back as any other new delivery.
+            var now = world.Time.GetUtcNow().ToStoredPrecision();
+            var written = await world.App.Get<DeliveryStore>().ListAsync(new DeliveryQuery(Recipient: DeliveryRecipient.Subscriber("reader-10344"), Limit: 5), Ct);
+            var delivery = Assert.Single(written);
+            Assert.Equal((DeliveryState.Pending, 0, now, now, ""), (delivery.State, delivery.Attempts, delivery.NextAttemptAt, delivery.CreatedAt, delivery.Subject.Version));
+            Assert.Equal(now, await connection.ExecuteScalarAsync<DateTimeOffset>("SELECT created_at FROM digests WHERE subscriber_id = 'reader-10344'"));
         }
         // The order a digest lists its articles in is kept per reader: newest first.
         var jane = (await world.App.Get<DeliveryStore>().ListAsync(new DeliveryQuery(Recipient: DeliveryRecipient.Subscriber("reader-00003"), Limit: 1), Ct)).Single();

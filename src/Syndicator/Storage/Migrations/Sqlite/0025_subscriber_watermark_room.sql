@@ -1,0 +1,2 @@
+-- PostgreSQL's 0025 leaves room on the subscribers' pages so that moving a reader's watermark writes no index entry
+-- (a HOT update). SQLite rewrites an updated row in place and has no such setting: nothing to change here.
