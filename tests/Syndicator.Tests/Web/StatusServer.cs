@@ -78,6 +78,15 @@ internal sealed class StatusServer : IAsyncDisposable
         try
         {
             await app.StartAsync(cancellationToken);
+            // Quartz's hosted service starts the scheduler once the application has started, on a task of its own: until
+            // then /ready rightly answers 503, which a test asking at once on a loaded machine would take for a fault.
+            var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler(cancellationToken);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (await scheduler.GetStatus(cancellationToken) != SchedulerStatus.Running)
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("the scheduler did not start within 30 s");
+                await Task.Delay(20, cancellationToken);
+            }
             var address = app.Urls.Select(u => new Uri(u)).Single(u => u.Port != 0);
             return new StatusServer(dir, store, app, address);
         }
