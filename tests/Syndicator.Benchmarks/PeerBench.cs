@@ -56,6 +56,7 @@ public static class PeerBench
         public bool ScanOnly = true;
         public bool HeapCheck = true;
         public bool PlanOnly;
+        public bool Dkim = true;
         public string Json = Path.Combine(Path.GetTempPath(), "syndicator-bench-results.json");
     }
 
@@ -81,9 +82,10 @@ public static class PeerBench
                 case "--no-scan-baseline": o.ScanOnly = false; break;
                 case "--no-heap-check": o.HeapCheck = false; break;
                 case "--plan-only": o.PlanOnly = true; break;
+                case "--no-dkim": o.Dkim = false; break;
                 case "--json": o.Json = Next(); break;
                 default:
-                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --quick --store sqlite|postgres|both --messages N (0: no peer runs) --subscribers N (0: no scale run) --plan-only (the scale run plans, does not send) --articles N --files N --drops N --wrk-seconds N --no-scan-baseline --no-heap-check --json FILE");
+                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --quick --store sqlite|postgres|both --messages N (0: no peer runs) --subscribers N (0: no scale run) --plan-only (the scale run plans, does not send) --no-dkim (mail: skip the DKIM runs) --articles N --files N --drops N --wrk-seconds N --no-scan-baseline --no-heap-check --json FILE");
                     return 2;
             }
         }
@@ -607,7 +609,7 @@ public static class PeerBench
         {
             // A service sends its digests day after day in one process: the timed runs measure that steady state, so
             // the JIT (a fifth of the process's CPU in a cold 2,000-message run) is paid here first, and reported.
-            foreach (var dkim in new[] { false, true })
+            foreach (var dkim in o.Dkim ? new[] { false, true } : [false])
             {
                 var run = Path.Combine(work, $"warm-up{(dkim ? "-dkim" : "")}");
                 await using var sink = await SinkAsync(sinkPath);
@@ -622,7 +624,7 @@ public static class PeerBench
                 finally { await drop(); }
             }
         }
-        foreach (var (connections, dkim) in o.Messages > 0 ? new[] { (1, false), (4, false), (1, true), (4, true) } : [])
+        foreach (var (connections, dkim) in o.Messages > 0 ? new[] { (1, false), (4, false), (1, true), (4, true) }.Where(r => o.Dkim || !r.Item2) : [])
         {
             var run = Path.Combine(work, $"c{connections}{(dkim ? "-dkim" : "")}");
             await using var sink = await SinkAsync(sinkPath);
@@ -813,13 +815,45 @@ public static class PeerBench
         using var buffer = new MemoryStream();
         message.WriteTo(buffer);
 
+        // Transactions committed in the bench's database so far. A backend sends its counts at most once a second while
+        // it lives, and all of them when it exits: the pool's connections are closed first, so every count is in.
+        async Task<long> CommitsAsync()
+        {
+            NpgsqlConnection.ClearAllPools();
+            await Task.Delay(500);
+            await using var c = await database.OpenAsync(CancellationToken.None);
+            return await c.ExecuteScalarAsync<long>("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+        }
+
+        // On PostgreSQL: the commands Npgsql sent (each one round trip), the transactions the server committed and the
+        // CPU its processes spent while sending, per message.
+        long commands = 0;
+        using var meter = new System.Diagnostics.Metrics.MeterListener();
+        meter.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "Npgsql" && instrument.Name == "db.client.operation.duration") listener.EnableMeasurementEvents(instrument);
+        };
+        meter.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref commands));
+        if (store == StorageProvider.PostgreSql) meter.Start();
+        var (serverBefore, commitsBefore) = store == StorageProvider.PostgreSql ? (await BackendCpuAsync(database), await CommitsAsync()) : ([], 0);
+
         // CPU time of this process while sending: a figure the other processes on a shared machine do not move much.
+        Interlocked.Exchange(ref commands, 0);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         sw.Restart();
         var report = await app.Get<DeliveryWorker>().DrainAsync(app.Get<EmailChannel>(), DrainFilter.All, untilEmpty: true, CancellationToken.None);
         var sendSeconds = sw.Elapsed.TotalSeconds;
-        var cpuPerMessage = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / Math.Max(1, report?.Sent ?? 0);
-        Log($"{store}, {connections} connection(s){(dkim ? ", DKIM" : "")}: planned {plan.Planned:N0} in {planSeconds:N2} s, {report} in {sendSeconds:N2} s = {(report?.Sent ?? 0) / sendSeconds:N0}/s, {cpuPerMessage:N0} µs CPU each, {buffer.Length:N0} bytes each");
+        var sent = Math.Max(1, report?.Sent ?? 0);
+        var cpuPerMessage = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / sent;
+        var perMessage = "";
+        if (store == StorageProvider.PostgreSql)
+        {
+            var roundTrips = Interlocked.Read(ref commands) / (double)sent;
+            var sendingServerCpu = (await BackendCpuAsync(database)).Sum(b => b.Value - serverBefore.GetValueOrDefault(b.Key)) * 1e6 / sent;
+            var commits = (await CommitsAsync() - commitsBefore) / (double)sent;
+            perMessage = $", {roundTrips:N2} round trips, {commits:N2} transactions and {sendingServerCpu:N0} µs of the server's CPU each";
+        }
+        Log($"{store}, {connections} connection(s){(dkim ? ", DKIM" : "")}: planned {plan.Planned:N0} in {planSeconds:N2} s, {report} in {sendSeconds:N2} s = {(report?.Sent ?? 0) / sendSeconds:N0}/s, {cpuPerMessage:N0} µs CPU each, {buffer.Length:N0} bytes each{perMessage}");
         return new SendResult(planSeconds, sendSeconds, report?.Sent ?? 0, (int)buffer.Length, cpuPerMessage);
     }
 

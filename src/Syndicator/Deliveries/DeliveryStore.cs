@@ -223,21 +223,24 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var now = time.GetUtcNow();
-        var parameters = new DynamicParameters(new { id, node, remoteId, now, leaseEnd = now + lease });
-        var sql = """
+        const string sql = """
             UPDATE deliveries SET handed_over_at = @now, remote_id = @remoteId, lease_expires_at = @leaseEnd, updated_at = @now
             WHERE id = @id AND state = 'in-flight' AND claimed_by = @node
             RETURNING id
             """;
-        if (sent.Count > 0) sql += ";\n" + SentStatement(parameters, sent);
+        // Most marks carry no outcomes (one in RideAlongAt does): the one statement and its one value, without a multi-result reader.
+        if (sent.Count == 0)
+            return (await connection.ExecuteScalarAsync<long?>(new CommandDefinition(sql, new { id, node, remoteId, now, leaseEnd = now + lease },
+                cancellationToken: cancellationToken)) is not null, 0);
+        var parameters = new DynamicParameters(new { id, node, remoteId, now, leaseEnd = now + lease });
         // PostgreSQL runs the statements of one command in one implicit transaction; SQLite needs it said (one commit, not two).
-        await using var transaction = database.Provider == StorageProvider.Sqlite && sent.Count > 0 ? await connection.BeginTransactionAsync(cancellationToken) : null;
+        await using var transaction = database.Provider == StorageProvider.Sqlite ? await connection.BeginTransactionAsync(cancellationToken) : null;
         bool handedOver;
-        var written = 0;
-        await using (var results = await connection.QueryMultipleAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken)))
+        int written;
+        await using (var results = await connection.QueryMultipleAsync(new CommandDefinition(sql + ";\n" + SentStatement(parameters, sent), parameters, transaction, cancellationToken: cancellationToken)))
         {
             handedOver = (await results.ReadAsync<long>()).Any();
-            if (sent.Count > 0) written = (await results.ReadAsync<long>()).Count();
+            written = (await results.ReadAsync<long>()).Count();
         }
         if (transaction is not null) await transaction.CommitAsync(cancellationToken);
         return (handedOver, written);

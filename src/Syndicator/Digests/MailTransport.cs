@@ -87,6 +87,11 @@ public sealed class MailConnection : IAsyncDisposable
         }
         if (!string.IsNullOrEmpty(options.UserName))
             await client.AuthenticateAsync(options.UserName, Secrets.Resolve(options.Password ?? "", contentRoot, "Digests:Smtp:Password"), cancellationToken);
+        // With SIZE (which Postfix and most relays offer) MailKit writes every message once into a counter, only to
+        // put its length on MAIL FROM, before writing it again to the relay. A digest is some 11 KB against limits of
+        // megabytes, and a relay checks its limit at the end of DATA anyway (552: a permanent failure, as at MAIL FROM).
+        // Cleared after AUTH, as MailKit asks the relay's extensions again then.
+        client.Capabilities &= ~SmtpCapabilities.Size;
     }
 
     private async Task DropAsync()

@@ -90,6 +90,18 @@ public sealed class Database
         // crash of the database server or its machine may lose the last commits. A flush per commit was most of an
         // e-mail's cost on PostgreSQL (its hand-over mark). Storage:SyncEveryCommit keeps the server's own setting.
         if (!options.SyncEveryCommit) pg.Options = string.IsNullOrWhiteSpace(pg.Options) ? "-c synchronous_commit=off" : $"{pg.Options} -c synchronous_commit=off";
+        // Defaults for what the operator's connection string leaves unset (what it sets wins). The same few statements
+        // run for every e-mail, so each pooled connection keeps its most used ones prepared (parsed and planned once, not
+        // on every run), and a connection handed back to the pool is not reset: by default Npgsql sends DISCARD ALL with
+        // its next command, a transaction of its own on every use of a pooled connection (2.1 server transactions per
+        // e-mail instead of 1.1, and it would drop the prepared statements). Nothing here leaves session state behind
+        // (no SET, temporary tables, LISTEN or advisory locks; a transaction left open is rolled back on close as before).
+        var given = new DbConnectionStringBuilder { ConnectionString = options.ConnectionString };
+        if (!given.ContainsKey("Max Auto Prepare") && !given.ContainsKey("MaxAutoPrepare")) pg.MaxAutoPrepare = AutoPrepared;
+        if (!given.ContainsKey("No Reset On Close") && !given.ContainsKey("NoResetOnClose")) pg.NoResetOnClose = true;
         return new Database(StorageProvider.PostgreSql, pg.ConnectionString);
     }
+
+    /// <summary>Statements each pooled PostgreSQL connection keeps prepared unless the connection string says (Npgsql's <c>Max Auto Prepare</c>).</summary>
+    public const int AutoPrepared = 64;
 }

@@ -84,4 +84,41 @@ public sealed class StoreDurabilityTests : IDisposable
         Assert.Equal(expected, await connection.ExecuteScalarAsync<string>("SHOW synchronous_commit"));
         Assert.Equal("durability-test", await connection.ExecuteScalarAsync<string>("SHOW application_name"));
     }
+
+    [Theory]
+    [InlineData("", true)]
+    [InlineData(";Max Auto Prepare=0;No Reset On Close=false", false)]
+    [InlineData(";MaxAutoPrepare=0;NoResetOnClose=false", false)] // the synonyms Npgsql reads too
+    public async Task PostgreSQL_connections_keep_their_statements_prepared_across_uses_unless_the_connection_string_says_not(string given, bool kept)
+    {
+        var admin = new Npgsql.NpgsqlConnectionStringBuilder(TestStore.RequirePostgres());
+        var passwordFile = Path.Combine(folder, "password");
+        await File.WriteAllTextAsync(passwordFile, admin.Password ?? "", Ct);
+        admin.Password = null;
+        // A pool of its own, so no other test's connections are counted.
+        admin.ApplicationName = $"prepared-{Guid.NewGuid():N}";
+        admin.MaxPoolSize = 1;
+        var database = Database.FromOptions(new StorageOptions
+        {
+            Provider = StorageProvider.PostgreSql,
+            ConnectionString = admin.ConnectionString + given,
+            PasswordFile = passwordFile,
+        }, folder);
+        var built = new Npgsql.NpgsqlConnectionStringBuilder(database.ConnectionString);
+        Assert.Equal(kept ? Database.AutoPrepared : 0, built.MaxAutoPrepare);
+        Assert.Equal(kept, built.NoResetOnClose);
+
+        // The same statement, each time on the pool's one connection opened again (as every store call does).
+        for (var i = 0; i < 10; i++)
+        {
+            await using var connection = await database.OpenAsync(Ct);
+            Assert.Equal("شماره ✉", await connection.ExecuteScalarAsync<string>("SELECT @text || ' ✉'", new { text = "شماره" }));
+        }
+        await using (var connection = await database.OpenAsync(Ct))
+        {
+            var prepared = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE '%|| '' ✉''%'");
+            Assert.Equal(kept ? 1L : 0L, prepared);
+            Npgsql.NpgsqlConnection.ClearPool((Npgsql.NpgsqlConnection)connection);
+        }
+    }
 }

@@ -50,7 +50,8 @@ public sealed record ReceivedMessage(
     string? Helo,
     DateTimeOffset ReceivedAt,
     byte[] Raw,
-    MimeMessage Message)
+    MimeMessage Message,
+    IReadOnlyList<string>? MailOptions = null)
 {
     /// <summary>The raw message as text (UTF-8; headers are ASCII unless the client used SMTPUTF8).</summary>
     public string RawText => Encoding.UTF8.GetString(Raw);
@@ -307,7 +308,7 @@ public sealed class SmtpTestServer : IAsyncDisposable
                 message = await MimeMessage.LoadAsync(stream, cancellationToken);
             result.Add(new ReceivedMessage(
                 meta.Id, meta.MailFrom ?? "", meta.RcptTos, meta.Connection, meta.MessageInConnection,
-                meta.Session?.Tls ?? false, meta.Session?.AuthenticatedUser, meta.Session?.Helo, meta.ReceivedAt, raw, message));
+                meta.Session?.Tls ?? false, meta.Session?.AuthenticatedUser, meta.Session?.Helo, meta.ReceivedAt, raw, message, meta.MailOptions ?? []));
         }
         return result;
     }
@@ -527,7 +528,8 @@ public sealed class SmtpTestServer : IAsyncDisposable
         int Connection,
         int MessageInConnection,
         SessionMeta? Session,
-        DateTimeOffset ReceivedAt);
+        DateTimeOffset ReceivedAt,
+        List<string>? MailOptions = null);
 
     private sealed record SessionMeta(string? Helo, bool Tls, string? AuthenticatedUser);
 
