@@ -96,7 +96,8 @@ internal sealed class FeedFileSpool
     /// <para>Chunked rather than Content-Length: Kestrel counts the body bytes that pass through it and fails a response
     /// that declared more (it never saw these); a response whose application set <c>Transfer-Encoding: chunked</c> is
     /// framed by the application and keeps the connection alive.</para>
-    /// <para>The first sendfile is made here, on the request's thread: the socket is non-blocking, and a feed body
+    /// <para>The first sendfile is made here, on the request's thread: the socket is non-blocking (the runtime sets it so
+    /// at Kestrel's first asynchronous receive; were it not, the call would only wait, never fail), and a feed body
     /// usually fits its send buffer whole, so the request ends without a wait, a timer or a hop to another thread (the
     /// runtime's asynchronous send took an lseek, an fstat and a thread-pool hop per request). Only what the socket
     /// did not take goes out asynchronously.</para>
