@@ -25,10 +25,12 @@ using Syndicator.Storage;
 
 namespace Syndicator.Benchmarks;
 
-/// <summary>One figure next to its peer's, measured in the same run: <see cref="Share"/> is Syndicator's rate as a share of the peer's.</summary>
-public sealed record PeerRow(string Area, string Figure, string Peer, double? PeerValue, double? Value, string Unit, bool HigherIsBetter, string Target, string? Note = null)
+/// <summary>One figure next to its peer's, measured in the same run: <see cref="Share"/> is Syndicator's rate as a share of the peer's.
+/// <paramref name="PairedShare"/>, when given, is the share measured pair by pair (the median of several rounds' shares), which
+/// the ratio of the two medians need not equal.</summary>
+public sealed record PeerRow(string Area, string Figure, string Peer, double? PeerValue, double? Value, string Unit, bool HigherIsBetter, string Target, string? Note = null, double? PairedShare = null)
 {
-    public double? Share => PeerValue is > 0 && Value is > 0 ? (HigherIsBetter ? Value / PeerValue : PeerValue / Value) : null;
+    public double? Share => PairedShare ?? (PeerValue is > 0 && Value is > 0 ? (HigherIsBetter ? Value / PeerValue : PeerValue / Value) : null);
 }
 
 /// <summary>
@@ -53,6 +55,7 @@ public static class PeerBench
         public int ImportFiles = 10_000;
         public int Drops = 5;
         public int WrkSeconds = 5;
+        public int WrkRounds = 5;
         public bool ScanOnly = true;
         public bool HeapCheck = true;
         public bool PlanOnly;
@@ -71,7 +74,7 @@ public static class PeerBench
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
             switch (args[i])
             {
-                case "--quick": o.Messages = 2_000; o.Subscribers = 5_000; o.Articles = 3_000; o.ImportFiles = 2_000; o.Drops = 3; o.WrkSeconds = 3; break;
+                case "--quick": o.Messages = 2_000; o.Subscribers = 5_000; o.Articles = 3_000; o.ImportFiles = 2_000; o.Drops = 3; o.WrkSeconds = 2; break;
                 case "--store": o.Store = Next(); break;
                 case "--messages": o.Messages = int.Parse(Next(), Inv); break;
                 case "--subscribers": o.Subscribers = int.Parse(Next(), Inv); break;
@@ -79,13 +82,14 @@ public static class PeerBench
                 case "--files": o.ImportFiles = int.Parse(Next(), Inv); break;
                 case "--drops": o.Drops = int.Parse(Next(), Inv); break;
                 case "--wrk-seconds": o.WrkSeconds = int.Parse(Next(), Inv); break;
+                case "--wrk-rounds": o.WrkRounds = int.Parse(Next(), Inv); break;
                 case "--no-scan-baseline": o.ScanOnly = false; break;
                 case "--no-heap-check": o.HeapCheck = false; break;
                 case "--plan-only": o.PlanOnly = true; break;
                 case "--no-dkim": o.Dkim = false; break;
                 case "--json": o.Json = Next(); break;
                 default:
-                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --quick --store sqlite|postgres|both --messages N (0: no peer runs) --subscribers N (0: no scale run) --plan-only (the scale run plans, does not send) --no-dkim (mail: skip the DKIM runs) --articles N --files N --drops N --wrk-seconds N --no-scan-baseline --no-heap-check --json FILE");
+                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --quick --store sqlite|postgres|both --messages N (0: no peer runs) --subscribers N (0: no scale run) --plan-only (the scale run plans, does not send) --no-dkim (mail: skip the DKIM runs) --articles N --files N --drops N --wrk-seconds N --wrk-rounds N --no-scan-baseline --no-heap-check --json FILE");
                     return 2;
             }
         }
@@ -310,6 +314,12 @@ public static class PeerBench
         return (feedTimes, postTimes);
     }
 
+    private static double? Median(IEnumerable<double> values)
+    {
+        var list = values.ToList();
+        return list.Count == 0 ? null : Median(list);
+    }
+
     private static double Median(List<double> values)
     {
         var sorted = values.Order().ToList();
@@ -428,31 +438,62 @@ public static class PeerBench
                     Log($"warm-up {round}: {quiet.TotalMilliseconds:N0} ms of CPU in the second after it");
                     if (quiet < TimeSpan.FromMilliseconds(50)) break;
                 }
-                var nginxCpu = nginx is null ? null : ProcessTreeCpu(nginx.Id);
-                var peer = theirs is null ? null : await WrkAsync(tools, theirs, theirHeaders, o.WrkSeconds);
-                nginxCpu = nginx is null ? null : ProcessTreeCpu(nginx.Id) - nginxCpu;
                 // The process also runs the scheduled jobs (and, in its first minute, the JIT tiering their code up): what
                 // it burns in a second with no request is taken off, so the figure is the serving's own.
                 var idlePerSecond = await IdleCpuAsync();
-                var ourCpu = Process.GetCurrentProcess().TotalProcessorTime;
-                var mine = tools.Paths["wrk"] is null ? null : await WrkAsync(tools, ours, ourHeaders, o.WrkSeconds);
-                ourCpu = Process.GetCurrentProcess().TotalProcessorTime - ourCpu;
-                var ourServingCpu = ourCpu - idlePerSecond * o.WrkSeconds;
-                var floorCpu = Process.GetCurrentProcess().TotalProcessorTime;
-                var floorRun = tools.Paths["wrk"] is null ? null : await WrkAsync(tools, bare, floorHeaders, o.WrkSeconds);
-                floorCpu = Process.GetCurrentProcess().TotalProcessorTime - floorCpu - idlePerSecond * o.WrkSeconds;
-                rows.Add(new PeerRow("serve", figure, "nginx 1.22 (sendfile)", peer?.PerSecond, mine?.PerSecond, "req/s", true, target, tools.Paths["wrk"] is null ? "wrk missing" : null));
+                // Paired rounds, nginx and the service back to back and in turns (nginx first in odd rounds, last in even
+                // ones), the floor after each pair: one long run of each had nginx and the service minutes apart, and what
+                // else ran on this 2-core machine in between moved one side's figure alone (the same build's gzip share went
+                // 60-98 % across runs). The share is the median of the rounds' own shares, each taken from runs seconds apart.
+                var peerRuns = new List<WrkResult>();
+                var ourRuns = new List<WrkResult>();
+                var floorRuns = new List<WrkResult>();
+                TimeSpan nginxCpu = TimeSpan.Zero, ourCpu = TimeSpan.Zero, floorCpu = TimeSpan.Zero;
+                for (var round = 0; round < o.WrkRounds && tools.Paths["wrk"] is not null; round++)
+                {
+                    async Task Nginx()
+                    {
+                        if (theirs is null || nginx is null) return;
+                        var from = ProcessTreeCpu(nginx.Id);
+                        var run = await WrkAsync(tools, theirs, theirHeaders, o.WrkSeconds);
+                        if (run is not null && from is not null && ProcessTreeCpu(nginx.Id) is { } to) { peerRuns.Add(run); nginxCpu += to - from.Value; }
+                    }
+                    async Task Ours()
+                    {
+                        var from = Process.GetCurrentProcess().TotalProcessorTime;
+                        var run = await WrkAsync(tools, ours, ourHeaders, o.WrkSeconds);
+                        if (run is not null) { ourRuns.Add(run); ourCpu += Process.GetCurrentProcess().TotalProcessorTime - from; }
+                    }
+                    if (round % 2 == 0) { await Nginx(); await Ours(); }
+                    else { await Ours(); await Nginx(); }
+                    var floorFrom = Process.GetCurrentProcess().TotalProcessorTime;
+                    if (await WrkAsync(tools, bare, floorHeaders, o.WrkSeconds) is { } floorRun) { floorRuns.Add(floorRun); floorCpu += Process.GetCurrentProcess().TotalProcessorTime - floorFrom; }
+                }
+                var ourSeconds = ourRuns.Count * o.WrkSeconds;
+                var ourServingCpu = ourCpu - idlePerSecond * ourSeconds;
+                floorCpu -= idlePerSecond * floorRuns.Count * o.WrkSeconds;
+                var paired = peerRuns.Count == ourRuns.Count ? peerRuns.Zip(ourRuns, (p, m) => m.PerSecond / p.PerSecond).ToList() : [];
+                var peerRate = Median(peerRuns.Select(r => r.PerSecond));
+                var ourRate = Median(ourRuns.Select(r => r.PerSecond));
+                var floorRate = Median(floorRuns.Select(r => r.PerSecond));
+                var pairedNote = paired.Count == 0 ? null
+                    : $"median of {paired.Count} paired rounds of {o.WrkSeconds} s: {Median(paired):P0} (rounds {paired.Min():P0}-{paired.Max():P0}); rates are each side's median";
+                rows.Add(new PeerRow("serve", figure, "nginx 1.22 (sendfile)", peerRate, ourRate, "req/s", true, target,
+                    tools.Paths["wrk"] is null ? "wrk missing" : pairedNote, paired.Count == 0 ? null : Median(paired)));
                 // Throughput on a shared machine depends on what else runs; CPU spent per request hardly does.
+                var peerRequests = peerRuns.Sum(r => r.Requests);
+                var ourRequests = ourRuns.Sum(r => r.Requests);
+                var floorRequests = floorRuns.Sum(r => r.Requests);
                 rows.Add(new PeerRow("serve", $"{figure}: server CPU per request", "nginx 1.22 (sendfile)",
-                    peer is { Requests: > 0 } && nginxCpu is { } n ? n.TotalMicroseconds / peer.Requests : null,
-                    mine is { Requests: > 0 } ? ourCpu.TotalMicroseconds / mine.Requests : null, "µs", false, target,
+                    peerRequests > 0 ? nginxCpu.TotalMicroseconds / peerRequests : null,
+                    ourRequests > 0 ? ourCpu.TotalMicroseconds / ourRequests : null, "µs", false, target,
                     "nginx: master and workers; Syndicator: its whole process (jobs and JIT included)"));
                 rows.Add(new PeerRow("serve", $"{figure}: server CPU per request, idle subtracted", "nginx 1.22 (sendfile)",
-                    peer is { Requests: > 0 } && nginxCpu is { } m ? m.TotalMicroseconds / peer.Requests : null,
-                    mine is { Requests: > 0 } && ourServingCpu > TimeSpan.Zero ? ourServingCpu.TotalMicroseconds / mine.Requests : null, "µs", false, target,
+                    peerRequests > 0 ? nginxCpu.TotalMicroseconds / peerRequests : null,
+                    ourRequests > 0 && ourServingCpu > TimeSpan.Zero ? ourServingCpu.TotalMicroseconds / ourRequests : null, "µs", false, target,
                     $"Syndicator's process at {idlePerSecond.TotalMilliseconds:N0} ms of CPU per second with no request"));
-                rows.Add(new PeerRow("serve", $"{figure}: floor, bare Kestrel answering the same bytes from memory", "nginx 1.22 (sendfile)", peer?.PerSecond, floorRun?.PerSecond, "req/s", true, target,
-                    floorRun is { Requests: > 0 } ? $"{floorCpu.TotalMicroseconds / floorRun.Requests:N0} µs CPU per request, idle subtracted; Syndicator at {(mine?.PerSecond / floorRun.PerSecond):P0} of it" : null));
+                rows.Add(new PeerRow("serve", $"{figure}: floor, bare Kestrel answering the same bytes from memory", "nginx 1.22 (sendfile)", peerRate, floorRate, "req/s", true, target,
+                    floorRequests > 0 ? $"{floorCpu.TotalMicroseconds / floorRequests:N0} µs CPU per request, idle subtracted; Syndicator at {(ourRate / floorRate):P0} of it" : null));
             }
             if (o.HeapCheck) rows.Add(await ServeEveryFileAsync(http, $"http://127.0.0.1:{port}", feeds));
         }

@@ -287,6 +287,10 @@ public sealed class FeedHttpTests
     [InlineData("gzip;q=0.5, identity", null)]
     [InlineData("identity", null)]
     [InlineData("deflate, zstd", null)]
+    [InlineData("identity;q=0, gzip", "gzip")]
+    [InlineData("gzip;q=0, identity;q=0", null)] // nothing acceptable: the file as it is rather than a 406 a feed reader would not expect
+    [InlineData("", null)]
+    [InlineData("GZIP;Q=0.5", "gzip")]
     public async Task The_weights_in_accept_encoding_are_respected(string acceptEncoding, string? expected)
     {
         await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
@@ -297,6 +301,27 @@ public sealed class FeedHttpTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(expected is null ? [] : [expected], response.Content.Headers.ContentEncoding);
         if (expected is null) Assert.Equal(Rss, await response.Content.ReadAsByteArrayAsync(Ct));
+    }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task A_huge_accept_encoding_and_more_distinct_values_than_are_remembered_each_get_the_coding_they_ask_for()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        server.Write("site/rss.xml", Rss);
+        // 8 KB of codings nobody offers before the one that counts, then 100 distinct values (64 are remembered), alternating answers.
+        var huge = string.Join(", ", Enumerable.Range(0, 600).Select(i => $"x-coding-{i};q=0.9")) + ", gzip;q=0.1";
+        using (var response = await server.GetAsync("/feeds/site/rss.xml", huge))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(["gzip"], response.Content.Headers.ContentEncoding);
+        }
+        for (var i = 0; i < 100; i++)
+        {
+            var refuse = i % 2 == 0;
+            using var response = await server.GetAsync("/feeds/site/rss.xml", $"x-{i}, gzip;q={(refuse ? "0" : "0.5")}, identity;q=0.{(refuse ? 5 : 1)}");
+            Assert.Equal(refuse ? [] : ["gzip"], response.Content.Headers.ContentEncoding);
+            Assert.Equal(Rss, Decoded(response, await response.Content.ReadAsByteArrayAsync(Ct)));
+        }
     }
 
     [Fact(Timeout = TestTimeout)]
@@ -701,6 +726,34 @@ public sealed class FeedHttpTests
     }
 
     [Fact(Timeout = TestTimeout)]
+    public async Task A_reader_slower_than_the_socket_gets_the_rest_of_a_sendfile_body_and_its_next_answer_on_the_same_connection()
+    {
+        await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
+        // 6 MB against a 4 KB receive window: the socket cannot take the body at once, so the first sendfile stops short
+        // and the rest goes out as the reader drains it.
+        var feed = BigFeed("slow reader گزارش 東京 🐢", 6 * 1024);
+        server.Write(NonLatinFeed, feed, Modified);
+        var url = Encoded(NonLatinFeed);
+        await using var connection = await server.ConnectAsync(receiveBufferBytes: 4096);
+        var waitedBefore = FeedFileSpool.Waited;
+
+        await connection.SendAsync(Request("GET", url));
+        // Read nothing until the server has found the socket full (at most 10 s; it takes a moment).
+        for (var polls = 0; FeedFileSpool.Waited == waitedBefore && polls < 1000; polls++) await Task.Delay(10, Ct);
+        var slow = await connection.ReadResponseAsync("GET");
+        var next = await connection.ExchangeAsync("GET", url, "Accept-Encoding: gzip, br;q=0");
+
+        Assert.True(FeedFileSpool.Waited > waitedBefore, "the first sendfile took the whole body: the test did not reach the asynchronous rest");
+        Assert.Equal(200, slow.Status);
+        Assert.Equal(1, slow.Chunks);
+        Assert.Equal(feed, slow.Body);
+        Assert.Equal(200, next.Status);
+        Assert.Equal("gzip", next.Header("Content-Encoding"));
+        Assert.Equal(feed, Decompress(new GZipStream(new MemoryStream(next.Body), CompressionMode.Decompress)));
+        Assert.Equal(2, connection.Responses);
+    }
+
+    [Fact(Timeout = TestTimeout)]
     public async Task Pipelined_requests_get_their_answers_whole_and_in_order_around_sendfile_bodies()
     {
         await using var server = await FeedServer.StartAsync(TestContext.Current.CancellationToken);
@@ -1072,9 +1125,10 @@ public sealed class FeedHttpTests
         }
 
         /// <summary>A keep-alive connection of its own, for requests written and responses read byte for byte.</summary>
-        public async Task<RawConnection> ConnectAsync()
+        public async Task<RawConnection> ConnectAsync(int? receiveBufferBytes = null)
         {
             var client = new TcpClient();
+            if (receiveBufferBytes is { } bytes) client.ReceiveBufferSize = bytes; // before connecting: it sets the window offered
             await client.ConnectAsync(Address.Host, Address.Port, Ct);
             return new RawConnection(client, Ct);
         }
