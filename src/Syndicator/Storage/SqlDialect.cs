@@ -1,3 +1,8 @@
+using System.Data.Common;
+using System.Globalization;
+using Dapper;
+using Npgsql;
+
 namespace Syndicator.Storage;
 
 /// <summary>The differences between the two SQL dialects, kept in one place. Queries elsewhere are plain SQL both engines accept.</summary>
@@ -25,4 +30,46 @@ public sealed class SqlDialect(StorageProvider provider)
 
     /// <summary>A boolean from the text <c>1</c> or <c>0</c> (a JSON row's field).</summary>
     public string Boolean(string text) => provider == StorageProvider.PostgreSql ? $"CAST({text} AS boolean)" : $"CAST({text} AS INTEGER)";
+
+    /// <summary>
+    /// Many new rows into <paramref name="table"/> (one value per column, in its columns' order) inside the caller's
+    /// transaction: how many. PostgreSQL takes them by binary COPY (<see cref="PostgresCopy"/>); SQLite in one INSERT
+    /// whose rows travel as one JSON parameter (<see cref="JsonRows"/>). A row that breaks a constraint fails the
+    /// statement, and with it the transaction.
+    /// </summary>
+    public async Task<int> InsertRowsAsync(DbConnection connection, DbTransaction transaction, RowTable table, IEnumerable<object?[]> rows,
+        CancellationToken cancellationToken)
+    {
+        if (provider == StorageProvider.PostgreSql)
+            return await PostgresCopy.WriteAsync((NpgsqlConnection)connection, table, rows, cancellationToken);
+        var fields = table.Columns.Select((column, i) => column.Type == ColumnType.Integer ? $"CAST(r.value ->> {i} AS INTEGER)" : $"r.value ->> {i}");
+        return await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO {table.Name} ({string.Join(", ", table.Columns.Select(c => c.Name))})
+            SELECT {string.Join(", ", fields)} FROM {JsonRows("@rows", "r")}
+            """, new { rows = SqlList.Rows(rows.Select(row => table.Checked(row).Select((value, i) => JsonField(table.Columns[i], value)).ToArray())) },
+            transaction, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>A value as text in a JSON row, in the form SQLite stores it (a timestamp as <see cref="StoredTime.Text"/>).</summary>
+    private static string? JsonField(RowColumn column, object? value) => value switch
+    {
+        null => null,
+        DateTimeOffset time when column.Type == ColumnType.Timestamp => StoredTime.Text(time),
+        string text when column.Type == ColumnType.Text => text,
+        int or long when column.Type == ColumnType.Integer => Convert.ToString(value, CultureInfo.InvariantCulture),
+        _ => throw new ArgumentException($"Column {column.Name} is {column.Type} and cannot take a {value.GetType().Name}.", nameof(value)),
+    };
+}
+
+/// <summary>What a column of rows written with <see cref="SqlDialect.InsertRowsAsync"/> holds.</summary>
+public enum ColumnType { Text, Integer, Timestamp }
+
+public sealed record RowColumn(string Name, ColumnType Type);
+
+/// <summary>A table and the columns <see cref="SqlDialect.InsertRowsAsync"/> writes, in the order each row gives its values.</summary>
+public sealed record RowTable(string Name, IReadOnlyList<RowColumn> Columns)
+{
+    /// <summary>The row, when it has one value per column.</summary>
+    internal object?[] Checked(object?[] row) => row.Length == Columns.Count ? row
+        : throw new ArgumentException($"A row for {Name} has {row.Length} values for {Columns.Count} columns.", nameof(row));
 }
