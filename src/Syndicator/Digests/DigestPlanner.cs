@@ -161,9 +161,15 @@ public sealed class DigestPlanner(
             bytes[9] = (byte)(c >> 16);
             bytes[10] = (byte)(c >> 8);
             bytes[11] = (byte)c;
-            RandomNumberGenerator.Fill(bytes[12..]);
+            if (used == random.Length) { RandomNumberGenerator.Fill(random); used = 0; }
+            random.AsSpan(used, 4).CopyTo(bytes[12..]);
+            used += 4;
             return new Guid(bytes, bigEndian: true).ToString();
         }
+
+        // The random bits of 256 ids at a time: one call into the system's generator per id was 6 % of PostgreSQL planning's CPU here.
+        private readonly byte[] random = new byte[1024];
+        private int used = 1024;
     }
 
     /// <summary>
