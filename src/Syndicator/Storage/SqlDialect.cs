@@ -50,15 +50,16 @@ public sealed class SqlDialect(StorageProvider provider)
             return await PostgresCopy.WriteAsync((NpgsqlConnection)connection, table, rows, cancellationToken);
         var list = rows as IReadOnlyList<object?[]> ?? rows.ToList();
         if (list.Count == 0) return 0;
+        foreach (var row in list) table.Checked(row);
         var parameters = new DynamicParameters();
         var fields = new List<string>();
         var varying = new List<int>();
         for (var i = 0; i < table.Columns.Count; i++)
         {
-            var first = table.Checked(list[0])[i];
-            if (list.All(row => Equals(table.Checked(row)[i], first)))
+            var first = list[0][i];
+            if (list.All(row => Equals(row[i], first)))
             {
-                parameters.Add($"c{i}", JsonField(table.Columns[i], first));
+                parameters.Add($"c{i}", JsonField(first));
                 fields.Add(table.Columns[i].Type == ColumnType.Integer ? $"CAST(@c{i} AS INTEGER)" : $"@c{i}");
             }
             else
@@ -67,7 +68,7 @@ public sealed class SqlDialect(StorageProvider provider)
                 varying.Add(i);
             }
         }
-        parameters.Add("rows", SqlList.Rows(list.Select(row => varying.Select(i => JsonField(table.Columns[i], row[i])).ToArray())));
+        parameters.Add("rows", SqlList.Rows(list.Select(row => varying.Select(i => JsonField(row[i])).ToArray())));
         return await connection.ExecuteAsync(new CommandDefinition($"""
             INSERT INTO {table.Name} ({string.Join(", ", table.Columns.Select(c => c.Name))})
             SELECT {string.Join(", ", fields)} FROM {JsonRows("@rows", "r")}
@@ -75,13 +76,11 @@ public sealed class SqlDialect(StorageProvider provider)
     }
 
     /// <summary>A value as text in a JSON row, in the form SQLite stores it (a timestamp as <see cref="StoredTime.Text"/>).</summary>
-    private static string? JsonField(RowColumn column, object? value) => value switch
+    private static string? JsonField(object? value) => value switch
     {
         null => null,
-        DateTimeOffset time when column.Type == ColumnType.Timestamp => StoredTime.Text(time),
-        string text when column.Type == ColumnType.Text => text,
-        int or long when column.Type == ColumnType.Integer => Convert.ToString(value, CultureInfo.InvariantCulture),
-        _ => throw new ArgumentException($"Column {column.Name} is {column.Type} and cannot take a {value.GetType().Name}.", nameof(value)),
+        DateTimeOffset time => StoredTime.Text(time),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture),
     };
 }
 
@@ -93,7 +92,24 @@ public sealed record RowColumn(string Name, ColumnType Type);
 /// <summary>A table and the columns <see cref="SqlDialect.InsertRowsAsync"/> writes, in the order each row gives its values.</summary>
 public sealed record RowTable(string Name, IReadOnlyList<RowColumn> Columns)
 {
-    /// <summary>The row, when it has one value per column.</summary>
-    internal object?[] Checked(object?[] row) => row.Length == Columns.Count ? row
-        : throw new ArgumentException($"A row for {Name} has {row.Length} values for {Columns.Count} columns.", nameof(row));
+    /// <summary>The row, when it has one value per column, each of its column's type (or null).</summary>
+    internal object?[] Checked(object?[] row)
+    {
+        if (row.Length != Columns.Count)
+            throw new ArgumentException($"A row for {Name} has {row.Length} values for {Columns.Count} columns ({string.Join(", ", Columns.Select(c => c.Name))}).", nameof(row));
+        for (var i = 0; i < row.Length; i++)
+        {
+            var fits = row[i] switch
+            {
+                null => true,
+                string => Columns[i].Type == ColumnType.Text,
+                int or long => Columns[i].Type == ColumnType.Integer,
+                DateTimeOffset => Columns[i].Type == ColumnType.Timestamp,
+                _ => false,
+            };
+            if (!fits)
+                throw new ArgumentException($"Column {Name}.{Columns[i].Name} is {Columns[i].Type} and cannot take a {row[i]!.GetType().Name}.", nameof(row));
+        }
+        return row;
+    }
 }
