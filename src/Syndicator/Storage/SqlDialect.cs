@@ -1,3 +1,8 @@
+using System.Data.Common;
+using System.Globalization;
+using Dapper;
+using Npgsql;
+
 namespace Syndicator.Storage;
 
 /// <summary>The differences between the two SQL dialects, kept in one place. Queries elsewhere are plain SQL both engines accept.</summary>
@@ -15,10 +20,13 @@ public sealed class SqlDialect(StorageProvider provider)
     /// <summary>
     /// A JSON array of arrays in one parameter as a table <paramref name="alias"/> whose fields read
     /// <c>alias.value ->> 0</c>, <c>->> 1</c>, ... (text): thousands of rows in one statement with one parameter.
+    /// SQLite's <c>jsonb_each</c> parses the text once and hands each row over in its binary form, which <c>->></c>
+    /// reads without parsing; <c>json_each</c> handed each row over as text that every <c>->></c> parsed again
+    /// (planning 100,000 digests: 0.5 s of 5.3 s CPU).
     /// </summary>
     public string JsonRows(string parameter, string alias) => provider == StorageProvider.PostgreSql
         ? $"json_array_elements(CAST({parameter} AS json)) AS {alias}(value)"
-        : $"json_each({parameter}) AS {alias}";
+        : $"jsonb_each({parameter}) AS {alias}";
 
     /// <summary>A timestamp from text in <see cref="StoredTime.Text"/>'s form (a JSON row's field): SQLite keeps that text, PostgreSQL reads it as timestamptz.</summary>
     public string Timestamp(string text) => provider == StorageProvider.PostgreSql ? $"CAST({text} AS timestamptz)" : text;
@@ -32,4 +40,83 @@ public sealed class SqlDialect(StorageProvider provider)
 
     /// <summary>A boolean from the text <c>1</c> or <c>0</c> (a JSON row's field).</summary>
     public string Boolean(string text) => provider == StorageProvider.PostgreSql ? $"CAST({text} AS boolean)" : $"CAST({text} AS INTEGER)";
+
+    /// <summary>
+    /// Many new rows into <paramref name="table"/> (one value per column, in its columns' order) inside the caller's
+    /// transaction: how many. PostgreSQL takes them by binary COPY (<see cref="PostgresCopy"/>); SQLite in one INSERT
+    /// whose rows travel as one JSON parameter (<see cref="JsonRows"/>), with a value that every row has (a channel, a
+    /// state, a time) passed once as a parameter of its own instead of in each row: 100,000 deliveries with all twelve
+    /// values in each row took planning from 5.5-6.3 to 7.3-7.7 s of CPU. (A prepared INSERT run once per row cost
+    /// more still on SQLite: Microsoft.Data.Sqlite's work per run, 6.6-7.0 s.) A row that breaks a constraint fails the
+    /// statement, and with it the transaction.
+    /// </summary>
+    public async Task<int> InsertRowsAsync(DbConnection connection, DbTransaction transaction, RowTable table, IEnumerable<object?[]> rows,
+        CancellationToken cancellationToken)
+    {
+        if (provider == StorageProvider.PostgreSql)
+            return await PostgresCopy.WriteAsync((NpgsqlConnection)connection, table, rows, cancellationToken);
+        var list = rows as IReadOnlyList<object?[]> ?? rows.ToList();
+        if (list.Count == 0) return 0;
+        foreach (var row in list) table.Checked(row);
+        var parameters = new DynamicParameters();
+        var fields = new List<string>();
+        var varying = new List<int>();
+        for (var i = 0; i < table.Columns.Count; i++)
+        {
+            var first = list[0][i];
+            if (list.All(row => Equals(row[i], first)))
+            {
+                parameters.Add($"c{i}", JsonField(first));
+                fields.Add(table.Columns[i].Type == ColumnType.Integer ? $"CAST(@c{i} AS INTEGER)" : $"@c{i}");
+            }
+            else
+            {
+                fields.Add(table.Columns[i].Type == ColumnType.Integer ? $"CAST(r.value ->> {varying.Count} AS INTEGER)" : $"r.value ->> {varying.Count}");
+                varying.Add(i);
+            }
+        }
+        parameters.Add("rows", SqlList.Rows(list.Select(row => varying.Select(i => JsonField(row[i])).ToArray())));
+        return await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO {table.Name} ({string.Join(", ", table.Columns.Select(c => c.Name))})
+            SELECT {string.Join(", ", fields)} FROM {JsonRows("@rows", "r")}
+            """, parameters, transaction, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>A value as text in a JSON row, in the form SQLite stores it (a timestamp as <see cref="StoredTime.Text"/>).</summary>
+    private static string? JsonField(object? value) => value switch
+    {
+        null => null,
+        DateTimeOffset time => StoredTime.Text(time),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture),
+    };
+}
+
+/// <summary>What a column of rows written with <see cref="SqlDialect.InsertRowsAsync"/> holds.</summary>
+public enum ColumnType { Text, Integer, Timestamp }
+
+public sealed record RowColumn(string Name, ColumnType Type);
+
+/// <summary>A table and the columns <see cref="SqlDialect.InsertRowsAsync"/> writes, in the order each row gives its values.</summary>
+public sealed record RowTable(string Name, IReadOnlyList<RowColumn> Columns)
+{
+    /// <summary>The row, when it has one value per column, each of its column's type (or null).</summary>
+    internal object?[] Checked(object?[] row)
+    {
+        if (row.Length != Columns.Count)
+            throw new ArgumentException($"A row for {Name} has {row.Length} values for {Columns.Count} columns ({string.Join(", ", Columns.Select(c => c.Name))}).", nameof(row));
+        for (var i = 0; i < row.Length; i++)
+        {
+            var fits = row[i] switch
+            {
+                null => true,
+                string => Columns[i].Type == ColumnType.Text,
+                int or long => Columns[i].Type == ColumnType.Integer,
+                DateTimeOffset => Columns[i].Type == ColumnType.Timestamp,
+                _ => false,
+            };
+            if (!fits)
+                throw new ArgumentException($"Column {Name}.{Columns[i].Name} is {Columns[i].Type} and cannot take a {row[i]!.GetType().Name}.", nameof(row));
+        }
+        return row;
+    }
 }
