@@ -61,9 +61,23 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     /// <see cref="EnsureAsync(DbConnection, DbTransaction?, string, DeliverySubject, DeliveryRecipient, DateTimeOffset, CancellationToken)"/>
     /// for many at once, in one statement (planning 100,000 digests writes 100,000 deliveries): how many were created.
     /// </summary>
-    public Task<int> EnsureManyAsync(DbConnection connection, DbTransaction? transaction, string channel,
-        IReadOnlyCollection<(DeliverySubject Subject, DeliveryRecipient Recipient)> deliveries, DateTimeOffset notBefore, CancellationToken cancellationToken) =>
-        InsertManyAsync(connection, transaction, channel, deliveries, notBefore, "ON CONFLICT (channel, subject_kind, subject_id, subject_version, recipient) DO NOTHING", cancellationToken);
+    public async Task<int> EnsureManyAsync(DbConnection connection, DbTransaction? transaction, string channel,
+        IReadOnlyCollection<(DeliverySubject Subject, DeliveryRecipient Recipient)> deliveries, DateTimeOffset notBefore, CancellationToken cancellationToken)
+    {
+        if (deliveries.Count == 0) return 0;
+        var parameters = new DynamicParameters(new
+        {
+            channel, notBefore, now = time.GetUtcNow(),
+            rows = SqlList.Rows(deliveries.Select(d => new[] { d.Subject.KindColumn, d.Subject.Id, d.Subject.Version, d.Recipient.KindColumn, d.Recipient.Id, NewKey() })),
+        });
+        // One parameter for every row (see SqlList.InRows); "WHERE 1 = 1" tells SQLite's parser the ON CONFLICT is the INSERT's.
+        return await connection.ExecuteAsync(new CommandDefinition($"""
+            INSERT INTO deliveries (channel, subject_kind, subject_id, subject_version, recipient_kind, recipient, delivery_key, state, attempts, next_attempt_at, created_at, updated_at)
+            SELECT @channel, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, 'pending', 0, @notBefore, @now, @now
+            FROM {database.Dialect.JsonRows("@rows", "r")} WHERE 1 = 1
+            ON CONFLICT (channel, subject_kind, subject_id, subject_version, recipient) DO NOTHING
+            """, parameters, transaction, cancellationToken: cancellationToken));
+    }
 
     /// <summary>
     /// Deliveries of subjects created in the same transaction, so none of them can exist yet (the digests a planning
@@ -88,24 +102,6 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         new("recipient_kind", ColumnType.Text), new("recipient", ColumnType.Text), new("delivery_key", ColumnType.Text), new("state", ColumnType.Text),
         new("attempts", ColumnType.Integer), new("next_attempt_at", ColumnType.Timestamp), new("created_at", ColumnType.Timestamp), new("updated_at", ColumnType.Timestamp),
     ]);
-
-    private async Task<int> InsertManyAsync(DbConnection connection, DbTransaction? transaction, string channel,
-        IReadOnlyCollection<(DeliverySubject Subject, DeliveryRecipient Recipient)> deliveries, DateTimeOffset notBefore, string onConflict, CancellationToken cancellationToken)
-    {
-        if (deliveries.Count == 0) return 0;
-        var parameters = new DynamicParameters(new
-        {
-            channel, notBefore, now = time.GetUtcNow(),
-            rows = SqlList.Rows(deliveries.Select(d => new[] { d.Subject.KindColumn, d.Subject.Id, d.Subject.Version, d.Recipient.KindColumn, d.Recipient.Id, NewKey() })),
-        });
-        // One parameter for every row (see SqlList.InRows); "WHERE 1 = 1" tells SQLite's parser the ON CONFLICT is the INSERT's.
-        return await connection.ExecuteAsync(new CommandDefinition($"""
-            INSERT INTO deliveries (channel, subject_kind, subject_id, subject_version, recipient_kind, recipient, delivery_key, state, attempts, next_attempt_at, created_at, updated_at)
-            SELECT @channel, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, 'pending', 0, @notBefore, @now, @now
-            FROM {database.Dialect.JsonRows("@rows", "r")} WHERE 1 = 1
-            {onConflict}
-            """, parameters, transaction, cancellationToken: cancellationToken));
-    }
 
     /// <summary>Whether a delivery exists (in any state) for the same channel, subject and recipient: the key <see cref="EnsureAsync(DbConnection, DbTransaction?, string, DeliverySubject, DeliveryRecipient, DateTimeOffset, CancellationToken)"/> keeps unique.</summary>
     public async Task<bool> ExistsAsync(DbConnection connection, DbTransaction? transaction, string channel, DeliverySubject subject, DeliveryRecipient recipient, CancellationToken cancellationToken) =>

@@ -194,29 +194,25 @@ public sealed class DigestPlanner(
         return claimed;
     }
 
-    /// <summary>The page's editions with their items, the digests and their deliveries, each in one statement (or COPY, see SqlDialect.InsertRowsAsync) whatever their number.</summary>
+    /// <summary>The page's editions with their items, the digests and their deliveries, each in one statement or COPY (<see cref="SqlDialect.InsertRowsAsync"/>) whatever their number.</summary>
     private async Task WriteDigestsAsync(DbConnection connection, DbTransaction transaction, DigestFrequency frequency, IReadOnlyList<Edition> editions,
         IReadOnlyList<PlannedDigest> digests, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (digests.Count == 0) return;
-        var rows = database.Dialect.JsonRows("@rows", "r");
-        await connection.ExecuteAsync(new CommandDefinition($"""
-            INSERT INTO digest_editions (id, created_at) SELECT r.value ->> 0, @now FROM {rows}
-            """, new { now, rows = SqlList.Rows(editions.Select(e => new[] { e.Id })) }, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition($"""
-            INSERT INTO digest_edition_items (edition_id, article_id, position)
-            SELECT r.value ->> 0, r.value ->> 1, CAST(r.value ->> 2 AS INTEGER) FROM {rows}
-            """, new
-            {
-                rows = SqlList.Rows(editions.SelectMany(e => e.ArticleIds.Select((articleId, position) =>
-                    new[] { e.Id, articleId, position.ToString(CultureInfo.InvariantCulture) }))),
-            }, transaction, cancellationToken: cancellationToken));
+        await database.Dialect.InsertRowsAsync(connection, transaction, EditionRows, editions.Select(e => new object?[] { e.Id, now }), cancellationToken);
+        await database.Dialect.InsertRowsAsync(connection, transaction, EditionItemRows,
+            editions.SelectMany(e => e.ArticleIds.Select((articleId, position) => new object?[] { e.Id, articleId, position })), cancellationToken);
         var frequencyColumn = SubscriberStore.Column(frequency);
         await database.Dialect.InsertRowsAsync(connection, transaction, DigestRows,
             digests.Select(d => new object?[] { d.Id, d.SubscriberId, frequencyColumn, d.Period, d.Edition.Id, now }), cancellationToken);
         await deliveries.AddNewManyAsync(connection, transaction, EmailChannel.ChannelName,
             digests.Select(d => (DeliverySubject.Digest(d.Id), DeliveryRecipient.Subscriber(d.SubscriberId))).ToList(), now, cancellationToken);
     }
+
+    private static readonly RowTable EditionRows = new("digest_editions", [new("id", ColumnType.Text), new("created_at", ColumnType.Timestamp)]);
+
+    private static readonly RowTable EditionItemRows = new("digest_edition_items",
+        [new("edition_id", ColumnType.Text), new("article_id", ColumnType.Text), new("position", ColumnType.Integer)]);
 
     private static readonly RowTable DigestRows = new("digests",
     [
