@@ -18,7 +18,7 @@ public sealed class FeedOutput(string root)
         cancellationToken.ThrowIfCancellationRequested();
         var path = Path.Combine(Root, relativePath);
         var existing = new FileInfo(path);
-        if (existing.Exists && SameContent(existing, content)) return Task.FromResult(false);
+        if (existing.Exists && SameContent(existing, relativePath, content)) return Task.FromResult(false);
         var folder = Path.GetDirectoryName(path)!;
         if (!existing.Exists) Directory.CreateDirectory(folder);
         var temp = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
@@ -49,13 +49,7 @@ public sealed class FeedOutput(string root)
             using var handle = File.OpenHandle(Path.Combine(Root, relativePath));
             var length = RandomAccess.GetLength(handle);
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)length);
-            var read = 0;
-            while (read < length)
-            {
-                var n = RandomAccess.Read(handle, buffer.AsSpan(read, (int)length - read), read);
-                if (n == 0) break;
-                read += n;
-            }
+            var read = ReadFully(handle, buffer.AsSpan(0, (int)length));
             return new RentedBytes(buffer, read);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
@@ -74,17 +68,19 @@ public sealed class FeedOutput(string root)
         return true;
     }
 
-    private static bool SameContent(FileInfo existing, byte[] content)
+    private bool SameContent(FileInfo existing, string relativePath, byte[] content)
     {
         if (existing.Length != content.Length) return false;
-        try
-        {
-            return File.ReadAllBytes(existing.FullName).AsSpan().SequenceEqual(content);
-        }
-        catch (FileNotFoundException)
-        {
-            return false;
-        }
+        using var current = ReadRented(relativePath);
+        return current.Span.SequenceEqual(content);
+    }
+
+    /// <summary>Reads from the start of the file until the span is full or the file ends; returns the bytes read.</summary>
+    private static int ReadFully(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> into)
+    {
+        var read = 0;
+        while (read < into.Length && RandomAccess.Read(handle, into[read..], read) is var n and > 0) read += n;
+        return read;
     }
 
     /// <summary>Whether the file begins with these bytes, reading no more of it than that; false when there is no such file.</summary>
@@ -94,9 +90,7 @@ public sealed class FeedOutput(string root)
         {
             using var handle = File.OpenHandle(Path.Combine(Root, relativePath));
             var buffer = new byte[head.Length];
-            var read = 0;
-            while (read < head.Length && RandomAccess.Read(handle, buffer.AsSpan(read), read) is var n and > 0) read += n;
-            return read == head.Length && buffer.AsSpan().SequenceEqual(head);
+            return ReadFully(handle, buffer) == head.Length && buffer.AsSpan().SequenceEqual(head);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
