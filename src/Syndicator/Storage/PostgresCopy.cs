@@ -40,6 +40,7 @@ internal static class PostgresCopy
         ColumnType.Text => NpgsqlDbType.Text,
         ColumnType.Integer => NpgsqlDbType.Integer,
         ColumnType.Timestamp => NpgsqlDbType.TimestampTz,
+        ColumnType.Boolean => NpgsqlDbType.Boolean,
         _ => throw new ArgumentOutOfRangeException(nameof(column), column.Type, $"No PostgreSQL type for column {column.Name}."),
     };
 }

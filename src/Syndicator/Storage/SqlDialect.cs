@@ -38,9 +38,6 @@ public sealed class SqlDialect(StorageProvider provider)
     /// </summary>
     public string UsingIndex(string index) => provider == StorageProvider.Sqlite ? $"INDEXED BY {index}" : "";
 
-    /// <summary>A boolean from the text <c>1</c> or <c>0</c> (a JSON row's field).</summary>
-    public string Boolean(string text) => provider == StorageProvider.PostgreSql ? $"CAST({text} AS boolean)" : $"CAST({text} AS INTEGER)";
-
     /// <summary>
     /// Many new rows into <paramref name="table"/> (one value per column, in its columns' order) inside the caller's
     /// transaction: how many. PostgreSQL takes them by binary COPY (<see cref="PostgresCopy"/>); SQLite in one INSERT
@@ -67,11 +64,11 @@ public sealed class SqlDialect(StorageProvider provider)
             if (list.All(row => Equals(row[i], first)))
             {
                 parameters.Add($"c{i}", JsonField(first));
-                fields.Add(table.Columns[i].Type == ColumnType.Integer ? $"CAST(@c{i} AS INTEGER)" : $"@c{i}");
+                fields.Add(table.Columns[i].Type is ColumnType.Integer or ColumnType.Boolean ? $"CAST(@c{i} AS INTEGER)" : $"@c{i}");
             }
             else
             {
-                fields.Add(table.Columns[i].Type == ColumnType.Integer ? $"CAST(r.value ->> {varying.Count} AS INTEGER)" : $"r.value ->> {varying.Count}");
+                fields.Add(table.Columns[i].Type is ColumnType.Integer or ColumnType.Boolean ? $"CAST(r.value ->> {varying.Count} AS INTEGER)" : $"r.value ->> {varying.Count}");
                 varying.Add(i);
             }
         }
@@ -82,17 +79,18 @@ public sealed class SqlDialect(StorageProvider provider)
             """, parameters, transaction, cancellationToken: cancellationToken));
     }
 
-    /// <summary>A value as text in a JSON row, in the form SQLite stores it (a timestamp as <see cref="StoredTime.Text"/>).</summary>
+    /// <summary>A value as text in a JSON row, in the form SQLite stores it (a timestamp as <see cref="StoredTime.Text"/>, a boolean as 1 or 0).</summary>
     private static string? JsonField(object? value) => value switch
     {
         null => null,
+        bool flag => flag ? "1" : "0",
         DateTimeOffset time => StoredTime.Text(time),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture),
     };
 }
 
 /// <summary>What a column of rows written with <see cref="SqlDialect.InsertRowsAsync"/> holds.</summary>
-public enum ColumnType { Text, Integer, Timestamp }
+public enum ColumnType { Text, Integer, Timestamp, Boolean }
 
 public sealed record RowColumn(string Name, ColumnType Type);
 
@@ -112,6 +110,7 @@ public sealed record RowTable(string Name, IReadOnlyList<RowColumn> Columns)
                 string => Columns[i].Type == ColumnType.Text,
                 int or long => Columns[i].Type == ColumnType.Integer,
                 DateTimeOffset => Columns[i].Type == ColumnType.Timestamp,
+                bool => Columns[i].Type == ColumnType.Boolean,
                 _ => false,
             };
             if (!fits)

@@ -18,23 +18,25 @@ public sealed class InsertRowsTests
     [
         new("id", ColumnType.Text), new("label", ColumnType.Text), new("kind", ColumnType.Text),
         new("amount", ColumnType.Integer), new("stamp", ColumnType.Timestamp), new("note", ColumnType.Text),
+        new("flag", ColumnType.Boolean),
     ]);
 
     private static async Task CreateTableAsync(TestStore store)
     {
         await using var connection = await store.Database.OpenAsync(Ct);
-        var time = store.Provider == StorageProvider.PostgreSql ? "TIMESTAMPTZ" : "TEXT";
+        var (time, flag) = store.Provider == StorageProvider.PostgreSql ? ("TIMESTAMPTZ", "BOOLEAN") : ("TEXT", "INTEGER");
         await connection.ExecuteAsync($"""
             CREATE TABLE insert_rows_probe (id TEXT PRIMARY KEY, label TEXT NOT NULL, kind TEXT NOT NULL, amount INTEGER NOT NULL,
-                                            stamp {time} NOT NULL, note TEXT)
+                                            stamp {time} NOT NULL, note TEXT, flag {flag} NOT NULL)
             """);
     }
 
-    private static async Task<List<(string Id, string Label, string Kind, int Amount, DateTimeOffset Stamp, string? Note)>> ReadAsync(TestStore store)
+    private static async Task<List<(string Id, string Label, string Kind, int Amount, DateTimeOffset Stamp, string? Note, int Flag)>> ReadAsync(TestStore store)
     {
         await using var connection = await store.Database.OpenAsync(Ct);
-        return (await connection.QueryAsync<(string, string, string, int, DateTimeOffset, string?)>(
-            "SELECT id, label, kind, amount, stamp, note FROM insert_rows_probe ORDER BY id")).AsList();
+        // The flag as 1 or 0 on both stores, whatever each keeps it as.
+        return (await connection.QueryAsync<(string, string, string, int, DateTimeOffset, string?, int)>(
+            "SELECT id, label, kind, amount, stamp, note, CASE WHEN flag THEN 1 ELSE 0 END FROM insert_rows_probe ORDER BY id")).AsList();
     }
 
     private static async Task<int> InsertAsync(TestStore store, IEnumerable<object?[]> rows)
@@ -57,7 +59,7 @@ public sealed class InsertRowsTests
             "خبرنامهٔ روزانه", "日报 📰", "line one\r\nline two", "quote \" backslash \\ bracket \"]} [[", "", "tab\tand \u0001 control",
             "مرحبا 👋🏽 family 👨‍👩‍👧", new string('x', 100_000),
         ];
-        var rows = labels.Select((label, i) => new object?[] { $"row-{i:D2}", label, "same kind ✉", i % 2 == 0 ? 7 : -3, shared, i == 3 ? null : $"note {i}" }).ToList();
+        var rows = labels.Select((label, i) => new object?[] { $"row-{i:D2}", label, "same kind ✉", i % 2 == 0 ? 7 : -3, shared, i == 3 ? null : $"note {i}", i % 3 == 0 }).ToList();
 
         Assert.Equal(labels.Length, await InsertAsync(store, rows));
 
@@ -68,6 +70,7 @@ public sealed class InsertRowsTests
         Assert.Equal(rows.Select(r => (int)r[3]!), read.Select(r => r.Amount));
         Assert.Null(read[3].Note);
         Assert.Equal("note 7", read[7].Note);
+        Assert.Equal(rows.Select(r => (bool)r[6]! ? 1 : 0), read.Select(r => r.Flag));
     }
 
     [Theory, MemberData(nameof(Providers))]
@@ -78,10 +81,10 @@ public sealed class InsertRowsTests
         var stamp = DateTimeOffset.UnixEpoch.AddDays(20_000);
 
         Assert.Equal(0, await InsertAsync(store, []));
-        Assert.Equal(1, await InsertAsync(store, [["only", "одна строка", "k", 0, stamp, null]]));
+        Assert.Equal(1, await InsertAsync(store, [["only", "одна строка", "k", 0, stamp, null, true]]));
 
         var row = Assert.Single(await ReadAsync(store));
-        Assert.Equal(("only", "одна строка", "k", 0, stamp, (string?)null), row);
+        Assert.Equal(("only", "одна строка", "k", 0, stamp, (string?)null, 1), row);
     }
 
     [Theory, MemberData(nameof(Providers))]
@@ -91,10 +94,12 @@ public sealed class InsertRowsTests
         await CreateTableAsync(store);
         var stamp = DateTimeOffset.UnixEpoch;
 
-        var tooShort = await Assert.ThrowsAsync<ArgumentException>(() => InsertAsync(store, [["a", "b", "c", 1, stamp, null], ["short", "row"]]));
+        var tooShort = await Assert.ThrowsAsync<ArgumentException>(() => InsertAsync(store, [["a", "b", "c", 1, stamp, null, false], ["short", "row"]]));
         Assert.Contains("insert_rows_probe", tooShort.Message);
-        var wrongType = await Assert.ThrowsAsync<ArgumentException>(() => InsertAsync(store, [["a", "b", "c", "not a number", stamp, null], ["b", "b", "c", 2, stamp, null]]));
+        var wrongType = await Assert.ThrowsAsync<ArgumentException>(() => InsertAsync(store, [["a", "b", "c", "not a number", stamp, null, false], ["b", "b", "c", 2, stamp, null, false]]));
         Assert.Contains("amount", wrongType.Message);
+        var textForFlag = await Assert.ThrowsAsync<ArgumentException>(() => InsertAsync(store, [["a", "b", "c", 1, stamp, null, "yes"]]));
+        Assert.Contains("flag", textForFlag.Message);
 
         Assert.Empty(await ReadAsync(store));
     }
