@@ -239,7 +239,8 @@ internal sealed class DigestLayouts
 /// A spliced body part: quoted-printable UTF-8 text kept as it goes on the wire (CRLF line ends). Written with CRLF
 /// line ends (SMTP, DKIM), its headers and then its bytes go out as they are, in one write, instead of through
 /// MimeKit's newline filter a few kilobytes at a time; written any other way (a pickup file on Linux, or after its
-/// encoding was changed), MimeKit writes it as any text part. Either way the bytes are the ones MimeKit writes.
+/// encoding was changed), MimeKit writes it as any text part. Either way the bytes are the ones MimeKit writes, as a
+/// part of the digest's multipart/alternative (as a message's only body MimeKit would also make sure it ends a line).
 /// </summary>
 internal sealed class EncodedTextPart : TextPart
 {
