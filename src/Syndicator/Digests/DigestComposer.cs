@@ -29,7 +29,15 @@ public sealed class DigestComposer
     private readonly IFluidTemplate html, text, confirm, subject;
     private readonly DkimSigner? dkim;
     private readonly bool splicable;
-    private readonly string listId;
+
+    /// <summary>From, List-Unsubscribe-Post and List-Id: the same in every message, so encoded once and copied into each.</summary>
+    private readonly Header fromHeader, listPostHeader, listIdHeader;
+
+    /// <summary>The last subject header made: the readers of one edition mostly share their subject, so it is encoded once for them.</summary>
+    private MadeSubject? lastSubject;
+
+    /// <summary>A subject line and its header, swapped as one reference: composing runs on several threads.</summary>
+    private sealed record MadeSubject(string Text, Header Header);
 
     /// <summary>Stands in for a reader's value when an edition's templates are rendered once: letters and digits, which no encoder changes; random, so no article contains it.</summary>
     private readonly string marker = "syn" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(10)) + "z";
@@ -46,7 +54,15 @@ public sealed class DigestComposer
         confirm = LiquidTemplates.Load(Path.Combine(folder, "confirm.txt.liquid"), "Digests:TemplatesPath");
         subject = Parser.TryParse(this.options.Subject, out var s, out var error) ? s : throw new InvalidOperationException($"Digests:Subject is not valid Liquid: {error}");
         splicable = ReaderSlots.Splicable(subject) && ReaderSlots.Splicable(text) && ReaderSlots.Splicable(html);
-        listId = $"<digest.{this.options.FromAddress[(this.options.FromAddress.IndexOf('@') + 1)..]}>";
+        // Made as any message's headers are, on a message of their own, so each copy carries the same bytes.
+        var constant = new MimeMessage();
+        constant.From.Add(new MailboxAddress(OneLine(this.options.FromName), this.options.FromAddress));
+        constant.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+        // RFC 2919: mail programs and filters group and label the digests by this id.
+        constant.Headers.Add(HeaderId.ListId, $"<digest.{this.options.FromAddress[(this.options.FromAddress.IndexOf('@') + 1)..]}>");
+        fromHeader = constant.Headers.First(h => h.Id == HeaderId.From);
+        listPostHeader = constant.Headers.First(h => h.Id == HeaderId.ListUnsubscribePost);
+        listIdHeader = constant.Headers.First(h => h.Id == HeaderId.ListId);
         if (this.options.Dkim.Enabled)
         {
             var keyFile = this.options.Dkim.PrivateKeyFile ?? "";
@@ -119,7 +135,7 @@ public sealed class DigestComposer
             SetContent(context, content);
             var subjectLine = OneLine(subject.Render(context, NullEncoder.Default));
             context.SetValue("subject", new StringValue(subjectLine));
-            message = Envelope(subscriber, subjectLine, messageKey);
+            message = Envelope(subscriber, values[ReaderSlots.Name], subjectLine, messageKey);
             message.Body = new BodyBuilder
             {
                 TextBody = text.Render(context, NullEncoder.Default),
@@ -129,15 +145,14 @@ public sealed class DigestComposer
         else
         {
             values[ReaderSlots.Subject] = OneLine(layout.Subject.Render(values, null));
-            message = Envelope(subscriber, values[ReaderSlots.Subject], messageKey);
+            message = Envelope(subscriber, values[ReaderSlots.Name], values[ReaderSlots.Subject], messageKey);
             message.Body = new MultipartAlternative { Body(layout.Text, "plain", values, null), Body(layout.Html, "html", values, HtmlEncoder.Default) };
         }
         // The mailto carries the signed token, never the address: a mail naming someone else's address unsubscribes nobody.
         var mailto = options.Feedback.UnsubscribeAddress is { Length: > 0 } to ? to : options.FromAddress;
         message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe%20{Uri.EscapeDataString(unsubscribeToken)}>");
-        message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
-        // RFC 2919: mail programs and filters group and label the digests by this id.
-        message.Headers.Add(HeaderId.ListId, listId);
+        message.Headers.Add(listPostHeader.Clone());
+        message.Headers.Add(listIdHeader.Clone());
         return Signed(message);
     }
 
@@ -162,14 +177,7 @@ public sealed class DigestComposer
     /// <summary>A body part of a spliced digest: its quoted-printable pieces and the reader's values as they are, or its text for MimeKit to encode.</summary>
     private static TextPart Body(SplicedText layout, string subtype, string[] values, TextEncoder? encoder)
     {
-        if (!layout.Encoded) return new TextPart(subtype) { Text = layout.Render(values, encoder) };
-        var part = new TextPart(subtype)
-        {
-            ContentTransferEncoding = ContentEncoding.QuotedPrintable,
-            Content = new MimeContent(new MemoryStream(layout.EncodedBody(values, encoder), writable: false), ContentEncoding.QuotedPrintable),
-        };
-        part.ContentType.Charset = "utf-8";
-        return part;
+        return layout.Encoded ? new EncodedTextPart(subtype, layout.EncodedBody(values, encoder)) : new TextPart(subtype) { Text = layout.Render(values, encoder) };
     }
 
     private static void SetContent(TemplateContext context, DigestContent content)
@@ -182,7 +190,7 @@ public sealed class DigestComposer
 
     public MimeMessage Confirmation(Subscriber subscriber, string messageKey)
     {
-        var message = Envelope(subscriber, $"Confirm your subscription to {OneLine(site.Title)}", messageKey);
+        var message = Envelope(subscriber, Name(subscriber), $"Confirm your subscription to {OneLine(site.Title)}", messageKey);
         message.Body = new TextPart("plain") { Text = confirm.Render(Context(subscriber, UnsubscribeUrl(subscriber)), NullEncoder.Default) };
         return Signed(message);
     }
@@ -220,13 +228,21 @@ public sealed class DigestComposer
         context.SetValue("frequency", new StringValue(frequency == DigestFrequency.Daily ? "daily" : "weekly"));
     }
 
-    private MimeMessage Envelope(Subscriber subscriber, string subjectLine, string messageKey)
+    private Header SubjectHeader(string subjectLine)
+    {
+        if (Volatile.Read(ref lastSubject) is { } last && string.Equals(last.Text, subjectLine, StringComparison.Ordinal)) return last.Header;
+        var made = new MimeMessage { Subject = subjectLine }.Headers.First(h => h.Id == HeaderId.Subject);
+        Volatile.Write(ref lastSubject, new MadeSubject(subjectLine, made));
+        return made;
+    }
+
+    private MimeMessage Envelope(Subscriber subscriber, string name, string subjectLine, string messageKey)
     {
         var message = new MimeMessage();
-        message.From.Add(new MailboxAddress(OneLine(options.FromName), options.FromAddress));
+        message.Headers.Replace(fromHeader.Clone());
         if (options.ReplyTo is { } replyTo) message.ReplyTo.Add(MailboxAddress.Parse(replyTo));
-        message.To.Add(new MailboxAddress(Name(subscriber), subscriber.Email));
-        message.Subject = subjectLine;
+        message.To.Add(new MailboxAddress(name, subscriber.Email));
+        message.Headers.Replace(SubjectHeader(subjectLine).Clone());
         message.Date = time.GetUtcNow();
         message.MessageId = $"{messageKey}@{options.FromAddress[(options.FromAddress.IndexOf('@') + 1)..]}";
         // Postmark reports bounces with its own message ids; metadata it echoes back ties them to the delivery.

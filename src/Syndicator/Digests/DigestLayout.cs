@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -6,6 +5,7 @@ using Fluid;
 using Fluid.Ast;
 using Fluid.Ast.BinaryExpressions;
 using Fluid.Values;
+using MimeKit;
 using MimeKit.Encodings;
 
 namespace Syndicator.Digests;
@@ -131,7 +131,7 @@ internal sealed class SplicedText
         if (!encode) return;
         var pieces = literals.Select(l => QuotedPrintable(Encoding.UTF8.GetBytes(l))).ToArray();
         var utf8 = literals.Sum(l => Encoding.UTF8.GetByteCount(l));
-        if (pieces.Sum(p => (long)p.Length) <= utf8 * 4L / 3 * 5 / 4 + 64) encoded = pieces;
+        if (pieces.Sum(p => (long)p.Length) <= utf8 * 4L / 3 * 5 / 4 + 64) encoded = pieces.Select(Crlf).ToArray();
     }
 
     /// <summary>The text cut at <paramref name="marker"/>{slot letter}; null when a marker names no slot (the output is not what the check expected).</summary>
@@ -166,21 +166,54 @@ internal sealed class SplicedText
         return text.ToString();
     }
 
-    /// <summary>The body in quoted-printable: the pre-encoded pieces with this reader's values encoded between them.</summary>
+    /// <summary>
+    /// The body in quoted-printable with CRLF line ends (as it goes on the wire): the pre-encoded pieces with this
+    /// reader's values encoded between them, in one array of the exact length.
+    /// </summary>
     public byte[] EncodedBody(string[] values, TextEncoder? encoder)
     {
         var pieces = encoded ?? throw new InvalidOperationException("This text is not kept encoded.");
-        var output = new ArrayBufferWriter<byte>(pieces.Sum(p => p.Length) + 512);
+        var spliced = new byte[slots.Length][];
+        var length = 0;
         for (var i = 0; i < pieces.Length; i++)
         {
-            output.Write(pieces[i]);
-            if (i < slots.Length)
-            {
-                var value = values[slots[i]];
-                output.Write(QuotedPrintable(Encoding.UTF8.GetBytes(encoder is null ? value : encoder.Encode(value))));
-            }
+            length += pieces[i].Length;
+            if (i >= slots.Length) continue;
+            var value = values[slots[i]];
+            spliced[i] = Crlf(QuotedPrintable(Encoding.UTF8.GetBytes(encoder is null ? value : encoder.Encode(value))));
+            length += spliced[i].Length;
         }
-        return output.WrittenSpan.ToArray();
+        var output = new byte[length];
+        var at = 0;
+        for (var i = 0; i < pieces.Length; i++)
+        {
+            pieces[i].CopyTo(output, at);
+            at += pieces[i].Length;
+            if (i >= slots.Length) continue;
+            spliced[i].CopyTo(output, at);
+            at += spliced[i].Length;
+        }
+        return output;
+    }
+
+    /// <summary>MimeKit's encoder ends lines with LF alone and leaves no CR unescaped (=0D): each LF gets its CR.</summary>
+    private static byte[] Crlf(byte[] lf)
+    {
+        var lines = lf.AsSpan().Count((byte)'\n');
+        if (lines == 0) return lf;
+        var output = new byte[lf.Length + lines];
+        var from = 0;
+        var to = 0;
+        while (lf.AsSpan(from).IndexOf((byte)'\n') is var next and >= 0)
+        {
+            lf.AsSpan(from, next).CopyTo(output.AsSpan(to));
+            to += next;
+            output[to++] = (byte)'\r';
+            output[to++] = (byte)'\n';
+            from += next + 1;
+        }
+        lf.AsSpan(from).CopyTo(output.AsSpan(to));
+        return output;
     }
 
     /// <summary>One piece encoded from the start of a line; it ends with a soft line break unless it ends a line.</summary>
@@ -200,4 +233,52 @@ internal sealed class DigestLayouts
     private readonly ConcurrentDictionary<(DigestFrequency Frequency, bool Confirmed, int Empty), DigestLayout?> layouts = new();
 
     public DigestLayout? GetOrAdd((DigestFrequency, bool, int) kind, Func<(DigestFrequency, bool, int), DigestLayout?> make) => layouts.GetOrAdd(kind, make);
+}
+
+/// <summary>
+/// A spliced body part: quoted-printable UTF-8 text kept as it goes on the wire (CRLF line ends). Written with CRLF
+/// line ends (SMTP, DKIM), its headers and then its bytes go out as they are, in one write, instead of through
+/// MimeKit's newline filter a few kilobytes at a time; written any other way (a pickup file on Linux, or after its
+/// encoding was changed), MimeKit writes it as any text part. Either way the bytes are the ones MimeKit writes, as a
+/// part of the digest's multipart/alternative (as a message's only body MimeKit would also make sure it ends a line).
+/// </summary>
+internal sealed class EncodedTextPart : TextPart
+{
+    private readonly byte[] wire;
+    private readonly MimeContent content;
+
+    public EncodedTextPart(string subtype, byte[] quotedPrintableCrlf) : base(subtype)
+    {
+        wire = quotedPrintableCrlf;
+        content = new MimeContent(new MemoryStream(wire, writable: false), ContentEncoding.QuotedPrintable);
+        ContentTransferEncoding = ContentEncoding.QuotedPrintable;
+        Content = content;
+        ContentType.Charset = "utf-8";
+    }
+
+    /// <summary>Whether the bytes can go as they are: CRLF wanted, and neither the content (read-only) nor its encoding replaced since.</summary>
+    private bool AsIs(FormatOptions options) =>
+        options.NewLineFormat == NewLineFormat.Dos && ContentTransferEncoding == ContentEncoding.QuotedPrintable && ReferenceEquals(Content, content);
+
+    public override void WriteTo(FormatOptions options, Stream stream, bool contentOnly, CancellationToken cancellationToken = default)
+    {
+        if (!AsIs(options))
+        {
+            base.WriteTo(options, stream, contentOnly, cancellationToken);
+            return;
+        }
+        if (!contentOnly) Headers.WriteTo(options, stream, cancellationToken);
+        stream.Write(wire);
+    }
+
+    public override async Task WriteToAsync(FormatOptions options, Stream stream, bool contentOnly, CancellationToken cancellationToken = default)
+    {
+        if (!AsIs(options))
+        {
+            await base.WriteToAsync(options, stream, contentOnly, cancellationToken);
+            return;
+        }
+        if (!contentOnly) await Headers.WriteToAsync(options, stream, cancellationToken);
+        await stream.WriteAsync(wire, cancellationToken);
+    }
 }

@@ -90,13 +90,53 @@ public sealed class DigestSplicingTests : IDisposable
         Assert.Equal(oracleWire.HtmlBody, madeWire.HtmlBody);
         // The HTML part really is spliced: pre-encoded quoted-printable, every line within the limit. (The plain text,
         // mostly Persian here, would grow too much in quoted-printable: MimeKit encodes it per message.)
-        var html = Assert.IsType<TextPart>(Assert.IsType<MultipartAlternative>(made.Body)[1]);
+        var html = Assert.IsAssignableFrom<TextPart>(Assert.IsType<MultipartAlternative>(made.Body)[1]);
         Assert.Equal(ContentEncoding.QuotedPrintable, html.ContentTransferEncoding);
         Assert.Equal(ContentEncoding.QuotedPrintable, html.Content!.Encoding);
         using var encoded = new MemoryStream();
         html.Content.WriteTo(encoded, TestContext.Current.CancellationToken);
         Assert.All(System.Text.Encoding.ASCII.GetString(encoded.ToArray()).Split('\n'), line => Assert.True(line.Length <= 76, $"a line of {line.Length} characters: {line}"));
         Assert.NotEqual(ContentEncoding.QuotedPrintable, Assert.IsType<TextPart>(Assert.IsType<MultipartAlternative>(made.Body)[0]).ContentTransferEncoding);
+    }
+
+    [Fact]
+    public async Task A_spliced_part_goes_out_as_the_bytes_MimeKit_writes_for_it_with_either_line_end()
+    {
+        var composer = Composer(Path.Combine(Repo.Root, "config", "templates"));
+        var content = composer.Content([
+            Story("dots", "A dot\r\n.\r\nline, = signs, tabs\tand emoji 🎉", "Summary with trailing spaces   \n" + new string('s', 300) + "\n.\nend"),
+            Story("persian", "سلام دنیا", "خلاصه"),
+        ]);
+        var made = composer.Digest(Reader("0192f0c4-0000-7000-8000-000000000001", "Ada Lovelace ✉"), content, "syndicator-00000000000000000000000000000001");
+        var parts = Assert.IsType<MultipartAlternative>(made.Body).OfType<TextPart>().ToList();
+        Assert.Contains(parts, p => p.GetType() != typeof(TextPart));
+        foreach (var newLine in new[] { NewLineFormat.Dos, NewLineFormat.Unix })
+        {
+            var format = FormatOptions.Default.Clone();
+            format.NewLineFormat = newLine;
+            foreach (var part in parts)
+            {
+                // The same headers and content in a plain TextPart: MimeKit's own way of writing them.
+                var plain = new TextPart(part.ContentType.MediaSubtype) { ContentTransferEncoding = part.ContentTransferEncoding, Content = part.Content };
+                plain.ContentType.Charset = part.ContentType.Charset;
+                using var expected = new MemoryStream();
+                plain.WriteTo(format, expected, TestContext.Current.CancellationToken);
+                using var written = new MemoryStream();
+                part.WriteTo(format, written, TestContext.Current.CancellationToken);
+                using var writtenAsync = new MemoryStream();
+                await part.WriteToAsync(format, writtenAsync, contentOnly: false, TestContext.Current.CancellationToken);
+                Assert.Equal(expected.ToArray(), written.ToArray());
+                Assert.Equal(expected.ToArray(), writtenAsync.ToArray());
+                var text = System.Text.Encoding.ASCII.GetString(written.ToArray());
+                Assert.Equal(newLine == NewLineFormat.Dos, text.Contains("\r\n", StringComparison.Ordinal));
+                Assert.DoesNotContain("\r\r", text);
+                if (newLine == NewLineFormat.Dos) Assert.DoesNotMatch("[^\r]\n", text);
+            }
+        }
+        // The whole message still reads back to its reader's text, on the wire (CRLF) as in a pickup file (LF).
+        var (wire, _) = Wire(made);
+        Assert.Contains("Hello Ada Lovelace ✉,", wire.TextBody);
+        Assert.Contains("A dot . line, = signs, tabs\tand emoji 🎉", wire.TextBody);
     }
 
     private static (MimeMessage Parsed, string Text) Wire(MimeMessage message)
