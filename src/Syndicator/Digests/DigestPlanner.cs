@@ -115,7 +115,9 @@ public sealed class DigestPlanner(
         {
             // The run stops at the first failure; a page still being written ends first (it commits or rolls back whole),
             // so nothing of this run writes after it has returned. That page's own failure, if any, is the same run's.
-            try { await Task.WhenAll(writing); } catch (Exception other) { logger.LogWarning(other, "{Frequency} digests: a page being written when the run failed failed too", frequency); }
+            try { await Task.WhenAll(writing); }
+            catch (OperationCanceledException) { }
+            catch (Exception other) { logger.LogWarning(other, "{Frequency} digests: a page being written when the run failed failed too", frequency); }
             throw;
         }
         var report = new PlanReport(planned, nothingNew, notDue);
