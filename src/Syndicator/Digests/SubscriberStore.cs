@@ -119,22 +119,26 @@ public sealed class SubscriberStore(Database database, SuppressionList suppressi
     /// <summary>
     /// Deletes the subscriber with their follows and digests, and each digest edition no other reader's digest names (its
     /// items go with it). The planner writes an edition in the same transaction as every digest that names it, so an
-    /// edition this finds unnamed is never named again.
+    /// edition this finds unnamed is never named again. The reader's row goes first: a planner's page that has claimed the
+    /// reader holds that row until it commits, so this waits for the page and then finds the digest it wrote (digests have
+    /// no foreign key to cascade from the reader since migration 0028); a page after this finds no reader to claim.
     /// </summary>
     public async Task<bool> RemoveAsync(string email, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var parameters = new { email = SubscriberAddress.Normalize(email) };
-        await connection.ExecuteAsync(new CommandDefinition("""
-            DELETE FROM digest_editions WHERE id IN (
-                SELECT g.edition_id FROM digests g JOIN subscribers s ON s.id = g.subscriber_id WHERE s.email = @email)
-              AND NOT EXISTS (SELECT 1 FROM digests o JOIN subscribers s ON s.id = o.subscriber_id
-                              WHERE o.edition_id = digest_editions.id AND s.email <> @email)
-            """, parameters, transaction, cancellationToken: cancellationToken));
-        var removed = await connection.ExecuteAsync(new CommandDefinition("DELETE FROM subscribers WHERE email = @email", parameters, transaction, cancellationToken: cancellationToken)) == 1;
+        var id = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition("DELETE FROM subscribers WHERE email = @email RETURNING id",
+            new { email = SubscriberAddress.Normalize(email) }, transaction, cancellationToken: cancellationToken));
+        if (id is not null)
+        {
+            await connection.ExecuteAsync(new CommandDefinition("""
+                DELETE FROM digest_editions WHERE id IN (SELECT edition_id FROM digests WHERE subscriber_id = @id)
+                  AND NOT EXISTS (SELECT 1 FROM digests o WHERE o.edition_id = digest_editions.id AND o.subscriber_id <> @id)
+                """, new { id }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition("DELETE FROM digests WHERE subscriber_id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        }
         await transaction.CommitAsync(cancellationToken);
-        return removed;
+        return id is not null;
     }
 
     /// <summary>

@@ -18,6 +18,12 @@ public sealed class SqlDialect(StorageProvider provider)
     public string ForUpdateSkipLocked => provider == StorageProvider.PostgreSql ? "FOR UPDATE SKIP LOCKED" : "";
 
     /// <summary>
+    /// Whether write transactions on different connections make progress at once: PostgreSQL runs each in a server
+    /// process of its own; SQLite has one writer at a time, and a second transaction only waits for the first.
+    /// </summary>
+    public bool ConcurrentWriters => provider == StorageProvider.PostgreSql;
+
+    /// <summary>
     /// A JSON array of arrays in one parameter as a table <paramref name="alias"/> whose fields read
     /// <c>alias.value ->> 0</c>, <c>->> 1</c>, ... (text): thousands of rows in one statement with one parameter.
     /// Both engines parse the text once into their binary JSON (<c>jsonb</c>), whose rows <c>->></c> reads without

@@ -120,4 +120,85 @@ public sealed class DigestPlanningPagesTests
         Assert.True(await store.RemoveAsync("bob+news@example.com", Ct));
         Assert.Equal((0, 0), await CountAsync());
     }
+
+    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    public async Task Readers_removed_while_a_run_plans_them_keep_no_digest_and_leave_no_edition_unnamed(StorageProvider provider)
+    {
+        await using var world = await DigestWorld.CreateAsync(provider);
+        await world.ImportAsync("Alpha", "Jane Doe", DigestWorld.Start.AddHours(-2), "x");
+        await world.ImportAsync("سلام 🌙", "مریم", DigestWorld.Start.AddHours(-1), "y");
+        var database = world.App.Get<Database>();
+        var coveredUntil = world.App.Get<DigestPlanner>().FirstWatermark(DigestFrequency.Daily).ToStoredPrecision();
+        var stamp = world.Time.GetUtcNow().ToStoredPrecision();
+        // 12,000 readers over three pages (on PostgreSQL two are written at once); every fourth follows the tag x, so
+        // each page has two editions. Every twelfth reader is removed while the run plans.
+        var readers = Enumerable.Range(0, 12_000).Select(i => $"reader-{i:D5}").ToList();
+        await using (var connection = await database.OpenAsync(Ct))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(Ct);
+            await connection.ExecuteAsync("""
+                INSERT INTO subscribers (id, email, name, frequency, time_zone, state, hard_bounces, covered_until, created_at, confirmed_at)
+                VALUES (@id, @email, 'خواننده ✉', 'daily', 'UTC', 'confirmed', 0, @coveredUntil, @stamp, @stamp)
+                """, readers.Select(id => new { id, email = $"{id}@example.com", coveredUntil, stamp }), transaction);
+            await connection.ExecuteAsync("INSERT INTO subscriber_follows (subscriber_id, kind, value) VALUES (@id, 'tag', 'x')",
+                readers.Where((_, i) => i % 4 == 0).Select(id => new { id }), transaction);
+            await transaction.CommitAsync(Ct);
+        }
+        world.Time.Advance(TimeSpan.FromHours(1));
+        // In an order that reaches every page early, so removals meet pages before, during and after their transaction.
+        var removed = readers.Where((_, i) => i % 12 == 5).ToArray();
+        new Random(15).Shuffle(removed);
+        var store = world.App.Get<SubscriberStore>();
+
+        var planning = world.App.Get<DigestPlanner>().PlanAsync(DigestFrequency.Daily, manual: false, Ct);
+        foreach (var id in removed) Assert.True(await store.RemoveAsync($"{id}@example.com", Ct));
+        var report = await planning;
+
+        var kept = readers.Except(removed).ToList();
+        Assert.InRange(report.Planned, kept.Count, readers.Count);
+        await using (var connection = await database.OpenAsync(Ct))
+        {
+            // Every reader left has their one digest; no digest names a removed reader; every edition is named by a digest.
+            Assert.Equal(kept, (await connection.QueryAsync<string>("SELECT subscriber_id FROM digests ORDER BY subscriber_id")).ToList());
+            Assert.Equal(0, await connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM digest_editions e WHERE NOT EXISTS (SELECT 1 FROM digests g WHERE g.edition_id = e.id)"));
+            Assert.Equal(0, await connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM digest_edition_items i WHERE NOT EXISTS (SELECT 1 FROM digest_editions e WHERE e.id = i.edition_id)"));
+        }
+    }
+
+    [Fact]
+    public async Task On_PostgreSQL_a_removal_waits_for_a_page_that_claimed_the_reader_and_then_deletes_the_digest_it_wrote()
+    {
+        await using var world = await DigestWorld.CreateAsync(StorageProvider.PostgreSql);
+        await world.ImportAsync("Ωmega 読者", "Jane Doe", DigestWorld.Start.AddHours(-1));
+        var reader = await world.SubscribeAsync("ana@example.com");
+        var database = world.App.Get<Database>();
+        world.Time.Advance(TimeSpan.FromHours(1));
+        // A page's transaction as the planner writes it: the claim (the watermark moved, which locks the row), then the
+        // digest, its edition and item, not yet committed.
+        await using var page = await database.OpenAsync(Ct);
+        await using var transaction = await page.BeginTransactionAsync(Ct);
+        Assert.Equal(1, await page.ExecuteAsync("UPDATE subscribers SET covered_until = @now WHERE id = @id", new { now = world.Time.GetUtcNow(), id = reader.Id }, transaction));
+        await page.ExecuteAsync("""
+            INSERT INTO digest_editions (id, created_at) VALUES ('edition-1', @now);
+            INSERT INTO digest_edition_items (edition_id, article_id, position) SELECT 'edition-1', id, 0 FROM articles;
+            INSERT INTO digests (id, subscriber_id, frequency, period, edition_id, created_at) VALUES ('digest-1', @id, 'daily', '2026-11-02', 'edition-1', @now);
+            """, new { now = world.Time.GetUtcNow(), id = reader.Id }, transaction);
+
+        var removal = world.App.Get<SubscriberStore>().RemoveAsync("ana@example.com", Ct);
+        // The removal waits on the reader's row lock (seen by the server, not by a clock) until the page commits.
+        await using (var watch = await database.OpenAsync(Ct))
+            while (await watch.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 0)
+            {
+                Assert.False(removal.IsCompleted, "The removal finished while the page that claimed the reader was still open.");
+                await Task.Delay(20, Ct);
+            }
+        await transaction.CommitAsync(Ct);
+
+        Assert.True(await removal);
+        await using var connection = await database.OpenAsync(Ct);
+        Assert.Equal((0L, 0L, 0L), (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digests"),
+            await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_editions"), await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_edition_items")));
+    }
 }
