@@ -31,9 +31,14 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         created_at AS CreatedAt, updated_at AS UpdatedAt, sent_at AS SentAt, handed_over_at AS HandedOverAt
         """;
 
-    /// <summary>Due now: waiting and its time has come, or in flight on a node whose lease ran out.</summary>
+    /// <summary>
+    /// Due now: waiting and its time has come, or in flight on a node whose lease ran out. The first term is the due
+    /// index's predicate word for word (migration 0029), so that SQLite and PostgreSQL both know the index holds every
+    /// row the rest can match: that index has only the rows still to be sent, in the order a claim takes them.
+    /// </summary>
     private const string Due = """
-        ((state IN ('pending', 'retry-wait') AND next_attempt_at <= @now) OR (state = 'in-flight' AND lease_expires_at < @now))
+        (state IN ('pending', 'retry-wait', 'in-flight')
+         AND ((state IN ('pending', 'retry-wait') AND next_attempt_at <= @now) OR (state = 'in-flight' AND lease_expires_at < @now)))
         """;
 
     /// <summary>Not to an account a network told to wait.</summary>
