@@ -4,7 +4,7 @@
 -- a claim takes them (channel, then due time, then id), instead of (state, next_attempt_at) over every row ever made:
 --   * A claim reads it in order and stops at its LIMIT. Before, "waiting and due, or in flight with its lease run out"
 --     ordered by due time matched no index order, so each claim of 100 read every due row of the store, checked each
---     against the pauses and holds and sorted them all: sending 100,000 planned digests read 100,000 rows per claim,
+--     against the pauses and holds and sorted them all: sending 100,000 planned digests read up to 100,000 rows per claim,
 --     a thousand times over.
 --   * A sent, failed or unconfirmed row (nearly all of them, kept for the record) has no entry, so the index stays the
 --     size of the queue, and writing an outcome inserts into one index fewer.
