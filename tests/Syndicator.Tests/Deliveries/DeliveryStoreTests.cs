@@ -158,6 +158,44 @@ public sealed class DeliveryStoreTests
         Assert.Equal(["a4", "a3"], claimed.Select(d => d.Subject.Id));
     }
 
+    [Theory, MemberData(nameof(Providers))]
+    public async Task A_claim_takes_the_oldest_due_across_waiting_retrying_and_lapsed_rows_and_never_a_finished_held_or_future_one(StorageProvider provider)
+    {
+        // The due index holds only rows still to be sent, in claim order (migration 0029): a finished row older than
+        // everything, a lapsed claim and a retry must still come out in due-time order, ties by id.
+        var (app, time, store) = await CreateAsync(provider);
+        await using var _ = app;
+        var t0 = time.GetUtcNow();
+        string[] first = ["sent", "failed", "unconfirmed", "retry", "lapsed", "held"];
+        for (var i = 0; i < first.Length; i++) await store.EnsureAsync("x", "article", first[i], "acct ✉ حساب", t0.AddMinutes(i - 10), Ct);
+        var claimed = await store.ClaimDueAsync("x", "old-node", Lease, 10, Ct);
+        Assert.Equal(first, claimed.Select(d => d.Subject.Id));
+        var old = claimed.ToDictionary(d => d.Subject.Id, d => d.Id);
+        Assert.True(await store.MarkSentAsync(old["sent"], "old-node", null, null, Ct));
+        Assert.True(await store.MarkFailedAsync(old["failed"], "old-node", "refused", Ct));
+        Assert.True(await store.MarkUnconfirmedAsync(old["unconfirmed"], "old-node", "dropped after DATA", Ct));
+        Assert.True(await store.MarkRetryAsync(old["retry"], "old-node", "busy", t0.AddMinutes(-7), Ct));
+        time.Advance(Lease + TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await store.RenewAsync([old["held"]], "old-node", Lease, Ct)); // "lapsed" is not renewed
+        var now = time.GetUtcNow();
+        await store.EnsureAsync("x", "article", "waiting-1", "acct", now.AddMinutes(-3), Ct);
+        await store.EnsureAsync("x", "article", "waiting-2", "acct", now.AddMinutes(-3), Ct);
+        await store.EnsureAsync("x", "article", "future", "acct", now.AddMinutes(1), Ct);
+        await store.EnsureAsync("y", "article", "other-channel", "acct", now.AddDays(-1), Ct);
+
+        Assert.Equal(["retry", "lapsed", "waiting-1"], (await store.ClaimDueAsync("x", "new-node", Lease, 3, Ct)).Select(d => d.Subject.Id));
+        Assert.Equal(["waiting-2"], (await store.ClaimDueAsync("x", "new-node", Lease, 10, Ct)).Select(d => d.Subject.Id));
+        Assert.Equal(0, (await store.CountDueByChannelAsync(Ct)).GetValueOrDefault("x"));
+        time.Advance(TimeSpan.FromMinutes(2)); // within every lease taken above
+        Assert.Equal(["future"], (await store.ClaimDueAsync("x", "new-node", Lease, 10, Ct)).Select(d => d.Subject.Id));
+        Assert.Equal(["other-channel"], (await store.ClaimDueAsync("y", "new-node", Lease, 10, Ct)).Select(d => d.Subject.Id));
+        var states = (await store.ListForSubjectsAsync(SubjectKind.Article, first, Ct)).ToDictionary(d => d.Subject.Id, d => (d.State, d.ClaimedBy));
+        Assert.Equal((DeliveryState.Sent, "old-node"), states["sent"]);
+        Assert.Equal((DeliveryState.Failed, "old-node"), states["failed"]);
+        Assert.Equal((DeliveryState.Unconfirmed, "old-node"), states["unconfirmed"]);
+        Assert.Equal((DeliveryState.InFlight, "old-node"), states["held"]);
+    }
+
     [Fact]
     public void The_state_machine_allows_only_the_documented_moves()
     {
