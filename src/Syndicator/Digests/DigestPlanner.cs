@@ -90,7 +90,7 @@ public sealed class DigestPlanner(
                     // The articles are those of the run's cutoff whenever they are read, so before the claim, outside the page's transaction.
                     var key = reader.Window.Key;
                     if (!articleLists.TryGetValue(key, out var articleIds))
-                        articleLists[key] = articleIds = await NewArticlesAsync(connection, null, reader.Window, cutoff, cancellationToken);
+                        articleLists[key] = articleIds = await NewArticlesAsync(connection, reader.Window, cutoff, cancellationToken);
                     Edition? edition = null;
                     if (articleIds.Count > 0 && !editions.TryGetValue(key, out edition)) editions[key] = edition = new Edition(ids.Next(), articleIds);
                     due.Add(new PlannedDigest(ids.Next(), reader, period, edition));
@@ -275,7 +275,7 @@ public sealed class DigestPlanner(
         {
             var window = WindowOf(subscriber);
             if (!counts.TryGetValue(window.Key, out var count))
-                counts[window.Key] = count = (await NewArticlesAsync(connection, null, window, cutoff, cancellationToken)).Count;
+                counts[window.Key] = count = (await NewArticlesAsync(connection, window, cutoff, cancellationToken)).Count;
             result.Add((subscriber, count));
         }
         return result;
@@ -285,13 +285,13 @@ public sealed class DigestPlanner(
     public async Task<IReadOnlyList<string>> NextArticleIdsAsync(Subscriber subscriber, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await NewArticlesAsync(connection, null, WindowOf(subscriber), time.GetUtcNow().ToStoredPrecision() - Settle, cancellationToken);
+        return await NewArticlesAsync(connection, WindowOf(subscriber), time.GetUtcNow().ToStoredPrecision() - Settle, cancellationToken);
     }
 
     private static Window WindowOf(Subscriber subscriber) => new(subscriber.CoveredUntil, subscriber.FollowedAuthors, subscriber.FollowedTags);
 
     /// <summary>Articles imported after the window's watermark and up to <paramref name="cutoff"/>, of the authors or tags it follows (all when it follows none).</summary>
-    private static async Task<List<string>> NewArticlesAsync(DbConnection connection, DbTransaction? transaction, Window window, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    private static async Task<List<string>> NewArticlesAsync(DbConnection connection, Window window, DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         var parameters = new DynamicParameters(new { since = window.Since, cutoff });
         var filters = new List<string>();
@@ -306,7 +306,7 @@ public sealed class DigestPlanner(
             WHERE a.created_at > @since AND a.created_at <= @cutoff AND a.unpublished_at IS NULL
             {(filters.Count > 0 ? "AND (" + string.Join(" OR ", filters) + ")" : "")}
             ORDER BY a.published_at DESC, a.id
-            """, parameters, transaction, cancellationToken: cancellationToken))).ToList();
+            """, parameters, cancellationToken: cancellationToken))).ToList();
     }
 
     /// <summary>Where a new subscriber's first digest starts: one period (or Digests:NewSubscriberLookBackPeriods) back.</summary>

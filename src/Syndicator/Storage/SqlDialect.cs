@@ -67,16 +67,19 @@ public sealed class SqlDialect(StorageProvider provider)
         for (var i = 0; i < table.Columns.Count; i++)
         {
             var first = list[0][i];
+            string source;
             if (list.All(row => Equals(row[i], first)))
             {
                 parameters.Add($"c{i}", JsonField(first));
-                fields.Add(table.Columns[i].Type is ColumnType.Integer or ColumnType.Boolean ? $"CAST(@c{i} AS INTEGER)" : $"@c{i}");
+                source = $"@c{i}";
             }
             else
             {
-                fields.Add(table.Columns[i].Type is ColumnType.Integer or ColumnType.Boolean ? $"CAST(r.value ->> {varying.Count} AS INTEGER)" : $"r.value ->> {varying.Count}");
+                source = $"r.value ->> {varying.Count}";
                 varying.Add(i);
             }
+            // JSON text and parameters arrive as text; SQLite keeps integers and booleans (1 or 0) as INTEGER.
+            fields.Add(table.Columns[i].Type is ColumnType.Integer or ColumnType.Boolean ? $"CAST({source} AS INTEGER)" : source);
         }
         parameters.Add("rows", SqlList.Rows(list.Select(row => varying.Select(i => JsonField(row[i])).ToArray())));
         return await connection.ExecuteAsync(new CommandDefinition($"""
