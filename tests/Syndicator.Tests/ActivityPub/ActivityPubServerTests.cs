@@ -27,7 +27,7 @@ public sealed class ActivityPubServerTests
         return request;
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task WebFinger_NodeInfo_the_actor_and_the_paged_outbox_answer_as_Mastodon_asks_and_a_browser_is_sent_to_the_site()
     {
         await using var world = await ActivityPubWorld.StartAsync();
@@ -78,7 +78,7 @@ public sealed class ActivityPubServerTests
         Assert.Equal(HttpStatusCode.NotFound, (await world.Http.SendAsync(Get(world.BaseUrl + "/ap/actors/..%2F..%2Fetc", "application/activity+json"), Ct)).StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_inbox_refuses_unsigned_badly_covered_RFC9421_and_oversized_requests_and_limits_each_address()
     {
         await using var world = await ActivityPubWorld.StartAsync(extra: new() { ["ActivityPub:MaxBodyBytes"] = "4096", ["ActivityPub:InboxPermitsPerMinute"] = "5" });
@@ -112,7 +112,7 @@ public sealed class ActivityPubServerTests
         Assert.NotNull(limited.Headers.RetryAfter);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_keyId_on_a_private_or_loopback_address_is_never_fetched_unless_allowed()
     {
         await using var remote = await LoopbackServer.StartAsync(app => app.MapGet("/actor", () => Results.Text("{}", "application/activity+json")));
@@ -131,7 +131,7 @@ public sealed class ActivityPubServerTests
             Assert.True(Syndicator.Shared.PublicAddresses.IsPublic(IPAddress.Parse(address)), address);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Every_node_signs_with_the_one_key_the_first_node_made(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider, new() { ["ActivityPub:Enabled"] = "true", ["ActivityPub:Username"] = "magazine" });
@@ -143,7 +143,7 @@ public sealed class ActivityPubServerTests
         Assert.Equal(keys[0].PrivatePem, (await new ActorKeys(app.Get<Database>(), TimeProvider.System).GetAsync(actor, Ct)).PrivatePem);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task An_inbox_that_answers_410_Gone_loses_its_followers_and_one_that_answers_429_is_paused(StorageProvider provider)
     {
         var seen = new List<string>();
@@ -177,7 +177,7 @@ public sealed class ActivityPubServerTests
         Assert.NotNull(await world.Get<DeliveryStore>().PausedUntilAsync(ActivityPubPlanner.Channel, $"{remote.BaseUrl}/busy/inbox", Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Followers_on_one_host_without_a_shared_inbox_get_one_request_at_a_time_and_every_Create()
     {
         var inFlight = 0;

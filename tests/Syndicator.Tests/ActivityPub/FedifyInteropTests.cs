@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Syndicator.ActivityPub;
 using Syndicator.Deliveries;
+using Syndicator.Tests.Support;
 
 namespace Syndicator.Tests.ActivityPub;
 
@@ -15,7 +16,7 @@ public sealed class FedifyInteropTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Fedify_follows_through_WebFinger_and_verifies_our_Accepts_one_Create_per_shared_inbox_and_the_Update_of_an_edit()
     {
         await using var fedify = await FedifyServer.StartAsync(Ct);
@@ -84,7 +85,7 @@ public sealed class FedifyInteropTests
         Assert.Equal([fedify.ActorUrl("reader2")], (await world.Get<FollowerStore>().ListAsync("magazine", Ct)).Select(f => f.Remote));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("draft-cavage")]
     [InlineData("rfc9421")]
     public async Task Our_inbox_accepts_a_Like_Fedify_signed_and_refuses_it_replayed_altered_forged_stale_or_impersonating(string spec)

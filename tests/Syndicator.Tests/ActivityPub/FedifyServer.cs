@@ -123,7 +123,10 @@ public sealed class FedifyServer : IAsyncDisposable
     {
         http.Dispose();
         if (!process.HasExited) process.Kill(entireProcessTree: true);
-        await process.WaitForExitAsync(CancellationToken.None);
-        process.Dispose();
+        // Also waits for the end of its error stream; a process tree that outlives a kill must not hold the run.
+        using var gone = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { await process.WaitForExitAsync(gone.Token); }
+        catch (OperationCanceledException) { throw new TimeoutException($"node server.mjs (pid {process.Id}) still runs, or its output is still open, 10 s after it was killed."); }
+        finally { process.Dispose(); }
     }
 }

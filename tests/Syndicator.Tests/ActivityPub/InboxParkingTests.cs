@@ -27,7 +27,7 @@ public sealed class InboxParkingTests
         public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Offset;
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task An_inbox_failing_for_a_day_is_parked_its_deliveries_wait_and_it_resumes_when_unparked(StorageProvider provider)
     {
         var downStatus = 503;

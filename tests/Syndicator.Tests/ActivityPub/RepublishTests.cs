@@ -72,7 +72,7 @@ public sealed class RepublishTests
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct)).RootElement.Clone();
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Published_again_after_an_unpublish_the_article_goes_out_as_a_new_object_with_its_own_edits_and_Delete(StorageProvider provider)
     {
         await using var inbox = await RecordingInbox.StartAsync();
@@ -125,7 +125,7 @@ public sealed class RepublishTests
         Assert.Contains("Create (published again, round 3)", page);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_first_Create_still_waiting_when_the_article_is_unpublished_and_published_again_never_goes_out()
     {
         await using var inbox = await RecordingInbox.StartAsync();

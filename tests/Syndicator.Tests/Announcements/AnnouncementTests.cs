@@ -70,7 +70,7 @@ public sealed class AnnouncementTests
         return await app.Get<ArticleStore>().StoredAsync(result.Files[0].Articles[0], Ct);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task The_sample_article_is_announced_once_on_the_publications_and_its_authors_account(StorageProvider provider)
     {
         await using var s = await StartAsync(provider);
@@ -96,7 +96,7 @@ public sealed class AnnouncementTests
         static TestApp app(Setup s) => s.App;
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_sample_article_binds_to_the_authors_X_account_through_the_handle_in_the_bio()
     {
         await using var s = await StartAsync();
@@ -109,7 +109,7 @@ public sealed class AnnouncementTests
         Assert.Equal(["magazine-mastodon"], s.App.Get<AnnouncementPlanner>().AccountsFor(other).Select(a => a.Name));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_backlog_goes_out_oldest_first_at_most_MaxPerRun_per_account_per_run()
     {
         await using var s = await StartAsync();
@@ -122,7 +122,7 @@ public sealed class AnnouncementTests
         Assert.Equal(["piece-0", "piece-1", "piece-2", "piece-3", "piece-4"], s.Mastodon.Posts.Select(p => p.Status.Split('\n')[0]));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_article_imported_long_after_its_publication_is_not_announced()
     {
         await using var s = await StartAsync();
@@ -134,7 +134,7 @@ public sealed class AnnouncementTests
         Assert.Empty(await s.App.Get<DeliveryStore>().ListAsync(null, null, 10, Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_crash_after_the_network_accepted_the_post_does_not_produce_a_second_post()
     {
         await using var s = await StartAsync();
@@ -160,7 +160,7 @@ public sealed class AnnouncementTests
         Assert.Equal(2, delivery.Attempts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_429_pauses_the_account_until_the_networks_reset_time_without_using_up_an_attempt_and_a_401_fails_at_once_with_the_networks_words()
     {
         await using var s = await StartAsync();

@@ -96,7 +96,7 @@ public sealed class RateLimitPauseTests
         }
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Cases))]
     public async Task After_the_window_is_used_up_no_request_reaches_the_account_from_either_node_until_the_reset_and_the_backlog_goes_out_oldest_first(StorageProvider provider, string network)
     {
         var time = new FakeTimeProvider(Now);

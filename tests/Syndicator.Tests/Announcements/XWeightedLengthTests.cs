@@ -51,7 +51,7 @@ public sealed class XWeightedLengthTests
         "",
     ];
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task X_weighted_length_and_validity_equal_twitter_text_on_a_corpus_of_scripts_emoji_and_urls()
     {
         string[] corpus = [.. Texts, .. Titles];
@@ -64,7 +64,7 @@ public sealed class XWeightedLengthTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Every_composed_X_post_weighs_what_twitter_text_says_fits_280_and_links_the_whole_article_url()
     {
         var composer = Composer();
@@ -87,7 +87,7 @@ public sealed class XWeightedLengthTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_Persian_slug_is_percent_encoded_so_X_links_the_article_not_the_home_page()
     {
         var title = "رژیم ایران در حال از دست دادن جذابیت منطقه‌ای خود است";

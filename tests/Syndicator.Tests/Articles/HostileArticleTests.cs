@@ -36,7 +36,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         { $"slug: {new string('x', 101)}", "'slug'", "over the limit of 100" },
     };
 
-    [Theory, MemberData(nameof(BadRequiredFields))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(BadRequiredFields))]
     public async Task A_bad_canonical_url_or_slug_sends_the_file_to_rejected_with_the_key_and_the_reason(string field, string key, string reason)
     {
         await using var app = await TestApp.CreateAsync();
@@ -52,7 +52,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         Assert.Equal(0, await app.Get<ArticleStore>().CountAsync(Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Bad_image_and_comment_urls_and_body_links_are_dropped_with_warnings_kept_on_the_article()
     {
         await using var app = await TestApp.CreateAsync();
@@ -74,7 +74,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         Assert.Equal(2, stored.Warnings.Count(w => w.StartsWith("a link in the body was removed")));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Control_characters_in_a_title_body_and_tags_are_removed_with_a_warning_naming_the_fields()
     {
         await using var app = await TestApp.CreateAsync();
@@ -100,7 +100,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         Assert.Equal(ImportChange.Unchanged, Assert.Single(again.Files[0].Articles).Change);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Urls_are_stored_as_uris_with_punycode_hosts_and_percent_encoded_paths()
     {
         await using var app = await TestApp.CreateAsync();
@@ -113,7 +113,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         Assert.Contains("href=\"https://xn--mgbh0fb.example/%D8%B5%D9%81%D8%AD%D9%87\"", article.BodyHtml);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_persian_title_keeps_a_persian_slug_and_every_url_of_it_is_percent_encoded()
     {
         await using var app = await TestApp.CreateAsync();
@@ -131,7 +131,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         Assert.Equal("https://magazine.example/feeds/tags/%D8%B3%DB%8C%D8%A7%D8%B3%D8%AA/atom.xml", XDocument.Load(tagFeed).Root!.Element(XName.Get("id", "http://www.w3.org/2005/Atom"))!.Value);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_slug_another_file_owns_is_refused_naming_that_file_unless_the_file_declares_that_articles_id(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -155,7 +155,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         Assert.Equal((first.Id, "First, renamed"), (stored.Id, stored.Title));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Authors_and_tags_whose_names_slug_alike_get_distinct_feed_folders_that_stay_put(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -182,7 +182,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         Assert.Equal("A", XDocument.Load(Path.Combine(root, "authors/jane-doe", FeedPaths.Rss)).Descendants("item").Single().Element("title")!.Value);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_50_MB_file_and_a_100000_paragraph_file_are_rejected_with_their_reasons_before_parsing()
     {
         await using var app = await TestApp.CreateAsync();
@@ -213,7 +213,7 @@ public sealed class HostileArticleTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hostile_corpus_yields_feeds_valid_in_feedparser_and_jing_whose_every_link_is_an_http_uri()
     {
         await using var app = await TestApp.CreateAsync();

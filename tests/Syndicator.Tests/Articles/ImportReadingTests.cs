@@ -41,7 +41,7 @@ public sealed class ImportReadingTests
         Assert.Equal("", HtmlCleaner.Paragraphs([]));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_byte_order_mark_is_not_part_of_the_title_and_a_bad_byte_after_it_is_reported_at_its_offset_in_the_file()
     {
         await using var app = await TestApp.CreateAsync();
@@ -61,7 +61,7 @@ public sealed class ImportReadingTests
         Assert.Contains("byte 0xE9 at offset 15", refused.Rejection);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_named_pipe_is_read_to_its_end_and_imported()
     {
         if (OperatingSystem.IsWindows()) Assert.Skip("mkfifo is POSIX.");
@@ -90,7 +90,7 @@ public sealed class ImportReadingTests
         Assert.Equal(400, stored.BodyHtml.Split("<p>").Length - 1);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_device_or_a_file_over_the_limit_named_on_the_command_line_is_reported_in_rejected_without_being_copied()
     {
         if (!File.Exists("/dev/zero")) Assert.Skip("No /dev/zero here.");

@@ -13,7 +13,7 @@ public sealed class ImportTests
 
     public static TheoryData<StorageProvider> Providers => [StorageProvider.Sqlite, StorageProvider.PostgreSql];
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task The_sample_article_is_stored_with_its_author_handle_and_image(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -29,7 +29,7 @@ public sealed class ImportTests
         Assert.Equal(64, article.ContentHash.Length);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_file_refused_inside_a_batch_is_rolled_back_alone_and_every_other_file_of_the_batches_is_stored(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -52,7 +52,7 @@ public sealed class ImportTests
         Assert.Equal("Piece 0 آینده 🙂", Assert.Single(stored, a => a.Slug.Value == "shared-slug").Title);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Files_over_three_batches_come_back_in_file_order_each_with_its_own_outcome_while_the_next_batch_is_read_ahead(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -83,7 +83,7 @@ public sealed class ImportTests
         Assert.Equal(247, (await app.Get<ArticleStore>().ListAsync(1000, Ct)).Count);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_caller_that_stops_after_the_first_file_gets_the_first_batch_stored_and_nothing_of_the_batch_read_ahead(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -104,7 +104,7 @@ public sealed class ImportTests
         Assert.Equal((150, 0), (again.Created, again.Rejected));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Each_file_of_a_batch_sees_what_the_earlier_files_of_the_batch_did_and_a_refused_ones_author_is_never_written(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -142,7 +142,7 @@ public sealed class ImportTests
         Assert.Equal(6, await store.CountAsync(Ct));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Importing_the_same_file_again_changes_nothing(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -158,7 +158,7 @@ public sealed class ImportTests
         Assert.Equal(first.ContentHash, stored.ContentHash);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task An_edited_file_updates_the_article_in_place_keeping_id_slug_and_first_published_date(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -180,7 +180,7 @@ public sealed class ImportTests
         Assert.NotEqual(original.ContentHash, stored.ContentHash);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_sidecar_sets_date_url_slug_tags_and_image_url(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);
@@ -199,7 +199,7 @@ public sealed class ImportTests
         Assert.Equal("https://talk.example/piece", article.CommentUrl);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Two_different_files_with_the_same_title_get_different_slugs()
     {
         await using var app = await TestApp.CreateAsync();
@@ -222,7 +222,7 @@ public sealed class ImportTests
         { "notes.docx", "binary-ish", "not articles", null },
     };
 
-    [Theory, MemberData(nameof(BadFiles))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(BadFiles))]
     public async Task A_bad_file_in_the_inbox_is_set_aside_with_an_error_file_naming_the_problem(string name, string content, string problem, int? line)
     {
         await using var app = await TestApp.CreateAsync();
@@ -241,7 +241,7 @@ public sealed class ImportTests
         Assert.Equal(0, await app.Get<ArticleStore>().CountAsync(Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_file_that_is_not_UTF8_is_rejected_with_the_line_of_the_bad_byte()
     {
         await using var app = await TestApp.CreateAsync();
@@ -257,7 +257,7 @@ public sealed class ImportTests
         Assert.Contains("not valid UTF-8", error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_body_over_the_size_limit_is_rejected_naming_the_setting()
     {
         await using var app = await TestApp.CreateAsync(settings: new() { ["Import:MaxBodyBytes"] = "2048" });
@@ -270,7 +270,7 @@ public sealed class ImportTests
         Assert.Contains("Import:MaxBodyBytes", File.ReadAllText(Path.Combine(app.Inbox, "rejected", "long.txt.error.txt")));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task One_bad_file_never_stops_the_others_and_good_files_move_to_processed_with_their_sidecar()
     {
         await using var app = await TestApp.CreateAsync();
@@ -290,7 +290,7 @@ public sealed class ImportTests
         Assert.Empty(Directory.GetFiles(app.Inbox));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_rejected_file_named_on_the_command_line_is_copied_aside_and_the_original_left_in_place()
     {
         await using var app = await TestApp.CreateAsync();
@@ -303,7 +303,7 @@ public sealed class ImportTests
         Assert.True(File.Exists(Path.Combine(app.Inbox, "rejected", "empty.txt.error.txt")));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_file_still_being_written_waits_for_the_next_scan()
     {
         await using var app = await TestApp.CreateAsync(settings: new() { ["Import:SettleSeconds"] = "60" });

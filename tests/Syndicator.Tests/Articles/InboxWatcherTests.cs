@@ -47,7 +47,7 @@ public sealed class InboxWatcherTests
 
     public static TheoryData<StorageProvider> Providers => HistoryTestSupport.Providers;
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_dropped_file_is_imported_and_in_the_site_feed_without_waiting_for_the_scan(StorageProvider provider)
     {
         await using var app = await StartAsync(provider);
@@ -69,7 +69,7 @@ public sealed class InboxWatcherTests
         Assert.Contains(article.Title, feed, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_burst_of_a_hundred_files_is_imported_whole_and_the_inbox_is_left_empty()
     {
         await using var app = await StartAsync(StorageProvider.Sqlite);
@@ -86,7 +86,7 @@ public sealed class InboxWatcherTests
         Assert.False(Directory.Exists(Path.Combine(app.Inbox, "rejected")));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_file_still_being_written_is_imported_only_once_complete()
     {
         // A quiet window far longer than the pauses between writes: every write restarts it.

@@ -14,7 +14,7 @@ public sealed class JobRecoveryTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_job_whose_node_is_killed_mid_run_is_run_again_by_the_survivor_and_its_post_goes_out_once()
     {
         if (OperatingSystem.IsWindows()) Assert.Skip("SIGKILL is a POSIX signal.");

@@ -20,7 +20,7 @@ public sealed class DeliveryStoreTests
         return (app, time, app.Get<DeliveryStore>());
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_delivery_is_created_once_per_channel_subject_and_recipient(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);
@@ -34,7 +34,7 @@ public sealed class DeliveryStoreTests
         Assert.Equal(3, (await store.ListAsync(null, "a1", 10, Ct)).Count);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Claiming_counts_the_attempt_before_sending_and_a_claimed_delivery_is_not_claimed_again(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);
@@ -55,7 +55,7 @@ public sealed class DeliveryStoreTests
         Assert.Empty(await store.ClaimDueAsync("x", "node-a", Lease, 10, Ct));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_transient_failure_waits_until_its_next_attempt_time_and_keeps_its_error(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);
@@ -75,7 +75,7 @@ public sealed class DeliveryStoreTests
         Assert.Equal(2, second.Attempts);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_failed_delivery_keeps_its_error_and_can_be_retried_by_hand(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);
@@ -93,7 +93,7 @@ public sealed class DeliveryStoreTests
         Assert.Equal(2, again.Attempts);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_delivery_whose_node_died_is_reclaimed_after_its_lease_and_the_late_node_cannot_finish_it(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);
@@ -112,7 +112,7 @@ public sealed class DeliveryStoreTests
         Assert.True(await store.MarkSentAsync(lost.Id, "survivor", "r", null, Ct));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_hand_over_mark_writes_the_waiting_sent_outcomes_with_it_and_only_those_this_node_still_holds(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);
@@ -146,7 +146,7 @@ public sealed class DeliveryStoreTests
         Assert.Equal(DeliveryState.InFlight, (await store.GetAsync(last.Id, Ct))!.State);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Claims_honour_the_limit_and_take_the_oldest_due_first(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);
@@ -158,7 +158,7 @@ public sealed class DeliveryStoreTests
         Assert.Equal(["a4", "a3"], claimed.Select(d => d.Subject.Id));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_claim_takes_the_oldest_due_across_waiting_retrying_and_lapsed_rows_and_never_a_finished_held_or_future_one(StorageProvider provider)
     {
         // The due index holds only rows still to be sent, in claim order (migration 0029): a finished row older than
@@ -207,7 +207,7 @@ public sealed class DeliveryStoreTests
         Assert.All(Enum.GetValues<DeliveryState>(), s => Assert.Equal(s, DeliveryStates.FromColumn(s.ToColumn())));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Renewing_leases_while_sent_marks_are_written_for_the_same_rows_never_deadlocks(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);

@@ -14,7 +14,7 @@ public sealed class DeliveryWorkerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Theory, MemberData(nameof(DeliveryStoreTests.Providers), MemberType = typeof(DeliveryStoreTests))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(DeliveryStoreTests.Providers), MemberType = typeof(DeliveryStoreTests))]
     public async Task A_stop_during_a_drain_lets_the_current_send_finish_and_hands_the_unstarted_claims_back_uncounted(StorageProvider provider)
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
@@ -42,7 +42,7 @@ public sealed class DeliveryWorkerTests
         Assert.Equal(4, (await store.ClaimDueAsync("mastodon", "node-b", TimeSpan.FromMinutes(5), 10, Ct)).Count);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Service_ShutdownTimeoutSeconds_sets_how_long_the_host_waits_and_out_of_range_values_name_the_key()
     {
         await using var app = await TestApp.CreateAsync(settings: new() { ["Service:ShutdownTimeoutSeconds"] = "12" });

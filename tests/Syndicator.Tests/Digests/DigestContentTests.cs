@@ -13,7 +13,7 @@ public sealed class DigestContentTests
 
     public static TheoryData<StorageProvider> Providers => [StorageProvider.Sqlite, StorageProvider.PostgreSql];
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Each_subscriber_gets_the_articles_since_their_previous_digest_filtered_by_what_they_follow(StorageProvider provider)
     {
         await using var world = await DigestWorld.CreateAsync(provider);
@@ -34,7 +34,7 @@ public sealed class DigestContentTests
         Assert.Equal([["Monday on oil"]], byRecipient["oil@example.com"]);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Nothing_new_means_no_email_and_the_next_digest_does_not_repeat_anything()
     {
         await using var world = await DigestWorld.CreateAsync();
@@ -48,7 +48,7 @@ public sealed class DigestContentTests
         Assert.Equal(["First"], DigestWorld.Titles(mailed));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_late_import_of_an_old_article_goes_into_the_next_digest_rather_than_being_missed()
     {
         await using var world = await DigestWorld.CreateAsync();
@@ -62,7 +62,7 @@ public sealed class DigestContentTests
         Assert.Equal([["On time"], ["Imported late but dated last week"]], world.Mailed().Select(m => DigestWorld.Titles(m).ToList()));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_second_run_in_the_same_period_sends_nothing_even_with_new_articles_and_they_go_out_next_period()
     {
         await using var world = await DigestWorld.CreateAsync();
@@ -77,7 +77,7 @@ public sealed class DigestContentTests
         Assert.Equal([["Morning"], ["Afternoon"]], world.Mailed().Select(m => DigestWorld.Titles(m).ToList()));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_new_subscriber_first_digest_looks_back_one_period()
     {
         await using var world = await DigestWorld.CreateAsync();
@@ -92,7 +92,7 @@ public sealed class DigestContentTests
         Assert.Equal(["Twelve hours old"], DigestWorld.Titles(Assert.Single(world.Mailed())));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_digest_carries_list_unsubscribe_one_click_headers_a_stable_message_id_and_both_text_and_html()
     {
         await using var world = await DigestWorld.CreateAsync(settings: new() { ["Digests:ReplyTo"] = "letters@magazine.example", ["Digests:PublicUrl"] = "https://syndicator.magazine.example" });
@@ -114,7 +114,7 @@ public sealed class DigestContentTests
         Assert.DoesNotContain("<style", message.HtmlBody);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_title_or_name_with_line_breaks_cannot_inject_a_header()
     {
         await using var world = await DigestWorld.CreateAsync(settings: new() { ["Digests:Subject"] = "{{ first_title }}" });
@@ -131,7 +131,7 @@ public sealed class DigestContentTests
         Assert.Equal("Evil Bcc: attacker@evil.example", message.Subject);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_unsubscribed_reader_never_receives_a_digest_already_planned_for_them()
     {
         await using var world = await DigestWorld.CreateAsync();
@@ -148,7 +148,7 @@ public sealed class DigestContentTests
         Assert.Contains("unsubscribed", failed.LastError);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_dkim_signed_digest_verifies_against_its_public_key()
     {
         using var rsa = System.Security.Cryptography.RSA.Create(2048);

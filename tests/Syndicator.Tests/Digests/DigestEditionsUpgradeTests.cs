@@ -20,7 +20,7 @@ public sealed class DigestEditionsUpgradeTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Theory, MemberData(nameof(MigrationTests.Providers), MemberType = typeof(MigrationTests))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(MigrationTests.Providers), MemberType = typeof(MigrationTests))]
     public async Task Digests_planned_before_editions_keep_their_articles_in_order_after_the_migration(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -70,7 +70,7 @@ public sealed class DigestEditionsUpgradeTests
         Assert.Equal(["art2", "art3"], (await planner.ArticleIdsAsync(next.Subject.Id, Ct)).Order());
     }
 
-    [Theory, MemberData(nameof(MigrationTests.Providers), MemberType = typeof(MigrationTests))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(MigrationTests.Providers), MemberType = typeof(MigrationTests))]
     public async Task Migration_0022_deletes_the_editions_no_digest_names_and_keeps_the_rest(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

@@ -2,6 +2,7 @@ using Dapper;
 using Syndicator.Deliveries;
 using Syndicator.Digests;
 using Syndicator.Storage;
+using Syndicator.Tests.Support;
 
 namespace Syndicator.Tests.Digests;
 
@@ -10,7 +11,7 @@ public sealed class DigestPlanningPagesTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
     public async Task A_list_longer_than_a_page_gets_one_digest_per_reader_with_each_readers_follows_and_a_second_run_plans_none(StorageProvider provider)
     {
         await using var world = await DigestWorld.CreateAsync(provider);
@@ -83,7 +84,7 @@ public sealed class DigestPlanningPagesTests
         Assert.Equal(new PlanReport(0, 0, 10_345), await planner.PlanAsync(DigestFrequency.Daily, manual: false, Ct));
     }
 
-    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
     public async Task Removing_readers_deletes_an_edition_with_the_last_digest_that_names_it(StorageProvider provider)
     {
         await using var world = await DigestWorld.CreateAsync(provider);
@@ -121,7 +122,7 @@ public sealed class DigestPlanningPagesTests
         Assert.Equal((0, 0), await CountAsync());
     }
 
-    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
     public async Task Readers_removed_while_a_run_plans_them_keep_no_digest_and_leave_no_edition_unnamed(StorageProvider provider)
     {
         await using var world = await DigestWorld.CreateAsync(provider);
@@ -167,7 +168,7 @@ public sealed class DigestPlanningPagesTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task On_PostgreSQL_a_removal_waits_for_a_page_that_claimed_the_reader_and_then_deletes_the_digest_it_wrote()
     {
         await using var world = await DigestWorld.CreateAsync(StorageProvider.PostgreSql);

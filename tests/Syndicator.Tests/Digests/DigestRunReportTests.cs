@@ -13,7 +13,7 @@ public sealed class DigestRunReportTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_test_send_reaches_the_relay_as_a_real_digest_would_and_is_recorded_as_nobodys_digest()
     {
         await using var smtp = await SmtpTestServer.StartAsync(cancellationToken: Ct);
@@ -41,7 +41,7 @@ public sealed class DigestRunReportTests
         Assert.Empty(await world.App.Get<DigestReports>().ListAsync(10, Ct));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(StorageProvider.Sqlite)]
     [InlineData(StorageProvider.PostgreSql)]
     public async Task The_report_counts_each_runs_deliveries_and_the_feedback_that_names_them(StorageProvider provider)

@@ -99,7 +99,7 @@ public sealed class DigestSplicingTests : IDisposable
         Assert.NotEqual(ContentEncoding.QuotedPrintable, Assert.IsType<TextPart>(Assert.IsType<MultipartAlternative>(made.Body)[0]).ContentTransferEncoding);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_spliced_part_goes_out_as_the_bytes_MimeKit_writes_for_it_with_either_line_end()
     {
         var composer = Composer(Path.Combine(Repo.Root, "config", "templates"));

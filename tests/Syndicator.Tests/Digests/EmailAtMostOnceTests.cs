@@ -31,7 +31,7 @@ public sealed class EmailAtMostOnceTests
         return (await DigestWorld.CreateAsync(provider, settings), smtp);
     }
 
-    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
     public async Task A_relay_that_stores_the_message_and_drops_the_connection_before_its_250_gets_it_once_and_the_delivery_is_unconfirmed_until_resent_by_hand(StorageProvider provider)
     {
         var (world, smtp) = await StartAsync(provider: provider);
@@ -65,7 +65,7 @@ public sealed class EmailAtMostOnceTests
         Assert.Equal(DeliveryState.Sent, (await store.GetAsync(lost.Id, Ct))!.State);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_refusal_before_the_data_is_written_is_retried_not_unconfirmed()
     {
         var (world, smtp) = await StartAsync();
@@ -84,7 +84,7 @@ public sealed class EmailAtMostOnceTests
         Assert.Single(await smtp.WaitForMessagesAsync(1, TimeSpan.FromSeconds(10), Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Two_fresh_stores_never_give_two_messages_the_same_Message_ID_and_a_delivery_keeps_its_own_across_attempts()
     {
         var ids = new List<string>();
@@ -110,7 +110,7 @@ public sealed class EmailAtMostOnceTests
         Assert.Equal(2, ids.Distinct().Count());
     }
 
-    [Theory, MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
     public async Task A_batch_that_takes_many_times_its_lease_to_send_keeps_its_claims_so_another_node_takes_none_and_nothing_is_sent_twice(StorageProvider provider)
     {
         // 12 messages, one connection, a relay that waits 250 ms before each answer: about 3 s of sending, while the

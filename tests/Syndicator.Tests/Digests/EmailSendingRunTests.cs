@@ -7,7 +7,7 @@ public sealed class EmailSendingRunTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_second_sending_run_on_the_same_node_steps_aside_while_the_first_is_sending_so_the_node_limits_hold()
     {
         // One message a second, so the first run is still sending when the second asks.

@@ -82,7 +82,7 @@ public sealed class FeedbackMailboxTests
         Assert.True(Corpus.Length >= 20, $"{Corpus.Length} formats");
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Every_format_is_classified_and_tied_to_its_delivery_unrelated_mail_is_untouched_and_a_second_pass_changes_nothing()
     {
         await using var imap = await ImapTestServer.StartAsync(Ct);
@@ -160,7 +160,7 @@ public sealed class FeedbackMailboxTests
         Assert.Equal(1, await SoftBouncesAsync(world, readers[1].Id));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Soft_bounces_of_distinct_digests_up_to_the_limit_mark_the_reader_bounced_and_one_digest_reported_twice_counts_once()
     {
         await using var imap = await ImapTestServer.StartAsync(Ct);
@@ -195,7 +195,7 @@ public sealed class FeedbackMailboxTests
         Assert.Equal(SuppressionReason.Bounced, (await world.App.Get<SuppressionList>().FindAsync(reader.Email, Ct))!.Reason);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task End_to_end_a_bounce_and_a_complaint_stop_the_next_digest_and_a_mailed_unsubscribe_takes_effect_within_one_poll()
     {
         await using var imap = await ImapTestServer.StartAsync(Ct);
@@ -249,7 +249,7 @@ public sealed class FeedbackMailboxTests
         Assert.Equal(2, (await world.App.Get<SubscriberStore>().ListAsync(Ct)).Count(s => s.State is SubscriberState.Bounced or SubscriberState.Complained));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_mailbox_that_refuses_the_login_is_reported_with_its_host_and_nothing_is_recorded()
     {
         await using var imap = await ImapTestServer.StartAsync(Ct);

@@ -48,7 +48,7 @@ public sealed partial class ReaderPreferencesTests
     private static FormUrlEncodedContent Form(params (string Key, string Value)[] fields) =>
         new(fields.Select(f => new KeyValuePair<string, string>(f.Key, f.Value)));
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_preferences_link_in_a_digest_changes_frequency_zone_and_follows_and_the_next_plan_honours_them()
     {
         var (world, http) = await StartAsync();
@@ -105,7 +105,7 @@ public sealed partial class ReaderPreferencesTests
         Assert.Empty(cleared.FollowedTags);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("forged", HttpStatusCode.BadRequest, "not valid")]
     [InlineData("altered", HttpStatusCode.BadRequest, "not valid")]
     [InlineData("other-subscriber", HttpStatusCode.BadRequest, "not valid")]
@@ -149,7 +149,7 @@ public sealed partial class ReaderPreferencesTests
         Assert.Equal((DigestFrequency.Daily, "UTC"), (after.Frequency, after.TimeZone));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_sign_up_page_offers_every_zone_the_sites_zone_first_and_the_authors_and_tags_in_their_own_script()
     {
         var (world, http) = await StartAsync(new() { ["Site:Title"] = "مجله «نو» & Co", ["Site:TimeZone"] = "Europe/Berlin", ["Site:AccentColor"] = "#8a0b4f", ["Site:Language"] = "fa" });
@@ -191,7 +191,7 @@ public sealed partial class ReaderPreferencesTests
         Assert.Equal(new[] { PersianTag, "电影" }.Order(StringComparer.Ordinal), subscriber.FollowedTags.Order(StringComparer.Ordinal));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("tz", "Europe/London\r\nBcc: eve@evil.example", "time zone 'Europe/London\\u000D\\u000ABcc")]
     [InlineData("tz", "../../../etc/passwd", "time zone '../../../etc/passwd' is unknown")]
     [InlineData("tz", "Mars/Olympus_Mons", "time zone 'Mars/Olympus_Mons' is unknown")]
@@ -233,7 +233,7 @@ public sealed partial class ReaderPreferencesTests
         Assert.Null(await world.App.Get<SubscriberStore>().FindAsync("reader@example.com", Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Many_unknown_follows_are_summed_up_not_listed_one_by_one()
     {
         var (world, http) = await StartAsync();
@@ -250,7 +250,7 @@ public sealed partial class ReaderPreferencesTests
         Assert.Equal(4, Regex.Matches(page, "<li>tags: ").Count);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("Site:TimeZone", "Mars/Olympus_Mons", "Site:TimeZone is not a known time zone")]
     [InlineData("Site:AccentColor", "red; background:url(https://evil.example)", "Site:AccentColor must be a colour written #RRGGBB")]
     public async Task A_site_zone_or_accent_colour_the_pages_cannot_use_is_refused_at_start_up_naming_the_key(string key, string value, string says)

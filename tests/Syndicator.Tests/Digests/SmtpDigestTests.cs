@@ -46,7 +46,7 @@ public sealed class SmtpDigestTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Digests_go_out_over_starttls_with_authentication_many_messages_per_connection()
     {
         var (world, smtp, variable) = await StartAsync(new SmtpTestServerOptions { StartTls = true, RequireStartTls = true, Auth = ("relay", "relay-pass"), Verbose = true });
@@ -71,7 +71,7 @@ public sealed class SmtpDigestTests
         Environment.SetEnvironmentVariable(variable, null);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_4xx_reply_is_retried_after_the_backoff_and_the_reader_gets_exactly_one_copy()
     {
         var (world, smtp, _) = await StartAsync();
@@ -95,7 +95,7 @@ public sealed class SmtpDigestTests
         Assert.Equal(2, (await world.App.Get<DeliveryStore>().GetAsync(waiting.Id, Ct))!.Attempts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_5xx_for_the_recipient_fails_the_delivery_at_once_and_repeated_hard_bounces_suspend_the_subscriber()
     {
         var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:MaxHardBounces"] = "2" });
@@ -122,7 +122,7 @@ public sealed class SmtpDigestTests
         Assert.Empty(await smtp.MessagesAsync(Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_stop_in_the_middle_of_a_send_hands_the_unsent_back_at_once_without_counting_an_attempt()
     {
         var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:Smtp:Connections"] = "1" });
@@ -150,7 +150,7 @@ public sealed class SmtpDigestTests
         Assert.Equal(12, received.Select(m => m.Recipients.Single()).Distinct().Count());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_node_that_died_mid_send_has_its_untouched_claims_resent_and_the_message_it_handed_to_the_relay_marked_unconfirmed_not_resent()
     {
         var (world, smtp, _) = await StartAsync();
@@ -190,7 +190,7 @@ public sealed class SmtpDigestTests
         Assert.Equal(4, (await store.ListAsync(DeliveryState.Sent, null, 100, Ct)).Count);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_node_that_stalled_past_its_lease_does_not_send_what_another_node_has_claimed_since()
     {
         var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:Smtp:Connections"] = "1" });
@@ -226,7 +226,7 @@ public sealed class SmtpDigestTests
         Assert.Equal(1, rows.Count(r => r!.HandedOverAt is not null));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_run_of_many_batches_keeps_its_relay_connections_open_from_batch_to_batch()
     {
         var (world, smtp, _) = await StartAsync(extra: new() { ["Deliveries:BatchSize"] = "10" });
@@ -245,7 +245,7 @@ public sealed class SmtpDigestTests
         Assert.True(stats.Connections <= 2, $"5 batches of 10 over Digests:Smtp:Connections=2 opened {stats.Connections} connections");
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_hourly_cap_holds_the_rest_back_until_the_hour_has_passed()
     {
         var (world, smtp, _) = await StartAsync(extra: new() { ["Digests:Smtp:MaxPerHour"] = "3" });

@@ -36,7 +36,7 @@ public sealed partial class SubscriptionHttpTests
 
     private static string Token(string url) => Uri.UnescapeDataString(TokenPattern().Match(url).Groups[1].Value);
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Signing_up_sends_only_a_confirmation_and_the_link_confirms_only_when_its_button_is_pressed()
     {
         var (world, http) = await StartAsync();
@@ -72,7 +72,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.Equal(SubscriberState.Confirmed, (await world.App.Get<SubscriberStore>().FindAsync("new@example.com", Ct))!.State);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task One_click_unsubscribe_works_at_once_and_a_get_only_shows_the_button()
     {
         var (world, http) = await StartAsync();
@@ -97,7 +97,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.Single(world.Mailed());
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("forged")]
     [InlineData("altered")]
     [InlineData("other-purpose")]
@@ -141,7 +141,7 @@ public sealed partial class SubscriptionHttpTests
     private static async Task<int> ConfirmationsQueuedAsync(DigestWorld world) =>
         (await world.App.Get<Syndicator.Deliveries.DeliveryStore>().CountByChannelAndStateAsync(Ct)).Where(c => c.Channel == EmailChannel.ChannelName).Sum(c => (int)c.Count);
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_flood_of_sign_ups_from_one_client_gets_429_with_Retry_After_and_no_more_confirmations_than_the_limit()
     {
         var (world, http) = await StartAsync(new() { ["Subscriptions:SignUpsPerClient"] = "3", ["Subscriptions:SignUpsOverall"] = "100", ["Subscriptions:WindowSeconds"] = "600" });
@@ -161,7 +161,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/subscribe", Ct)).StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_overall_sign_up_limit_holds_across_many_client_addresses()
     {
         var (world, http) = await StartAsync(new() { ["Subscriptions:SignUpsPerClient"] = "2", ["Subscriptions:SignUpsOverall"] = "5" });
@@ -192,7 +192,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.Equal(5, await ConfirmationsQueuedAsync(world));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(false)]
     [InlineData(true)]
     public async Task A_5_MB_name_or_an_oversized_chunked_form_is_refused_with_413_never_500(bool chunked)
@@ -217,7 +217,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.Null(await world.App.Get<SubscriberStore>().FindAsync("big@example.com", Ct));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("10000", "longer than 254 characters")]
     [InlineData("a@[127.0.0.1]", "names an IP address")]
     [InlineData("a@127.0.0.1", "names an IP address")]
@@ -251,7 +251,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.Equal(0, await ConfirmationsQueuedAsync(world));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("reader@مثال.ایران")]
     [InlineData("jane.doe+digest@mail.example.co.uk")]
     [InlineData("o'brien@example.ie")]
@@ -265,7 +265,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.Equal(SubscriberState.Pending, (await world.App.Get<SubscriberStore>().FindAsync(email, Ct))!.State);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("Visit http://phish.example now", "")]
     [InlineData("Win at phish.example", "")]
     [InlineData("www.phish.example", "")]
@@ -293,7 +293,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.DoesNotContain("evil", mail.ToString());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_confirmed_and_a_new_address_get_the_same_answer_and_the_same_queued_e_mail()
     {
         var (world, http) = await StartAsync();
@@ -316,7 +316,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.Equal((SubscriberState.Confirmed, DigestFrequency.Weekly, (string?)null, known.CoveredUntil), (after.State, after.Frequency, after.Name, after.CoveredUntil));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_confirmation_link_older_than_its_lifetime_is_refused_and_offers_to_sign_up_again()
     {
         var (world, http) = await StartAsync(new() { ["Subscriptions:ConfirmationHours"] = "48" });
@@ -343,7 +343,7 @@ public sealed partial class SubscriptionHttpTests
         Assert.Equal(SubscriberState.Confirmed, (await world.App.Get<SubscriberStore>().FindAsync("late@example.com", Ct))!.State);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_link_from_before_an_unsubscribe_and_a_new_sign_up_is_refused()
     {
         var (world, http) = await StartAsync();

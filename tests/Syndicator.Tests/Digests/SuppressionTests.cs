@@ -13,7 +13,7 @@ public sealed class SuppressionTests
 
     private static SubscriptionRequest Request(string email) => new(email, null, DigestFrequency.Daily, "UTC", [], []);
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(StorageProvider.Sqlite)]
     [InlineData(StorageProvider.PostgreSql)]
     public async Task An_unsubscribed_reader_cannot_be_brought_back_by_the_form_or_the_publisher_until_the_suppression_is_lifted(StorageProvider provider)
@@ -46,7 +46,7 @@ public sealed class SuppressionTests
         Assert.False(await world.App.Get<SuppressionList>().LiftAsync("leaving@example.com", Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_digest_planned_before_the_address_was_suppressed_is_not_sent_and_its_outcome_names_the_suppression()
     {
         await using var world = await DigestWorld.CreateAsync();
@@ -67,7 +67,7 @@ public sealed class SuppressionTests
         Assert.Equal(1, failed.Attempts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_list_goes_out_and_comes_back_as_csv_with_bad_rows_named_by_line_and_hostile_details_neutralised()
     {
         await using var world = await DigestWorld.CreateAsync();
@@ -110,7 +110,7 @@ public sealed class SuppressionTests
         Assert.Equal(await list.ListAsync(Ct), await other.App.Get<SuppressionList>().ListAsync(Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_csv_without_an_email_header_is_refused_naming_the_file_and_the_columns()
     {
         await using var world = await DigestWorld.CreateAsync();

@@ -143,7 +143,7 @@ public sealed class WebhookTests
     private static Task<HttpResponseMessage> PostSnsAsync(World world, JsonObject message) =>
         world.Http.PostAsync("/webhooks/ses", new StringContent(message.ToJsonString(), Encoding.UTF8, "text/plain"), Ct);
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("1")]
     [InlineData("2")]
     public async Task Ses_notifications_signed_by_sns_are_recorded_once_and_forged_stale_or_foreign_ones_are_refused(string version)
@@ -189,7 +189,7 @@ public sealed class WebhookTests
         Assert.Equal(2, await world.FeedbackCountAsync());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_sns_subscription_is_confirmed_only_when_signed_and_its_url_is_on_sns()
     {
         await using var world = await StartAsync("reader@example.com");
@@ -224,7 +224,7 @@ public sealed class WebhookTests
         };
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Mailgun_events_with_a_good_signature_are_recorded_and_wrong_replayed_stale_or_malformed_ones_refused()
     {
         await using var world = await StartAsync("hard@example.com", "soft@example.com", "complains@example.com", "other@example.com");
@@ -262,7 +262,7 @@ public sealed class WebhookTests
 
     // ------------------------------------------------------------------ Postmark
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Postmark_bounces_and_complaints_need_the_basic_auth_credentials_and_malformed_ones_are_refused()
     {
         await using var world = await StartAsync("hard@example.com", "complains@example.com", "other@example.com");
@@ -300,7 +300,7 @@ public sealed class WebhookTests
         Assert.Equal(2, await world.FeedbackCountAsync());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_webhook_that_is_not_configured_answers_404_with_the_key_that_turns_it_on()
     {
         var settings = new Dictionary<string, string?> { ["Http:Urls"] = "http://127.0.0.1:0" };

@@ -90,7 +90,7 @@ public sealed class ExternalValidatorSelfTests
 
     // ------------------------------------------------------------------ jing + RFC 4287 schema
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hand_written_valid_Atom_feed_passes_jing_against_the_RFC_4287_schema()
     {
         using var dir = new TempDir();
@@ -99,7 +99,7 @@ public sealed class ExternalValidatorSelfTests
         Assert.Equal("", result.Errors);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_Atom_feed_without_its_id_fails_jing_naming_the_missing_element()
     {
         using var dir = new TempDir();
@@ -112,7 +112,7 @@ public sealed class ExternalValidatorSelfTests
         Assert.Contains("missing required element \"id\"", result.Errors, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_Atom_feed_with_an_element_the_spec_does_not_define_fails_jing()
     {
         using var dir = new TempDir();
@@ -125,7 +125,7 @@ public sealed class ExternalValidatorSelfTests
         Assert.Contains("element \"description\" not allowed", result.Errors, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_Atom_entry_whose_published_date_has_no_time_fails_jing()
     {
         using var dir = new TempDir();
@@ -138,7 +138,7 @@ public sealed class ExternalValidatorSelfTests
         Assert.Contains("published", result.Errors, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_document_that_is_not_well_formed_XML_fails_jing()
     {
         using var dir = new TempDir();
@@ -150,7 +150,7 @@ public sealed class ExternalValidatorSelfTests
         Assert.NotEqual("", result.Errors);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_RSS_document_is_not_accepted_as_Atom_by_jing()
     {
         using var dir = new TempDir();
@@ -160,7 +160,7 @@ public sealed class ExternalValidatorSelfTests
 
     // ------------------------------------------------------------------ feedparser
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hand_written_valid_Atom_feed_parses_with_feedparser_as_atom10_without_bozo()
     {
         using var dir = new TempDir();
@@ -178,7 +178,7 @@ public sealed class ExternalValidatorSelfTests
         Assert.Equal(("https://example.org/robots.mp3", "audio/mpeg", "1337"), (enclosure.Href, enclosure.Type, enclosure.Length));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hand_written_valid_RSS_2_0_feed_parses_with_feedparser_as_rss20_without_bozo()
     {
         using var dir = new TempDir();
@@ -202,7 +202,7 @@ public sealed class ExternalValidatorSelfTests
         Assert.Equal("text/html", entry.ContentType);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Malformed_XML_makes_feedparser_report_bozo_with_the_parser_error()
     {
         using var dir = new TempDir();
@@ -216,7 +216,7 @@ public sealed class ExternalValidatorSelfTests
         Assert.Contains("mismatched tag", result.BozoException, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_undeclared_entity_makes_feedparser_report_bozo()
     {
         using var dir = new TempDir();
@@ -274,7 +274,7 @@ public sealed class ExternalValidatorSelfTests
         Assert.StartsWith("not valid JSON", Assert.Single(result.Errors), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Feedparser_reads_JSON_Feed_as_json11_when_it_supports_it_and_otherwise_reports_it_unreadable()
     {
         using var dir = new TempDir();

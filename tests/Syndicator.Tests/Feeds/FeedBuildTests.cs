@@ -50,7 +50,7 @@ public sealed partial class FeedBuildTests
         await app.Get<ArticleFiles>().ImportPathsAsync([path], null, Ct);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(FeedPaths.Rss)]
     [InlineData(FeedPaths.Atom)]
     [InlineData(FeedPaths.Json)]
@@ -71,7 +71,7 @@ public sealed partial class FeedBuildTests
         Assert.Equal(File.ReadAllText(golden), actual);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_rss_item_carries_guid_creator_categories_full_content_enclosure_media_caption_and_comments()
     {
         await using var app = await AppAsync();
@@ -93,7 +93,7 @@ public sealed partial class FeedBuildTests
         Assert.Equal("Thu, 10 Jun 2021 08:30:00 Z", item.Element("pubDate")!.Value);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Site_author_and_tag_feeds_are_written_in_three_formats_with_an_index_and_opml(StorageProvider provider)
     {
         await using var app = await AppAsync(provider);
@@ -109,7 +109,7 @@ public sealed partial class FeedBuildTests
         Assert.Contains("authors/hassan-mahmoudi/atom.xml", File.ReadAllText(Path.Combine(Out(app), FeedPaths.Index)));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_rebuild_after_one_new_article_rewrites_only_the_site_its_author_and_its_tags_and_leaves_other_files_untouched(StorageProvider provider)
     {
         await using var app = await AppAsync(provider);
@@ -135,7 +135,7 @@ public sealed partial class FeedBuildTests
         Assert.Empty(again.Written);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_full_build_leaves_files_whose_content_did_not_change_alone()
     {
         await using var app = await AppAsync();
@@ -149,7 +149,7 @@ public sealed partial class FeedBuildTests
         Assert.Equal(3 * 4, report.Unchanged);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_edit_that_removes_a_tag_rebuilds_the_old_tags_feed_without_the_article()
     {
         await using var app = await AppAsync();
@@ -165,7 +165,7 @@ public sealed partial class FeedBuildTests
         Assert.Empty(trade.Root!.Elements(Atom + "entry"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task History_beyond_the_current_feed_is_kept_in_rfc5005_archive_pages_linked_from_the_current_feed()
     {
         await using var app = await AppAsync(settings: new() { ["Feeds:ItemsPerFeed"] = "2" });
@@ -196,7 +196,7 @@ public sealed partial class FeedBuildTests
         Assert.Equal("https://magazine.example/feeds/site/archive/2/feed.json", json.RootElement.GetProperty("next_url").GetString());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Characters_that_xml_forbids_are_removed_so_the_feed_stays_well_formed()
     {
         await using var app = await AppAsync();
@@ -211,7 +211,7 @@ public sealed partial class FeedBuildTests
         Assert.Equal("Ann Lee", atom.Descendants(Atom + "author").Single().Element(Atom + "name")!.Value);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Hubs_are_advertised_in_every_format()
     {
         await using var app = await AppAsync(settings: new() { ["Feeds:Hubs:0"] = "https://hub.example/" });

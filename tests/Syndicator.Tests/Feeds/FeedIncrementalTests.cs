@@ -61,7 +61,7 @@ public sealed class FeedIncrementalTests
         new(Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
             .ToDictionary(f => Path.GetRelativePath(root, f).Replace('\\', '/'), File.ReadAllBytes), StringComparer.Ordinal);
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Every_incremental_build_writes_what_a_build_from_scratch_writes_whatever_changed(StorageProvider provider)
     {
         await using var app = await AppAsync(provider);
@@ -97,7 +97,7 @@ public sealed class FeedIncrementalTests
         await AssertSameAsFullBuildAsync(app, "a new author", "tags/new-tag");
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_withdrawal_deep_in_a_long_history_and_an_article_moved_between_authors_and_tags_build_as_from_scratch(StorageProvider provider)
     {
         await using var app = await AppAsync(provider);
@@ -121,7 +121,7 @@ public sealed class FeedIncrementalTests
         await AssertSameAsFullBuildAsync(app, "a new article after them");
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task The_entries_of_articles_before_the_change_come_out_of_the_files_the_last_build_wrote(StorageProvider provider)
     {
         await using var app = await AppAsync(provider);
@@ -156,7 +156,7 @@ public sealed class FeedIncrementalTests
         Assert.DoesNotContain("(from the file)", await File.ReadAllTextAsync(Path.Combine(site, "rss.xml"), Ct));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_recorded_page_start_that_no_longer_holds_makes_the_build_read_the_whole_scope(StorageProvider provider)
     {
         await using var app = await AppAsync(provider);
@@ -170,7 +170,7 @@ public sealed class FeedIncrementalTests
         await AssertSameAsFullBuildAsync(app, "after the page starts were lost");
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_change_that_arrives_while_a_scope_builds_keeps_its_mark_even_at_the_same_since(StorageProvider provider)
     {
         await using var app = await AppAsync(provider);

@@ -49,7 +49,7 @@ public sealed class FeedIsolationTests
         Assert.Equal(1, await connection.ExecuteAsync(new CommandDefinition("UPDATE articles SET canonical_url = @url WHERE slug = @slug", new { url, slug }, cancellationToken: Ct)));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task An_article_whose_url_makes_rendering_throw_is_left_out_with_a_warning_and_the_rest_of_every_scope_is_written(StorageProvider provider)
     {
         var (app, logs, _) = await AppAsync(provider);
@@ -84,7 +84,7 @@ public sealed class FeedIsolationTests
         Assert.Contains(nameof(UnreadableArticleException), warning.Message);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Failed_builds_of_a_scope_are_counted_across_runs_and_a_clean_build_ends_the_count(StorageProvider provider)
     {
         var (app, _, time) = await AppAsync(provider);

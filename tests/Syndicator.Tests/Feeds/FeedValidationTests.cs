@@ -21,7 +21,7 @@ public sealed class FeedValidationTests
         "Ñandú, Zürich and the café economy",
     ];
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_sample_feeds_parse_in_feedparser_and_the_atom_feed_validates_against_rfc4287()
     {
         await using var app = await TestApp.CreateAsync(settings: new() { ["Feeds:Hubs:0"] = "https://hub.example/" });
@@ -38,7 +38,7 @@ public sealed class FeedValidationTests
         AssertValidJsonFeed(Path.Combine(site, FeedPaths.Json));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_generated_corpus_with_archives_non_latin_titles_and_markup_yields_valid_feeds_everywhere()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));

@@ -40,7 +40,7 @@ public sealed class WebSubTests
         return (app, time, server, hub);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Each_changed_current_feed_is_pinged_once_per_hub_with_hub_mode_publish()
     {
         var (app, _, server, hub) = await StartAsync();
@@ -60,7 +60,7 @@ public sealed class WebSubTests
         Assert.Equal(6, hub.Received.Count);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hub_that_fails_with_503_is_retried_after_the_backoff_and_the_outcome_is_recorded()
     {
         var (app, time, server, hub) = await StartAsync();
@@ -85,7 +85,7 @@ public sealed class WebSubTests
         Assert.Equal(2, sent.Attempts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hub_that_rejects_the_ping_with_404_fails_at_once_keeping_its_answer()
     {
         var (app, _, server, hub) = await StartAsync();
@@ -102,7 +102,7 @@ public sealed class WebSubTests
         Assert.All(failed, d => Assert.Equal(1, d.Attempts));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_unreachable_hub_is_a_transient_failure()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero));
@@ -129,7 +129,7 @@ public sealed class WebSubTests
     private static WebSubClient Client(TimeSpan? timeout = null) =>
         new(new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(10) }, new FakeTimeProvider(ClientNow));
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hub_answering_429_with_retry_after_is_transient_and_paused_until_then()
     {
         var (server, hub) = await HubAsync(c =>
@@ -147,7 +147,7 @@ public sealed class WebSubTests
         Assert.StartsWith($"websub: {hub} answered 429 Too Many Requests: slow down; paused until 2026-11-01T00:10:00Z (Retry-After)", transient.Error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hub_answering_503_with_retry_after_as_a_date_is_transient_until_that_date()
     {
         var (server, hub) = await HubAsync(c =>
@@ -165,7 +165,7 @@ public sealed class WebSubTests
         Assert.EndsWith("answered 503 Service Unavailable: maintenance  until one", transient.Error); // CRLF neutralised
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hub_that_drops_the_connection_before_answering_is_transient()
     {
         var (server, hub) = await HubAsync(c =>
@@ -180,7 +180,7 @@ public sealed class WebSubTests
         Assert.StartsWith($"websub: {hub} could not be reached: ", transient.Error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hub_that_does_not_answer_in_time_is_transient()
     {
         var (server, hub) = await HubAsync(async c =>

@@ -14,7 +14,7 @@ public sealed class GracefulShutdownTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task SIGTERM_mid_digest_finishes_the_messages_being_sent_hands_back_the_rest_and_a_restart_sends_each_remaining_one_once()
     {
         if (OperatingSystem.IsWindows()) Assert.Skip("SIGTERM is a POSIX signal.");

@@ -97,9 +97,9 @@ public sealed class InstalledServiceTests
 
     private static int Owner(string path)
     {
-        var stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%u", path]) { RedirectStandardOutput = true })!;
+        using var stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%u", path]) { RedirectStandardOutput = true })!;
+        if (!stat.WaitForExit(TimeSpan.FromSeconds(10))) throw new TimeoutException($"stat -c %u {path} did not end within 10 s.");
         var output = stat.StandardOutput.ReadToEnd();
-        stat.WaitForExit();
         return int.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 

@@ -30,9 +30,11 @@ public sealed partial class PublishedAppTests
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
+        // Both streams are read: one left unread blocks the publish once its pipe is full.
         var publishOutput = publish.StandardOutput.ReadToEndAsync(Ct);
+        var publishErrors = publish.StandardError.ReadToEndAsync(Ct);
         await publish.WaitForExitAsync(Ct);
-        Assert.True(publish.ExitCode == 0, await publishOutput);
+        Assert.True(publish.ExitCode == 0, await publishOutput + await publishErrors);
         // The publish output itself carries the default configuration, the templates and the sample.
         Assert.Equal(File.ReadAllText(Path.Combine(Repo.Root, "appsettings.json")), File.ReadAllText(Path.Combine(app, "appsettings.json")));
         foreach (var file in Directory.EnumerateFiles(Path.Combine(Repo.Root, "config", "templates")).Concat(Directory.EnumerateFiles(Path.Combine(Repo.Root, "config", "samples", "articles"))))

@@ -19,7 +19,7 @@ public sealed class TraceTests
     private const string TestSourceName = "Syndicator.Tests.Traces";
     private static readonly ActivitySource TestSource = new(TestSourceName);
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task One_digest_send_is_one_trace_drain_then_batch_then_attempt_then_send_then_MailKit_each_the_parent_of_the_next()
     {
         var stopped = new ConcurrentBag<Activity>();
@@ -113,7 +113,7 @@ public sealed class TraceTests
             Assert.True(span.StartTimeUtc >= Parent(span).StartTimeUtc, $"{span.OperationName} starts before its parent {Parent(span).OperationName}");
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_EmailSend_job_run_by_Quartz_is_the_parent_of_the_drain_and_MailKit_ends_up_under_it()
     {
         var stopped = new ConcurrentBag<Activity>();

@@ -36,7 +36,7 @@ public sealed class HealthCheckHistoryTests
         public volatile bool Failing = true;
     }
 
-    [Theory, MemberData(nameof(HistoryTestSupport.Providers), MemberType = typeof(HistoryTestSupport))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(HistoryTestSupport.Providers), MemberType = typeof(HistoryTestSupport))]
     public async Task RequireSuccessWithin_turns_unhealthy_while_a_job_fails_and_healthy_once_it_succeeds(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

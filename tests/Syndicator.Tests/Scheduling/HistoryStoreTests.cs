@@ -37,7 +37,7 @@ public sealed class HistoryStoreTests
             RetryAttempt = attempt,
         };
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Queries_filter_and_page_newest_first(StorageProvider provider)
     {
         var (app, _) = await CreateAsync(provider);
@@ -64,7 +64,7 @@ public sealed class HistoryStoreTests
         Assert.Empty((await store.QueryExecutions(new ExecutionHistoryQuery { SchedulerName = "another" }, Ct)).Items);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_run_that_completes_after_a_later_one_is_counted_but_moves_no_last_run_column(StorageProvider provider)
     {
         var (app, _) = await CreateAsync(provider);
@@ -89,7 +89,7 @@ public sealed class HistoryStoreTests
         Assert.Equal((2, "second", JobRunResult.Failed), (failing.ConsecutiveFailures, failing.LastFailureMessage, failing.LastResult));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Misfires_are_kept_and_only_missed_firings_count(StorageProvider provider)
     {
         var (app, _) = await CreateAsync(provider);
@@ -106,7 +106,7 @@ public sealed class HistoryStoreTests
         Assert.Equal((key, (DateTimeOffset?)Now.AddMinutes(-10)), (page.Items[1].JobKey, page.Items[1].ScheduledFireTimeUtc));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Retention_deletes_only_runs_and_misfires_older_than_RetentionDays_and_keeps_deliveries_by_default(StorageProvider provider)
     {
         var (app, time) = await CreateAsync(provider);
@@ -133,7 +133,7 @@ public sealed class HistoryStoreTests
         Assert.Equal(new RetentionReport(0, 0, 0, true), await app.Get<HistoryRetention>().RunAsync(Ct));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Sent_deliveries_are_deleted_only_when_configured_and_only_once_sent_long_enough_ago(StorageProvider provider)
     {
         var (app, time) = await CreateAsync(provider, new() { ["History:SentDeliveryRetentionDays"] = "90" });
@@ -156,7 +156,7 @@ public sealed class HistoryStoreTests
         Assert.DoesNotContain(old, left);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task History_options_out_of_range_are_configuration_problems_naming_their_keys()
     {
         await using var app = await TestApp.CreateAsync(StorageProvider.Sqlite, new() { ["History:RetentionDays"] = "0", ["History:SentDeliveryRetentionDays"] = "1" });

@@ -15,7 +15,7 @@ public sealed class JobHistoryTests
 
     private static JobKey Key(string name) => new(name, JobCatalog.Group);
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Real_job_runs_are_written_to_job_runs_with_the_summaries_the_jobs_report(StorageProvider provider)
     {
         var started = DateTimeOffset.UtcNow.AddSeconds(-1);
@@ -49,7 +49,7 @@ public sealed class JobHistoryTests
         });
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task The_quartz_history_interface_reads_the_runs_back_and_keeps_a_status_per_job(StorageProvider provider)
     {
         await using var app = await HistoryTestSupport.StartAsync(provider);
@@ -80,7 +80,7 @@ public sealed class JobHistoryTests
         Assert.Equal([JobCatalog.Announcements, JobCatalog.EmailSend], all.Items.Select(s => s.Job.Name));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_retention_job_is_scheduled_daily_and_reports_what_it_deleted()
     {
         await using var app = await HistoryTestSupport.StartAsync(StorageProvider.Sqlite);

@@ -17,7 +17,7 @@ public sealed class JobRetryTests
 
     private static readonly JobKey Import = new(JobCatalog.DropFolderImport, JobCatalog.Group);
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_job_that_throws_is_retried_under_its_policy_and_every_attempt_is_in_the_history(StorageProvider provider)
     {
         // An inbox that becomes a file once the service has started (the start-up check refuses one before): the
@@ -64,7 +64,7 @@ public sealed class JobRetryTests
         Assert.Equal(fixedRuns[3].StartedAt, recovered.LastSucceededAtUtc);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Triggers_carry_the_per_job_policy_and_other_jobs_fall_back_to_the_scheduler_default()
     {
         await using var app = await TestApp.CreateAsync(StorageProvider.Sqlite, new()
@@ -86,7 +86,7 @@ public sealed class JobRetryTests
         Assert.Equal(3, JobRetries.Default.MaxAttempts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Retry_settings_out_of_range_are_configuration_problems_naming_their_keys()
     {
         await using var app = await TestApp.CreateAsync(StorageProvider.Sqlite, new()

@@ -14,7 +14,7 @@ public sealed class StatusReaderTests
 
     public static TheoryData<StorageProvider> Providers => HistoryTestSupport.Providers;
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task The_snapshot_joins_the_schedule_the_job_store_and_the_history(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider, new()
@@ -54,7 +54,7 @@ public sealed class StatusReaderTests
         Assert.Empty(status.JobFailures);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Retrying_all_failed_deliveries_can_be_limited_to_one_channel(StorageProvider provider)
     {
         await using var app = await TestApp.CreateAsync(provider);

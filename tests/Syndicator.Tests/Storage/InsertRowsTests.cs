@@ -48,7 +48,7 @@ public sealed class InsertRowsTests
         return count;
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Rows_with_hostile_and_non_Latin_text_read_back_as_written_with_shared_and_varying_values(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -73,7 +73,7 @@ public sealed class InsertRowsTests
         Assert.Equal(rows.Select(r => (bool)r[6]! ? 1 : 0), read.Select(r => r.Flag));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task One_row_whose_values_are_all_shared_and_no_rows_at_all_write_what_they_hold(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -87,7 +87,7 @@ public sealed class InsertRowsTests
         Assert.Equal(("only", "одна строка", "k", 0, stamp, (string?)null, 1), row);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_row_that_does_not_fit_the_columns_is_refused_naming_the_table_and_nothing_is_written(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

@@ -38,7 +38,7 @@ public sealed class JobStoreTests
         await app.StopAsync(Ct);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Quartz_creates_its_schema_and_a_restart_with_a_changed_schedule_replaces_the_trigger(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -59,7 +59,7 @@ public sealed class JobStoreTests
         Assert.Equal("0 0/5 * * * ?", await connection.ExecuteScalarAsync<string>("SELECT cron_expression FROM qrtz_cron_triggers WHERE trigger_name = @n", new { n = JobCatalog.DropFolderImport }));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Disabling_a_job_removes_its_stored_trigger()
     {
         await using var store = await TestStore.CreateAsync(StorageProvider.Sqlite);

@@ -11,7 +11,7 @@ public sealed class MigrationTests
 
     public static TheoryData<StorageProvider> Providers => [StorageProvider.Sqlite, StorageProvider.PostgreSql];
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Migrating_an_empty_database_creates_the_tables_and_a_second_run_applies_nothing(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -28,7 +28,7 @@ public sealed class MigrationTests
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM articles"));
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task A_database_with_a_migration_this_build_does_not_know_is_refused(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -43,7 +43,7 @@ public sealed class MigrationTests
         await Assert.ThrowsAsync<SchemaTooNewException>(() => migrator.EnsureCurrentAsync(Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Without_migrate_on_start_a_database_behind_this_build_is_refused_with_the_command_to_run()
     {
         await using var store = await TestStore.CreateAsync(StorageProvider.Sqlite);
@@ -54,7 +54,7 @@ public sealed class MigrationTests
         Assert.Contains("syndicator db migrate", e.Message);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_sqlite_store_runs_in_WAL_mode()
     {
         await using var store = await TestStore.CreateAsync(StorageProvider.Sqlite);

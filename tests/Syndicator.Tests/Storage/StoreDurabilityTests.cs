@@ -20,7 +20,7 @@ public sealed class StoreDurabilityTests : IDisposable
         Directory.Delete(folder, recursive: true);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(false, 1L)] // NORMAL
     [InlineData(true, 2L)]  // FULL
     public async Task Every_connection_runs_in_WAL_with_the_configured_flush(bool syncEveryCommit, long expected)
@@ -41,7 +41,7 @@ public sealed class StoreDurabilityTests : IDisposable
         Assert.True(File.Exists(Path.Combine(folder, "store", "تست 数据.db")));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_connection_the_pool_gives_again_keeps_its_settings_and_a_new_one_gets_them()
     {
         var database = Database.FromOptions(new StorageOptions { ConnectionString = "Data Source=pool.db" }, folder);
@@ -62,7 +62,7 @@ public sealed class StoreDurabilityTests : IDisposable
         Assert.Equal(1L, await fresh.ExecuteScalarAsync<long>("PRAGMA foreign_keys"));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(false, "off")]
     [InlineData(true, "on")] // the server's default, which this server keeps
     public async Task PostgreSQL_sessions_commit_without_waiting_for_the_flush_unless_told_to(bool syncEveryCommit, string expected)
@@ -85,7 +85,7 @@ public sealed class StoreDurabilityTests : IDisposable
         Assert.Equal("durability-test", await connection.ExecuteScalarAsync<string>("SHOW application_name"));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("", true)]
     [InlineData(";Max Auto Prepare=0;No Reset On Close=false", false)]
     [InlineData(";MaxAutoPrepare=0;NoResetOnClose=false", false)] // the synonyms Npgsql reads too

@@ -34,7 +34,7 @@ public sealed class UpgradeTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private const string OldLevel = "0006";
 
-    [Theory, MemberData(nameof(MigrationTests.Providers), MemberType = typeof(MigrationTests))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(MigrationTests.Providers), MemberType = typeof(MigrationTests))]
     public async Task A_database_at_migration_0006_with_rows_is_migrated_by_the_current_app_and_its_rows_read_in_the_new_shape(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

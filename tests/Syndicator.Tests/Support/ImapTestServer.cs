@@ -227,10 +227,18 @@ public sealed class ImapTestServer : IAsyncDisposable
         var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in args) info.ArgumentList.Add(arg);
         using var process = Process.Start(info)!;
-        var output = await process.StandardOutput.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {process.ExitCode}: {await process.StandardError.ReadToEndAsync(cancellationToken)}");
-        return output;
+        try
+        {
+            var output = await process.StandardOutput.ReadToEndAsync(cancellationToken);
+            await process.WaitForExitAsync(cancellationToken);
+            if (process.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {process.ExitCode}: {await process.StandardError.ReadToEndAsync(cancellationToken)}");
+            return output;
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -241,8 +249,11 @@ public sealed class ImapTestServer : IAsyncDisposable
             if (!process.HasExited)
             {
                 // doveadm stop asks the master to end its children too; a kill of the tree is the fallback.
-                try { await RunAsync("/usr/bin/doveadm", ["-c", Path.Combine(directory, "dovecot.conf"), "stop"], CancellationToken.None); }
-                catch (Exception e) when (e is InvalidOperationException or Win32Exception) { }
+                using (var asked = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+                {
+                    try { await RunAsync("/usr/bin/doveadm", ["-c", Path.Combine(directory, "dovecot.conf"), "stop"], asked.Token); }
+                    catch (Exception e) when (e is InvalidOperationException or Win32Exception or OperationCanceledException) { }
+                }
                 using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
                 try { await process.WaitForExitAsync(grace.Token); }
                 catch (OperationCanceledException) { process.Kill(entireProcessTree: true); }

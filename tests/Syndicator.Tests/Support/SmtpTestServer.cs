@@ -275,7 +275,7 @@ public sealed class SmtpTestServer : IAsyncDisposable
             {
                 throw new TimeoutException($"smtp_server.py did not print READY within {options.StartTimeout.TotalSeconds:0} s.{Environment.NewLine}{Log()}");
             }
-            process.WaitForExit(); // lets the stdout/stderr readers finish
+            process.WaitForExit(TimeSpan.FromSeconds(5)); // lets the stdout/stderr readers finish
             if (process.ExitCode == ExitNoAiosmtpd)
                 ToolMissing($"{DebianPython} cannot import aiosmtpd: {Log().Trim()}");
             Assert.Fail($"smtp_server.py exited with code {process.ExitCode} before it was ready.{Environment.NewLine}{Log()}");

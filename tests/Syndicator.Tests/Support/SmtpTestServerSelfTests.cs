@@ -45,7 +45,7 @@ public sealed class SmtpTestServerSelfTests
         return client;
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_message_arrives_with_its_envelope_and_headers_intact()
     {
         await using var server = await SmtpTestServer.StartAsync(null, Ct);
@@ -104,7 +104,7 @@ public sealed class SmtpTestServerSelfTests
         Assert.DoesNotContain("\n..", received.RawText);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Three_messages_over_one_connection_count_as_one_connection()
     {
         await using var server = await SmtpTestServer.StartAsync(null, Ct);
@@ -139,7 +139,7 @@ public sealed class SmtpTestServerSelfTests
         Assert.Equal(1, stats.MessagesPerConnection[fourth.Connection]);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_recipient_failed_with_451_once_is_refused_the_first_time_and_accepted_the_second()
     {
         await using var server = await SmtpTestServer.StartAsync(null, Ct);
@@ -163,7 +163,7 @@ public sealed class SmtpTestServerSelfTests
         Assert.Equal(("rcpt", "later@example.org", "451 4.7.1 try later"), (rejection.Kind, rejection.Address, rejection.Reply));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_recipient_failed_with_550_is_refused_every_time()
     {
         await using var server = await SmtpTestServer.StartAsync(null, Ct);
@@ -192,7 +192,7 @@ public sealed class SmtpTestServerSelfTests
         Assert.Equal(2, (await server.WaitForMessagesAsync(2, Wait, Ct)).Count);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_data_failure_refuses_the_whole_message()
     {
         await using var server = await SmtpTestServer.StartAsync(null, Ct);
@@ -209,7 +209,7 @@ public sealed class SmtpTestServerSelfTests
         Assert.Equal("data", Assert.Single(server.Stats.Rejections).Kind);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("PLAIN")]
     [InlineData("LOGIN")]
     public async Task Wrong_credentials_get_535_and_right_ones_are_accepted(string mechanism)
@@ -255,7 +255,7 @@ public sealed class SmtpTestServerSelfTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task StartTls_upgrades_the_connection_and_then_offers_auth()
     {
         await using var server = await SmtpTestServer.StartAsync(
@@ -291,7 +291,7 @@ public sealed class SmtpTestServerSelfTests
         Assert.Equal(2, stats.MessagesPerConnection[messages[0].Connection]);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_client_that_does_not_trust_the_self_signed_certificate_is_refused_by_its_own_tls()
     {
         await using var server = await SmtpTestServer.StartAsync(new SmtpTestServerOptions { StartTls = true }, Ct);
@@ -300,7 +300,7 @@ public sealed class SmtpTestServerSelfTests
             client.ConnectAsync(server.Host, server.Port, SecureSocketOptions.StartTls, Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Implicit_tls_works_from_the_first_byte()
     {
         await using var server = await SmtpTestServer.StartAsync(
@@ -319,7 +319,7 @@ public sealed class SmtpTestServerSelfTests
         Assert.Equal("digest", received.AuthenticatedUser);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Disposing_stops_the_server_and_frees_its_port()
     {
         var server = await SmtpTestServer.StartAsync(null, Ct);
@@ -337,7 +337,7 @@ public sealed class SmtpTestServerSelfTests
         Assert.False(Directory.Exists(mailDirectory));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task WaitForMessages_times_out_with_what_it_has()
     {
         await using var server = await SmtpTestServer.StartAsync(null, Ct);

@@ -39,11 +39,22 @@ public static class TwitterTextOracle
         info.ArgumentList.Add(Path.Combine(Repo.Root, "tests", "Syndicator.Tests", "Fixtures", "twitter-text", "weigh.mjs"));
         info.ArgumentList.Add(PackagesHome);
         using var process = Process.Start(info)!;
-        await process.StandardInput.WriteAsync(JsonSerializer.Serialize(texts));
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(60));
+        Task<string> output, error;
+        try
+        {
+            await process.StandardInput.WriteAsync(JsonSerializer.Serialize(texts).AsMemory(), deadline.Token);
+            process.StandardInput.Close();
+            output = process.StandardOutput.ReadToEndAsync(deadline.Token);
+            error = process.StandardError.ReadToEndAsync(deadline.Token);
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"node weigh.mjs did not weigh {texts.Count} text(s) within 60 s.");
+        }
         Assert.True(process.ExitCode == 0, $"node weigh.mjs exited with {process.ExitCode}: {await error}");
         return JsonSerializer.Deserialize<List<TwitterTextVerdict>>(await output, new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
     }

@@ -26,7 +26,15 @@ public sealed class Chromium : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         if (!File.Exists(ExecutablePath)) return;
-        playwright = await Playwright.CreateAsync();
+        // A fixture has no test Timeout over it: the driver's start is bounded here (the launch by its own Timeout).
+        try
+        {
+            playwright = await Playwright.CreateAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException("Playwright's driver (node, from the Microsoft.Playwright package beside the tests) did not start within 60 s.");
+        }
         browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = ExecutablePath,
@@ -60,7 +68,13 @@ public sealed class Chromium : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        if (browser is not null) await browser.DisposeAsync();
-        playwright?.Dispose();
+        // Closing asks the driver; a driver that no longer answers must not hold the class (it goes with the process).
+        if (browser is not null)
+        {
+            try { await browser.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)); }
+            catch (TimeoutException) { throw new TimeoutException($"{ExecutablePath} did not close within 30 s."); }
+            finally { playwright?.Dispose(); }
+        }
+        else playwright?.Dispose();
     }
 }

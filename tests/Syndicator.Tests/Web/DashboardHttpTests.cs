@@ -247,7 +247,7 @@ public sealed class DashboardHttpTests
         { "http://0.0.0.0:5080", "file:KEYFILE", "short", "Dashboard:ApiKey (file:KEYFILE) is 5 characters long; use at least 16" },
     };
 
-    [Theory, MemberData(nameof(Refused))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Refused))]
     public async Task The_service_refuses_to_start_with_a_dashboard_open_to_the_network_or_an_unusable_key(string urls, string? apiKey, string? keyFileContent, string message)
     {
         using var dir = new TempDir();
@@ -264,7 +264,7 @@ public sealed class DashboardHttpTests
         Assert.Contains(problems, p => p.Contains(message, StringComparison.Ordinal));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("http://127.0.0.1:5080", null)]
     [InlineData("http://localhost:5080;http://[::1]:5081", null)]
     [InlineData("http://0.0.0.0:5080", "file:KEYFILE")]
@@ -296,7 +296,7 @@ public sealed class DashboardHttpTests
     public void A_retry_returns_only_to_a_page_under_status(string value, bool kept) =>
         Assert.Equal(kept ? value : "/status", Dashboard.LocalReturn(value));
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_articles_import_warnings_show_on_its_page_as_text_never_as_links()
     {
         await using var server = await StatusServer.StartAsync(TestContext.Current.CancellationToken);

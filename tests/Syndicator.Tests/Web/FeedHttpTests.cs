@@ -1003,6 +1003,8 @@ public sealed class FeedHttpTests
     /// <summary>The real app, started on a free loopback port, serving a temporary feed folder.</summary>
     private sealed class FeedServer : IAsyncDisposable
     {
+        private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
+
         private readonly TempDir dir;
         private readonly WebApplication app;
 
@@ -1058,7 +1060,15 @@ public sealed class FeedHttpTests
                 logs is null ? null : services => services.AddSingleton<ILoggerProvider>(logs));
             try
             {
-                await app.StartAsync(cancellationToken);
+                // A start that never ends fails as such, rather than as the test's timeout.
+                try
+                {
+                    await app.StartAsync(cancellationToken).WaitAsync(StartTimeout, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    throw new TimeoutException($"The app serving {settings["Feeds:OutputPath"]} did not start within {StartTimeout.TotalSeconds:0} s.");
+                }
                 var address = app.Urls.Select(u => new Uri(u)).Single(u => u.Port != 0);
                 return new FeedServer(dir, app, address, cancellationToken);
             }
@@ -1139,12 +1149,24 @@ public sealed class FeedHttpTests
         /// </summary>
         public async Task<(int Status, string Response)> RawGetAsync(string target)
         {
-            using var client = new TcpClient();
-            await client.ConnectAsync(Address.Host, Address.Port, Ct);
-            await using var stream = client.GetStream();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {Address.Authority}\r\nConnection: close\r\n\r\n"), Ct);
-            using var reader = new StreamReader(stream, Encoding.Latin1);
-            var response = await reader.ReadToEndAsync(Ct);
+            // Bounded like Http (10 s), and failing with what came back: the answer ends when the server closes the connection.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            deadline.CancelAfter(Http.Timeout);
+            using var received = new MemoryStream();
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(Address.Host, Address.Port, deadline.Token);
+                await using var stream = client.GetStream();
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {Address.Authority}\r\nConnection: close\r\n\r\n"), deadline.Token);
+                await stream.CopyToAsync(received, deadline.Token);
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"GET {target}: {Address} did not answer and close the connection (Connection: close) within {Http.Timeout.TotalSeconds:0} s; " +
+                    $"{received.Length} byte(s) came: {Encoding.Latin1.GetString(received.ToArray())}");
+            }
+            var response = Encoding.Latin1.GetString(received.ToArray());
             var status = response.Split(' ', 3) is [_, var code, ..] && int.TryParse(code, out var parsed) ? parsed : -1;
             return (status, $"GET {target} -> {response}");
         }

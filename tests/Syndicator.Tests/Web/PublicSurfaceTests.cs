@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Syndicator.Scheduling;
+using Syndicator.Tests.Support;
 
 namespace Syndicator.Tests.Web;
 
@@ -16,7 +17,7 @@ public sealed class PublicSurfaceTests
         "/", "/status", "/status/digests", "/health", "/ready", "/metrics", "/articles", "/webhooks/ses", "/webhooks/mailgun", "/webhooks/postmark", "/no-such-page",
     ];
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [MemberData(nameof(Paths))]
     public async Task Every_page_forbids_framing_script_sniffing_and_referrers(string path)
     {
@@ -36,7 +37,7 @@ public sealed class PublicSurfaceTests
         else Assert.DoesNotContain("script-src", policy);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("/status")]
     [InlineData("/subscribe")]
     [InlineData("/health")]
@@ -54,7 +55,7 @@ public sealed class PublicSurfaceTests
         }
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("localhost")]
     [InlineData("127.0.0.1")]
     [InlineData("[::1]")]
@@ -77,7 +78,7 @@ public sealed class PublicSurfaceTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_dashboard_and_the_status_command_show_the_same_jobs_from_one_computation()
     {
         await using var server = await StatusServer.StartAsync(Ct);

@@ -122,7 +122,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
     private Syndicator.Announcements.SocialAccount Account(LoopbackServer server, string password = "good-app-password") =>
         support.Account(server.BaseUrl, FakePds.Handle, password);
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_ExpiredToken_answer_refreshes_the_session_with_the_refresh_token_and_repeats_the_call()
     {
         var (fake, server) = await StartAsync();
@@ -144,7 +144,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Equal("access-2", support.Sessions.Get(server.BaseUrl, FakePds.Handle)!.AccessJwt);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task When_the_refresh_fails_the_client_logs_in_again_once()
     {
         var (fake, server) = await StartAsync();
@@ -159,7 +159,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Single(fake.Records);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_session_is_reused_across_posts()
     {
         var (fake, server) = await StartAsync();
@@ -172,7 +172,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Equal(3, fake.Records.Count);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_429_is_transient_until_RateLimit_Reset()
     {
         var (fake, server) = await StartAsync();
@@ -197,7 +197,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Empty(fake.Records);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_429_on_login_is_transient_too()
     {
         var (fake, server) = await StartAsync();
@@ -211,7 +211,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1795000300), Assert.IsType<DeliveryOutcome.Transient>(outcome).NotBefore);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_post_that_spent_the_last_write_points_is_sent_and_pauses_the_account_until_RateLimit_Reset()
     {
         var (fake, server) = await StartAsync();
@@ -231,7 +231,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Single(fake.Records);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_post_with_write_points_left_does_not_pause()
     {
         var (fake, server) = await StartAsync();
@@ -246,7 +246,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Null(sent.PauseRecipientUntil);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("Identifier")]
     [InlineData("AppPassword")]
     public async Task A_missing_credential_is_permanent_and_the_PDS_is_not_called(string credential)
@@ -263,7 +263,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Empty(fake.Calls);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_app_password_file_that_was_removed_is_permanent_and_names_the_file()
     {
         var (fake, server) = await StartAsync();
@@ -279,7 +279,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Empty(fake.Calls);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_503_with_retry_after_is_transient_until_then_without_pausing_the_account()
     {
         var (fake, server) = await StartAsync();
@@ -295,7 +295,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Equal($"bluesky: com.atproto.server.createSession at {server.BaseUrl} answered 503 Service Unavailable: ServiceUnavailable: the PDS is restarting", transient.Error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_PDS_that_drops_the_connection_before_answering_is_transient_and_names_the_call()
     {
         var (fake, server) = await StartAsync();
@@ -308,7 +308,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Empty(fake.Records);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_5xx_is_transient_and_the_next_attempt_posts()
     {
         var (fake, server) = await StartAsync();
@@ -327,7 +327,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Single(fake.Records);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_post_written_whose_answer_was_lost_is_reported_sent_and_not_posted_again()
     {
         var (fake, server) = await StartAsync();
@@ -346,7 +346,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Single(fake.Records);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_wrong_app_password_is_permanent_and_a_rejected_record_too()
     {
         var (fake, server) = await StartAsync();
@@ -363,7 +363,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.Contains("400 Bad Request: InvalidRequest: Invalid app.bsky.feed.post record", rejected);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_unreachable_PDS_is_transient()
     {
         int port;
@@ -379,7 +379,7 @@ public sealed class BlueskyClientFakeServerTests : IDisposable
         Assert.StartsWith($"bluesky: http://127.0.0.1:{port} could not be reached", transient.Error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_PDS_that_does_not_answer_in_time_is_transient()
     {
         var (fake, server) = await StartAsync();

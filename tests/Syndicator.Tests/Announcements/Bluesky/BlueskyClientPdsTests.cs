@@ -24,7 +24,7 @@ public sealed class BlueskyClientPdsTests(BlueskyPdsFixture pds) : IDisposable
 
     public void Dispose() => support.Dispose();
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_post_is_created_with_its_text_language_byte_offset_facets_and_link_card()
     {
         var user = await pds.CreateAccountAsync("alice", Ct);
@@ -68,7 +68,7 @@ public sealed class BlueskyClientPdsTests(BlueskyPdsFixture pds) : IDisposable
         Assert.Null(embed["external"]!["thumb"]);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(PostImage.Card)]
     [InlineData(PostImage.Attached)]
     public async Task An_uploaded_image_goes_with_the_post_as_the_link_cards_thumbnail_or_as_an_image_embed_with_its_alt_text(PostImage style)
@@ -104,7 +104,7 @@ public sealed class BlueskyClientPdsTests(BlueskyPdsFixture pds) : IDisposable
         Assert.Equal(Png, await pds.GetBlobAsync(user.Did, blob["ref"]!["$link"]!.GetValue<string>(), Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Posting_the_same_post_again_leaves_exactly_one_record()
     {
         var user = await pds.CreateAccountAsync("dave", Ct);
@@ -125,7 +125,7 @@ public sealed class BlueskyClientPdsTests(BlueskyPdsFixture pds) : IDisposable
         Assert.Equal(2, (await pds.ListRecordsAsync(user.Did, Posts, Ct)).Count);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_wrong_app_password_is_a_permanent_error_with_the_servers_words()
     {
         var user = await pds.CreateAccountAsync("erin", Ct);
@@ -141,7 +141,7 @@ public sealed class BlueskyClientPdsTests(BlueskyPdsFixture pds) : IDisposable
         Assert.Null(support.Sessions.Get(pds.BaseUrl, user.Handle));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_expired_access_token_is_refreshed_with_the_refresh_token()
     {
         var user = await pds.CreateAccountAsync("frank", Ct);
@@ -169,7 +169,7 @@ public sealed class BlueskyClientPdsTests(BlueskyPdsFixture pds) : IDisposable
         Assert.Equal(2, (await pds.ListRecordsAsync(user.Did, Posts, Ct)).Count);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task When_the_refresh_token_is_no_good_either_the_client_logs_in_again()
     {
         var user = await pds.CreateAccountAsync("grace", Ct);
@@ -185,7 +185,7 @@ public sealed class BlueskyClientPdsTests(BlueskyPdsFixture pds) : IDisposable
         Assert.Equal(2, (await pds.ListRecordsAsync(user.Did, Posts, Ct)).Count);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_post_the_PDS_rejects_is_a_permanent_error()
     {
         var user = await pds.CreateAccountAsync("heidi", Ct);

@@ -20,7 +20,7 @@ public sealed class AnnouncementControlTests
     private static async Task<IReadOnlyList<Delivery>> DeliveriesAsync(SocialTestRig rig, Article article) =>
         await rig.App.Get<DeliveryStore>().ListForSubjectAsync(DeliverySubject.Article(article.Id), Ct);
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Announce_false_posts_nothing_says_why_per_account_and_turning_it_back_on_plans_the_posts(StorageProvider provider)
     {
         await using var rig = await SocialTestRig.StartAsync(provider);
@@ -47,7 +47,7 @@ public sealed class AnnouncementControlTests
         Assert.Single(rig.Mastodon.Posts);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task AnnounceAt_holds_the_posts_until_that_time_and_moving_it_moves_what_waits(StorageProvider provider)
     {
         await using var rig = await SocialTestRig.StartAsync(provider);
@@ -75,7 +75,7 @@ public sealed class AnnouncementControlTests
         Assert.Single(rig.Mastodon.Posts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Social_texts_replace_the_template_per_network_keep_the_link_and_are_cleaned_of_control_characters()
     {
         await using var rig = await SocialTestRig.StartAsync();
@@ -107,7 +107,7 @@ public sealed class AnnouncementControlTests
         Assert.Equal("A thread-worthy piece about rivers, with the link inline: https://magazine.example/rivers #rivers", mastodon);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_social_text_over_its_networks_limit_is_dropped_with_a_warning_naming_the_key_and_the_template_writes_the_post()
     {
         await using var rig = await SocialTestRig.StartAsync();
@@ -129,7 +129,7 @@ public sealed class AnnouncementControlTests
         Assert.StartsWith(cjk, Assert.Single(rig.Mastodon.Posts).Status);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task SkipAccounts_keeps_the_article_off_the_named_account_and_an_unknown_name_is_a_warning()
     {
         await using var rig = await SocialTestRig.StartAsync();
@@ -147,7 +147,7 @@ public sealed class AnnouncementControlTests
         Assert.Single(rig.Mastodon.Posts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_sidecar_sets_the_controls_of_a_plain_text_article()
     {
         await using var rig = await SocialTestRig.StartAsync();
@@ -161,7 +161,7 @@ public sealed class AnnouncementControlTests
         Assert.Empty(rig.Mastodon.Posts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Announce_false_set_after_planning_stops_the_waiting_post_with_a_reason_that_says_how_to_undo_it()
     {
         await using var rig = await SocialTestRig.StartAsync();

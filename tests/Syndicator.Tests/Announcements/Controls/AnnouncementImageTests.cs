@@ -32,7 +32,7 @@ public sealed class AnnouncementImageTests
         return result;
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task The_image_is_uploaded_to_X_and_Mastodon_with_its_caption_as_alt_text_and_attached_to_the_posts(StorageProvider provider)
     {
         await using var rig = await SocialTestRig.StartAsync(provider);
@@ -59,7 +59,7 @@ public sealed class AnnouncementImageTests
         Assert.All(recorded, r => Assert.Null(r.Image!.Warning));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_retry_after_the_post_failed_attaches_the_image_already_uploaded_instead_of_uploading_again()
     {
         await using var rig = await SocialTestRig.StartAsync();
@@ -82,7 +82,7 @@ public sealed class AnnouncementImageTests
         Assert.All(await RecordedAsync(rig, article), r => Assert.Equal((DeliveryState.Sent, 2), (r.Delivery.State, r.Delivery.Attempts)));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("/missing.png", "answered 404")]
     [InlineData("/slow.png", "did not arrive within 1 seconds")]
     [InlineData("/page.html", "is served as text/html, not as an image")]
@@ -108,7 +108,7 @@ public sealed class AnnouncementImageTests
         });
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Each_network_has_its_own_size_limit_a_6_MB_image_goes_to_Mastodon_but_not_to_X()
     {
         await using var rig = await SocialTestRig.StartAsync();
@@ -123,7 +123,7 @@ public sealed class AnnouncementImageTests
         Assert.Contains("more than the 5,242,880 bytes the network takes", x.Image!.Warning);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_network_that_refuses_the_file_gets_the_post_without_it_and_a_network_that_is_down_keeps_the_post_waiting_with_its_image()
     {
         await using var rig = await SocialTestRig.StartAsync();
@@ -148,7 +148,7 @@ public sealed class AnnouncementImageTests
         Assert.Equal([rig.X.Uploads.Single().Id], Assert.Single(rig.X.PostedMedia).MediaIds);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_account_with_Image_None_posts_without_fetching_the_image()
     {
         await using var rig = await SocialTestRig.StartAsync(extra: new() { ["Announcements:Accounts:0:Image"] = "None" });
@@ -161,7 +161,7 @@ public sealed class AnnouncementImageTests
         Assert.Single(rig.Mastodon.Uploads);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("file:///etc/passwd", "is not an http(s) URL")]
     [InlineData("javascript:alert(1)", "is not an http(s) URL")]
     [InlineData("data:image/png;base64,iVBORw0KGgo=", "is not an http(s) URL")]
@@ -174,7 +174,7 @@ public sealed class AnnouncementImageTests
         Assert.Contains(reason, problem);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Loopback_and_private_addresses_are_refused_unless_Site_AllowLocalUrls_and_a_redirect_there_too()
     {
         await using var host = await LoopbackServer.StartAsync(app =>
@@ -198,7 +198,7 @@ public sealed class AnnouncementImageTests
         Assert.Equal("image/png", allowed.MediaType);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_image_sent_without_a_length_is_read_no_further_than_the_networks_limit()
     {
         await using var host = await LoopbackServer.StartAsync(app => app.MapGet("/stream.png", (Delegate)(async (HttpContext c) =>

@@ -33,7 +33,7 @@ public sealed class BlueskyControlsPdsTests(BlueskyPdsFixture pds) : IDisposable
         });
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_bluesky_text_and_the_image_with_its_alt_text_reach_the_PDS_and_the_other_accounts_are_skipped()
     {
         var user = await pds.CreateAccountAsync("ctrl", Ct);
@@ -60,7 +60,7 @@ public sealed class BlueskyControlsPdsTests(BlueskyPdsFixture pds) : IDisposable
         Assert.Equal(cid, JsonNode.Parse(recorded!.MediaRef!)!["ref"]!["$link"]!.GetValue<string>());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_image_over_Blueskys_1_MB_goes_without_and_the_link_card_is_posted_all_the_same()
     {
         var user = await pds.CreateAccountAsync("ctrlhuge", Ct);

@@ -32,7 +32,7 @@ public sealed class MastodonClientTests : IDisposable
     private static ComposedPost Post(int n = 1) =>
         new($"مقاله {n} — the regime's mystique 🕊 https://magazine.example/{n}", $"https://magazine.example/{n}", "Title", "Summary", null, "fa", $"delivery-{n}");
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_post_is_sent_with_its_id_and_url_and_no_pause_while_requests_are_left()
     {
         await using var server = await FakeMastodonServer.StartAsync();
@@ -44,7 +44,7 @@ public sealed class MastodonClientTests : IDisposable
         Assert.Equal(Post().Text, Assert.Single(server.Posts).Status);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_window_of_two_sends_two_pauses_on_the_second_and_the_third_is_a_429_until_mastodons_reset()
     {
         await using var server = await FakeMastodonServer.StartAsync();
@@ -70,7 +70,7 @@ public sealed class MastodonClientTests : IDisposable
         Assert.Equal(3, server.Posts.Count);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_missing_access_token_is_permanent_and_nothing_is_sent()
     {
         await using var server = await FakeMastodonServer.StartAsync();
@@ -83,7 +83,7 @@ public sealed class MastodonClientTests : IDisposable
         Assert.Empty(server.Posts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_access_token_that_cannot_be_read_is_permanent_and_names_the_file()
     {
         await using var server = await FakeMastodonServer.StartAsync();
@@ -98,7 +98,7 @@ public sealed class MastodonClientTests : IDisposable
         Assert.Empty(server.Posts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_revoked_token_is_permanent_with_mastodons_words()
     {
         await using var server = await FakeMastodonServer.StartAsync();
@@ -108,7 +108,7 @@ public sealed class MastodonClientTests : IDisposable
         Assert.Equal($"mastodon: POST /api/v1/statuses at {server.BaseUrl} answered 401 Unauthorized: The access token is invalid", failed.Error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_503_with_retry_after_is_transient_until_then()
     {
         await using var server = await FakeMastodonServer.StartAsync();
@@ -121,7 +121,7 @@ public sealed class MastodonClientTests : IDisposable
         Assert.EndsWith("answered 503 Service Unavailable: <html>Mastodon is down for maintenance</html>", transient.Error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_connection_dropped_before_the_answer_is_transient()
     {
         await using var server = await FakeMastodonServer.StartAsync();
@@ -133,7 +133,7 @@ public sealed class MastodonClientTests : IDisposable
         Assert.Null(transient.NotBefore);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_instance_that_does_not_answer_in_time_is_transient()
     {
         await using var server = await FakeMastodonServer.StartAsync();

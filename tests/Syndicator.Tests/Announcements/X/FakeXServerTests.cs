@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using Syndicator.Announcements.X;
+using Syndicator.Tests.Support;
 
 namespace Syndicator.Tests.Announcements.X;
 
@@ -22,7 +23,7 @@ public sealed class FakeXServerTests
         return await http.SendAsync(request, Ct);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_correctly_signed_request_is_answered()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -35,7 +36,7 @@ public sealed class FakeXServerTests
         Assert.Equal(FakeXServer.UserId, json.RootElement.GetProperty("data").GetProperty("id").GetString());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_query_changed_after_signing_is_refused_with_401_and_x_problem_body()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -51,7 +52,7 @@ public sealed class FakeXServerTests
         Assert.StartsWith("signature mismatch", Assert.Single(server.Rejections));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_wrong_secret_is_refused()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -62,7 +63,7 @@ public sealed class FakeXServerTests
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_reused_nonce_is_refused_even_with_a_valid_signature()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -77,7 +78,7 @@ public sealed class FakeXServerTests
         Assert.StartsWith("nonce reused", Assert.Single(server.Rejections));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(-6 * 60, HttpStatusCode.Unauthorized)]
     [InlineData(+6 * 60, HttpStatusCode.Unauthorized)]
     [InlineData(-4 * 60, HttpStatusCode.OK)]
@@ -92,7 +93,7 @@ public sealed class FakeXServerTests
         Assert.Equal(expected, response.StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_form_encoded_body_is_part_of_the_signature_the_server_checks()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -114,7 +115,7 @@ public sealed class FakeXServerTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_request_without_oauth_is_refused()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -126,7 +127,7 @@ public sealed class FakeXServerTests
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_same_text_twice_is_refused_as_duplicate_content_and_counted_once()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -144,7 +145,7 @@ public sealed class FakeXServerTests
         Assert.Equal(1, server.AcceptedPosts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_timeline_shows_t_co_links_in_text_and_the_original_urls_in_entities_newest_first()
     {
         await using var server = await FakeXServer.StartAsync();

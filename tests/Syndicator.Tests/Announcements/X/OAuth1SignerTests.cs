@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using Microsoft.Extensions.Time.Testing;
 using Syndicator.Announcements.X;
+using Syndicator.Tests.Support;
 
 namespace Syndicator.Tests.Announcements.X;
 
@@ -57,7 +58,7 @@ public sealed class OAuth1SignerTests
             signed.AuthorizationHeader);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_form_encoded_body_is_signed_from_the_request_itself_and_the_header_is_set()
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "https://api.twitter.com/1.1/statuses/update.json?include_entities=true")
@@ -72,7 +73,7 @@ public sealed class OAuth1SignerTests
         Assert.Contains("oauth_signature=\"hCtSmYh%2BiHYCEqBWrE7C7hYmtUk%3D\"", request.Headers.Authorization.Parameter);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_json_body_is_not_part_of_the_signature_only_the_query_and_oauth_parameters_are()
     {
         var uri = new Uri("https://api.x.com/2/tweets");

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Time.Testing;
 using Syndicator.Announcements;
 using Syndicator.Announcements.X;
 using Syndicator.Deliveries;
+using Syndicator.Tests.Support;
 
 namespace Syndicator.Tests.Announcements.X;
 
@@ -13,7 +14,7 @@ public sealed class XClientTests
     private static readonly ComposedPost Article = XTestAccount.Post("The regime and its mystique, by Hassan Mahmoudi\n\n" + ArticleUrl, ArticleUrl);
     private static readonly string TimelineRequest = $"GET /2/users/{FakeXServer.UserId}/tweets?max_results=20&tweet.fields=entities";
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_post_is_accepted_and_returns_its_id_and_status_url()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -30,7 +31,7 @@ public sealed class XClientTests
         Assert.Equal(["POST /2/tweets"], server.Requests); // a first attempt posts without looking anything up
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Secrets_can_come_from_a_file_reference_relative_to_the_content_root()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -42,7 +43,7 @@ public sealed class XClientTests
         Assert.Equal(1, server.AcceptedPosts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_wrong_consumer_secret_is_a_permanent_failure_naming_x_and_401()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -58,7 +59,7 @@ public sealed class XClientTests
         Assert.Equal(0, server.AcceptedPosts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_clock_more_than_five_minutes_off_is_refused_by_x_and_reported_as_permanent()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -71,7 +72,7 @@ public sealed class XClientTests
         Assert.StartsWith("timestamp is", Assert.Single(server.Rejections));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_missing_secret_is_a_permanent_failure_that_names_the_credential_without_calling_x()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -87,7 +88,7 @@ public sealed class XClientTests
         Assert.Empty(server.Requests);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Rate_limiting_is_transient_and_not_before_is_x_rate_limit_reset()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -120,7 +121,7 @@ public sealed class XClientTests
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1800050000), Assert.IsType<DeliveryOutcome.Transient>(outcome).NotBefore);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_window_of_two_posts_sends_two_pauses_on_the_second_and_refuses_the_third_until_x_resets_it()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -148,7 +149,7 @@ public sealed class XClientTests
         Assert.Equal(3, server.AcceptedPosts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_used_up_24_hour_user_cap_pauses_until_the_day_resets_even_with_the_15_minute_window_open()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -169,7 +170,7 @@ public sealed class XClientTests
         Assert.Contains("x-user-limit-24hour-reset", refused.Error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_503_with_retry_after_is_transient_until_then()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -188,7 +189,7 @@ public sealed class XClientTests
     private static ComposedPost Post(int n) =>
         XTestAccount.Post($"Article {n}: https://magazine.example/2026/11/article-{n}", $"https://magazine.example/2026/11/article-{n}");
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(503)]
     [InlineData(500)]
     [InlineData(502)]
@@ -205,7 +206,7 @@ public sealed class XClientTests
         Assert.Null(transient.NotBefore);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_rejected_request_is_permanent_and_keeps_x_title_detail_and_error_messages()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -219,7 +220,7 @@ public sealed class XClientTests
             Assert.IsType<DeliveryOutcome.Permanent>(outcome).Error);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(403, "You are not permitted to perform this action.")]
     [InlineData(422, "The request could not be processed.")]
     public async Task Other_client_errors_are_permanent(int status, string detail)
@@ -235,7 +236,7 @@ public sealed class XClientTests
         Assert.Contains(detail, failed.Error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_timeout_is_transient()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -249,7 +250,7 @@ public sealed class XClientTests
         Assert.Equal(0, server.AcceptedPosts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_dropped_connection_is_transient()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -263,7 +264,7 @@ public sealed class XClientTests
         Assert.Equal(0, server.AcceptedPosts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_unreachable_api_is_transient()
     {
         using var x = new XTestAccount("http://127.0.0.1:1", "1-token");
@@ -273,7 +274,7 @@ public sealed class XClientTests
         Assert.Contains("could not be reached", Assert.IsType<DeliveryOutcome.Transient>(outcome).Error);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Duplicate_content_is_treated_as_already_sent_with_the_existing_post_and_not_posted_again()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -290,7 +291,7 @@ public sealed class XClientTests
         Assert.Equal(2, server.Count("POST /2/tweets")); // X refused the second one with 403 duplicate content
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Duplicate_content_is_still_sent_when_the_timeline_cannot_be_read()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -304,7 +305,7 @@ public sealed class XClientTests
         Assert.Equal(0, server.AcceptedPosts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_retry_after_a_crash_between_send_and_record_finds_the_post_and_does_not_post_again()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -321,7 +322,7 @@ public sealed class XClientTests
         Assert.Equal(1, server.Count(TimelineRequest));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_signature_covers_the_query_of_the_timeline_read_and_x_accepts_it()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -335,7 +336,7 @@ public sealed class XClientTests
         Assert.Empty(server.Rejections); // all three, the query-bearing GET included, passed the server's signature check
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_post_whose_answer_was_lost_is_found_by_its_url_on_retry_even_with_other_text()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -354,7 +355,7 @@ public sealed class XClientTests
         Assert.Equal(1, server.AcceptedPosts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_post_that_timed_out_but_was_created_is_found_on_retry()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -369,7 +370,7 @@ public sealed class XClientTests
         Assert.Equal(1, server.Count("POST /2/tweets"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_retry_with_no_earlier_post_on_the_timeline_posts_once()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -382,7 +383,7 @@ public sealed class XClientTests
         Assert.Equal(1, server.AcceptedPosts);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_user_id_is_looked_up_once_per_account()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -397,7 +398,7 @@ public sealed class XClientTests
         Assert.Equal(0, server.Count("POST /2/tweets"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_retry_whose_timeline_read_fails_transiently_does_not_post()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -411,7 +412,7 @@ public sealed class XClientTests
         Assert.Equal(0, server.Count("POST /2/tweets"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_retry_whose_timeline_read_is_forbidden_falls_back_on_x_refusing_duplicates()
     {
         await using var server = await FakeXServer.StartAsync();
@@ -427,7 +428,7 @@ public sealed class XClientTests
         Assert.Equal(1, server.Count("POST /2/tweets"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_client_reports_itself_as_the_x_network()
     {
         using var x = new XTestAccount("http://127.0.0.1:1", "1-token");

@@ -21,7 +21,7 @@ public sealed class ArticleApiTests
         JsonSerializer.Serialize(new Dictionary<string, object?> { ["title"] = title, ["bodyHtml"] = body, ["slug"] = slug, ["url"] = url, ["author"] = "Jane Doe", ["tags"] = new[] { "Politics" } }
             .Where(kv => kv.Value is not null).ToDictionary());
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Without_a_valid_key_or_with_too_narrow_a_scope_nothing_is_written()
     {
         await using var world = await IntakeWorld.StartAsync();
@@ -54,7 +54,7 @@ public sealed class ArticleApiTests
         Assert.NotNull(keys.Single(k => k.Name == "status-page").LastUsedAt);
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task The_same_body_twice_is_one_article_and_a_persian_title_with_emoji_keeps_its_script(StorageProvider provider)
     {
         await using var world = await IntakeWorld.StartAsync(provider);
@@ -88,7 +88,7 @@ public sealed class ArticleApiTests
         Assert.Equal(("created", "api key 'ghost-cms'"), (entry.GetProperty("action").GetString(), entry.GetProperty("actor").GetString()));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Markdown_and_the_plain_text_format_are_chosen_by_content_type_and_other_types_are_refused()
     {
         await using var world = await IntakeWorld.StartAsync();
@@ -118,7 +118,7 @@ public sealed class ArticleApiTests
         { JsonSerializer.Serialize(new { title = "Nested", bodyHtml = string.Concat(Enumerable.Repeat("<div>", 200)) + "x" }), "body", "nested" },
     };
 
-    [Theory, MemberData(nameof(HostileBodies))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(HostileBodies))]
     public async Task A_hostile_article_is_refused_with_a_problem_naming_its_field_and_nothing_is_stored(string body, string field, string reason)
     {
         await using var world = await IntakeWorld.StartAsync();
@@ -130,7 +130,7 @@ public sealed class ArticleApiTests
         Assert.Equal(before, await world.App.Get<ArticleStore>().CountAsync(Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_dashboard_lists_what_intake_refused_and_shows_who_sent_an_article()
     {
         await using var world = await IntakeWorld.StartAsync();
@@ -151,7 +151,7 @@ public sealed class ArticleApiTests
         Assert.Contains("created by api key &#39;newsroom-cms&#39;", history);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_title_with_a_line_break_is_joined_into_one_line_with_a_warning_so_it_cannot_inject_a_header()
     {
         await using var world = await IntakeWorld.StartAsync();
@@ -164,7 +164,7 @@ public sealed class ArticleApiTests
         Assert.Equal("Split Bcc: everyone@example.com", (await world.App.Get<ArticleStore>().FindBySlugAsync("split", Ct))!.Title);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Bad_slugs_in_the_url_huge_bodies_and_bad_bytes_are_refused()
     {
         await using var world = await IntakeWorld.StartAsync(extra: new() { ["Import:MaxFileBytes"] = "65536" });
@@ -184,7 +184,7 @@ public sealed class ArticleApiTests
         Assert.Equal("slug", (await IntakeWorld.ProblemAsync(await world.SendAsync(HttpMethod.Delete, "/api/articles/missing", key), 404)).Field);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_idempotency_key_gives_the_first_answer_again_and_refuses_another_body()
     {
         await using var world = await IntakeWorld.StartAsync();
@@ -207,7 +207,7 @@ public sealed class ArticleApiTests
         Assert.Single(history.EnumerateArray());
     }
 
-    [Theory, MemberData(nameof(Providers))]
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
     public async Task Put_replaces_delete_unpublishes_out_of_the_feeds_and_put_publishes_again(StorageProvider provider)
     {
         await using var world = await IntakeWorld.StartAsync(provider);
@@ -242,7 +242,7 @@ public sealed class ArticleApiTests
         Assert.All(back.GetProperty("history").EnumerateArray(), h => Assert.Equal("api key 'cms'", h.GetProperty("actor").GetString()));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task The_app_serves_an_openapi_description_of_the_article_api_and_the_ghost_webhook()
     {
         await using var world = await IntakeWorld.StartAsync();

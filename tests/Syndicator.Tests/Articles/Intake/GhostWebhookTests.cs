@@ -68,7 +68,7 @@ public sealed class GhostWebhookTests
 
     private static long Now => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Published_edited_and_unpublished_posts_map_to_one_article_with_its_authors_tags_image_and_excerpt()
     {
         using var dir = new TempDir();
@@ -103,7 +103,7 @@ public sealed class GhostWebhookTests
         Assert.False((await world.App.Get<ArticleStore>().FindBySlugAsync("tehran-metro", Ct))!.Unpublished);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_bad_missing_stale_or_replayed_signature_is_refused_and_changes_nothing()
     {
         using var dir = new TempDir();
@@ -127,7 +127,7 @@ public sealed class GhostWebhookTests
         Assert.True((await world.App.Get<ArticleStore>().FindBySlugAsync("tehran-metro", Ct))!.Unpublished);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_hostile_post_is_refused_or_neutralised_with_the_same_checks_as_a_file()
     {
         using var dir = new TempDir();
@@ -150,7 +150,7 @@ public sealed class GhostWebhookTests
         Assert.Equal(("slug", true), (field, detail.Contains("'..'")));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task Without_a_configured_secret_the_webhook_is_off()
     {
         await using var world = await IntakeWorld.StartAsync();

@@ -64,7 +64,7 @@ public sealed class PullSourceTests
         return (app, app.Get<SourcePuller>(), options.Sources.Single());
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Default)]
     [InlineData(StorageProvider.Sqlite)]
     [InlineData(StorageProvider.PostgreSql)]
     public async Task New_entries_are_imported_with_full_content_an_unchanged_feed_is_not_fetched_again_and_an_edit_updates_only_its_article(StorageProvider provider)
@@ -97,7 +97,7 @@ public sealed class PullSourceTests
         Assert.All(await app.Get<ArticleIntake>().HistoryAsync(iraq.Id, Ct), h => Assert.Equal("source 'cms'", h.Actor));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_refused_entry_is_reported_and_the_others_still_go_in()
     {
         var cms = new Cms
@@ -124,7 +124,7 @@ public sealed class PullSourceTests
         Assert.Contains("refused", report.ToString());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_atom_feed_gives_its_html_content()
     {
         var cms = new Cms
@@ -147,7 +147,7 @@ public sealed class PullSourceTests
         Assert.Equal(("آینده‌ی ایران", "<p>متن <em>کامل</em>.</p>", "Sara Ahmadi"), (article.Title, article.BodyHtml, article.Author.Name));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_unreachable_source_a_server_error_and_a_malformed_answer_fail_the_poll_with_the_reason()
     {
         // A port that was just free: nothing listens there.
@@ -180,7 +180,7 @@ public sealed class PullSourceTests
                         "wp:term": [[{"id": 3, "name": "Economy &amp; Money", "taxonomy": "category"}], [{"id": 9, "name": "Iran", "taxonomy": "post_tag"}]]}}]
         """;
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_wordpress_site_is_pulled_through_its_rest_api_and_an_unchanged_post_is_not_imported_again()
     {
         var cms = new Cms { ContentType = "application/json", Body = WordPressPosts("<p>Full text.</p>", "2026-11-24T08:00:00") };

@@ -16,7 +16,7 @@ public sealed class UnpublishTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private static readonly IntakeActor Cms = IntakeActor.ApiKey("cms");
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_planned_announcement_of_an_article_unpublished_since_is_never_posted_and_says_why()
     {
         await using var mastodon = await FakeMastodonServer.StartAsync();
@@ -52,7 +52,7 @@ public sealed class UnpublishTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task An_unpublished_article_leaves_digests_already_planned_and_is_never_planned_again()
     {
         await using var world = await DigestWorld.CreateAsync();
