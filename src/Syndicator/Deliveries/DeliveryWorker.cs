@@ -412,13 +412,20 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     /// that finds a write under way waits for it, then writes what gathered meanwhile unless another lane already has.
     /// A lane is answered only once its own mark is committed, so nothing is handed over unmarked. One commit per
     /// message was most of a message's cost on SQLite, and a round trip and a commit per message most of the database
-    /// server's on PostgreSQL (issue 15). A sent outcome rides along with the next write, or is written on its own once
-    /// <see cref="FlushAt"/> wait or the oldest has waited <see cref="MaxWait"/>, and at the end of the batch.
+    /// server's on PostgreSQL (issue 15). Sent outcomes ride along with a write once <see cref="RideAlongAt"/> wait, or are
+    /// written on their own once <see cref="FlushAt"/> wait or the oldest has waited <see cref="MaxWait"/>, and at the end of the batch.
     /// </summary>
     private sealed class MarkQueue(DeliveryMarks writer, ConcurrentDictionary<long, bool> held, ILogger logger)
     {
         public const int FlushAt = 32;
         public static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(250);
+
+        /// <summary>
+        /// How many outcomes must be waiting before a write of hand-over marks takes them along. Taking them at every
+        /// write (one each over one connection) made every PostgreSQL write two statements, the second for a single row;
+        /// now one write in eight carries the outcomes of the eight messages before it.
+        /// </summary>
+        public const int RideAlongAt = 8;
 
         /// <summary>One caller waiting for a write: with a hand-over mark, or (null) for the outcomes waiting to be written.</summary>
         private sealed class Waiter(HandOverMark? mark)
@@ -482,7 +489,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
                         mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                         writing = mine.Task;
                         (waiters, waiting) = (waiting, []);
-                        (outcomes, sent) = (sent, []);
+                        if (sent.Count >= RideAlongAt || waiters.Exists(w => w.Mark is null)) (outcomes, sent) = (sent, []);
                     }
                 }
                 if (mine is null)
