@@ -110,7 +110,15 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
         // texts never change, so each connection keeps them prepared (Max Auto Prepare); id = ANY(...) finds the rows by
         // the primary key, and array_position picks each row's own values.
         await using var batch = postgres.CreateBatch();
-        if (handOvers.Count > 0)
+        // One mark alone (every write over one connection) is found by its id as a plain value: the same statement with
+        // a one-element array cost the server about a quarter more CPU per message in the bench.
+        if (handOvers.Count == 1)
+            Add(batch, $"""
+                UPDATE deliveries SET handed_over_at = $1, remote_id = $2, lease_expires_at = $4, updated_at = $1
+                WHERE id = $3 AND state = '{InFlight}' AND claimed_by = $5
+                RETURNING id
+                """, now, handOvers[0].RemoteId, handOvers[0].Id, now + lease, node);
+        else if (handOvers.Count > 1)
             Add(batch, $"""
                 UPDATE deliveries SET handed_over_at = $1, remote_id = ($2::text[])[array_position($3::bigint[], id)], lease_expires_at = $4, updated_at = $1
                 WHERE id = ANY($3::bigint[]) AND state = '{InFlight}' AND claimed_by = $5
@@ -143,7 +151,7 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
         foreach (var value in values)
         {
             var parameter = command.CreateParameter();
-            parameter.Value = value;
+            parameter.Value = value ?? DBNull.Value;
             command.Parameters.Add(parameter);
         }
         batch.BatchCommands.Add(command);
