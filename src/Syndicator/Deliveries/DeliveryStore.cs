@@ -204,48 +204,14 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     /// recorded, knows the node died while the service may already have taken the message. False when this node
     /// no longer holds the claim: it must not send. The lease is renewed with it.
     /// </summary>
-    public async Task<bool> MarkHandedOverAsync(long id, string node, string? remoteId, TimeSpan lease, CancellationToken cancellationToken) =>
-        (await MarkHandedOverAsync(id, node, remoteId, lease, [], cancellationToken)).HandedOver;
-
-    /// <summary>
-    /// Whether sent outcomes should ride along with the next hand-over mark (<see cref="MarkHandedOverAsync(long, string, string?, TimeSpan, IReadOnlyList{SentMark}, CancellationToken)"/>):
-    /// on PostgreSQL a round trip is most of a statement's cost. Not on SQLite, where there is no round trip and a
-    /// longer write transaction per message kept four relay connections' lanes waiting for each other's lock (CPU per
-    /// message over four connections went from about 0.9 to 1.3 ms in the bench).
-    /// </summary>
-    public bool HandOverCarriesSentMarks => database.Provider == StorageProvider.PostgreSql;
-
-    /// <summary>
-    /// The hand-over mark with sent outcomes that are waiting to be written (see <see cref="MarkSentAsync(IReadOnlyList{SentMark}, string, CancellationToken)"/>),
-    /// in one transaction and one round trip: on PostgreSQL the round trip was most of a message's wait, and the
-    /// outcomes went in round trips of their own. Whether the hand-over was marked, and how many outcomes were written.
-    /// </summary>
-    public async Task<(bool HandedOver, int Sent)> MarkHandedOverAsync(long id, string node, string? remoteId, TimeSpan lease, IReadOnlyList<SentMark> sent, CancellationToken cancellationToken)
+    public async Task<bool> MarkHandedOverAsync(long id, string node, string? remoteId, TimeSpan lease, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var now = time.GetUtcNow();
-        const string sql = """
-            UPDATE deliveries SET handed_over_at = @now, remote_id = @remoteId, lease_expires_at = @leaseEnd, updated_at = @now
-            WHERE id = @id AND state = 'in-flight' AND claimed_by = @node
-            RETURNING id
-            """;
-        // Most marks carry no outcomes (one in RideAlongAt does): the one statement and its one value, without a multi-result reader.
-        if (sent.Count == 0)
-            return (await connection.ExecuteScalarAsync<long?>(new CommandDefinition(sql, new { id, node, remoteId, now, leaseEnd = now + lease },
-                cancellationToken: cancellationToken)) is not null, 0);
-        var parameters = new DynamicParameters(new { id, node, remoteId, now, leaseEnd = now + lease });
-        // PostgreSQL runs the statements of one command in one implicit transaction; SQLite needs it said (one commit, not two).
-        await using var transaction = database.Provider == StorageProvider.Sqlite ? await connection.BeginTransactionAsync(cancellationToken) : null;
-        bool handedOver;
-        int written;
-        await using (var results = await connection.QueryMultipleAsync(new CommandDefinition(sql + ";\n" + SentStatement(parameters, sent), parameters, transaction, cancellationToken: cancellationToken)))
-        {
-            handedOver = (await results.ReadAsync<long>()).Any();
-            written = (await results.ReadAsync<long>()).Count();
-        }
-        if (transaction is not null) await transaction.CommitAsync(cancellationToken);
-        return (handedOver, written);
+        await using var marks = OpenMarks(node, lease);
+        return (await marks.WriteAsync([new HandOverMark(id, remoteId)], [], cancellationToken)).HandedOver.Count == 1;
     }
+
+    /// <summary>A writer of many hand-over marks and sent outcomes per transaction, on a connection of its own (one sending batch's).</summary>
+    public DeliveryMarks OpenMarks(string node, TimeSpan lease) => new(database, time, node, lease);
 
     /// <summary>
     /// Gives back claims this node will not use (it is stopping, or the account was told to wait): they become due
@@ -263,40 +229,13 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         await MarkSentAsync([new SentMark(id, remoteId, remoteUrl)], node, cancellationToken) == 1;
 
     /// <summary>
-    /// Several sent outcomes in one statement (one commit, one disk flush, one round trip, instead of one each): how
-    /// many rows were still this node's to write. Each row moves only from in-flight and only while <paramref name="node"/> holds it, as in <see cref="MoveAsync(IReadOnlyCollection{long}?, string?, DeliveryState[], DeliveryState, string, object?, string?, CancellationToken)"/>.
+    /// Several sent outcomes in one transaction (one commit, one round trip, instead of one each): how many rows were
+    /// still this node's to write. Each row moves only from in-flight and only while <paramref name="node"/> holds it.
     /// </summary>
     public async Task<int> MarkSentAsync(IReadOnlyList<SentMark> marks, string node, CancellationToken cancellationToken)
     {
-        if (marks.Count == 0) return 0;
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var parameters = new DynamicParameters(new { node });
-        return (await connection.QueryAsync<long>(new CommandDefinition(SentStatement(parameters, marks), parameters, cancellationToken: cancellationToken))).Count();
-    }
-
-    /// <summary>
-    /// One statement that writes sent outcomes, the rows in one JSON parameter; it returns the ids of the rows still
-    /// <paramref name="parameters"/>' <c>@node</c>'s to write (in flight, claimed by it). It sets <c>@now</c> and <c>@sent</c>.
-    /// The rows are this node's claims, which no other writer waits for: the lease renewal skips rows another statement holds.
-    /// The marks are read out of their JSON once, into a materialized table, which the update then walks looking each
-    /// row up by id: joined to the JSON function directly, SQLite walked every in-flight row (by the state index) and
-    /// parsed the whole JSON again for each, a batch's in-flight rows times its marks (perf, four connections: SQLite's
-    /// share of the process's samples 17.5 % → 13 %, its JSON functions' 3.7 % → 0.6 %).
-    /// </summary>
-    private string SentStatement(DynamicParameters parameters, IReadOnlyList<SentMark> marks)
-    {
-        if (!DeliveryStates.CanMove(DeliveryState.InFlight, DeliveryState.Sent)) throw new InvalidOperationException("A delivery cannot move from in-flight to sent.");
-        parameters.Add("now", time.GetUtcNow());
-        parameters.Add("sent", SqlList.Rows(marks.Select(m => new[] { m.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), m.RemoteId, m.RemoteUrl })));
-        return $"""
-            WITH s (id, remote_id, remote_url) AS MATERIALIZED (
-                SELECT CAST(r.value ->> 0 AS bigint), r.value ->> 1, r.value ->> 2 FROM {database.Dialect.JsonRows("@sent", "r")})
-            UPDATE deliveries SET state = '{DeliveryState.Sent.ToColumn()}', remote_id = COALESCE(s.remote_id, deliveries.remote_id), remote_url = s.remote_url,
-                sent_at = @now, last_error = NULL, lease_expires_at = NULL, handed_over_at = NULL, updated_at = @now
-            FROM s
-            WHERE deliveries.id = s.id AND deliveries.state = '{DeliveryState.InFlight.ToColumn()}' AND deliveries.claimed_by = @node
-            RETURNING deliveries.id
-            """;
+        await using var writer = OpenMarks(node, TimeSpan.Zero);
+        return (await writer.WriteAsync([], marks, cancellationToken)).Sent;
     }
 
     public async Task<bool> MarkRetryAsync(long id, string node, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>

@@ -127,7 +127,8 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         var renewing = RenewWhileSendingAsync(channel.Name, held, lease, batchOver.Token);
         var counts = new int[5];
         var done = 0;
-        var sent = new SentBuffer(store, Node, held, logger);
+        await using var writer = store.OpenMarks(Node, lease);
+        var sent = new MarkQueue(writer, held, logger);
         try
         {
             // A few quick reads: not cut short by a stop, after which the lanes start nothing anyway.
@@ -149,7 +150,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
                         Interlocked.Add(ref counts[4], queue.Count + 1);
                         return;
                     }
-                    var (state, keep) = await AttemptAsync(channel, policy, delivery, lane, lease, abandon, sent);
+                    var (state, keep) = await AttemptAsync(channel, policy, delivery, lane, abandon, sent);
                     if (!keep) held.TryRemove(delivery.Id, out _);
                     if (state is null) return; // cut off by the shutdown deadline: this lane starts nothing more
                     progress?.Report((Interlocked.Increment(ref done), claimed.Count));
@@ -193,24 +194,21 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     /// One attempt: the state it ended in (null when the shutdown deadline cut it off) and whether the claim is still
     /// this batch's to hand back (false once an outcome is written, or once the message may be at the service).
     /// </summary>
-    private async Task<(DeliveryState? State, bool Keep)> AttemptAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon, SentBuffer sent)
+    private async Task<(DeliveryState? State, bool Keep)> AttemptAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, CancellationToken abandon, MarkQueue sent)
     {
         using var activity = Telemetry.Source.StartActivity("delivery attempt");
         activity?.SetTag(Telemetry.Channel, channel.Name).SetTag(Telemetry.DeliveryId, delivery.Id)
             .SetTag(Telemetry.SubjectKind, delivery.Subject.KindColumn).SetTag(Telemetry.Attempt, delivery.Attempts);
-        var result = await AttemptUntracedAsync(channel, policy, delivery, lane, lease, abandon, sent);
+        var result = await AttemptUntracedAsync(channel, policy, delivery, lane, abandon, sent);
         activity?.SetTag(Telemetry.State, result.State?.ToColumn() ?? "cut_off");
         if (result.State is DeliveryState.Failed or DeliveryState.Unconfirmed) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
         return result;
     }
 
-    private async Task<(DeliveryState? State, bool Keep)> AttemptUntracedAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, TimeSpan lease, CancellationToken abandon, SentBuffer sent)
+    private async Task<(DeliveryState? State, bool Keep)> AttemptUntracedAsync(IDeliveryChannel channel, ChannelPolicy policy, Delivery delivery, int lane, CancellationToken abandon, MarkQueue sent)
     {
         DeliveryOutcome outcome;
-        // On PostgreSQL the hand-over mark carries the sent outcomes waiting in the buffer: one round trip for both.
-        var attempt = new DeliveryAttempt(lane, store.HandOverCarriesSentMarks
-            ? remoteId => sent.HandOverAsync(marks => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, marks, CancellationToken.None))
-            : remoteId => store.MarkHandedOverAsync(delivery.Id, Node, remoteId, lease, CancellationToken.None));
+        var attempt = new DeliveryAttempt(lane, remoteId => sent.HandOverAsync(delivery.Id, remoteId));
         if (policy.Guard == DuplicateGuard.HandOverMark && delivery.HandedOverAt is { } earlier)
         {
             outcome = new DeliveryOutcome.Unconfirmed(
@@ -297,7 +295,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
 
     /// <summary>
     /// Writes an attempt's outcome on its row at once, so a crash right after loses nothing that happened (a sent
-    /// message already marked as handed over goes through <see cref="SentBuffer"/> instead). Null when the row was no
+    /// message already marked as handed over goes through <see cref="MarkQueue"/> instead). Null when the row was no
     /// longer this node's to write.
     /// </summary>
     private async Task<DeliveryState?> RecordAsync(string channel, Delivery delivery, DeliveryOutcome outcome)
@@ -409,79 +407,128 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
     }
 
     /// <summary>
-    /// Sent outcomes of one batch, written <see cref="FlushAt"/> at a time in one transaction, or sooner when the
-    /// oldest has waited <see cref="MaxWait"/> (a slow relay must not leave them in flight for long), and at the end
-    /// of the batch. One commit per message was most of a message's cost on SQLite (issue 15).
+    /// A batch's hand-over marks and sent outcomes, written by one writer at a time (group commit): a lane whose mark
+    /// finds no write under way writes every mark and outcome waiting, its own among them, in one transaction; one
+    /// that finds a write under way waits for it, then writes what gathered meanwhile unless another lane already has.
+    /// A lane is answered only once its own mark is committed, so nothing is handed over unmarked. One commit per
+    /// message was most of a message's cost on SQLite, and a round trip and a commit per message most of the database
+    /// server's on PostgreSQL (issue 15). Sent outcomes ride along with a write once <see cref="RideAlongAt"/> wait, or are
+    /// written on their own once <see cref="FlushAt"/> wait or the oldest has waited <see cref="MaxWait"/>, and at the end of the batch.
     /// </summary>
-    private sealed class SentBuffer(DeliveryStore store, string node, ConcurrentDictionary<long, bool> held, ILogger logger)
+    private sealed class MarkQueue(DeliveryMarks writer, ConcurrentDictionary<long, bool> held, ILogger logger)
     {
         public const int FlushAt = 32;
         public static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(250);
 
         /// <summary>
-        /// How many outcomes must be waiting before a hand-over mark takes them along. Taking them at every mark (one
-        /// each over one connection) made every message's command two statements, the second one parsed and planned
-        /// for a single row; now one mark in eight carries the seven before it, in the same round trip.
+        /// How many outcomes must be waiting before a write of hand-over marks takes them along. Taking them at every
+        /// write (one each over one connection) made every PostgreSQL write two statements, the second for a single row;
+        /// now one write in eight carries the outcomes of the eight messages before it.
         /// </summary>
         public const int RideAlongAt = 8;
 
+        /// <summary>One caller waiting for a write: with a hand-over mark, or (null) for the outcomes waiting to be written.</summary>
+        private sealed class Waiter(HandOverMark? mark)
+        {
+            public HandOverMark? Mark { get; } = mark;
+            public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
         private readonly Lock gate = new();
-        private List<SentMark> pending = [];
+        private List<Waiter> waiting = [];
+        private List<SentMark> sent = [];
         private long oldest;
+        private Task? writing;
         private int lost;
+
+        /// <summary>Marks the delivery as handed over, once the write that carries the mark has committed; false when this node no longer holds its claim.</summary>
+        public Task<bool> HandOverAsync(long id, string? remoteId) => WaitAsync(new Waiter(new HandOverMark(id, remoteId)));
 
         public async Task AddAsync(SentMark mark)
         {
-            List<SentMark>? full = null;
+            bool due;
             lock (gate)
             {
-                if (pending.Count == 0) oldest = System.Diagnostics.Stopwatch.GetTimestamp();
-                pending.Add(mark);
-                if (pending.Count >= FlushAt || System.Diagnostics.Stopwatch.GetElapsedTime(oldest) >= MaxWait) (full, pending) = (pending, []);
+                if (sent.Count == 0) oldest = System.Diagnostics.Stopwatch.GetTimestamp();
+                sent.Add(mark);
+                due = writing is null && (sent.Count >= FlushAt || System.Diagnostics.Stopwatch.GetElapsedTime(oldest) >= MaxWait);
             }
-            if (full is not null) await WriteAsync(full);
-        }
-
-        /// <summary>
-        /// Writes a message's hand-over mark through <paramref name="mark"/>, together with the outcomes waiting here
-        /// once there are <see cref="RideAlongAt"/> of them (so they rarely wait for <see cref="FlushAt"/> or a commit
-        /// of their own); whether the hand-over was marked. When the write fails they stay here for the next one.
-        /// </summary>
-        public async Task<bool> HandOverAsync(Func<IReadOnlyList<SentMark>, Task<(bool HandedOver, int Sent)>> mark)
-        {
-            List<SentMark> taken = [];
-            lock (gate)
-                if (pending.Count >= RideAlongAt) (taken, pending) = (pending, []);
+            if (!due) return;
             try
             {
-                var (handedOver, written) = await mark(taken);
-                Settle(taken, written);
-                return handedOver;
+                await WaitAsync(new Waiter(null));
             }
-            catch
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                lock (gate)
-                {
-                    if (pending.Count == 0 && taken.Count > 0) oldest = System.Diagnostics.Stopwatch.GetTimestamp();
-                    pending.InsertRange(0, taken);
-                }
-                throw;
+                // The message is out and marked as handed over; its outcome waits here for the next write or the batch's end.
+                logger.LogWarning("Writing sent outcomes failed; they wait for the next write: {Reason}", e.Message);
             }
         }
 
-        /// <summary>Writes what is left; how many of all the outcomes this buffer took could not be written (their claims were taken over).</summary>
+        /// <summary>Writes what is left; how many of all the outcomes this queue took could not be written (their claims were taken over).</summary>
         public async Task<int> FlushAsync()
         {
-            List<SentMark> rest;
-            lock (gate) (rest, pending) = (pending, []);
-            await WriteAsync(rest);
+            await WaitAsync(new Waiter(null));
             return lost;
         }
 
-        private async Task WriteAsync(List<SentMark> marks)
+        private async Task<bool> WaitAsync(Waiter waiter)
         {
-            if (marks.Count == 0) return;
-            Settle(marks, await store.MarkSentAsync(marks, node, CancellationToken.None));
+            lock (gate) waiting.Add(waiter);
+            while (!waiter.Done.Task.IsCompleted)
+            {
+                Task? running;
+                TaskCompletionSource? mine = null;
+                List<Waiter> waiters = [];
+                List<SentMark> outcomes = [];
+                lock (gate)
+                {
+                    running = writing;
+                    if (running is null && !waiter.Done.Task.IsCompleted)
+                    {
+                        mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        writing = mine.Task;
+                        (waiters, waiting) = (waiting, []);
+                        if (sent.Count >= RideAlongAt || waiters.Exists(w => w.Mark is null)) (outcomes, sent) = (sent, []);
+                    }
+                }
+                if (mine is null)
+                {
+                    if (running is not null) await running;
+                    continue;
+                }
+                try
+                {
+                    await WriteAsync(waiters, outcomes);
+                }
+                finally
+                {
+                    lock (gate) writing = null;
+                    mine.SetResult();
+                }
+            }
+            return await waiter.Done.Task;
+        }
+
+        private async Task WriteAsync(List<Waiter> waiters, List<SentMark> outcomes)
+        {
+            try
+            {
+                var marks = waiters.Where(w => w.Mark is not null).Select(w => w.Mark!).ToList();
+                var (handedOver, written) = await writer.WriteAsync(marks, outcomes, CancellationToken.None);
+                Settle(outcomes, written);
+                foreach (var w in waiters) w.Done.SetResult(w.Mark is null || handedOver.Contains(w.Mark.Id));
+            }
+            catch (Exception e)
+            {
+                // Nothing of this write was committed: the outcomes wait for the next one, and each lane hears why its mark failed.
+                lock (gate)
+                {
+                    if (sent.Count == 0 && outcomes.Count > 0) oldest = System.Diagnostics.Stopwatch.GetTimestamp();
+                    sent.InsertRange(0, outcomes);
+                }
+                foreach (var w in waiters) w.Done.SetException(e);
+            }
         }
 
         private void Settle(List<SentMark> marks, int written)

@@ -262,23 +262,33 @@ internal sealed class EncodedTextPart : TextPart
 
     public override void WriteTo(FormatOptions options, Stream stream, bool contentOnly, CancellationToken cancellationToken = default)
     {
-        if (!AsIs(options))
+        if (!AsIs(options)) base.WriteTo(options, stream, contentOnly, cancellationToken);
+        else
         {
-            base.WriteTo(options, stream, contentOnly, cancellationToken);
-            return;
+            if (!contentOnly) Headers.WriteTo(options, stream, cancellationToken);
+            stream.Write(wire);
         }
-        if (!contentOnly) Headers.WriteTo(options, stream, cancellationToken);
-        stream.Write(wire);
+        // SMTP writes asynchronously; a synchronous writer of a part that waits for its mark blocks until the mark is known.
+        if (EndWaitsFor is not null) EndAsync().GetAwaiter().GetResult();
     }
+
+    /// <summary>
+    /// Set by <see cref="MailConnection"/> for one SMTP send: the part's last bytes wait for this hand-over mark, and a
+    /// mark that answers false or fails stops the message there (<see cref="HandOverNotMarkedException"/>), before the
+    /// end of its data.
+    /// </summary>
+    internal Task<bool>? EndWaitsFor { get; set; }
+
+    private Task EndAsync() => EndWaitsFor is { } mark ? HandOverNotMarkedException.ThrowUnlessMarkedAsync(mark) : Task.CompletedTask;
 
     public override async Task WriteToAsync(FormatOptions options, Stream stream, bool contentOnly, CancellationToken cancellationToken = default)
     {
-        if (!AsIs(options))
+        if (!AsIs(options)) await base.WriteToAsync(options, stream, contentOnly, cancellationToken);
+        else
         {
-            await base.WriteToAsync(options, stream, contentOnly, cancellationToken);
-            return;
+            if (!contentOnly) await Headers.WriteToAsync(options, stream, cancellationToken);
+            await stream.WriteAsync(wire, cancellationToken);
         }
-        if (!contentOnly) await Headers.WriteToAsync(options, stream, cancellationToken);
-        await stream.WriteAsync(wire, cancellationToken);
+        await EndAsync();
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -113,10 +114,25 @@ public sealed class EmailChannel(
         var (message, problem, subscriber) = composed;
         if (message is null) return problem!;
         if (!UsesRelay) return await pickup.WriteAsync(delivery.Id, message, cancellationToken);
-        if (!await attempt.HandOverAsync(message.MessageId))
-            return new DeliveryOutcome.Transient($"email: the claim on delivery {delivery.Id} ran out before sending and another node holds it; not sent from here");
         var connection = lanes[attempt.Lane] ??= new MailConnection(options.Value.Smtp, environment.ContentRootPath);
-        var result = await connection.SendAsync(message, composer.ReturnPath(delivery.Key), cancellationToken);
+        // The mark is written while the relay takes the envelope and the message; the end of the data waits for it.
+        var handOver = attempt.HandOverAsync(message.MessageId);
+        MailResult result;
+        try
+        {
+            result = await connection.SendAsync(message, composer.ReturnPath(delivery.Key), handOver, cancellationToken);
+        }
+        catch (HandOverNotMarkedException e)
+        {
+            // The message stopped before its end: nothing was handed over. A failed mark fails the attempt as it would have before sending.
+            if (e.InnerException is { } cause) ExceptionDispatchInfo.Throw(cause);
+            return new DeliveryOutcome.Transient($"email: the claim on delivery {delivery.Id} ran out before sending and another node holds it; not sent from here");
+        }
+        finally
+        {
+            // The worker reads whether the attempt was handed over once this returns, also when the exchange failed before it needed the mark.
+            await ((Task)handOver).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
         var max = options.Value.MaxHardBounces;
         if (result.HardBounce && subscriber is not null && await subscribers.RecordHardBounceAsync(subscriber.Id, max, CancellationToken.None))
             logger.LogWarning("Subscriber {Address} suspended after {Count} hard bounces", subscriber.Email, max);

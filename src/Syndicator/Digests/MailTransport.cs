@@ -34,9 +34,21 @@ public sealed class MailConnection : IAsyncDisposable
     }
 
     /// <param name="envelopeFrom">The return path (MAIL FROM) when it is not the From address: a VERP address that names the delivery.</param>
-    public async Task<MailResult> SendAsync(MimeMessage message, string? envelopeFrom, CancellationToken cancellationToken)
+    /// <param name="handOver">
+    /// The delivery's hand-over mark, being written: the end of the message's data (after which the relay may keep it)
+    /// is not written before the mark has answered true. When the message ends with a spliced part the mark is written
+    /// while the relay takes the envelope and the rest of the message; otherwise it is awaited before the exchange
+    /// starts. A mark that answers false or fails throws <see cref="HandOverNotMarkedException"/> with nothing handed
+    /// over: MailKit then drops the connection in the middle of the data, which the relay discards.
+    /// </param>
+    public async Task<MailResult> SendAsync(MimeMessage message, string? envelopeFrom, Task<bool> handOver, CancellationToken cancellationToken)
     {
         watch.Reset();
+        var last = message.Body;
+        while (last is Multipart { Count: > 0 } multipart) last = multipart[^1];
+        var held = last as EncodedTextPart;
+        if (held is null) await HandOverNotMarkedException.ThrowUnlessMarkedAsync(handOver);
+        else held.EndWaitsFor = handOver;
         try
         {
             if (!client.IsConnected) await ConnectAsync(cancellationToken);
@@ -63,6 +75,10 @@ public sealed class MailConnection : IAsyncDisposable
         {
             await DropAsync();
             return new MailResult(new DeliveryOutcome.Transient($"smtp: {options.Host}:{options.Port}: {e.GetType().Name}: {e.Message}"), false);
+        }
+        finally
+        {
+            if (held is not null) held.EndWaitsFor = null;
         }
     }
 
@@ -117,6 +133,29 @@ public sealed class MailConnection : IAsyncDisposable
             // Closing politely is best effort.
         }
         client.Dispose();
+    }
+}
+
+/// <summary>
+/// A message stopped before the end of its data because its hand-over mark answered false (another node holds the
+/// claim: <see cref="Exception.InnerException"/> is null) or failed (the inner exception says why). Nothing was handed over.
+/// </summary>
+public sealed class HandOverNotMarkedException(Exception? cause)
+    : Exception(cause is null ? "The claim was taken over before the message was handed over." : $"Marking the hand-over failed: {cause.Message}", cause)
+{
+    /// <summary>Waits for the mark; throws unless it answered true.</summary>
+    internal static async Task ThrowUnlessMarkedAsync(Task<bool> handOver)
+    {
+        bool marked;
+        try
+        {
+            marked = await handOver;
+        }
+        catch (Exception e)
+        {
+            throw new HandOverNotMarkedException(e);
+        }
+        if (!marked) throw new HandOverNotMarkedException(null);
     }
 }
 

@@ -113,35 +113,41 @@ public sealed class DeliveryStoreTests
     }
 
     [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Providers))]
-    public async Task A_hand_over_mark_writes_the_waiting_sent_outcomes_with_it_and_only_those_this_node_still_holds(StorageProvider provider)
+    public async Task One_write_marks_several_hand_overs_and_the_waiting_sent_outcomes_and_only_those_this_node_still_holds(StorageProvider provider)
     {
         var (app, time, store) = await CreateAsync(provider);
         await using var _ = app;
-        for (var i = 0; i < 4; i++) await store.EnsureAsync("email", "digest", $"d{i}", $"reader-{i}", time.GetUtcNow(), Ct);
-        var claimed = await store.ClaimDueAsync("email", "node-a", Lease, 4, Ct);
+        for (var i = 0; i < 5; i++) await store.EnsureAsync("email", "digest", $"d{i}", $"reader-{i}", time.GetUtcNow(), Ct);
+        var claimed = await store.ClaimDueAsync("email", "node-a", Lease, 5, Ct);
         foreach (var d in claimed.Take(2)) Assert.True(await store.MarkHandedOverAsync(d.Id, "node-a", $"<{d.Id}@m.example>", Lease, Ct));
         // The third one's lease ran out and another node took it over: node-a's outcome for it is not written.
         await using (var connection = await app.Get<Database>().OpenAsync(Ct))
             await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE deliveries SET claimed_by = 'node-b' WHERE id = @id", new { id = claimed[2].Id });
 
+        await using var writer = store.OpenMarks("node-a", Lease);
         var marks = new List<SentMark> { new(claimed[0].Id, null, null), new(claimed[1].Id, "<relay-id@m.example>", "https://m.example/1"), new(claimed[2].Id, null, null) };
-        var (handedOver, written) = await store.MarkHandedOverAsync(claimed[3].Id, "node-a", "<next@m.example> ✉ پیام", Lease, marks, Ct);
+        var (handedOver, written) = await writer.WriteAsync([new(claimed[3].Id, "<next@m.example> ✉ پیام"), new(claimed[4].Id, null), new(claimed[2].Id, "<taken@m.example>")], marks, Ct);
 
-        Assert.True(handedOver);
+        Assert.Equal([claimed[3].Id, claimed[4].Id], handedOver.Order());
         Assert.Equal(2, written);
         var first = (await store.GetAsync(claimed[0].Id, Ct))!;
         Assert.Equal((DeliveryState.Sent, $"<{claimed[0].Id}@m.example>", (DateTimeOffset?)null), (first.State, first.RemoteId, first.HandedOverAt));
         var second = (await store.GetAsync(claimed[1].Id, Ct))!;
         Assert.Equal((DeliveryState.Sent, "<relay-id@m.example>", "https://m.example/1"), (second.State, second.RemoteId, second.RemoteUrl));
-        Assert.Equal(DeliveryState.InFlight, (await store.GetAsync(claimed[2].Id, Ct))!.State);
+        var taken = (await store.GetAsync(claimed[2].Id, Ct))!;
+        Assert.Equal((DeliveryState.InFlight, (string?)null, (DateTimeOffset?)null), (taken.State, taken.RemoteId, taken.HandedOverAt));
         var next = (await store.GetAsync(claimed[3].Id, Ct))!;
         Assert.Equal((DeliveryState.InFlight, "<next@m.example> ✉ پیام", (DateTimeOffset?)time.GetUtcNow()), (next.State, next.RemoteId, next.HandedOverAt));
+        var unnamed = (await store.GetAsync(claimed[4].Id, Ct))!;
+        Assert.Equal((DeliveryState.InFlight, (string?)null, (DateTimeOffset?)time.GetUtcNow()), (unnamed.State, unnamed.RemoteId, unnamed.HandedOverAt));
 
-        // A node that no longer holds the claim may not hand over; the outcomes it carries are still written where they are its own.
+        // The same writer (its statements kept prepared) writes again; a node that no longer holds a claim may not hand over,
+        // and the outcomes it carries are still written where they are its own.
         await store.EnsureAsync("email", "digest", "d9", "reader-9", time.GetUtcNow(), Ct);
         var last = Assert.Single(await store.ClaimDueAsync("email", "node-a", Lease, 1, Ct));
-        Assert.Equal((false, 0), await store.MarkHandedOverAsync(claimed[2].Id, "node-a", "<late@m.example>", Lease, [], Ct));
-        Assert.Equal((false, 1), await store.MarkHandedOverAsync(claimed[2].Id, "node-a", "<late@m.example>", Lease, [new(claimed[3].Id, null, null)], Ct));
+        Assert.Empty((await writer.WriteAsync([new(claimed[2].Id, "<late@m.example>")], [], Ct)).HandedOver);
+        var (none, one) = await writer.WriteAsync([new(claimed[2].Id, "<late@m.example>")], [new(claimed[3].Id, null, null)], Ct);
+        Assert.Equal((0, 1), (none.Count, one));
         Assert.Equal(DeliveryState.Sent, (await store.GetAsync(claimed[3].Id, Ct))!.State);
         Assert.Equal(DeliveryState.InFlight, (await store.GetAsync(last.Id, Ct))!.State);
     }

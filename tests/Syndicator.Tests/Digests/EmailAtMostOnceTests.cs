@@ -1,3 +1,4 @@
+using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -82,6 +83,56 @@ public sealed class EmailAtMostOnceTests
         world.Time.Advance(TimeSpan.FromHours(1));
         Assert.Equal(1, (await world.App.SendAllEmailAsync(Ct))!.Sent);
         Assert.Single(await smtp.WaitForMessagesAsync(1, TimeSpan.FromSeconds(10), Ct));
+    }
+
+    [Theory(Timeout = 120_000), MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    public async Task A_hand_over_mark_that_fails_while_the_message_is_on_the_way_stops_it_before_its_end_and_it_goes_out_once_later(StorageProvider provider)
+    {
+        var (world, smtp) = await StartAsync(provider: provider);
+        await using var _w = world;
+        await using var _s = smtp;
+        await world.SubscribeAsync("refused-mark@example.com");
+        await world.SubscribeAsync("fine@example.com");
+        await world.ImportAsync("Headline ✉ سرخط", "Jane Doe");
+        // The store refuses one reader's hand-over mark: the mark is written while the relay already has the envelope
+        // and most of the message, so only the end of the data is left to hold back.
+        var database = world.App.Get<Database>();
+        await using (var connection = await database.OpenAsync(Ct))
+            await connection.ExecuteAsync(provider == StorageProvider.Sqlite
+                ? """
+                  CREATE TRIGGER refuse_mark BEFORE UPDATE OF handed_over_at ON deliveries
+                  WHEN NEW.handed_over_at IS NOT NULL AND NEW.recipient = (SELECT id FROM subscribers WHERE email = 'refused-mark@example.com')
+                  BEGIN SELECT RAISE(ABORT, 'hand-over refused for the test'); END
+                  """
+                : """
+                  CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+                  BEGIN
+                    IF NEW.handed_over_at IS NOT NULL AND NEW.recipient = (SELECT id FROM subscribers WHERE email = 'refused-mark@example.com') THEN
+                      RAISE EXCEPTION 'hand-over refused for the test';
+                    END IF;
+                    RETURN NEW;
+                  END $$;
+                  CREATE TRIGGER refuse_mark BEFORE UPDATE ON deliveries FOR EACH ROW EXECUTE FUNCTION refuse_mark();
+                  """);
+
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+
+        // The relay kept only the other reader's message; the refused one is waiting to be retried, not unconfirmed,
+        // and carries no hand-over mark.
+        Assert.Equal(["fine@example.com"], (await smtp.MessagesAsync(TestContext.Current.CancellationToken)).Select(m => m.Recipients.Single()));
+        var store = world.App.Get<DeliveryStore>();
+        var waiting = Assert.Single(await store.ListAsync(DeliveryState.RetryWait, null, null, 10, Ct));
+        Assert.Contains("hand-over refused for the test", waiting.LastError);
+        Assert.Null(waiting.HandedOverAt);
+        Assert.Empty(await store.ListAsync(DeliveryState.Unconfirmed, null, null, 10, Ct));
+
+        await using (var connection = await database.OpenAsync(Ct))
+            await connection.ExecuteAsync(provider == StorageProvider.Sqlite ? "DROP TRIGGER refuse_mark" : "DROP TRIGGER refuse_mark ON deliveries; DROP FUNCTION refuse_mark()");
+        world.Time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(1, (await world.App.SendAllEmailAsync(Ct))!.Sent);
+        var received = await smtp.WaitForMessagesAsync(2, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(["fine@example.com", "refused-mark@example.com"], received.Select(m => m.Recipients.Single()).Order());
+        Assert.Equal(DeliveryState.Sent, (await store.GetAsync(waiting.Id, Ct))!.State);
     }
 
     [Fact(Timeout = TestTimeouts.Default)]
