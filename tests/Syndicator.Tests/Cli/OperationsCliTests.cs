@@ -150,7 +150,7 @@ public sealed class OperationsCliTests
     {
         await using var sandbox = new SyndicatorSandbox(TestContext.Current.CancellationToken);
         await using var service = sandbox.Start([]);
-        await service.WaitForHttpAsync($"{sandbox.BaseUrl}/health", TimeSpan.FromSeconds(15), Ct);
+        await service.WaitForHttpAsync($"{sandbox.BaseUrl}/health", TimeSpan.FromSeconds(45), Ct);
 
         var result = await sandbox.RunAsync("jobs", "run", "feedbuild", "--wait", "--timeout", "15");
 

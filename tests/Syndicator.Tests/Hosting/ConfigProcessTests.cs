@@ -73,7 +73,7 @@ public sealed class ConfigProcessTests
         Make(sandbox, mistake);
 
         await using var service = sandbox.Start([]);
-        var result = await service.WaitForExitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
+        var result = await service.WaitForExitAsync(TimeSpan.FromSeconds(45), TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("Syndicator did not start", result.Flat);
@@ -90,7 +90,7 @@ public sealed class ConfigProcessTests
 
         await using var service = sandbox.Start([]);
 
-        Assert.Equal("alive", (await service.WaitForHttpAsync($"{sandbox.BaseUrl}/health", TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken)).Trim());
+        Assert.Equal("alive", (await service.WaitForHttpAsync($"{sandbox.BaseUrl}/health", TimeSpan.FromSeconds(45), TestContext.Current.CancellationToken)).Trim());
     }
 
     // ------------------------------------------------------------------ JSON files
@@ -138,7 +138,7 @@ public sealed class ConfigProcessTests
         sandbox.WriteConfig();
 
         await using var service = SyndicatorProcess.Start([], new Dictionary<string, string?> { ["SYNDICATOR_CONFIG"] = sandbox.ConfigPath, ["DOTNET_ENVIRONMENT"] = "Staging" }, sandbox.Root);
-        var result = await service.WaitForExitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
+        var result = await service.WaitForExitAsync(TimeSpan.FromSeconds(45), TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains(CliProcessTests.Squash($"{broken}, line 4, column 5:"), CliProcessTests.Squash(result.Output));
@@ -227,7 +227,7 @@ public sealed class ConfigProcessTests
         sandbox.WriteConfig();
 
         await using var service = SyndicatorProcess.Start([], new Dictionary<string, string?> { ["SYNDICATOR_CONFIG"] = sandbox.ConfigPath, [variable] = value }, sandbox.Root);
-        var result = await service.WaitForExitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
+        var result = await service.WaitForExitAsync(TimeSpan.FromSeconds(45), TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 2, result.ToString());
         var problem = Assert.Single(CliProcessTests.Problems(result));
