@@ -21,7 +21,7 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
     private static readonly string Sent = DeliveryState.Sent.ToColumn();
 
     /// <summary>Moving to sent clears the lease and the hand-over mark, as every move out of in-flight does.</summary>
-    private static readonly string SentSet = $"state = '{Sent}', sent_at = @now, last_error = NULL, lease_expires_at = NULL, handed_over_at = NULL, updated_at = @now";
+    private static readonly string SentSet = $"state = '{Sent}', sent_at = @now, last_error = NULL, {DeliveryStore.LeavingInFlight}, updated_at = @now";
 
     private DbConnection? connection;
     private SqliteCommand? handOverRow;

@@ -255,6 +255,9 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     public Task<int> RetryAllFailedAsync(string? channel, CancellationToken cancellationToken) =>
         MoveAsync(null, null, [DeliveryState.Failed], DeliveryState.Pending, "next_attempt_at = @now", new { channel }, "(@channel IS NULL OR channel = @channel)", cancellationToken);
 
+    /// <summary>What every move out of in-flight clears: the claim's lease and the hand-over mark (this move and <see cref="DeliveryMarks"/>'s to sent).</summary>
+    internal const string LeavingInFlight = "lease_expires_at = NULL, handed_over_at = NULL";
+
     private Task<int> MoveAsync(IReadOnlyCollection<long>? ids, string? node, DeliveryState from, DeliveryState to, string set, object? values, string? where, CancellationToken cancellationToken) =>
         MoveAsync(ids, node, [from], to, set, values, where, cancellationToken);
 
@@ -278,7 +281,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         if (ids is not null) conditions.Add($"id IN {SqlList.In(parameters, "id", ids)}");
         if (node is not null) conditions.Add("claimed_by = @node");
         if (where is not null) conditions.Add(where);
-        var leaving = from.Contains(DeliveryState.InFlight) ? ", lease_expires_at = NULL, handed_over_at = NULL" : "";
+        var leaving = from.Contains(DeliveryState.InFlight) ? $", {LeavingInFlight}" : "";
         return await connection.ExecuteAsync(new CommandDefinition($"""
             UPDATE deliveries SET state = @to, {set}{leaving}, updated_at = @now
             WHERE {string.Join(" AND ", conditions)}
