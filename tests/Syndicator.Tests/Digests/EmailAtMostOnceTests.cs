@@ -66,6 +66,36 @@ public sealed class EmailAtMostOnceTests
         Assert.Equal(DeliveryState.Sent, (await store.GetAsync(lost.Id, Ct))!.State);
     }
 
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    public async Task A_relay_that_drops_the_connection_after_mail_from_is_retried_and_the_message_goes_out_once(StorageProvider provider)
+    {
+        var (world, smtp) = await StartAsync(provider: provider);
+        await using var _w = world;
+        await using var _s = smtp;
+        foreach (var reader in new[] { "envelope-lost@example.com", "fine@example.com" }) await world.SubscribeAsync(reader);
+        await world.ImportAsync("عنوان ✉ Headline", "Jane Doe");
+        // The hand-over mark is written while the relay takes the envelope, so it is on the row when the relay goes
+        // away; the end of the data was never written, so the message cannot be at the relay and must not be left unconfirmed.
+        smtp.DropAtRecipient("envelope-lost@example.com");
+
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+
+        var store = world.App.Get<DeliveryStore>();
+        var waiting = Assert.Single(await store.ListAsync(DeliveryState.RetryWait, null, null, 10, Ct));
+        Assert.StartsWith("smtp:", waiting.LastError);
+        Assert.Null(waiting.HandedOverAt);
+        Assert.Empty(await store.ListAsync(DeliveryState.Unconfirmed, null, null, 10, Ct));
+        var first = await smtp.WaitForMessagesAsync(1, TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal("fine@example.com", Assert.Single(first).Recipients.Single());
+
+        world.Time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(1, (await world.App.SendAllEmailAsync(Ct))!.Sent);
+        var received = await smtp.WaitForMessagesAsync(2, TimeSpan.FromSeconds(10), Ct);
+        Assert.Single(received, m => m.Recipients.Single() == "envelope-lost@example.com");
+        Assert.Equal(DeliveryState.Sent, (await store.GetAsync(waiting.Id, Ct))!.State);
+        Assert.Equal(1, smtp.Stats.Rejections.Count(r => r.Kind == "dropped_at_rcpt"));
+    }
+
     [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_refusal_before_the_data_is_written_is_retried_not_unconfirmed()
     {

@@ -120,6 +120,7 @@ public sealed class SmtpTestServer : IAsyncDisposable
     private readonly Dictionary<string, (int Code, string Text, int? Times, string Id)> rcptRules = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (int Code, string Text, int? Times, string Id)> dataRules = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (int Times, string Id)> dropRules = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (int Times, string Id)> rcptDropRules = new(StringComparer.OrdinalIgnoreCase);
     private TimeSpan replyDelay;
     private int disposed;
 
@@ -362,6 +363,19 @@ public sealed class SmtpTestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Makes the server accept MAIL FROM and then drop the connection, answering nothing and storing nothing, at the next
+    /// <paramref name="times"/> <c>RCPT TO:&lt;address&gt;</c>: a relay that goes away in the middle of the envelope.
+    /// </summary>
+    public void DropAtRecipient(string address, int times = 1)
+    {
+        lock (rulesLock)
+        {
+            rcptDropRules[address] = (times, Guid.NewGuid().ToString("N"));
+            WriteRules();
+        }
+    }
+
     /// <summary>Makes the server wait this long before answering each DATA (a slow relay).</summary>
     public void DelayReplies(TimeSpan delay)
     {
@@ -380,6 +394,7 @@ public sealed class SmtpTestServer : IAsyncDisposable
             rcptRules.Clear();
             dataRules.Clear();
             dropRules.Clear();
+            rcptDropRules.Clear();
             replyDelay = TimeSpan.Zero;
             WriteRules();
         }
@@ -416,11 +431,15 @@ public sealed class SmtpTestServer : IAsyncDisposable
             }
         }
         var drop = new JsonObject();
-        foreach (var (address, (times, id)) in dropRules)
+        var rcptDrop = new JsonObject();
+        foreach (var (table, rules) in new[] { (drop, dropRules), (rcptDrop, rcptDropRules) })
         {
-            var key = address.ToLowerInvariant();
-            drop[key] = times;
-            ruleIds[key] = ruleIds[key] is JsonValue existing ? existing.GetValue<string>() + id : id;
+            foreach (var (address, (times, id)) in rules)
+            {
+                var key = address.ToLowerInvariant();
+                table[key] = times;
+                ruleIds[key] = ruleIds[key] is JsonValue existing ? existing.GetValue<string>() + id : id;
+            }
         }
         var document = new JsonObject
         {
@@ -429,6 +448,7 @@ public sealed class SmtpTestServer : IAsyncDisposable
             ["fail_times"] = failTimes,
             ["rule_ids"] = ruleIds,
             ["drop_after_data"] = drop,
+            ["drop_at_rcpt"] = rcptDrop,
             ["reply_delay_ms"] = (int)replyDelay.TotalMilliseconds,
         };
         var tmp = rulesPath + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";

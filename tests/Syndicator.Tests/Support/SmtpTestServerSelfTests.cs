@@ -209,6 +209,25 @@ public sealed class SmtpTestServerSelfTests
         Assert.Equal("data", Assert.Single(server.Stats.Rejections).Kind);
     }
 
+    [Fact(Timeout = TestTimeouts.Default)]
+    public async Task A_drop_at_the_recipient_ends_the_connection_after_mail_from_and_stores_nothing()
+    {
+        await using var server = await SmtpTestServer.StartAsync(null, Ct);
+        server.DropAtRecipient("vanishing@example.org", times: 1);
+
+        using var client = await ConnectAsync(server);
+        await Assert.ThrowsAnyAsync<Exception>(() => client.SendAsync(Digest("vanishing@example.org"), Ct));
+        Assert.False(client.IsConnected);
+        Assert.Empty(await server.MessagesAsync(Ct));
+        Assert.Equal("dropped_at_rcpt", Assert.Single(server.Stats.Rejections).Kind);
+
+        // Only that many times: the next connection gets the message through.
+        using var again = await ConnectAsync(server);
+        await again.SendAsync(Digest("vanishing@example.org"), Ct);
+        await again.DisconnectAsync(quit: true, Ct);
+        Assert.Single(await server.WaitForMessagesAsync(1, Wait, Ct));
+    }
+
     [Theory(Timeout = TestTimeouts.Default)]
     [InlineData("PLAIN")]
     [InlineData("LOGIN")]

@@ -22,6 +22,8 @@ What it does (tests/Syndicator.Tests/Support/SmtpTestServer.cs is the C# side):
          "rule_ids":   {"addr@x": "any text"},                  # a new id restarts the fail_times count
          "drop_after_data": {"addr@x": 1},                      # store the message, then drop the connection
                                                                 # instead of answering 250 (that many times)
+         "drop_at_rcpt": {"addr@x": 1},                         # MAIL FROM accepted, then drop the connection at
+                                                                # RCPT TO:<addr@x>, storing nothing (that many times)
          "reply_delay_ms": 300}                                 # wait this long before answering each DATA
     Addresses compare case-insensitively. Without fail_times an address fails every time.
   * --starttls offers STARTTLS with a self-signed certificate for localhost/127.0.0.1 made at start in a
@@ -122,7 +124,7 @@ class Rules:
                 raise ValueError(f"rules: '{name}' must be an object keyed by address")
             return {str(k).lower(): v for k, v in table.items()}
 
-        rules = {name: lowered(name) for name in (*self.KINDS, "fail_times", "rule_ids", "drop_after_data")}
+        rules = {name: lowered(name) for name in (*self.KINDS, "fail_times", "rule_ids", "drop_after_data", "drop_at_rcpt")}
         delay = data.get("reply_delay_ms") or 0
         if not isinstance(delay, (int, float)) or delay < 0:
             raise ValueError("rules: 'reply_delay_ms' must be a number of milliseconds >= 0")
@@ -135,12 +137,19 @@ class Rules:
 
     def drop_after_data(self, address: str) -> bool:
         """True when the message to `address` is to be stored and its connection dropped before the reply. Counts it."""
+        return self._drop("drop_after_data", address)
+
+    def drop_at_rcpt(self, address: str) -> bool:
+        """True when the connection is to be dropped at RCPT TO:<address>, before any answer. Counts it."""
+        return self._drop("drop_at_rcpt", address)
+
+    def _drop(self, kind: str, address: str) -> bool:
         rules = self._load()
         address = (address or "").lower()
-        times = rules.get("drop_after_data", {}).get(address)
+        times = rules.get(kind, {}).get(address)
         if times is None:
             return False
-        key = ("drop_after_data", address, str(rules["rule_ids"].get(address, "")))
+        key = (kind, address, str(rules["rule_ids"].get(address, "")))
         with self.lock:
             fired = self.hits.get(key, 0)
             if isinstance(times, int) and fired >= times:
@@ -359,6 +368,16 @@ class Handler:
         reply = self._check(server, "fail_rcpt", address)
         if reply is not None:
             return reply
+        try:
+            drop = self.rules.drop_at_rcpt(address)
+        except Exception as e:  # a broken rules file must be visible, not silently ignored
+            log.error("rules file %s: %s", self.rules.path, e)
+            return f"451 4.3.0 test server: unusable rules file ({e})"
+        if drop:
+            # The relay goes away in the middle of the envelope: MAIL FROM was accepted, nothing is stored.
+            self.state.rejected(server.connection_id, "dropped_at_rcpt", address, "connection dropped")
+            server.transport.abort()
+            return "421 4.3.0 connection dropped"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
