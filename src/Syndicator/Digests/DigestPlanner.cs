@@ -339,19 +339,36 @@ public sealed class DigestPlanner(
         return (await ArticleIdsAsync(connection, database.Dialect, [digestId], cancellationToken))[digestId];
     }
 
-    /// <summary><see cref="ArticleIdsAsync(string, CancellationToken)"/> for many digests in one query: a sending batch reads its digests' contents at once.</summary>
+    /// <summary>
+    /// <see cref="ArticleIdsAsync(string, CancellationToken)"/> for many digests at once: a sending batch reads its
+    /// digests' contents together. Two reads, each looked up by a primary key (<see cref="SqlList.KeyIn"/>): the digests'
+    /// editions, then those few editions' items. As one join, PostgreSQL (without statistics yet on the digests a run
+    /// has just planned, as when a run sends right after planning) went from the articles through the edition's index
+    /// to every digest of the edition and only then kept the batch's: 19 ms of the server's time per batch of 100 at
+    /// 10,000 readers, growing with the readers.
+    /// </summary>
     internal static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ArticleIdsAsync(DbConnection connection, SqlDialect dialect,
         IReadOnlyCollection<string> digestIds, CancellationToken cancellationToken)
     {
         var parameters = new DynamicParameters();
-        var rows = await connection.QueryAsync<(string DigestId, string ArticleId)>(new CommandDefinition($"""
-            SELECT g.id, i.article_id FROM digests g
-            JOIN digest_edition_items i ON i.edition_id = g.edition_id JOIN articles a ON a.id = i.article_id
-            WHERE g.id IN {SqlList.InRows(parameters, "digests", digestIds.Distinct(), dialect)} AND a.unpublished_at IS NULL ORDER BY g.id, i.position
-            """, parameters, cancellationToken: cancellationToken));
-        var items = rows.GroupBy(r => r.DigestId).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(r => r.ArticleId).ToList(), StringComparer.Ordinal);
-        foreach (var id in digestIds) items.TryAdd(id, []);
-        return items;
+        var editions = (await connection.QueryAsync<(string DigestId, string EditionId)>(new CommandDefinition($"""
+            SELECT id, edition_id FROM digests WHERE {SqlList.KeyIn(parameters, "id", "digests", digestIds.Distinct(), dialect)}
+            """, parameters, cancellationToken: cancellationToken))).ToList();
+        var items = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        if (editions.Count > 0)
+        {
+            parameters = new DynamicParameters();
+            foreach (var (edition, article) in await connection.QueryAsync<(string EditionId, string ArticleId)>(new CommandDefinition($"""
+                         SELECT i.edition_id, i.article_id FROM digest_edition_items i JOIN articles a ON a.id = i.article_id
+                         WHERE {SqlList.KeyIn(parameters, "i.edition_id", "editions", editions.Select(e => e.EditionId).Distinct(), dialect)}
+                           AND a.unpublished_at IS NULL
+                         ORDER BY i.edition_id, i.position
+                         """, parameters, cancellationToken: cancellationToken)))
+                (items.TryGetValue(edition, out var list) ? list : items[edition] = []).Add(article);
+        }
+        var byDigest = editions.ToDictionary(e => e.DigestId, e => (IReadOnlyList<string>)(items.GetValueOrDefault(e.EditionId) ?? []), StringComparer.Ordinal);
+        foreach (var id in digestIds) byDigest.TryAdd(id, []);
+        return byDigest;
     }
 
     public static TimeZoneInfo Zone(string id) => TimeZoneLookup.Find(id) ?? TimeZoneInfo.Utc;

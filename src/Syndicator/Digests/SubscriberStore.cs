@@ -105,7 +105,7 @@ public sealed class SubscriberStore(Database database, SuppressionList suppressi
     internal async Task<IReadOnlyDictionary<string, Subscriber>> FindManyAsync(DbConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
         var parameters = new DynamicParameters();
-        return (await QueryAsync(connection, null, $"id IN {SqlList.InRows(parameters, "ids", ids.Distinct(), database.Dialect)}", parameters, cancellationToken))
+        return (await QueryAsync(connection, null, SqlList.KeyIn(parameters, "id", "ids", ids.Distinct(), database.Dialect), parameters, cancellationToken))
             .ToDictionary(s => s.Id, StringComparer.Ordinal);
     }
 

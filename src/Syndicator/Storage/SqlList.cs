@@ -30,6 +30,13 @@ public static class SqlList
         return $"(SELECT r.value ->> 0 FROM {dialect.JsonRows("@" + name, "r")})";
     }
 
+    /// <summary>
+    /// <c>column IN (...)</c> for a list of keys of any length in one JSON parameter (as <see cref="InRows"/>), looked
+    /// up in the column's index on both engines (see <see cref="SqlDialect.AnyOf"/>): for a batch's rows of a large table.
+    /// </summary>
+    public static string KeyIn(DynamicParameters parameters, string column, string name, IEnumerable<string> values, SqlDialect dialect) =>
+        dialect.AnyOf(column, InRows(parameters, name, values, dialect));
+
     /// <summary>Rows for <see cref="SqlDialect.JsonRows"/>: a JSON array of arrays of text.</summary>
     public static string Rows(IEnumerable<string?[]> rows) => System.Text.Json.JsonSerializer.Serialize(rows, RowsJson);
 
