@@ -57,7 +57,7 @@ public sealed class SuppressionList(Database database, TimeProvider time)
     {
         var parameters = new DynamicParameters();
         return (await connection.QueryAsync<Row>(new CommandDefinition(
-                $"SELECT {Columns} FROM suppressions WHERE email IN {SqlList.InRows(parameters, "emails", emails.Select(SubscriberAddress.Normalize).Distinct(), database.Dialect)}",
+                $"SELECT {Columns} FROM suppressions WHERE {SqlList.KeyIn(parameters, "email", "emails", emails.Select(SubscriberAddress.Normalize).Distinct(), database.Dialect)}",
                 parameters, cancellationToken: cancellationToken)))
             .ToDictionary(r => r.Email, r => r.ToSuppression(), StringComparer.Ordinal);
     }

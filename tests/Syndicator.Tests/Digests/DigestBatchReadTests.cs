@@ -36,7 +36,7 @@ public sealed class DigestBatchReadTests
             INSERT INTO digest_edition_items (edition_id, article_id, position) VALUES
                 ('ed-a', 'art3', 0), ('ed-a', 'art1', 1), ('ed-a', 'art2', 2), ('ed-b', 'art2', 0);
             """, new { now });
-        // Thousands of readers in edition A, as a run plans them, and one in edition B.
+        // Thousands of readers in edition A, as a run plans them, and one in edition B; thousands of addresses on the suppression list.
         await using (var transaction = await connection.BeginTransactionAsync(Ct))
         {
             await connection.ExecuteAsync("""
@@ -47,6 +47,9 @@ public sealed class DigestBatchReadTests
                 INSERT INTO digests (id, subscriber_id, frequency, period, edition_id, created_at)
                 VALUES (@id, @subscriber, 'daily', '2026-11-27', @edition, @now)
                 """, Enumerable.Range(0, Readers).Select(i => new { id = $"digest-{i:D5}", subscriber = $"sub{i:D5}", edition = i == 7 ? "ed-b" : "ed-a", now }), transaction);
+            await connection.ExecuteAsync("""
+                INSERT INTO suppressions (email, reason, source, created_at) VALUES (@email, 'unsubscribed', 'test', @now)
+                """, Enumerable.Range(10, Readers).Select(i => new { email = $"reader{i}@example.com", now }).Where(r => r.email != "reader13@example.com"), transaction);
             await transaction.CommitAsync(Ct);
         }
 
@@ -60,14 +63,17 @@ public sealed class DigestBatchReadTests
             Assert.Equal(["art3", "art2"], articles["digest-02999"]);
             Assert.Empty(articles["gone"]);
 
-            var readers = await new SubscriberStore(store.Database, new SuppressionList(store.Database, TimeProvider.System), TimeProvider.System).FindManyAsync(connection, ["sub00001", "sub02998", "nobody"], Ct);
+            var suppressions = new SuppressionList(store.Database, TimeProvider.System);
+            var readers = await new SubscriberStore(store.Database, suppressions, TimeProvider.System).FindManyAsync(connection, ["sub00001", "sub02998", "nobody"], Ct);
             Assert.Equal(["reader1@example.com", "reader2998@example.com"], readers.Values.Select(r => r.Email).Order());
+            var listed = await suppressions.FindManyAsync(connection, ["Reader12@Example.com", "reader13@example.com", "reader1@example.com"], Ct);
+            Assert.Equal(["reader12@example.com"], listed.Keys);
 
             if (provider == StorageProvider.PostgreSql)
             {
                 // Before statistics, reading a batch's digests as a join scanned every digest of the edition.
                 var scans = await connection.QueryAsync<(string Table, long Scans)>(
-                    "SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE relname IN ('digests', 'subscribers')", transaction: reading);
+                    "SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE relname IN ('digests', 'subscribers', 'suppressions')", transaction: reading);
                 Assert.All(scans, s => Assert.True(s.Scans == 0, $"{s.Table} was read whole {s.Scans} time(s) for a batch of a few rows"));
             }
             await reading.RollbackAsync(Ct);
