@@ -895,11 +895,15 @@ public static class PeerBench
         // CPU time of this process while sending: a figure the other processes on a shared machine do not move much.
         Interlocked.Exchange(ref commands, 0);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var collections = GC.CollectionCount(0);
         sw.Restart();
         var report = await app.Get<DeliveryWorker>().DrainAsync(app.Get<EmailChannel>(), DrainFilter.All, untilEmpty: true, CancellationToken.None);
         var sendSeconds = sw.Elapsed.TotalSeconds;
         var sent = Math.Max(1, report?.Sent ?? 0);
         var cpuPerMessage = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / sent;
+        // Every thread's allocations while sending (the database's and the relay's clients included), and the collections they cost.
+        var heap = $", {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1024.0 / sent:N1} KB allocated and {(GC.CollectionCount(0) - collections) * 1000.0 / sent:N2} collections per 1,000";
         var perMessage = "";
         if (store == StorageProvider.PostgreSql)
         {
@@ -908,7 +912,7 @@ public static class PeerBench
             var commits = (await CommitsAsync() - commitsBefore) / (double)sent;
             perMessage = $", {roundTrips:N2} round trips, {commits:N2} transactions and {sendingServerCpu:N0} µs of the server's CPU each";
         }
-        Log($"{store}, {connections} connection(s){(dkim ? ", DKIM" : "")}: planned {plan.Planned:N0} in {planSeconds:N2} s, {report} in {sendSeconds:N2} s = {(report?.Sent ?? 0) / sendSeconds:N0}/s, {cpuPerMessage:N0} µs CPU each, {buffer.Length:N0} bytes each{perMessage}");
+        Log($"{store}, {connections} connection(s){(dkim ? ", DKIM" : "")}: planned {plan.Planned:N0} in {planSeconds:N2} s, {report} in {sendSeconds:N2} s = {(report?.Sent ?? 0) / sendSeconds:N0}/s, {cpuPerMessage:N0} µs CPU each, {buffer.Length:N0} bytes each{heap}{perMessage}");
         return new SendResult(planSeconds, sendSeconds, report?.Sent ?? 0, (int)buffer.Length, cpuPerMessage);
     }
 
