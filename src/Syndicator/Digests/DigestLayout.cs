@@ -7,7 +7,6 @@ using Fluid.Ast.BinaryExpressions;
 using Fluid.Values;
 using MimeKit;
 using MimeKit.Encodings;
-using MimeKit.IO;
 
 namespace Syndicator.Digests;
 
@@ -270,7 +269,7 @@ internal sealed class EncodedTextPart : TextPart
             stream.Write(wire);
         }
         // SMTP writes asynchronously; a synchronous writer of a part that waits for its mark blocks until the mark is known.
-        if (EndWaitsFor is not null && stream is not MeasuringStream) EndAsync().GetAwaiter().GetResult();
+        EndAsync().GetAwaiter().GetResult();
     }
 
     /// <summary>
@@ -280,10 +279,6 @@ internal sealed class EncodedTextPart : TextPart
     /// </summary>
     internal Task<bool>? EndWaitsFor { get; set; }
 
-    /// <remarks>
-    /// Not when the bytes are only counted: a relay that announces SIZE (Postfix, aiosmtpd, every hosted relay) has MailKit
-    /// measure the message before MAIL FROM, and waiting there would hold the whole exchange back for the mark.
-    /// </remarks>
     private Task EndAsync() => EndWaitsFor is { } mark ? HandOverNotMarkedException.ThrowUnlessMarkedAsync(mark) : Task.CompletedTask;
 
     public override async Task WriteToAsync(FormatOptions options, Stream stream, bool contentOnly, CancellationToken cancellationToken = default)
@@ -294,6 +289,6 @@ internal sealed class EncodedTextPart : TextPart
             if (!contentOnly) await Headers.WriteToAsync(options, stream, cancellationToken);
             await stream.WriteAsync(wire, cancellationToken);
         }
-        if (stream is not MeasuringStream) await EndAsync();
+        await EndAsync();
     }
 }

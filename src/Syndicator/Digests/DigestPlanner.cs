@@ -354,19 +354,18 @@ public sealed class DigestPlanner(
         var editions = (await connection.QueryAsync<(string DigestId, string EditionId)>(new CommandDefinition($"""
             SELECT id, edition_id FROM digests WHERE {SqlList.KeyIn(parameters, "id", "digests", digestIds.Distinct(), dialect)}
             """, parameters, cancellationToken: cancellationToken))).ToList();
-        var items = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        ILookup<string, string>? items = null;
         if (editions.Count > 0)
         {
             parameters = new DynamicParameters();
-            foreach (var (edition, article) in await connection.QueryAsync<(string EditionId, string ArticleId)>(new CommandDefinition($"""
-                         SELECT i.edition_id, i.article_id FROM digest_edition_items i JOIN articles a ON a.id = i.article_id
-                         WHERE {SqlList.KeyIn(parameters, "i.edition_id", "editions", editions.Select(e => e.EditionId).Distinct(), dialect)}
-                           AND a.unpublished_at IS NULL
-                         ORDER BY i.edition_id, i.position
-                         """, parameters, cancellationToken: cancellationToken)))
-                (items.TryGetValue(edition, out var list) ? list : items[edition] = []).Add(article);
+            items = (await connection.QueryAsync<(string EditionId, string ArticleId)>(new CommandDefinition($"""
+                SELECT i.edition_id, i.article_id FROM digest_edition_items i JOIN articles a ON a.id = i.article_id
+                WHERE {SqlList.KeyIn(parameters, "i.edition_id", "editions", editions.Select(e => e.EditionId).Distinct(), dialect)}
+                  AND a.unpublished_at IS NULL
+                ORDER BY i.edition_id, i.position
+                """, parameters, cancellationToken: cancellationToken))).ToLookup(r => r.EditionId, r => r.ArticleId, StringComparer.Ordinal);
         }
-        var byDigest = editions.ToDictionary(e => e.DigestId, e => (IReadOnlyList<string>)(items.GetValueOrDefault(e.EditionId) ?? []), StringComparer.Ordinal);
+        var byDigest = editions.ToDictionary(e => e.DigestId, e => (IReadOnlyList<string>)(items?[e.EditionId].ToList() ?? []), StringComparer.Ordinal);
         foreach (var id in digestIds) byDigest.TryAdd(id, []);
         return byDigest;
     }
