@@ -63,11 +63,15 @@ public sealed class DigestBatchReadTests
             Assert.Equal(["art3", "art2"], articles["digest-02999"]);
             Assert.Empty(articles["gone"]);
 
+            Assert.Empty(await DigestPlanner.ArticleIdsAsync(connection, store.Database.Dialect, [], Ct));
+
             var suppressions = new SuppressionList(store.Database, TimeProvider.System);
             var readers = await new SubscriberStore(store.Database, suppressions, TimeProvider.System).FindManyAsync(connection, ["sub00001", "sub02998", "nobody"], Ct);
             Assert.Equal(["reader1@example.com", "reader2998@example.com"], readers.Values.Select(r => r.Email).Order());
             var listed = await suppressions.FindManyAsync(connection, ["Reader12@Example.com", "reader13@example.com", "reader1@example.com"], Ct);
             Assert.Equal(["reader12@example.com"], listed.Keys);
+            Assert.Empty(await suppressions.FindManyAsync(connection, [], Ct));
+            Assert.Empty(await new SubscriberStore(store.Database, suppressions, TimeProvider.System).FindManyAsync(connection, [], Ct));
 
             if (provider == StorageProvider.PostgreSql)
             {
