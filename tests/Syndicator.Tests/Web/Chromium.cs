@@ -26,6 +26,9 @@ public sealed class Chromium : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         if (!File.Exists(ExecutablePath)) return;
+        // Expect(...) has a timeout of its own, 5 s unless set: on a loaded CI machine a test send through the relay took
+        // longer than that, and the assertion failed though the page came right.
+        Assertions.SetDefaultExpectTimeout(15_000);
         // A fixture has no test Timeout over it: the driver's start is bounded here (the launch by its own Timeout).
         try
         {
