@@ -20,6 +20,7 @@ public sealed class DigestTestSend(DigestPreview preview, PickupFolder pickup, I
         if (SubscriberAddress.Problem(to) is { } problem) return new DeliveryOutcome.Permanent($"--to: {problem}");
         var sample = await preview.SampleAsync(to, cancellationToken, "syndicator-test-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
         if (sample.Message is not { } message) return new DeliveryOutcome.Permanent(sample.Problem!);
+        using var written = message;
         // Added after DKIM signing, outside the signed headers: the signature still verifies.
         message.Headers.Add(TestHeader, "a test send, not a subscriber's digest");
         if (string.IsNullOrWhiteSpace(options.Value.Smtp.Host))

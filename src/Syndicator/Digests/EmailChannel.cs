@@ -113,6 +113,9 @@ public sealed class EmailChannel(
         else composed = await ComposeAsync(delivery, (await ReadAsync([delivery], cancellationToken))[delivery.Id]);
         var (message, problem, subscriber) = composed;
         if (message is null) return problem!;
+        // MimeKit's message, parts and contents have finalizers: disposed once written, a message dies young, instead of
+        // its whole body waiting for the finalizer thread in an older generation.
+        using var written = message;
         if (!UsesRelay) return await pickup.WriteAsync(delivery.Id, message, cancellationToken);
         var connection = lanes[attempt.Lane] ??= new MailConnection(options.Value.Smtp, environment.ContentRootPath);
         // The mark is written while the relay takes the envelope and the message; the end of the data waits for it.
@@ -143,6 +146,9 @@ public sealed class EmailChannel(
     {
         articleCache.Clear();
         contentCache.Clear();
+        // Messages made ahead for deliveries this run did not send.
+        foreach (var left in prepared.Values)
+            if (Volatile.Read(ref left.Composing) is { IsCompletedSuccessfully: true } composing) composing.Result.Message?.Dispose();
         prepared.Clear();
         for (var i = 0; i < lanes.Length; i++)
         {
