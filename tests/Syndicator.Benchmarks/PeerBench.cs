@@ -897,13 +897,16 @@ public static class PeerBench
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
         var collections = GC.CollectionCount(0);
+        var olderCollections = GC.CollectionCount(1);
+        var paused = GC.GetTotalPauseDuration();
         sw.Restart();
         var report = await app.Get<DeliveryWorker>().DrainAsync(app.Get<EmailChannel>(), DrainFilter.All, untilEmpty: true, CancellationToken.None);
         var sendSeconds = sw.Elapsed.TotalSeconds;
         var sent = Math.Max(1, report?.Sent ?? 0);
         var cpuPerMessage = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / sent;
         // Every thread's allocations while sending (the database's and the relay's clients included), and the collections they cost.
-        var heap = $", {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1024.0 / sent:N1} KB allocated and {(GC.CollectionCount(0) - collections) * 1000.0 / sent:N2} collections per 1,000";
+        var heap = $", {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1024.0 / sent:N1} KB allocated and {(GC.CollectionCount(0) - collections) * 1000.0 / sent:N2} collections per 1,000 " +
+            $"({(GC.CollectionCount(1) - olderCollections) * 1000.0 / sent:N2} of gen 1 or 2; the collections paused the process {(GC.GetTotalPauseDuration() - paused).TotalMicroseconds / sent:N1} µs per message)";
         var perMessage = "";
         if (store == StorageProvider.PostgreSql)
         {
