@@ -23,6 +23,31 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
     /// <summary>Moving to sent clears the lease and the hand-over mark, as every move out of in-flight does.</summary>
     private static readonly string SentSet = $"state = '{Sent}', sent_at = @now, last_error = NULL, {DeliveryStore.LeavingInFlight}, updated_at = @now";
 
+    /// <summary>Every mark finds its rows by id and moves them only while this node (the parameter named) holds them in flight.</summary>
+    private static string HeldBy(string node) => $"{DeliveryStore.ByIdWhere($"state = '{InFlight}'")} AND claimed_by = {node}";
+
+    /// <summary>PostgreSQL: one hand-over mark, found by its id as a plain value ($1 now, $2 remote id, $3 id, $4 lease end, $5 node).</summary>
+    internal static readonly string PostgresHandOverOne = $"""
+        UPDATE deliveries SET handed_over_at = $1, remote_id = $2, lease_expires_at = $4, updated_at = $1
+        WHERE id = $3 AND {HeldBy("$5")}
+        RETURNING id
+        """;
+
+    /// <summary>PostgreSQL: many hand-over marks ($1 now, $2 remote ids, $3 ids, $4 lease end, $5 node); array_position picks each row's own values.</summary>
+    internal static readonly string PostgresHandOverMany = $"""
+        UPDATE deliveries SET handed_over_at = $1, remote_id = ($2::text[])[array_position($3::bigint[], id)], lease_expires_at = $4, updated_at = $1
+        WHERE id = ANY($3::bigint[]) AND {HeldBy("$5")}
+        RETURNING id
+        """;
+
+    /// <summary>PostgreSQL: sent outcomes ($1 now, $2 remote ids, $3 remote URLs, $4 ids, $5 node).</summary>
+    internal static readonly string PostgresSent = $"""
+        UPDATE deliveries SET {SentSet.Replace("@now", "$1", StringComparison.Ordinal)},
+            remote_id = COALESCE(($2::text[])[array_position($4::bigint[], id)], remote_id), remote_url = ($3::text[])[array_position($4::bigint[], id)]
+        WHERE id = ANY($4::bigint[]) AND {HeldBy("$5")}
+        RETURNING id
+        """;
+
     private DbConnection? connection;
     private SqliteCommand? handOverRow;
     private SqliteCommand? sentRow;
@@ -55,11 +80,11 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
         var now = StoredTime.Text(time.GetUtcNow());
         handOverRow ??= Prepare(sqlite, $"""
             UPDATE deliveries SET handed_over_at = @now, remote_id = @remoteId, lease_expires_at = @leaseEnd, updated_at = @now
-            WHERE id = @id AND state = '{InFlight}' AND claimed_by = @node
+            WHERE id = @id AND {HeldBy("@node")}
             """, "@leaseEnd");
         sentRow ??= Prepare(sqlite, $"""
             UPDATE deliveries SET {SentSet}, remote_id = COALESCE(@remoteId, remote_id), remote_url = @remoteUrl
-            WHERE id = @id AND state = '{InFlight}' AND claimed_by = @node
+            WHERE id = @id AND {HeldBy("@node")}
             """, "@remoteUrl");
         var handedOver = new HashSet<long>();
         var written = 0;
@@ -107,30 +132,16 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
     {
         var now = time.GetUtcNow().ToUniversalTime();
         // Statements of one batch run in one implicit transaction: the marks and the outcomes commit together. The
-        // texts never change, so each connection keeps them prepared (Max Auto Prepare); id = ANY(...) finds the rows by
-        // the primary key, and array_position picks each row's own values.
+        // texts never change, so each connection keeps them prepared (Max Auto Prepare).
         await using var batch = postgres.CreateBatch();
         // One mark alone (every write over one connection) is found by its id as a plain value: the same statement with
         // a one-element array cost the server about a quarter more CPU per message in the bench.
         if (handOvers.Count == 1)
-            Add(batch, $"""
-                UPDATE deliveries SET handed_over_at = $1, remote_id = $2, lease_expires_at = $4, updated_at = $1
-                WHERE id = $3 AND state = '{InFlight}' AND claimed_by = $5
-                RETURNING id
-                """, now, handOvers[0].RemoteId, handOvers[0].Id, now + lease, node);
+            Add(batch, PostgresHandOverOne, now, handOvers[0].RemoteId, handOvers[0].Id, now + lease, node);
         else if (handOvers.Count > 1)
-            Add(batch, $"""
-                UPDATE deliveries SET handed_over_at = $1, remote_id = ($2::text[])[array_position($3::bigint[], id)], lease_expires_at = $4, updated_at = $1
-                WHERE id = ANY($3::bigint[]) AND state = '{InFlight}' AND claimed_by = $5
-                RETURNING id
-                """, now, handOvers.Select(m => m.RemoteId).ToArray(), handOvers.Select(m => m.Id).ToArray(), now + lease, node);
+            Add(batch, PostgresHandOverMany, now, handOvers.Select(m => m.RemoteId).ToArray(), handOvers.Select(m => m.Id).ToArray(), now + lease, node);
         if (sent.Count > 0)
-            Add(batch, $"""
-                UPDATE deliveries SET {SentSet.Replace("@now", "$1", StringComparison.Ordinal)},
-                    remote_id = COALESCE(($2::text[])[array_position($4::bigint[], id)], remote_id), remote_url = ($3::text[])[array_position($4::bigint[], id)]
-                WHERE id = ANY($4::bigint[]) AND state = '{InFlight}' AND claimed_by = $5
-                RETURNING id
-                """, now, sent.Select(m => m.RemoteId).ToArray(), sent.Select(m => m.RemoteUrl).ToArray(), sent.Select(m => m.Id).ToArray(), node);
+            Add(batch, PostgresSent, now, sent.Select(m => m.RemoteId).ToArray(), sent.Select(m => m.RemoteUrl).ToArray(), sent.Select(m => m.Id).ToArray(), node);
         var handedOver = new HashSet<long>();
         var written = 0;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);

@@ -39,6 +39,16 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     /// </summary>
     private const string Active = "state IN ('pending', 'retry-wait', 'in-flight')";
 
+    /// <summary>
+    /// The state test of a statement that finds its rows by id. Written plainly, a test such as "state = 'in-flight'"
+    /// lets PostgreSQL prove <see cref="Active"/>, the partial indexes' predicate, and when its statistics say few rows
+    /// are active (a store not yet analysed, or one analysed before a digest run queued thousands) it reads a whole
+    /// partial index for a handful of ids: some 5 ms per statement at 10,000 queued, against 0.2 ms by the primary key,
+    /// and growing with the queue. As IS TRUE the test proves nothing, so the rows are found by id. SQLite finds them
+    /// by rowid either way.
+    /// </summary>
+    internal static string ByIdWhere(string stateTest) => $"({stateTest}) IS TRUE";
+
     /// <summary>Due now: waiting and its time has come, or in flight on a node whose lease ran out.</summary>
     private const string Due = $"""
         ({Active} AND ((state IN ('pending', 'retry-wait') AND next_attempt_at <= @now) OR (state = 'in-flight' AND lease_expires_at < @now)))
@@ -193,7 +203,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         // sent marks, whose rows an UPDATE ... IN (...) does not lock in any fixed order.
         return await connection.ExecuteAsync(new CommandDefinition($"""
             UPDATE deliveries SET lease_expires_at = @leaseEnd
-            WHERE id IN (SELECT id FROM deliveries WHERE id IN {SqlList.In(parameters, "id", ids)} AND state = 'in-flight' AND claimed_by = @node
+            WHERE id IN (SELECT id FROM deliveries WHERE id IN {SqlList.In(parameters, "id", ids)} AND {ByIdWhere("state = 'in-flight'")} AND claimed_by = @node
                          ORDER BY id {database.Dialect.ForUpdateSkipLocked})
             """, parameters, cancellationToken: cancellationToken));
     }
@@ -277,7 +287,8 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         parameters.Add("node", node);
         parameters.Add("to", to.ToColumn());
         parameters.Add("now", time.GetUtcNow());
-        var conditions = new List<string> { $"state IN {SqlList.In(parameters, "from", from.Select(f => f.ToColumn()).ToList())}" };
+        var inState = $"state IN {SqlList.In(parameters, "from", from.Select(f => f.ToColumn()).ToList())}";
+        var conditions = new List<string> { ids is null ? inState : ByIdWhere(inState) };
         if (ids is not null) conditions.Add($"id IN {SqlList.In(parameters, "id", ids)}");
         if (node is not null) conditions.Add("claimed_by = @node");
         if (where is not null) conditions.Add(where);
