@@ -146,10 +146,11 @@ public sealed class EmailChannel(
     {
         articleCache.Clear();
         contentCache.Clear();
-        // Messages made ahead for deliveries this run did not send.
-        foreach (var left in prepared.Values)
-            if (Volatile.Read(ref left.Composing) is { IsCompletedSuccessfully: true } composing) composing.Result.Message?.Dispose();
-        prepared.Clear();
+        // Messages made ahead for deliveries this run did not send, each taken out first: a message is disposed only by
+        // whoever took its delivery out (a send that finds its delivery gone composes it again).
+        foreach (var id in prepared.Keys)
+            if (prepared.TryRemove(id, out var left) && Volatile.Read(ref left.Composing) is { IsCompletedSuccessfully: true } composing)
+                composing.Result.Message?.Dispose();
         for (var i = 0; i < lanes.Length; i++)
         {
             if (lanes[i] is { } connection) await connection.DisposeAsync();
