@@ -115,6 +115,25 @@ public sealed class DigestContentTests
     }
 
     [Fact(Timeout = TestTimeouts.Default)]
+    public async Task A_persian_and_emoji_subject_survives_the_wire_and_each_envelope_header_is_written_once()
+    {
+        await using var world = await DigestWorld.CreateAsync(settings: new() { ["Digests:Subject"] = "{{ first_title }}", ["Digests:FromName"] = "مجله — Ünïcode 🌍" });
+        await world.SubscribeAsync("reader@example.com");
+        await world.ImportAsync("جنگ آب 🌊 در خاورمیانه", "Jane Doe");
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+
+        var message = Assert.Single(world.Mailed());
+        Assert.Equal("جنگ آب 🌊 در خاورمیانه", message.Subject);
+        Assert.Equal("مجله — Ünïcode 🌍", message.From.Mailboxes.Single().Name);
+        // Made with its own headers: none left behind from MimeKit's defaults (an empty Subject, a random Message-Id).
+        Assert.Equal(["From", "Date", "Subject", "Message-Id"],
+            message.Headers.Where(h => h.Id is HeaderId.From or HeaderId.Date or HeaderId.Subject or HeaderId.MessageId).Select(h => h.Field).ToArray());
+        Assert.Matches("^syndicator-[0-9a-f]{32}@magazine\\.example$", message.MessageId);
+        Assert.Equal(TimeSpan.Zero, message.Date.Offset);
+        Assert.True(message.Date > DateTimeOffset.UnixEpoch);
+    }
+
+    [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_title_or_name_with_line_breaks_cannot_inject_a_header()
     {
         await using var world = await DigestWorld.CreateAsync(settings: new() { ["Digests:Subject"] = "{{ first_title }}" });
