@@ -354,7 +354,7 @@ public sealed class DigestPlanner(
         var editions = (await connection.QueryAsync<(string DigestId, string EditionId)>(new CommandDefinition($"""
             SELECT id, edition_id FROM digests WHERE {SqlList.KeyIn(parameters, "id", "digests", digestIds.Distinct(), dialect)}
             """, parameters, cancellationToken: cancellationToken))).ToList();
-        ILookup<string, string>? items = null;
+        Dictionary<string, IReadOnlyList<string>>? items = null;
         if (editions.Count > 0)
         {
             parameters = new DynamicParameters();
@@ -363,9 +363,12 @@ public sealed class DigestPlanner(
                 WHERE {SqlList.KeyIn(parameters, "i.edition_id", "editions", editions.Select(e => e.EditionId).Distinct(), dialect)}
                   AND a.unpublished_at IS NULL
                 ORDER BY i.edition_id, i.position
-                """, parameters, cancellationToken: cancellationToken))).ToLookup(r => r.EditionId, r => r.ArticleId, StringComparer.Ordinal);
+                """, parameters, cancellationToken: cancellationToken)))
+                .GroupBy(r => r.EditionId, r => r.ArticleId, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.ToList(), StringComparer.Ordinal);
         }
-        var byDigest = editions.ToDictionary(e => e.DigestId, e => (IReadOnlyList<string>)(items?[e.EditionId].ToList() ?? []), StringComparer.Ordinal);
+        // The digests of one edition share its list: a batch holds many readers of few editions.
+        var byDigest = editions.ToDictionary(e => e.DigestId, e => items?.GetValueOrDefault(e.EditionId) ?? [], StringComparer.Ordinal);
         foreach (var id in digestIds) byDigest.TryAdd(id, []);
         return byDigest;
     }
