@@ -88,9 +88,9 @@ public static class Phases
             files += 3;
             if (o.Verify)
             {
-                digest += Digest(links.RelativePath(document.Scope, document.ArchivePage, FeedPaths.Rss), r);
-                digest += Digest(links.RelativePath(document.Scope, document.ArchivePage, FeedPaths.Atom), a);
-                digest += Digest(links.RelativePath(document.Scope, document.ArchivePage, FeedPaths.Json), j);
+                digest += Digest(links.RelativePath(document.Scope, document.ArchivePage, FeedPaths.Rss), r.ToArray());
+                digest += Digest(links.RelativePath(document.Scope, document.ArchivePage, FeedPaths.Atom), a.ToArray());
+                digest += Digest(links.RelativePath(document.Scope, document.ArchivePage, FeedPaths.Json), j.ToArray());
             }
             if (lastLog.Elapsed.TotalSeconds > 20) { Bench.Log($"baseline: {files / 3:N0}/{documents.Count:N0} documents rendered"); lastLog.Restart(); }
         }
@@ -343,7 +343,7 @@ public static class Phases
                 foreach (var article in articles) rendered[article.Id] = renderer.Render(article);
                 Op("render entries").Add(Ms(t, Stopwatch.GetTimestamp()));
                 var page = new FeedPage(scope, ids.AsEnumerable().Reverse().Select(id => rendered[id]).ToList(), number, complete);
-                foreach (var (file, render) in new (string, Func<FeedPage, FeedLinks, byte[]>)[]
+                foreach (var (file, render) in new (string, Func<FeedPage, FeedLinks, FeedFileBytes>)[]
                          { (FeedPaths.Rss, SyndicationWriter.Rss), (FeedPaths.Atom, SyndicationWriter.Atom), (FeedPaths.Json, JsonFeedWriter.Write) })
                 {
                     t = Stopwatch.GetTimestamp();

@@ -142,7 +142,7 @@ public static class Profiler
 
     private static async Task RenderAndWriteAsync(ProfileResult.KindRow row, FeedDocument document, FeedLinks links, FeedOutput output, CancellationToken ct)
     {
-        foreach (var (file, render) in new (string, Func<FeedDocument, FeedLinks, byte[]>)[]
+        foreach (var (file, render) in new (string, Func<FeedDocument, FeedLinks, FeedFileBytes>)[]
                  { (FeedPaths.Rss, SyndicationWriter.Rss), (FeedPaths.Atom, SyndicationWriter.Atom), (FeedPaths.Json, JsonFeedWriter.Write) })
         {
             var t = Stopwatch.GetTimestamp();
@@ -303,7 +303,7 @@ public static class Profiler
 
         async Task EmitAsync(FeedDocument document)
         {
-            foreach (var (file, writer) in new (string, Func<FeedDocument, FeedLinks, byte[]>)[]
+            foreach (var (file, writer) in new (string, Func<FeedDocument, FeedLinks, FeedFileBytes>)[]
                      { (FeedPaths.Rss, SyndicationWriter.Rss), (FeedPaths.Atom, SyndicationWriter.Atom), (FeedPaths.Json, JsonFeedWriter.Write) })
             {
                 var t = Stopwatch.GetTimestamp();
@@ -315,7 +315,7 @@ public static class Profiler
                 write += Since(t);
                 bytes += content.Length;
                 files++;
-                if (o.Verify) digest += Phases.Digest(path, content);
+                if (o.Verify) digest += Phases.Digest(path, content.ToArray());
             }
             documents++;
         }

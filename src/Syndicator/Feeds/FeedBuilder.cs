@@ -402,7 +402,7 @@ public sealed class FeedBuilder(
     /// <summary>The document in its three formats, each written only when its bytes change; the error when its head cannot be rendered.</summary>
     private async Task<Exception?> WriteAsync(Build build, FeedPage page, CancellationToken cancellationToken)
     {
-        (string File, byte[] Bytes)[] files;
+        (string File, FeedFileBytes Bytes)[] files;
         try
         {
             files = [(FeedPaths.Rss, SyndicationWriter.Rss(page, links)), (FeedPaths.Atom, SyndicationWriter.Atom(page, links)), (FeedPaths.Json, JsonFeedWriter.Write(page, links))];
@@ -441,8 +441,8 @@ public sealed class FeedBuilder(
     /// <summary>The OPML list and the HTML index of every current feed (the list first: see <see cref="PatchIndexAsync"/>).</summary>
     private async Task WriteDirectoryAsync(FeedOutput output, IReadOnlyList<(FeedScope Scope, int Count)> scopes, List<string> written, CancellationToken cancellationToken)
     {
-        if (await output.WriteIfChangedAsync(FeedPaths.Opml, Opml(scopes), cancellationToken)) written.Add(FeedPaths.Opml);
-        if (await output.WriteIfChangedAsync(FeedPaths.Index, Encoding.UTF8.GetBytes(IndexHtml(scopes)), cancellationToken)) written.Add(FeedPaths.Index);
+        if (await output.WriteIfChangedAsync(FeedPaths.Opml, new(Opml(scopes)), cancellationToken)) written.Add(FeedPaths.Opml);
+        if (await output.WriteIfChangedAsync(FeedPaths.Index, new(Encoding.UTF8.GetBytes(IndexHtml(scopes))), cancellationToken)) written.Add(FeedPaths.Index);
     }
 
     /// <summary>
@@ -481,7 +481,7 @@ public sealed class FeedBuilder(
             from = at + length;
         }
         index.Span[from..].CopyTo(patched.AsSpan(to));
-        if (await output.WriteIfChangedAsync(FeedPaths.Index, patched, cancellationToken)) written.Add(FeedPaths.Index);
+        if (await output.WriteIfChangedAsync(FeedPaths.Index, new(patched), cancellationToken)) written.Add(FeedPaths.Index);
         return true;
     }
 

@@ -13,7 +13,7 @@ public sealed class FeedOutput(string root)
     /// Synchronous file calls: on Linux an asynchronous file write is the same system call run on a pool thread, one
     /// more hand-over per file; a build writes a few files (incremental) or spreads them over its workers (full).
     /// </remarks>
-    public Task<bool> WriteIfChangedAsync(string relativePath, byte[] content, CancellationToken cancellationToken)
+    public Task<bool> WriteIfChangedAsync(string relativePath, FeedFileBytes content, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var path = Path.Combine(Root, relativePath);
@@ -24,7 +24,9 @@ public sealed class FeedOutput(string root)
         var temp = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            File.WriteAllBytes(temp, content);
+            // One gathering write (pwritev) of the pieces, in place of copying them into one array first.
+            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write))
+                RandomAccess.Write(handle, content.Parts, 0);
             File.Move(temp, path, overwrite: true);
         }
         catch
@@ -68,11 +70,11 @@ public sealed class FeedOutput(string root)
         return true;
     }
 
-    private bool SameContent(FileInfo existing, string relativePath, byte[] content)
+    private bool SameContent(FileInfo existing, string relativePath, FeedFileBytes content)
     {
         if (existing.Length != content.Length) return false;
         using var current = ReadRented(relativePath);
-        return current.Span.SequenceEqual(content);
+        return content.SequenceEqual(current.Span);
     }
 
     /// <summary>Reads from the start of the file until the span is full or the file ends; returns the bytes read.</summary>

@@ -10,26 +10,21 @@ public static class JsonFeedWriter
     internal static readonly byte[] EndWithItems = "\n  ]\n}"u8.ToArray();
     private static readonly byte[] EndEmpty = "]\n}"u8.ToArray();
 
-    public static byte[] Write(FeedDocument document, FeedLinks links) => Write(document.Render(new FeedEntryRenderer()), links);
+    public static FeedFileBytes Write(FeedDocument document, FeedLinks links) => Write(document.Render(new FeedEntryRenderer()), links);
+
+    private static readonly byte[] Comma = ","u8.ToArray();
 
     /// <summary>The document's head, then each entry's bytes (a comma between them), then the closing brackets.</summary>
-    public static byte[] Write(FeedPage page, FeedLinks links)
+    public static FeedFileBytes Write(FeedPage page, FeedLinks links)
     {
-        var head = Head(page, links);
-        var end = page.Entries.Count == 0 ? EndEmpty : EndWithItems;
-        var length = head.Length + end.Length + Math.Max(0, page.Entries.Count - 1);
-        foreach (var entry in page.Entries) length += entry.Json.Length;
-        var bytes = new byte[length];
-        head.CopyTo(bytes, 0);
-        var at = head.Length;
+        var parts = new List<ReadOnlyMemory<byte>>(2 * page.Entries.Count + 1) { Head(page, links) };
         for (var i = 0; i < page.Entries.Count; i++)
         {
-            if (i > 0) bytes[at++] = (byte)',';
-            page.Entries[i].Json.CopyTo(bytes, at);
-            at += page.Entries[i].Json.Length;
+            if (i > 0) parts.Add(Comma);
+            parts.Add(page.Entries[i].Json);
         }
-        end.CopyTo(bytes, at);
-        return bytes;
+        parts.Add(page.Entries.Count == 0 ? EndEmpty : EndWithItems);
+        return new FeedFileBytes(parts);
     }
 
     /// <summary>Everything up to and including the opening bracket of <c>items</c>.</summary>

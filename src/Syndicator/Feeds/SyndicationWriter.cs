@@ -15,29 +15,21 @@ public static class SyndicationWriter
     internal static readonly byte[] RssEnd = "\n  </channel>\n</rss>"u8.ToArray();
     internal static readonly byte[] AtomEnd = "\n</feed>"u8.ToArray();
 
-    public static byte[] Rss(FeedDocument document, FeedLinks links) => Rss(document.Render(new FeedEntryRenderer()), links);
+    public static FeedFileBytes Rss(FeedDocument document, FeedLinks links) => Rss(document.Render(new FeedEntryRenderer()), links);
 
-    public static byte[] Atom(FeedDocument document, FeedLinks links) => Atom(document.Render(new FeedEntryRenderer()), links);
+    public static FeedFileBytes Atom(FeedDocument document, FeedLinks links) => Atom(document.Render(new FeedEntryRenderer()), links);
 
-    public static byte[] Rss(FeedPage page, FeedLinks links) => Splice(Head(page, links, rss: true), page.Entries, e => e.Rss, RssEnd);
+    public static FeedFileBytes Rss(FeedPage page, FeedLinks links) => Splice(Head(page, links, rss: true), page.Entries, e => e.Rss, RssEnd);
 
-    public static byte[] Atom(FeedPage page, FeedLinks links) => Splice(Head(page, links, rss: false), page.Entries, e => e.Atom, AtomEnd);
+    public static FeedFileBytes Atom(FeedPage page, FeedLinks links) => Splice(Head(page, links, rss: false), page.Entries, e => e.Atom, AtomEnd);
 
-    private static byte[] Splice(byte[] head, IReadOnlyList<FeedEntry> entries, Func<FeedEntry, byte[]> format, byte[] end)
+    private static FeedFileBytes Splice(byte[] head, IReadOnlyList<FeedEntry> entries, Func<FeedEntry, byte[]> format, byte[] end)
     {
-        var length = head.Length + end.Length;
-        foreach (var entry in entries) length += format(entry).Length;
-        var bytes = new byte[length];
-        head.CopyTo(bytes, 0);
-        var at = head.Length;
-        foreach (var entry in entries)
-        {
-            var fragment = format(entry);
-            fragment.CopyTo(bytes, at);
-            at += fragment.Length;
-        }
-        end.CopyTo(bytes, at);
-        return bytes;
+        var parts = new ReadOnlyMemory<byte>[entries.Count + 2];
+        parts[0] = head;
+        for (var i = 0; i < entries.Count; i++) parts[i + 1] = format(entries[i]);
+        parts[^1] = end;
+        return new FeedFileBytes(parts);
     }
 
     /// <summary>Everything before the first entry.</summary>

@@ -55,9 +55,9 @@ public sealed class FeedWriterEquivalenceTests
         {
             var document = new FeedDocument(scope, Articles().Take(items).ToList(), archivePage, completePages);
             var page = document.Render(new FeedEntryRenderer());
-            Assert.Equal(Encoding.UTF8.GetString(ReferenceSyndication.Rss(document, links)), Encoding.UTF8.GetString(SyndicationWriter.Rss(page, links)));
-            Assert.Equal(Encoding.UTF8.GetString(ReferenceSyndication.Atom(document, links)), Encoding.UTF8.GetString(SyndicationWriter.Atom(page, links)));
-            Assert.Equal(Encoding.UTF8.GetString(ReferenceJsonFeed.Write(document, links)), Encoding.UTF8.GetString(JsonFeedWriter.Write(page, links)));
+            Assert.Equal(Encoding.UTF8.GetString(ReferenceSyndication.Rss(document, links)), Encoding.UTF8.GetString(SyndicationWriter.Rss(page, links).ToArray()));
+            Assert.Equal(Encoding.UTF8.GetString(ReferenceSyndication.Atom(document, links)), Encoding.UTF8.GetString(SyndicationWriter.Atom(page, links).ToArray()));
+            Assert.Equal(Encoding.UTF8.GetString(ReferenceJsonFeed.Write(document, links)), Encoding.UTF8.GetString(JsonFeedWriter.Write(page, links).ToArray()));
         }
     }
 
@@ -78,7 +78,7 @@ public sealed class FeedWriterEquivalenceTests
         var page = new FeedDocument(scope, articles, archivePage, completePages).Render(new FeedEntryRenderer());
 
         var written = new WrittenEntries();
-        written.Add(SyndicationWriter.Rss(page, links), SyndicationWriter.Atom(page, links), JsonFeedWriter.Write(page, links));
+        written.Add(SyndicationWriter.Rss(page, links).ToArray(), SyndicationWriter.Atom(page, links).ToArray(), JsonFeedWriter.Write(page, links).ToArray());
 
         Assert.Equal(articles.Count, written.Count);
         foreach (var entry in page.Entries)
@@ -96,9 +96,9 @@ public sealed class FeedWriterEquivalenceTests
     {
         var links = Links(extras: true);
         var page = new FeedDocument(FeedScope.Site, Articles(), null, 0).Render(new FeedEntryRenderer());
-        var rss = SyndicationWriter.Rss(page, links);
-        var atom = SyndicationWriter.Atom(page, links);
-        var json = JsonFeedWriter.Write(page, links);
+        var rss = SyndicationWriter.Rss(page, links).ToArray();
+        var atom = SyndicationWriter.Atom(page, links).ToArray();
+        var json = JsonFeedWriter.Write(page, links).ToArray();
 
         // Cut short (a file being replaced by another program, a disk error): nothing is taken from it.
         var cut = new WrittenEntries();
@@ -115,7 +115,7 @@ public sealed class FeedWriterEquivalenceTests
         var odd = Article(7, "t", "s", "<p>b</p>", null, null, At, At) with { Id = "a&b" };
         var oddPage = new FeedDocument(FeedScope.Site, [odd], null, 0).Render(new FeedEntryRenderer());
         var oddWritten = new WrittenEntries();
-        oddWritten.Add(SyndicationWriter.Rss(oddPage, links), SyndicationWriter.Atom(oddPage, links), JsonFeedWriter.Write(oddPage, links));
+        oddWritten.Add(SyndicationWriter.Rss(oddPage, links).ToArray(), SyndicationWriter.Atom(oddPage, links).ToArray(), JsonFeedWriter.Write(oddPage, links).ToArray());
         Assert.Null(oddWritten.Find("a&amp;b", At));
         Assert.Null(oddWritten.Find("a&b", At));
     }

@@ -17,10 +17,12 @@ public sealed class WebSubPings(DeliveryStore deliveries, DeliveryWorker worker,
 
     public ChannelPolicy Policy { get; } = new(RecipientKind.Hub, DuplicateGuard.IdempotencyKey, OneLanePerRecipient: true);
 
-    public async Task QueueAsync(string topicUrl, byte[] content, CancellationToken cancellationToken)
+    public async Task QueueAsync(string topicUrl, FeedFileBytes content, CancellationToken cancellationToken)
     {
         if (options.Value.Hubs.Count == 0) return;
-        var version = Convert.ToHexStringLower(SHA256.HashData(content))[..16];
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var part in content.Parts) hash.AppendData(part.Span);
+        var version = Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
         foreach (var hub in options.Value.Hubs)
             await deliveries.EnsureAsync(Channel, DeliverySubject.Feed(topicUrl, version), DeliveryRecipient.Hub(hub), time.GetUtcNow(), cancellationToken);
     }
