@@ -899,6 +899,7 @@ public static class PeerBench
         var collections = GC.CollectionCount(0);
         var olderCollections = GC.CollectionCount(1);
         var paused = GC.GetTotalPauseDuration();
+        Log($"{store}, {connections} connection(s){(dkim ? ", DKIM" : "")}: {plan.Planned:N0} planned, sending starts");
         sw.Restart();
         var report = await app.Get<DeliveryWorker>().DrainAsync(app.Get<EmailChannel>(), DrainFilter.All, untilEmpty: true, CancellationToken.None);
         var sendSeconds = sw.Elapsed.TotalSeconds;

@@ -96,6 +96,34 @@ public sealed class EmailAtMostOnceTests
         Assert.Equal(1, smtp.Stats.Rejections.Count(r => r.Kind == "dropped_at_rcpt"));
     }
 
+    /// <summary>
+    /// The relay connection gathers MailKit's writes and times its reads itself (<see cref="RelayStream"/>): a relay
+    /// that takes the whole message and then says nothing for longer than Digests:Smtp:TimeoutSeconds must still end
+    /// the attempt at the timeout, as unconfirmed (the message may be stored), and never be resent on its own.
+    /// </summary>
+    [Theory(Timeout = TestTimeouts.Default), MemberData(nameof(Deliveries.DeliveryStoreTests.Providers), MemberType = typeof(Deliveries.DeliveryStoreTests))]
+    public async Task A_relay_silent_after_the_data_past_the_timeout_leaves_the_delivery_unconfirmed_and_sends_it_once(StorageProvider provider)
+    {
+        var (world, smtp) = await StartAsync(new() { ["Digests:Smtp:TimeoutSeconds"] = "1" }, provider);
+        await using var _w = world;
+        await using var _s = smtp;
+        await world.SubscribeAsync("قارئ.reader@example.com");
+        await world.ImportAsync("عنوان ✉ Headline", "Jane Doe");
+        // The relay answers the end of the data only after 4 s: three seconds after the client must have given up.
+        smtp.DelayReplies(TimeSpan.FromSeconds(4));
+
+        await world.RunDailyAsync(TimeSpan.FromHours(1));
+
+        var store = world.App.Get<DeliveryStore>();
+        var silent = Assert.Single(await store.ListAsync(DeliveryState.Unconfirmed, null, null, 10, Ct));
+        Assert.Contains(nameof(TimeoutException), silent.LastError);
+        Assert.Empty(await store.ListAsync(DeliveryState.Sent, null, null, 10, Ct));
+        // Nothing resends it on its own, even once the relay answers at once again.
+        smtp.ClearRules();
+        world.Time.Advance(TimeSpan.FromHours(2));
+        Assert.Equal(0, (await world.App.SendAllEmailAsync(Ct))!.Attempted);
+    }
+
     [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_refusal_before_the_data_is_written_is_retried_not_unconfirmed()
     {
