@@ -129,8 +129,9 @@ public sealed class FeedStore(Database database, ArticleStore articles)
     public Task<IReadOnlyList<Article>> ByIdsAsync(DbConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken,
         ICollection<UnreadableArticleException> unreadable)
     {
+        // One JSON parameter, not one per id: see ArticleStore.WithTagsAsync.
         var parameters = new DynamicParameters();
-        return articles.QueryAsync(connection, $"WHERE a.id IN {SqlList.In(parameters, "id", ids)}", parameters, cancellationToken, unreadable);
+        return articles.QueryAsync(connection, $"WHERE {SqlList.KeyIn(parameters, "a.id", "ids", ids, database.Dialect)}", parameters, cancellationToken, unreadable);
     }
 
     /// <summary>Articles of the scope in publication order (oldest first), from position <paramref name="offset"/>.</summary>
