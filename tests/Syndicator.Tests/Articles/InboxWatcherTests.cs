@@ -56,7 +56,10 @@ public sealed class InboxWatcherTests
 
         var article = Assert.Single(await WaitForArticlesAsync(app, 1));
         Assert.Equal("گزارش از تهران 📰", article.Title);
-        Assert.True(File.Exists(Path.Combine(app.Inbox, "processed", "watched.txt")));
+        // The file is moved to processed/ after its article is committed: the article can be seen first.
+        var processed = Path.Combine(app.Inbox, "processed", "watched.txt");
+        for (var i = 0; i < 600 && !File.Exists(processed); i++) await Task.Delay(100, Ct);
+        Assert.True(File.Exists(processed));
         // The import hands the article to the feed build at once; wait for the file the build writes, then read it.
         var siteFeed = Path.Combine(app.Get<FeedBuilder>().Output.Root, FeedScope.Site.Folder, FeedPaths.Rss);
         var feed = "";
