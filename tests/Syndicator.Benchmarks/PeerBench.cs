@@ -727,17 +727,26 @@ public static class PeerBench
                     try { await Task.Delay(100, stop.Token); } catch (OperationCanceledException) { }
                 }
             });
-            var result = await SendDigestsAsync(store, connection, work, sink.Port, 4, false, o.Subscribers, o.PlanOnly);
+            // The readers are inserted by the bench, not the product: the peak of each phase shows whose memory it is.
+            var phases = new List<(string Name, double Seconds)>();
+            var result = await SendDigestsAsync(store, connection, work, sink.Port, 4, false, o.Subscribers, o.PlanOnly, name => { lock (phases) phases.Add((name, clock.Elapsed.TotalSeconds)); });
             await stop.CancelAsync();
             await sampler;
             double Mb(long b) => b / 1048576.0;
             var peak = samples.Max(s => s.Bytes);
+            var from = 0.0;
+            var byPhase = string.Join(", ", phases.Select(p =>
+            {
+                var inPhase = samples.Where(s => s.Seconds >= from && s.Seconds <= p.Seconds).Select(s => s.Bytes).DefaultIfEmpty(0).Max();
+                from = p.Seconds;
+                return $"{p.Name} {Mb(inPhase):N0}";
+            }));
             // Flat: the working set at each quarter of the run, so growth with the number of subscribers shows.
             var quarters = string.Join(" / ", Enumerable.Range(1, 4).Select(q => samples[Math.Min(samples.Count - 1, samples.Count * q / 4)]).Select(s => $"{Mb(s.Bytes):N0}"));
             if (o.PlanOnly)
                 return [new PeerRow("mail", $"{storeName}, planning {o.Subscribers:N0} digests", "", null, result.PlanSeconds, "s", false, "< 5 s",
                     $"--plan-only; peak working set {Mb(peak):N0} MB")];
-            Log($"{store}: {o.Subscribers:N0} subscribers: planning {result.PlanSeconds:N2} s, sending {result.Sent / result.SendSeconds:N0}/s, working set {Mb(samples[0].Bytes):N0} MB at start, peak {Mb(peak):N0} MB, quarters {quarters} MB");
+            Log($"{store}: {o.Subscribers:N0} subscribers: planning {result.PlanSeconds:N2} s, sending {result.Sent / result.SendSeconds:N0}/s, working set {Mb(samples[0].Bytes):N0} MB at start, peak {Mb(peak):N0} MB, quarters {quarters} MB, peak until {byPhase} MB");
             return
             [
                 new PeerRow("mail", $"{storeName}, planning {o.Subscribers:N0} digests", "", null, result.PlanSeconds, "s", false, "< 5 s"),
@@ -785,7 +794,9 @@ public static class PeerBench
     private sealed record SendResult(double PlanSeconds, double SendSeconds, int Sent, int MessageBytes, double CpuMicrosecondsPerMessage);
 
     /// <param name="planOnly">Stop after planning (timed): the scale run's planning figure without sending 100,000 messages.</param>
-    private static async Task<SendResult> SendDigestsAsync(StorageProvider store, string connection, string work, int port, int connections, bool dkim, int messages, bool planOnly = false)
+    /// <param name="phase">Told when the readers are in the database ("seeded"), when planning ends ("planned") and when sending ends ("sent").</param>
+    private static async Task<SendResult> SendDigestsAsync(StorageProvider store, string connection, string work, int port, int connections, bool dkim, int messages, bool planOnly = false,
+        Action<string>? phase = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -844,6 +855,7 @@ public static class PeerBench
         // The planner takes articles imported at least five seconds ago (an import may still be committing).
         var settle = TimeSpan.FromSeconds(6) - importedAt.Elapsed;
         if (settle > TimeSpan.Zero) await Task.Delay(settle);
+        phase?.Invoke("seeded");
 
         var planCpu = Process.GetCurrentProcess().TotalProcessorTime;
         var serverCpu = store == StorageProvider.PostgreSql ? await BackendCpuAsync(database) : [];
@@ -851,6 +863,7 @@ public static class PeerBench
         var plan = await planner.PlanAsync(DigestFrequency.Daily, manual: false, CancellationToken.None);
         var planSeconds = sw.Elapsed.TotalSeconds;
         planCpu = Process.GetCurrentProcess().TotalProcessorTime - planCpu;
+        phase?.Invoke("planned");
         // PostgreSQL works in its own processes: their CPU time, which the other load on a shared machine moves less than the wall time.
         var server = "";
         if (store == StorageProvider.PostgreSql)
@@ -903,6 +916,7 @@ public static class PeerBench
         sw.Restart();
         var report = await app.Get<DeliveryWorker>().DrainAsync(app.Get<EmailChannel>(), DrainFilter.All, untilEmpty: true, CancellationToken.None);
         var sendSeconds = sw.Elapsed.TotalSeconds;
+        phase?.Invoke("sent");
         var sent = Math.Max(1, report?.Sent ?? 0);
         var cpuPerMessage = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / sent;
         // Every thread's allocations while sending (the database's and the relay's clients included), and the collections they cost.
