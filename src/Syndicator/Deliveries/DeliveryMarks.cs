@@ -24,7 +24,7 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
     private static readonly string SentSet = $"state = '{Sent}', sent_at = @now, last_error = NULL, {DeliveryStore.LeavingInFlight}, updated_at = @now";
 
     /// <summary>Every mark finds its rows by id and moves them only while this node (the parameter named) holds them in flight.</summary>
-    private static string HeldBy(string node) => $"{DeliveryStore.ByIdWhere($"state = '{InFlight}'")} AND claimed_by = {node}";
+    private static string HeldBy(string node) => $"{DeliveryStore.ByKeyWhere($"state = '{InFlight}'")} AND claimed_by = {node}";
 
     /// <summary>PostgreSQL: one hand-over mark, found by its id as a plain value ($1 now, $2 remote id, $3 id, $4 lease end, $5 node).</summary>
     internal static readonly string PostgresHandOverOne = $"""

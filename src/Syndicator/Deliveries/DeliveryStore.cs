@@ -40,14 +40,14 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     private const string Active = "state IN ('pending', 'retry-wait', 'in-flight')";
 
     /// <summary>
-    /// The state test of a statement that finds its rows by id. Written plainly, a test such as "state = 'in-flight'"
-    /// lets PostgreSQL prove <see cref="Active"/>, the partial indexes' predicate, and when its statistics say few rows
-    /// are active (a store not yet analysed, or one analysed before a digest run queued thousands) it reads a whole
-    /// partial index for a handful of ids: some 5 ms per statement at 10,000 queued, against 0.2 ms by the primary key,
-    /// and growing with the queue. As IS TRUE the test proves nothing, so the rows are found by id. SQLite finds them
-    /// by rowid either way.
+    /// The state test of a statement that finds its rows by a key: ids, or one subject's. Written plainly, a test such as
+    /// "state = 'in-flight'" lets PostgreSQL prove <see cref="Active"/>, the partial indexes' predicate, and when its
+    /// statistics say few rows are active (a store not yet analysed, or one analysed before a digest run queued
+    /// thousands) it reads a whole partial index for a handful of rows: some 5 ms per statement at 10,000 queued,
+    /// against 0.2 ms by the primary key, and growing with the queue. As IS TRUE the test proves nothing, so the rows are
+    /// found by their key. SQLite finds them by rowid or the subject key either way.
     /// </summary>
-    internal static string ByIdWhere(string stateTest) => $"({stateTest}) IS TRUE";
+    internal static string ByKeyWhere(string stateTest) => $"({stateTest}) IS TRUE";
 
     /// <summary>Due now: waiting and its time has come, or in flight on a node whose lease ran out.</summary>
     private const string Due = $"""
@@ -134,12 +134,15 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     /// <paramref name="channel"/>: a publisher who changes when an article is announced changes it for what still waits.
     /// </summary>
     public async Task<int> RescheduleUntriedAsync(DbConnection connection, DbTransaction? transaction, string channel, DeliverySubject subject, DateTimeOffset notBefore, CancellationToken cancellationToken) =>
-        await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE deliveries SET next_attempt_at = @notBefore, updated_at = @now
-            WHERE channel = @channel AND subject_kind = @subjectKind AND subject_id = @subjectId AND subject_version = @subjectVersion
-              AND state = 'pending' AND attempts = 0
-            """, new { channel, subjectKind = subject.KindColumn, subjectId = subject.Id, subjectVersion = subject.Version, notBefore, now = time.GetUtcNow() },
+        await connection.ExecuteAsync(new CommandDefinition(RescheduleUntried,
+            new { channel, subjectKind = subject.KindColumn, subjectId = subject.Id, subjectVersion = subject.Version, notBefore, now = time.GetUtcNow() },
             transaction, cancellationToken: cancellationToken));
+
+    internal static readonly string RescheduleUntried = $"""
+        UPDATE deliveries SET next_attempt_at = @notBefore, updated_at = @now
+        WHERE channel = @channel AND subject_kind = @subjectKind AND subject_id = @subjectId AND subject_version = @subjectVersion
+          AND {ByKeyWhere("state = 'pending'")} AND attempts = 0
+        """;
 
     /// <summary>
     /// 128 bits in hex, short enough for a Message-ID's left part: the creation time in milliseconds (48 bits) then 80
@@ -203,7 +206,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         // sent marks, whose rows an UPDATE ... IN (...) does not lock in any fixed order.
         return await connection.ExecuteAsync(new CommandDefinition($"""
             UPDATE deliveries SET lease_expires_at = @leaseEnd
-            WHERE id IN (SELECT id FROM deliveries WHERE id IN {SqlList.In(parameters, "id", ids)} AND {ByIdWhere("state = 'in-flight'")} AND claimed_by = @node
+            WHERE id IN (SELECT id FROM deliveries WHERE id IN {SqlList.In(parameters, "id", ids)} AND {ByKeyWhere("state = 'in-flight'")} AND claimed_by = @node
                          ORDER BY id {database.Dialect.ForUpdateSkipLocked})
             """, parameters, cancellationToken: cancellationToken));
     }
@@ -288,7 +291,7 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
         parameters.Add("to", to.ToColumn());
         parameters.Add("now", time.GetUtcNow());
         var inState = $"state IN {SqlList.In(parameters, "from", from.Select(f => f.ToColumn()).ToList())}";
-        var conditions = new List<string> { ids is null ? inState : ByIdWhere(inState) };
+        var conditions = new List<string> { ids is null ? inState : ByKeyWhere(inState) };
         if (ids is not null) conditions.Add($"id IN {SqlList.In(parameters, "id", ids)}");
         if (node is not null) conditions.Add("claimed_by = @node");
         if (where is not null) conditions.Add(where);
@@ -444,11 +447,13 @@ public sealed class DeliveryStore(Database database, TimeProvider time)
     public async Task<int> MakeDueAsync(DeliverySubject subject, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE deliveries SET next_attempt_at = @now, updated_at = @now
-            WHERE subject_kind = @kind AND subject_id = @id AND state IN ('pending', 'retry-wait') AND next_attempt_at > @now
-            """, new { kind = subject.KindColumn, id = subject.Id, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+        return await connection.ExecuteAsync(new CommandDefinition(MakeDue, new { kind = subject.KindColumn, id = subject.Id, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
     }
+
+    internal static readonly string MakeDue = $"""
+        UPDATE deliveries SET next_attempt_at = @now, updated_at = @now
+        WHERE subject_kind = @kind AND subject_id = @id AND {ByKeyWhere("state IN ('pending', 'retry-wait')")} AND next_attempt_at > @now
+        """;
 
     /// <summary>Adds one ended attempt to its delivery's history.</summary>
     public async Task RecordAttemptAsync(DeliveryAttemptRecord attempt, CancellationToken cancellationToken)
