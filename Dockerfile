@@ -3,12 +3,14 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props global.json ./
 COPY src/Syndicator/Syndicator.csproj src/Syndicator/
-RUN dotnet restore src/Syndicator/Syndicator.csproj
+# Ahead-of-time (ReadyToRun) code for the architecture the image is built on: the service starts answering in about
+# 1.6 s instead of 2.4 s, with a third less CPU in its first seconds (README: As a container).
+RUN dotnet restore src/Syndicator/Syndicator.csproj --use-current-runtime -p:PublishReadyToRun=true
 COPY src/ src/
 # The publish output carries these (see Syndicator.csproj).
 COPY appsettings.json ./
 COPY config/ config/
-RUN dotnet publish src/Syndicator/Syndicator.csproj -c Release -o /app --no-restore
+RUN dotnet publish src/Syndicator/Syndicator.csproj -c Release --use-current-runtime --self-contained false -p:PublishReadyToRun=true -o /app --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs a self-contained Syndicator build as a systemd service. From a checkout:
-#   dotnet publish src/Syndicator/Syndicator.csproj -c Release -r linux-x64 --self-contained -o out/syndicator
+#   dotnet publish src/Syndicator/Syndicator.csproj -c Release -r linux-x64 --self-contained -p:PublishReadyToRun=true -o out/syndicator
 #   sudo config/deploy/install.sh out/syndicator
 # Puts the build in /opt/syndicator (root's, read-only to the service), the configuration in /etc/syndicator
 # (appsettings.json and templates kept if present; secrets.env root-only), the state in /var/lib/syndicator (owned by
