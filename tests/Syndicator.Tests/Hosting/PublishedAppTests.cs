@@ -24,6 +24,7 @@ public sealed partial class PublishedAppTests
         var dockerfile = File.ReadAllText(Path.Combine(Repo.Root, "Dockerfile"));
         Assert.Contains("dotnet publish src/Syndicator/Syndicator.csproj -c Release --use-current-runtime --self-contained false -p:PublishReadyToRun=true -o /app", dockerfile);
 
+        // With intermediate folders of its own (--artifacts-path): another test's publish of the project may be restoring at the same time.
         var publish = Process.Start(new ProcessStartInfo("dotnet", ["publish", "src/Syndicator/Syndicator.csproj", "-c", "Release", "--use-current-runtime", "--self-contained", "false",
             "-p:PublishReadyToRun=true", "-o", app, "--artifacts-path", Path.Combine(dir.Path, "artifacts")])
         {
@@ -36,7 +37,6 @@ public sealed partial class PublishedAppTests
         var publishErrors = publish.StandardError.ReadToEndAsync(Ct);
         await publish.WaitForExitAsync(Ct);
         Assert.True(publish.ExitCode == 0, await publishOutput + await publishErrors);
-        // Its own intermediate folders (--artifacts-path): another test's publish of the project may be restoring at the same time.
         // The code is compiled ahead of time, for this machine.
         Assert.True(ReadyToRun(Path.Combine(app, "syndicator.dll")), "syndicator.dll carries no ReadyToRun code");
         // The publish output itself carries the default configuration, the templates and the sample.
