@@ -18,6 +18,10 @@ public sealed record MailResult(DeliveryOutcome Outcome, bool HardBounce);
 /// messages; errors start with "smtp:" and are classed: 4xx and connection failures transient, 5xx permanent.
 /// A connection lost, a timeout or a cancellation after the end of a message's data was written is neither: the
 /// relay may have stored the message before its answer was lost, so the attempt is unconfirmed.
+/// The conversation runs on a thread of the connection's own, with blocking reads and writes: each of the relay's
+/// answers (three per message) then wakes that thread straight from the socket. Asynchronous reads woke the runtime's
+/// socket thread, which queued the rest of the exchange to the thread pool, whose workers spun looking for work in
+/// between: over four connections on two cores, a fifth of a message's CPU (issue 15).
 /// </summary>
 public sealed class MailConnection : IAsyncDisposable
 {
@@ -25,6 +29,8 @@ public sealed class MailConnection : IAsyncDisposable
     private readonly string contentRoot;
     private readonly DataEndWatch watch = new();
     private readonly SmtpClient client;
+    private readonly ConnectionThread thread = new("smtp relay");
+    private RelayStream? stream;
 
     public MailConnection(SmtpOptions options, string contentRoot)
     {
@@ -41,24 +47,30 @@ public sealed class MailConnection : IAsyncDisposable
     /// starts. A mark that answers false or fails throws <see cref="HandOverNotMarkedException"/> with nothing handed
     /// over: MailKit then drops the connection in the middle of the data, which the relay discards.
     /// </param>
-    public async Task<MailResult> SendAsync(MimeMessage message, string? envelopeFrom, Task<bool> handOver, CancellationToken cancellationToken)
+    /// <param name="cancellationToken">Cancelled, it cuts the connection at once, also in the middle of a read or a write.</param>
+    public Task<MailResult> SendAsync(MimeMessage message, string? envelopeFrom, Task<bool> handOver, CancellationToken cancellationToken) =>
+        thread.Run(() => Send(message, envelopeFrom, handOver, cancellationToken));
+
+    private MailResult Send(MimeMessage message, string? envelopeFrom, Task<bool> handOver, CancellationToken cancellationToken)
     {
         watch.Reset();
         var last = message.Body;
         while (last is Multipart { Count: > 0 } multipart) last = multipart[^1];
         var held = last as EncodedTextPart;
-        if (held is null) await HandOverNotMarkedException.ThrowUnlessMarkedAsync(handOver);
+        // Blocking waits are this thread's to make: it is the connection's own, not one of the thread pool's.
+        if (held is null) HandOverNotMarkedException.ThrowUnlessMarkedAsync(handOver).GetAwaiter().GetResult();
         else held.EndWaitsFor = handOver;
         try
         {
-            if (!client.IsConnected) await ConnectAsync(cancellationToken);
-            if (envelopeFrom is null) await client.SendAsync(message, cancellationToken);
-            else await client.SendAsync(message, new MailboxAddress("", envelopeFrom), message.To.Mailboxes, cancellationToken);
+            using var cut = cancellationToken.Register(static c => ((MailConnection)c!).stream?.Cut(), this);
+            if (!client.IsConnected) Connect(cancellationToken);
+            if (envelopeFrom is null) client.Send(message, cancellationToken);
+            else client.Send(message, new MailboxAddress("", envelopeFrom), message.To.Mailboxes, cancellationToken);
             return new MailResult(new DeliveryOutcome.Sent(message.MessageId, null), false);
         }
         catch (Exception e) when (watch.DataEndWritten && e is not SmtpCommandException)
         {
-            await DropAsync();
+            Drop();
             return new MailResult(new DeliveryOutcome.Unconfirmed(
                 $"smtp: {options.Host}:{options.Port}: the whole message was written, then {e.GetType().Name} before the relay's answer: {e.Message}", message.MessageId), false);
         }
@@ -70,10 +82,16 @@ public sealed class MailConnection : IAsyncDisposable
                 ? new MailResult(new DeliveryOutcome.Permanent(error), e.ErrorCode == SmtpErrorCode.RecipientNotAccepted)
                 : new MailResult(new DeliveryOutcome.Transient(error), false);
         }
-        catch (Exception e) when (e is SmtpProtocolException or IOException or SocketException or ServiceNotConnectedException or AuthenticationException or SslHandshakeException
-                                   || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (cancellationToken.IsCancellationRequested && e is not HandOverNotMarkedException)
         {
-            await DropAsync();
+            // Cut by the cancellation before the end of the data: nothing was handed over.
+            Drop();
+            throw new OperationCanceledException($"smtp: {options.Host}:{options.Port}: the send was cancelled before the end of the message", e, cancellationToken);
+        }
+        catch (Exception e) when (e is SmtpProtocolException or IOException or SocketException or ServiceNotConnectedException or AuthenticationException or SslHandshakeException
+                                   or OperationCanceledException)
+        {
+            Drop();
             return new MailResult(new DeliveryOutcome.Transient($"smtp: {options.Host}:{options.Port}: {e.GetType().Name}: {e.Message}"), false);
         }
         finally
@@ -82,7 +100,7 @@ public sealed class MailConnection : IAsyncDisposable
         }
     }
 
-    private async Task ConnectAsync(CancellationToken cancellationToken)
+    private void Connect(CancellationToken cancellationToken)
     {
         if (options.AcceptAnyCertificate) client.ServerCertificateValidationCallback = (_, _, _, _) => true;
         var security = options.Security.ToSocketOptions();
@@ -91,10 +109,25 @@ public sealed class MailConnection : IAsyncDisposable
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            connectTimeout.CancelAfter(TimeSpan.FromSeconds(options.TimeoutSeconds));
-            await socket.ConnectAsync(options.Host!, options.Port, connectTimeout.Token);
-            await client.ConnectAsync(new RelayStream(socket), options.Host!, options.Port, security, cancellationToken);
+            // A blocking connect, so that the socket stays blocking: after any asynchronous call on a socket, .NET keeps
+            // it non-blocking, and a blocking read then waits for the runtime's socket thread to see the answer first.
+            // Closing the socket ends the connect, for the timeout or the caller's cancellation.
+            using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            using (connectTimeout.Token.Register(static s => ((Socket)s!).Dispose(), socket))
+            {
+                connectTimeout.CancelAfter(TimeSpan.FromSeconds(options.TimeoutSeconds));
+                try
+                {
+                    socket.Connect(options.Host!, options.Port);
+                }
+                catch (Exception) when (connectTimeout.IsCancellationRequested)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    throw new SocketException((int)SocketError.TimedOut);
+                }
+            }
+            stream = new RelayStream(socket);
+            client.Connect(stream, options.Host!, options.Port, security, cancellationToken);
         }
         catch
         {
@@ -102,7 +135,7 @@ public sealed class MailConnection : IAsyncDisposable
             throw;
         }
         if (!string.IsNullOrEmpty(options.UserName))
-            await client.AuthenticateAsync(options.UserName, Secrets.Resolve(options.Password ?? "", contentRoot, "Digests:Smtp:Password"), cancellationToken);
+            client.Authenticate(options.UserName, Secrets.Resolve(options.Password ?? "", contentRoot, "Digests:Smtp:Password"), cancellationToken);
         // With SIZE (which Postfix and most relays offer) MailKit writes every message once into a counter, only to
         // put its length on MAIL FROM, before writing it again to the relay. A digest is some 11 KB against limits of
         // megabytes, and a relay checks its limit at the end of DATA anyway (552: a permanent failure, as at MAIL FROM).
@@ -110,11 +143,11 @@ public sealed class MailConnection : IAsyncDisposable
         client.Capabilities &= ~SmtpCapabilities.Size;
     }
 
-    private async Task DropAsync()
+    private void Drop()
     {
         try
         {
-            if (client.IsConnected) await client.DisconnectAsync(false);
+            if (client.IsConnected) client.Disconnect(false);
         }
         catch (Exception e) when (e is IOException or SocketException or SmtpProtocolException)
         {
@@ -124,16 +157,68 @@ public sealed class MailConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        try
+        await thread.Run(() =>
         {
-            if (client.IsConnected) await client.DisconnectAsync(true);
-        }
-        catch (Exception e) when (e is IOException or SocketException or SmtpProtocolException or ServiceNotConnectedException)
-        {
-            // Closing politely is best effort.
-        }
-        client.Dispose();
+            try
+            {
+                if (client.IsConnected) client.Disconnect(true);
+            }
+            catch (Exception e) when (e is IOException or SocketException or SmtpProtocolException or ServiceNotConnectedException or TimeoutException)
+            {
+                // Closing politely is best effort.
+            }
+            client.Dispose();
+            return true;
+        });
+        thread.Dispose();
     }
+}
+
+/// <summary>
+/// A thread that runs what it is given, in order, one at a time. What awaits a result resumes on this thread, as
+/// a socket completion would resume on the thread that saw it: a sending lane thus runs on its connection's thread,
+/// and hands it its next message from there.
+/// </summary>
+internal sealed class ConnectionThread : IDisposable
+{
+    private readonly System.Collections.Concurrent.BlockingCollection<Action> work = new();
+
+    public ConnectionThread(string name) => new Thread(() =>
+    {
+        foreach (var item in work.GetConsumingEnumerable()) item();
+    }) { IsBackground = true, Name = name }.Start();
+
+    /// <summary>Runs <paramref name="action"/> on the thread, in the caller's execution context (its trace and log scope).</summary>
+    public Task<T> Run<T>(Func<T> action)
+    {
+        var result = new TaskCompletionSource<T>();
+        var context = ExecutionContext.Capture();
+        work.Add(() =>
+        {
+            T value;
+            try
+            {
+                value = context is null ? action() : RunIn(context, action);
+            }
+            catch (Exception e)
+            {
+                result.SetException(e);
+                return;
+            }
+            result.SetResult(value);
+        });
+        return result.Task;
+    }
+
+    private static T RunIn<T>(ExecutionContext context, Func<T> action)
+    {
+        var value = default(T)!;
+        ExecutionContext.Run(context, _ => value = action(), null);
+        return value;
+    }
+
+    /// <summary>The thread ends once what it was given is done.</summary>
+    public void Dispose() => work.CompleteAdding();
 }
 
 /// <summary>
@@ -143,7 +228,8 @@ public sealed class MailConnection : IAsyncDisposable
 /// and the largest kernel cost of sending (a fifth of the lanes' samples). A protocol never waits for an answer to
 /// something unsent: every read sends what is gathered first. Timeouts and errors as MailKit's own stream has them:
 /// <see cref="TimeoutException"/> after ReadTimeout or WriteTimeout, socket errors as <see cref="IOException"/>, and
-/// the connection closed after either or a cancellation.
+/// the connection closed after either. Blocking only (see <see cref="MailConnection"/>): MailKit's synchronous calls
+/// are the only ones it gets, and its socket must never see an asynchronous one.
 /// </summary>
 internal sealed class RelayStream(Socket socket) : Stream
 {
@@ -174,28 +260,11 @@ internal sealed class RelayStream(Socket socket) : Stream
         else Append(buffer);
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        if (length + buffer.Length > Gather) await FlushAsync(cancellationToken);
-        if (buffer.Length >= Gather) await SendAsync(buffer, cancellationToken);
-        else Append(buffer.Span);
-    }
-
     public override void Flush()
     {
         var count = length;
         length = 0;
         if (count > 0) Send(pending.AsSpan(0, count));
-    }
-
-    public override Task FlushAsync(CancellationToken cancellationToken)
-    {
-        var count = length;
-        length = 0;
-        return count > 0 ? SendAsync(pending.AsMemory(0, count), cancellationToken) : Task.CompletedTask;
     }
 
     public override int Read(byte[] buffer, int offset, int count)
@@ -208,27 +277,7 @@ internal sealed class RelayStream(Socket socket) : Stream
         }
         catch (SocketException e)
         {
-            throw Failed(e, null, ReadTimeout)!;
-        }
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        await FlushAsync(cancellationToken);
-        cancellationToken.ThrowIfCancellationRequested();
-        using var timer = ReadTimeout == Timeout.Infinite ? null : new CancellationTokenSource(ReadTimeout);
-        using var linked = timer is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
-        try
-        {
-            return await socket.ReceiveAsync(buffer, SocketFlags.None, linked?.Token ?? cancellationToken);
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException)
-        {
-            if (Failed(e, timer, ReadTimeout) is { } failure) throw failure;
-            throw;
+            throw Failed(e, ReadTimeout);
         }
     }
 
@@ -248,33 +297,30 @@ internal sealed class RelayStream(Socket socket) : Stream
         }
         catch (SocketException e)
         {
-            throw Failed(e, null, WriteTimeout)!;
+            throw Failed(e, WriteTimeout);
         }
     }
 
-    private async Task SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    /// <summary>Ends the connection from another thread: a read or write under way returns at once, and every later one fails.</summary>
+    public void Cut()
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        using var timer = WriteTimeout == Timeout.Infinite ? null : new CancellationTokenSource(WriteTimeout);
-        using var linked = timer is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         try
         {
-            while (!buffer.IsEmpty) buffer = buffer[await socket.SendAsync(buffer, SocketFlags.None, linked?.Token ?? cancellationToken)..];
+            socket.Shutdown(SocketShutdown.Both);
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            if (Failed(e, timer, WriteTimeout) is { } failure) throw failure;
-            throw;
+            // Already closed.
         }
     }
 
-    /// <summary>The connection is closed after any failure; what to throw for it, or null to let the caller's cancellation through as it is.</summary>
-    private Exception? Failed(Exception e, CancellationTokenSource? timer, int timeout)
+    /// <summary>The connection is closed after any failure; what to throw for it.</summary>
+    private Exception Failed(SocketException e, int timeout)
     {
         Close();
-        if (timer?.IsCancellationRequested == true || e is SocketException { SocketErrorCode: SocketError.TimedOut })
-            return new TimeoutException($"Operation timed out after {timeout} milliseconds", e);
-        return e is SocketException ? new IOException(e.Message, e) : null;
+        return e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock
+            ? new TimeoutException($"Operation timed out after {timeout} milliseconds", e)
+            : new IOException(e.Message, e);
     }
 
     protected override void Dispose(bool disposing)

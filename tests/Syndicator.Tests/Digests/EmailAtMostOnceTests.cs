@@ -124,6 +124,35 @@ public sealed class EmailAtMostOnceTests
         Assert.Equal(0, (await world.App.SendAllEmailAsync(Ct))!.Attempted);
     }
 
+    /// <summary>
+    /// A relay connection reads and writes blocking, on a thread of its own (<see cref="MailConnection"/>): the
+    /// shutdown deadline must still cut a read under way at once, not after the relay's answer or the timeout.
+    /// </summary>
+    [Fact(Timeout = TestTimeouts.Default)]
+    public async Task A_cancellation_cuts_a_blocking_wait_for_the_relays_answer_at_once_and_the_message_is_unconfirmed()
+    {
+        await using var smtp = await SmtpTestServer.StartAsync(null, Ct);
+        smtp.DelayReplies(TimeSpan.FromSeconds(20));
+        var options = new SmtpOptions { Host = smtp.Host, Port = smtp.Port, Security = SmtpSecurity.None, TimeoutSeconds = 60 };
+        await using var connection = new MailConnection(options, Path.GetTempPath());
+        var message = new MimeKit.MimeMessage([MimeKit.MailboxAddress.Parse("news@example.com")], [MimeKit.MailboxAddress.Parse("قارئ@example.com")], "عنوان 🚀",
+            new MimeKit.TextPart("plain") { Text = "Hello\r\n.\r\nworld" });
+        message.MessageId = "cut-test@example.com";
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(1));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var result = await connection.SendAsync(message, null, Task.FromResult(true), deadline.Token);
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"the cut took {clock.Elapsed.TotalSeconds:0.0} s");
+        var unconfirmed = Assert.IsType<DeliveryOutcome.Unconfirmed>(result.Outcome);
+        Assert.Equal("cut-test@example.com", unconfirmed.RemoteId);
+        // The connection is usable again: the next message connects afresh, once the relay answers at once.
+        smtp.ClearRules();
+        var again = await connection.SendAsync(message, null, Task.FromResult(true), Ct);
+        Assert.IsType<DeliveryOutcome.Sent>(again.Outcome);
+    }
+
     [Fact(Timeout = TestTimeouts.Default)]
     public async Task A_refusal_before_the_data_is_written_is_retried_not_unconfirmed()
     {

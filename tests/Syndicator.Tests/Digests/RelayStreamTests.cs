@@ -6,8 +6,9 @@ using Syndicator.Tests.Support;
 namespace Syndicator.Tests.Digests;
 
 /// <summary>
-/// <see cref="RelayStream"/> against a real loopback socket: what MailKit writes is gathered, sent whole and in order
-/// at a flush or before a read, and a silent relay still times out.
+/// <see cref="RelayStream"/> against a real loopback socket, blocking as <see cref="MailConnection"/> keeps it: what
+/// MailKit writes is gathered, sent whole and in order at a flush or before a read, a silent relay still times out,
+/// and a cut from another thread ends a read under way.
 /// </summary>
 public sealed class RelayStreamTests
 {
@@ -18,7 +19,7 @@ public sealed class RelayStreamTests
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var client = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Ct);
+        client.Connect((IPEndPoint)listener.LocalEndpoint);
         var relay = await listener.AcceptSocketAsync(Ct);
         listener.Stop();
         var stream = new RelayStream(client);
@@ -56,7 +57,7 @@ public sealed class RelayStreamTests
         var text = "سلام دنیا 🚀 \r\n.\r\n\0 "u8.ToArray();
         var sizes = new[] { 1, 7, 4096, 4096, 2852, 70_000, 3, 65_536, 131_072, 12 };
         var sent = new List<byte>();
-        await stream.WriteAsync(text, Ct);
+        stream.Write(text);
         sent.AddRange(text);
         // Nothing is sent until MailKit flushes or reads.
         await Task.Delay(200, Ct);
@@ -64,14 +65,14 @@ public sealed class RelayStreamTests
         foreach (var size in sizes)
         {
             var piece = Enumerable.Range(0, size).Select(i => (byte)(i * 31 + size)).ToArray();
-            if (size % 2 == 0) await stream.WriteAsync(piece, Ct);
+            if (size % 2 == 0) stream.Write(piece);
             else stream.Write(piece, 0, piece.Length);
             sent.AddRange(piece);
         }
-        await stream.FlushAsync(Ct);
+        stream.Flush();
         Assert.Equal(sent.ToArray(), await ReceiveAsync(relay, sent.Count));
         // A flush with nothing gathered sends nothing.
-        await stream.FlushAsync(Ct);
+        stream.Flush();
         await Task.Delay(100, Ct);
         Assert.Equal(0, relay.Available);
     }
@@ -82,7 +83,7 @@ public sealed class RelayStreamTests
         var (stream, relay, cleanup) = await ConnectAsync();
         using var owned = cleanup;
         stream.ReadTimeout = stream.WriteTimeout = 10_000;
-        await stream.WriteAsync("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"u8.ToArray(), Ct);
+        stream.Write("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"u8);
         var answering = Task.Run(async () =>
         {
             var command = await ReceiveAsync(relay, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n".Length);
@@ -90,7 +91,7 @@ public sealed class RelayStreamTests
             return command;
         }, Ct);
         var buffer = new byte[64];
-        var read = await stream.ReadAsync(buffer, Ct);
+        var read = stream.Read(buffer, 0, buffer.Length);
         Assert.Equal("250 2.1.0 Ok\r\n", System.Text.Encoding.ASCII.GetString(buffer, 0, read));
         Assert.Equal("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n", System.Text.Encoding.ASCII.GetString(await answering));
     }
@@ -101,8 +102,8 @@ public sealed class RelayStreamTests
         var (stream, relay, cleanup) = await ConnectAsync();
         using var owned = cleanup;
         stream.ReadTimeout = 300;
-        await stream.WriteAsync("DATA\r\n"u8.ToArray(), Ct);
-        await Assert.ThrowsAsync<TimeoutException>(async () => _ = await stream.ReadAsync(new byte[16], Ct));
+        stream.Write("DATA\r\n"u8);
+        Assert.Throws<TimeoutException>(() => stream.Read(new byte[16], 0, 16));
         Assert.False(stream.CanRead);
         // The relay got the command before the client gave up on its answer, then saw the connection close.
         Assert.Equal("DATA\r\n"u8.ToArray(), await ReceiveAsync(relay, 6));
@@ -110,14 +111,24 @@ public sealed class RelayStreamTests
     }
 
     [Fact(Timeout = TestTimeouts.Default)]
-    public async Task A_caller_that_cancels_gets_its_cancellation_not_a_timeout()
+    public async Task A_cut_from_another_thread_ends_a_read_under_way_and_every_later_write_fails()
     {
-        var (stream, _, cleanup) = await ConnectAsync();
-        using var _c = cleanup;
-        stream.ReadTimeout = 30_000;
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        cancel.CancelAfter(200);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => _ = await stream.ReadAsync(new byte[16], cancel.Token));
-        Assert.False(stream.CanRead);
+        var (stream, relay, cleanup) = await ConnectAsync();
+        using var owned = cleanup;
+        stream.ReadTimeout = stream.WriteTimeout = 30_000;
+        stream.Write("QUIT\r\n"u8);
+        var reading = Task.Factory.StartNew(() => stream.Read(new byte[16], 0, 16), Ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Assert.Equal("QUIT\r\n"u8.ToArray(), await ReceiveAsync(relay, 6));
+        await Task.Delay(200, Ct);
+        Assert.False(reading.IsCompleted);
+        var cut = System.Diagnostics.Stopwatch.StartNew();
+        stream.Cut();
+        // The relay said nothing: the read ends with the connection, long before its 30 s timeout.
+        Assert.Equal(0, await reading.WaitAsync(TimeSpan.FromSeconds(5), Ct));
+        Assert.True(cut.Elapsed < TimeSpan.FromSeconds(5));
+        stream.Write("RSET\r\n"u8);
+        Assert.Throws<IOException>(() => stream.Flush());
+        Assert.False(stream.CanWrite);
+        Assert.Equal(0, await relay.ReceiveAsync(new byte[1], SocketFlags.None, Ct));
     }
 }
