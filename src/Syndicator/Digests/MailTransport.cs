@@ -30,7 +30,8 @@ public sealed class MailConnection : IAsyncDisposable
     private readonly DataEndWatch watch = new();
     private readonly SmtpClient client;
     private readonly ConnectionThread thread = new("smtp relay");
-    private RelayStream? stream;
+    /// <summary>The relay connection's stream, for a cancellation on another thread to cut.</summary>
+    private volatile RelayStream? stream;
 
     public MailConnection(SmtpOptions options, string contentRoot)
     {
@@ -126,8 +127,12 @@ public sealed class MailConnection : IAsyncDisposable
                     throw new SocketException((int)SocketError.TimedOut);
                 }
             }
-            stream = new RelayStream(socket);
-            client.Connect(stream, options.Host!, options.Port, security, cancellationToken);
+            // Published with a full fence, then the token checked: a cancellation that came before the callback could
+            // see this stream cuts it here, one that comes after finds it there.
+            var relay = new RelayStream(socket);
+            Interlocked.Exchange(ref stream, relay);
+            if (cancellationToken.IsCancellationRequested) relay.Cut();
+            client.Connect(relay, options.Host!, options.Port, security, cancellationToken);
         }
         catch
         {
