@@ -389,6 +389,8 @@ public static class Phases
         public void Report((int Done, int Total) value)
         {
             (Done, Total) = value;
+            // The site is built first, alone, over every worker: its time is the full build's first part.
+            if (Done == 1) Bench.Log($"{what}: the first scope (the site) after {all.Elapsed.TotalSeconds:N1} s");
             if (since.Elapsed.TotalSeconds < 20) return;
             since.Restart();
             Bench.Log($"{what}: {Done:N0}/{Total:N0} scopes after {all.Elapsed.TotalSeconds:N0} s");

@@ -29,7 +29,7 @@ public sealed class FeedBuildJob(FeedBuilder builder, JobTrigger jobs) : IJob
                 JobRunReport.Failed($"no feed could be written: {string.Join("; ", report.Failures)}"),
             var n => JobRunReport.PartlyFailed($"{n} of {report.Scopes} feeds failed: {string.Join("; ", report.Failures)}; {written}"),
         };
-        return outcome.With("written", report.Written.Count).With("unchanged", report.Unchanged).With("reused", report.Reused)
+        return outcome.With("written", report.Written.Count).With("unchanged", report.Unchanged).With("reused", report.Reused).With("rendered", report.Rendered)
             .With("scopesFailed", report.Failures.Count).With("itemsLeftOut", report.ItemsLeftOut);
     }
 }

@@ -9,12 +9,13 @@ using Syndicator.Articles;
 namespace Syndicator.Feeds;
 
 /// <param name="Reused">Entries taken out of the files the scopes' last builds wrote (<see cref="WrittenEntries"/>) instead of being read and rendered again.</param>
-public sealed record FeedBuildReport(int Scopes, IReadOnlyList<string> Written, int Unchanged, int Reused, TimeSpan Elapsed, IReadOnlyList<ScopeBuildFailure> Failures)
+/// <param name="Rendered">Articles read from the store and rendered. The site is built first and the other feeds take its entries (<see cref="EntryCache"/>), so a build renders each article once, whatever the number of feeds that carry it.</param>
+public sealed record FeedBuildReport(int Scopes, IReadOnlyList<string> Written, int Unchanged, int Reused, int Rendered, TimeSpan Elapsed, IReadOnlyList<ScopeBuildFailure> Failures)
 {
     public int ItemsLeftOut => Failures.Sum(f => f.LeftOut.Count);
 
     public override string ToString() =>
-        $"{Scopes} feed(s) rebuilt: {Written.Count} file(s) rewritten, {Unchanged:N0} unchanged, {Reused:N0} entries reused from the written files, in {Elapsed.TotalMilliseconds:N0} ms" +
+        $"{Scopes} feed(s) rebuilt: {Written.Count} file(s) rewritten, {Unchanged:N0} unchanged, {Reused:N0} entries reused from the written files, {Rendered:N0} articles rendered, in {Elapsed.TotalMilliseconds:N0} ms" +
         (Failures.Count == 0 ? "" : $"; {Failures.Count} failed ({string.Join("; ", Failures)})");
 }
 
@@ -41,14 +42,6 @@ public sealed class FeedBuilder(
     public FeedOutput Output { get; } = new(Path.GetFullPath(options.Value.OutputPath, environment.ContentRootPath));
 
     private int PageSize => options.Value.ItemsPerFeed;
-
-    /// <summary>
-    /// Rendered entries a build keeps for the other feeds that carry the same articles (see <see cref="EntryCache"/>).
-    /// 64 MB holds every entry of a few thousand articles of ~5 KB (about 16 KB per entry in the three formats); at
-    /// 100,000 articles no budget a service can spare holds them all, and 192 MB took the full build's peak working set
-    /// from about 140 MB to 660–710 MB.
-    /// </summary>
-    internal const long EntryCacheBytes = 64L * 1024 * 1024;
 
     /// <summary>Up to this many dirty scopes, index.html is patched (<see cref="PatchIndexAsync"/>) instead of listing every scope again.</summary>
     private const int PatchLimit = 64;
@@ -80,9 +73,10 @@ public sealed class FeedBuilder(
             // One statement: the marks, their scopes, the counts index.html lists them with, and where to read each from.
             dirty = await store.DirtyAsync(cancellationToken);
         }
-        if (dirty.Count == 0) return new FeedBuildReport(0, [], 0, 0, System.Diagnostics.Stopwatch.GetElapsedTime(started), []);
+        if (dirty.Count == 0) return new FeedBuildReport(0, [], 0, 0, 0, System.Diagnostics.Stopwatch.GetElapsedTime(started), []);
 
-        var build = new Build(output, exportTo is null, new EntryCache(EntryCacheBytes));
+        using var entries = new EntryCache(output.Root, logger);
+        var build = new Build(output, exportTo is null, entries);
         await using var lanes = new Lanes(store);
         var done = 0;
         async Task BuildOneAsync(DirtyScope mark, int parallel, CancellationToken cancellationToken)
@@ -134,7 +128,7 @@ public sealed class FeedBuilder(
             await build.FlushCleanAsync(store, cancellationToken, clean.Select(c => c.Mark).ToList());
         }
 
-        var report = new FeedBuildReport(dirty.Count, written, build.Unchanged, build.Reused, System.Diagnostics.Stopwatch.GetElapsedTime(started), build.Failures.ToList());
+        var report = new FeedBuildReport(dirty.Count, written, build.Unchanged, build.Reused, build.Rendered, System.Diagnostics.Stopwatch.GetElapsedTime(started), build.Failures.ToList());
         logger.Log(report.Failures.Count == 0 ? LogLevel.Information : LogLevel.Warning, "Feeds: {Report}", report.ToString());
         return report;
     }
@@ -177,6 +171,9 @@ public sealed class FeedBuilder(
         private int reused;
         public int Reused => reused;
         public void CountReused(int entries) => Interlocked.Add(ref reused, entries);
+        private int rendered;
+        public int Rendered => rendered;
+        public void CountRendered(int articles) => Interlocked.Add(ref rendered, articles);
 
         private readonly List<(DirtyFeed, ScopeRecord?)> pending = [];
 
@@ -204,44 +201,6 @@ public sealed class FeedBuilder(
             await store.RecordCleanAsync(batch, marks ?? [], cancellationToken);
         }
     }
-
-    /// <summary>
-    /// The entries of this build, shared by its workers up to a budget in bytes. An article that cannot be read or
-    /// rendered is kept too, with its error, so every scope that carries it leaves it out and says so.
-    /// </summary>
-    /// <remarks>
-    /// The site is built first and holds every article, so the cache either holds all of its entries, and every
-    /// author and tag finds theirs rendered, or it reaches its budget, and then the authors and tags would find only
-    /// that share of theirs (4 % at 100,000 articles): the cache is emptied and closed there, so memory goes back
-    /// for the rest of the build (what each article would cost is rendering it once per scope, as without a cache).
-    /// </remarks>
-    private sealed class EntryCache(long budget)
-    {
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Rendered> entries = new(StringComparer.Ordinal);
-        private long size;
-        private volatile bool closed;
-
-        public bool TryGet(string id, out Rendered rendered)
-        {
-            rendered = null!;
-            return !closed && entries.TryGetValue(id, out rendered!);
-        }
-
-        public void Add(Rendered rendered)
-        {
-            if (closed) return;
-            var bytes = rendered.Entry?.Size ?? 256;
-            if (Interlocked.Add(ref size, bytes) > budget)
-            {
-                closed = true;
-                entries.Clear();
-                return;
-            }
-            entries.TryAdd(rendered.Id, rendered);
-        }
-    }
-
-    private sealed record Rendered(string Id, string Slug, FeedEntry? Entry, Exception? Error);
 
     /// <summary>
     /// One scope: the current feed, plus every complete archive page from the one holding <paramref name="since"/> on.
@@ -315,7 +274,7 @@ public sealed class FeedBuilder(
                         else missing.Add(article.Id);
                     }
                     build.CountReused(reused.Count);
-                    var local = await EntriesAsync(lane.Connection, lane.Renderer, build.Entries, missing, token);
+                    var local = await EntriesAsync(lane.Connection, lane.Renderer, build, missing, token);
                     foreach (var (id, rendered) in reused) local[id] = rendered;
                     foreach (var (number, start, end) in group)
                     {
@@ -363,9 +322,10 @@ public sealed class FeedBuilder(
     }
 
     /// <summary>The entries of these articles: from the build's cache, or read (one query) and rendered once.</summary>
-    private async Task<Dictionary<string, Rendered>> EntriesAsync(System.Data.Common.DbConnection connection, FeedEntryRenderer renderer, EntryCache cache,
+    private async Task<Dictionary<string, Rendered>> EntriesAsync(System.Data.Common.DbConnection connection, FeedEntryRenderer renderer, Build build,
         IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
+        var cache = build.Entries;
         var found = new Dictionary<string, Rendered>(ids.Count, StringComparer.Ordinal);
         var missing = new List<string>();
         foreach (var id in ids)
@@ -375,7 +335,9 @@ public sealed class FeedBuilder(
         }
         if (missing.Count == 0) return found;
         var unreadable = new List<UnreadableArticleException>();
-        foreach (var article in await store.ByIdsAsync(connection, missing, cancellationToken, unreadable))
+        var articles = await store.ByIdsAsync(connection, missing, cancellationToken, unreadable);
+        build.CountRendered(articles.Count);
+        foreach (var article in articles)
         {
             Rendered rendered;
             try

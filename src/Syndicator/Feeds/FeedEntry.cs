@@ -11,11 +11,7 @@ namespace Syndicator.Feeds;
 /// build renders it once and splices it into every document that carries it: the site's, its author's, each of its
 /// tags', current feed or archive page alike. Nothing in an entry depends on the document around it.
 /// </summary>
-public sealed record FeedEntry(string ArticleId, DateTimeOffset Updated, byte[] Rss, byte[] Atom, byte[] Json)
-{
-    /// <summary>What the entry holds in memory, for the build's cache budget.</summary>
-    public long Size => Rss.Length + Atom.Length + Json.Length + 64;
-}
+public sealed record FeedEntry(string ArticleId, DateTimeOffset Updated, byte[] Rss, byte[] Atom, byte[] Json);
 
 /// <summary>
 /// Renders <see cref="FeedEntry"/> fragments with the same <see cref="XmlWriter"/> and <see cref="Utf8JsonWriter"/>

@@ -128,7 +128,7 @@ public sealed class FeedIsolationTests
     {
         var leftOut = new ScopeBuildFailure("site", ScopeFailureKind.ItemsLeftOut, "1 article(s) left out", [new("id", "piece-2", "corpus/piece-2.md", "UriFormatException: bad")]);
         var notWritten = new ScopeBuildFailure("tag:x", ScopeFailureKind.NotWritten, "XmlException: bad title", []);
-        FeedBuildReport Report(int scopes, params ScopeBuildFailure[] failures) => new(scopes, ["site/rss.xml"], 2, 0, TimeSpan.Zero, failures);
+        FeedBuildReport Report(int scopes, params ScopeBuildFailure[] failures) => new(scopes, ["site/rss.xml"], 2, 0, 0, TimeSpan.Zero, failures);
 
         var partly = FeedBuildJob.Outcome(Report(3, leftOut));
         Assert.Equal(JobRunOutcomes.PartlyFailed, partly.Result);
