@@ -14,29 +14,20 @@ internal sealed record Rendered(string Id, string Slug, FeedEntry? Entry, Except
 /// </summary>
 /// <remarks>
 /// <para>An entry is about 16 KB in the three formats, so at 100,000 articles the entries are 1.6 GB, which no memory
-/// budget holds (a 64 MB cache held 4 % of them; 192 MB took the build's peak working set to 700 MB). The first
-/// <see cref="MemoryBytes"/> of entries stay in memory, which is every entry of a site of a couple of thousand articles;
-/// the rest go to a file of the build's own in the output folder, and only where each lies stays in memory (about 150
-/// bytes an article): the page cache serves them back. The file is unlinked as soon as it is open where the system
+/// budget holds (a 64 MB cache held 4 % of them; 192 MB took the build's peak working set to 700 MB). The bytes go
+/// to a file of the build's own in the output folder instead, and only where each entry lies stays in memory (about
+/// 150 bytes an article); the page cache serves them back. The file is unlinked as soon as it is open where the system
 /// allows it, so not even a killed build leaves it behind; it takes the entries' size on disk while the build runs.</para>
 /// <para>An article that could not be read or rendered is kept in memory with its error, so every scope that carries it
 /// leaves it out and says why. When the file cannot be written (a full disk), the cache stops taking entries, with a
 /// warning, and the build renders each article once per feed as before.</para>
 /// </remarks>
-internal sealed class EntryCache(string folder, ILogger logger, long memoryBytes = EntryCache.MemoryBytes) : IDisposable
+internal sealed class EntryCache(string folder, ILogger logger) : IDisposable
 {
-    /// <summary>
-    /// Entries kept in memory before the file takes the rest. Writing every entry to the file made the 3,000-article
-    /// bench's build 0.6 s of CPU slower (the file system's block lookups for the feed files it creates at the same time).
-    /// </summary>
-    public const long MemoryBytes = 32L * 1024 * 1024;
-
     private readonly record struct Spot(long Offset, int Rss, int Atom, int Json, DateTimeOffset Updated);
 
     private readonly ConcurrentDictionary<string, Spot> spots = new(StringComparer.Ordinal);
-    /// <summary>Entries within the memory budget, and every article that failed, with its error.</summary>
-    private readonly ConcurrentDictionary<string, Rendered> kept = new(StringComparer.Ordinal);
-    private long keptBytes;
+    private readonly ConcurrentDictionary<string, Rendered> failed = new(StringComparer.Ordinal);
     private readonly Lock opening = new();
     private SafeFileHandle? file;
     private long length;
@@ -44,7 +35,7 @@ internal sealed class EntryCache(string folder, ILogger logger, long memoryBytes
 
     public bool TryGet(string id, out Rendered rendered)
     {
-        if (kept.TryGetValue(id, out rendered!)) return true;
+        if (failed.TryGetValue(id, out rendered!)) return true;
         if (!spots.TryGetValue(id, out var spot) || file is not { } handle) return false;
         byte[] rss = new byte[spot.Rss], atom = new byte[spot.Atom], json = new byte[spot.Json];
         try
@@ -61,13 +52,13 @@ internal sealed class EntryCache(string folder, ILogger logger, long memoryBytes
 
     public void Add(Rendered rendered)
     {
-        var size = (rendered.Entry?.Rss.Length ?? 0) + (rendered.Entry?.Atom.Length ?? 0) + (rendered.Entry?.Json.Length ?? 0);
-        if (rendered.Entry is not { } entry || Interlocked.Add(ref keptBytes, size) <= memoryBytes)
+        if (rendered.Entry is not { } entry)
         {
-            kept.TryAdd(rendered.Id, rendered);
+            failed.TryAdd(rendered.Id, rendered);
             return;
         }
         if (broken) return;
+        var size = entry.Rss.Length + entry.Atom.Length + entry.Json.Length;
         try
         {
             var handle = file ?? Open();

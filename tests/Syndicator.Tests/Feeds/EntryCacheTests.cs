@@ -43,8 +43,7 @@ public sealed class EntryCacheTests
         var folder = Path.Combine(dir.Path, "feeds");
         var log = new LogCapture();
         var entries = Enumerable.Range(0, 2_000).Select(i => Entry($"id-{i}", i switch { 0 => 0, 1 => 5 * 1024 * 1024, _ => 1 + i * 7 % 20_000 })).ToList();
-        // The first 256 KB of entries in memory, the rest (including the 5 MB one) in the file.
-        using (var cache = new EntryCache(folder, log.CreateLogger("test"), memoryBytes: 256 * 1024))
+        using (var cache = new EntryCache(folder, log.CreateLogger("test")))
         {
             Assert.False(cache.TryGet("id-0", out _));
             await Parallel.ForEachAsync(entries, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = Ct }, (entry, _) =>
@@ -77,10 +76,10 @@ public sealed class EntryCacheTests
         // A file where the folder should be: the cache's file cannot be made (this holds under root too).
         var folder = dir.File("feeds", "not a folder");
         var log = new LogCapture();
-        using var cache = new EntryCache(folder, log.CreateLogger("test"), memoryBytes: 100);
+        using var cache = new EntryCache(folder, log.CreateLogger("test"));
         var error = new InvalidOperationException("the body cannot be rendered");
         cache.Add(new Rendered("bad", "شکسته", null, error));
-        cache.Add(new Rendered("a", "a", Entry("a", 50), null)); // 126 bytes in three formats: over the budget, to the file
+        cache.Add(new Rendered("a", "a", Entry("a", 100), null));
         cache.Add(new Rendered("b", "b", Entry("b", 100), null));
 
         Assert.True(cache.TryGet("bad", out var failed));
