@@ -107,7 +107,7 @@ public sealed class EntryCacheTests
         var report = await builder.BuildAsync(full: true, null, Ct);
 
         Assert.Empty(report.Failures);
-        // Site, two authors, two tags: each article is in three feeds, and read once.
+        // Site, two authors, two tags: each article is in four feeds (120 renders without the cache), and read once.
         Assert.Equal(5, report.Scopes);
         Assert.Equal(30, report.Rendered);
         Assert.DoesNotContain(Directory.EnumerateFiles(builder.Output.Root, "*", SearchOption.AllDirectories), f => Path.GetFileName(f).StartsWith('.'));
