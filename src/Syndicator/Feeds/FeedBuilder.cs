@@ -15,7 +15,7 @@ public sealed record FeedBuildReport(int Scopes, IReadOnlyList<string> Written, 
     public int ItemsLeftOut => Failures.Sum(f => f.LeftOut.Count);
 
     public override string ToString() =>
-        $"{Scopes} feed(s) rebuilt: {Written.Count} file(s) rewritten, {Unchanged:N0} unchanged, {Reused:N0} entries reused from the written files, {Rendered:N0} articles rendered, in {Elapsed.TotalMilliseconds:N0} ms" +
+        $"{Scopes} feed(s) rebuilt: {Written.Count} file(s) rewritten, {Unchanged:N0} unchanged, {Reused:N0} entries reused from the written files, {Rendered:N0} article(s) rendered, in {Elapsed.TotalMilliseconds:N0} ms" +
         (Failures.Count == 0 ? "" : $"; {Failures.Count} failed ({string.Join("; ", Failures)})");
 }
 
