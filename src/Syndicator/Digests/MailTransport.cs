@@ -191,6 +191,8 @@ internal sealed class ConnectionThread : IDisposable
     public ConnectionThread(string name) => new Thread(() =>
     {
         foreach (var item in work.GetConsumingEnumerable()) item();
+        // Nothing is added once the work is complete (Dispose), so the last reader frees the collection.
+        work.Dispose();
     }) { IsBackground = true, Name = name }.Start();
 
     /// <summary>Runs <paramref name="action"/> on the thread, in the caller's execution context (its trace and log scope).</summary>
