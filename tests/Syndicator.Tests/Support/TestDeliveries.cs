@@ -42,9 +42,9 @@ public static class TestDeliveries
 
     /// <summary>Drains a channel whose sending is the given function (a stand-in for a network's client).</summary>
     public static async Task<DrainReport> DrainAsync(this DeliveryWorker worker, string channel, Func<Delivery, CancellationToken, Task<DeliveryOutcome>> send, CancellationToken ct,
-        ChannelPolicy? policy = null, bool untilEmpty = false) =>
+        ChannelPolicy? policy = null) =>
         await worker.DrainAsync(new FunctionChannel(channel, policy ?? new ChannelPolicy(RecipientKind.Account, DuplicateGuard.IdempotencyKey, OneLanePerRecipient: true), send),
-            DrainFilter.All, untilEmpty, ct) ?? DrainReport.None;
+            DrainFilter.All, untilEmpty: false, ct) ?? DrainReport.None;
 
     private sealed class FunctionChannel(string name, ChannelPolicy policy, Func<Delivery, CancellationToken, Task<DeliveryOutcome>> send) : IDeliveryChannel
     {
