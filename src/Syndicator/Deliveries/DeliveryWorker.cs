@@ -71,25 +71,12 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         var policy = channel.Policy;
         // The pace outlives each batch, so a new batch does not start with a fresh burst.
         using var pace = policy.PerSecond is { } perSecond ? Pace(perSecond) : null;
-        // Batch after batch, the next one is claimed and read while the last messages of the one before are being sent,
-        // instead of every lane waiting for it: at 100,000 digests the claim and the reads took 5.6 ms of each 40 ms
-        // batch, with the lanes idle. Not where the hourly cap counts what the batch before sent, nor for lanes of one
-        // recipient each (the first to end says nothing of the others).
-        var claimAhead = untilEmpty && policy.MaxPerHour is null && !policy.OneLanePerRecipient;
-        Task<IReadOnlyList<Delivery>>? next = null;
         try
         {
             var total = DrainReport.None;
             while (!cancellationToken.IsCancellationRequested && !shutdown.Stopping.IsCancellationRequested)
             {
-                var claiming = next ?? ClaimAsync(channel, policy, filter, cancellationToken);
-                next = null;
-                var claimed = await claiming;
-                if (claimed.Count == 0) break;
-                // On the thread pool: the lane that finds the batch empty may be running on another lane's thread.
-                var ahead = new Lazy<Task<IReadOnlyList<Delivery>>>(() => Task.Run(() => ClaimAsync(channel, policy, filter, cancellationToken)));
-                var batch = await SendBatchAsync(channel, policy, pace, claimed, progress, claimAhead ? () => _ = ahead.Value : null, cancellationToken);
-                if (ahead.IsValueCreated) next = ahead.Value;
+                var batch = await DrainBatchAsync(channel, policy, pace, filter, progress, cancellationToken);
                 total = total.Add(batch);
                 if (!untilEmpty || batch.Sent == 0) break;
             }
@@ -100,37 +87,20 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         {
             try
             {
-                // A batch claimed ahead that this run will not send (it stops, or the batch before sent nothing) goes back at once.
-                if (next is not null) await HandBackAsync(channel.Name, (await next).Select(d => d.Id).ToList());
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopped while claiming: what the claim took, if anything, waits for its lease.
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning("{Channel}: the batch claimed ahead could not be handed back; it waits for its lease to run out: {Reason}", channel.Name, e.Message);
+                await channel.EndRunAsync();
             }
             finally
             {
-                try
-                {
-                    await channel.EndRunAsync();
-                }
-                finally
-                {
-                    gate.Release();
-                }
+                gate.Release();
             }
         }
     }
 
-    /// <summary>
-    /// Claims the next batch (see <see cref="DeliveryStore.ClaimDueAsync"/>) and lets the channel read what it needs for
-    /// all of it; empty when nothing is due or the hourly cap is reached. A batch whose reads fail is handed back.
-    /// </summary>
-    private async Task<IReadOnlyList<Delivery>> ClaimAsync(IDeliveryChannel channel, ChannelPolicy policy, DrainFilter filter, CancellationToken cancellationToken)
+    private async Task<DrainReport> DrainBatchAsync(IDeliveryChannel channel, ChannelPolicy policy, RateLimiter? pace, DrainFilter filter,
+        IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
     {
+        using var activity = Telemetry.Source.StartActivity("delivery batch");
+        activity?.SetTag(Telemetry.Channel, channel.Name);
         var o = options.Value;
         var limit = filter.Limit ?? o.BatchSize;
         if (policy.MaxPerHour is { } cap)
@@ -139,31 +109,14 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
             if (limit <= 0)
             {
                 logger.LogInformation("{Channel}: the hourly cap ({Cap}) is reached; the rest waits for a later run", channel.Name, cap);
-                return [];
+                return DrainReport.None;
             }
         }
-        var claimed = await store.ClaimDueAsync(channel.Name, Node, TimeSpan.FromSeconds(o.LeaseSeconds), limit, filter, policy.OneLanePerRecipient, cancellationToken);
-        if (claimed.Count == 0) return claimed;
-        try
-        {
-            // A few quick reads: not cut short by a stop, after which the lanes start nothing anyway.
-            await channel.BeginBatchAsync(claimed, CancellationToken.None);
-        }
-        catch
-        {
-            await HandBackAsync(channel.Name, claimed.Select(d => d.Id).ToList());
-            throw;
-        }
-        return claimed;
-    }
+        var lease = TimeSpan.FromSeconds(o.LeaseSeconds);
+        var claimed = await store.ClaimDueAsync(channel.Name, Node, lease, limit, filter, policy.OneLanePerRecipient, cancellationToken);
+        activity?.SetTag(Telemetry.Claimed, claimed.Count);
+        if (claimed.Count == 0) return DrainReport.None;
 
-    /// <param name="lanesOutOfWork">Called when the first lane finds nothing left to take: the batch's last messages are under way.</param>
-    private async Task<DrainReport> SendBatchAsync(IDeliveryChannel channel, ChannelPolicy policy, RateLimiter? pace, IReadOnlyList<Delivery> claimed,
-        IProgress<(int Done, int Total)>? progress, Action? lanesOutOfWork, CancellationToken cancellationToken)
-    {
-        using var activity = Telemetry.Source.StartActivity("delivery batch");
-        activity?.SetTag(Telemetry.Channel, channel.Name).SetTag(Telemetry.Claimed, claimed.Count);
-        var lease = TimeSpan.FromSeconds(options.Value.LeaseSeconds);
         // Claims this batch still holds and has not finished: renewed while the batch runs, handed back at the end.
         var held = new ConcurrentDictionary<long, bool>(claimed.Select(d => KeyValuePair.Create(d.Id, true)));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.Stopping);
@@ -178,19 +131,16 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         var sent = new MarkQueue(writer, held, logger);
         try
         {
+            // A few quick reads: not cut short by a stop, after which the lanes start nothing anyway.
+            await channel.BeginBatchAsync(claimed, CancellationToken.None);
             // A recipient with its own limit is a lane of its own, sent in order; otherwise Lanes lanes share the batch.
             var lanes = policy.OneLanePerRecipient
                 ? claimed.GroupBy(d => d.Recipient.Id).Select(g => new ConcurrentQueue<Delivery>(g)).ToList()
                 : Enumerable.Repeat(new ConcurrentQueue<Delivery>(claimed), Math.Min(Math.Max(1, policy.Lanes), claimed.Count)).ToList();
             await Task.WhenAll(lanes.Select(async (queue, lane) =>
             {
-                while (true)
+                while (queue.TryDequeue(out var delivery))
                 {
-                    if (!queue.TryDequeue(out var delivery))
-                    {
-                        lanesOutOfWork?.Invoke();
-                        return;
-                    }
                     if (!await TakeTurnAsync(pace, stop.Token)) return;
                     if (policy.OneLanePerRecipient && await store.PausedUntilAsync(channel.Name, delivery.Recipient.Id, CancellationToken.None) is { } until)
                     {
