@@ -431,7 +431,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
         private sealed class Waiter(HandOverMark? mark)
         {
             public HandOverMark? Mark { get; } = mark;
-            public TaskCompletionSource<bool> Done { get; } = new();
+            public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
         private readonly Lock gate = new();
@@ -486,10 +486,7 @@ public sealed class DeliveryWorker(DeliveryStore store, DeliveryNode node, Shutd
                     running = writing;
                     if (running is null && !waiter.Done.Task.IsCompleted)
                     {
-                        // Whoever waited for this write goes on where it ends, on the writer's thread: there is little to
-                        // do (a lane's mark answered, or the next write started), and a hand-off to the thread pool for
-                        // it woke a worker that then spun (issue 15). The runtime queues instead when the stack runs low.
-                        mine = new TaskCompletionSource();
+                        mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                         writing = mine.Task;
                         (waiters, waiting) = (waiting, []);
                         if (sent.Count >= RideAlongAt || waiters.Exists(w => w.Mark is null)) (outcomes, sent) = (sent, []);

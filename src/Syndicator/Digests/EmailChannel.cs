@@ -40,16 +40,25 @@ public sealed class EmailChannel(
     private readonly ConcurrentDictionary<string, Task<DigestContent?>> contentCache = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Each claimed delivery's rows (its subscriber, suppression and articles), read for its whole batch by
-    /// <see cref="BeginBatchAsync"/> and taken out as each is sent.
+    /// Each claimed delivery of the running batches: the rows it needs, read for its whole batch by
+    /// <see cref="BeginBatchAsync"/>, the deliveries after it in the batch's order, and its message once composing has
+    /// started; taken out as each is sent.
     /// </summary>
-    private readonly ConcurrentDictionary<long, Recipient> prepared = new();
+    private readonly ConcurrentDictionary<long, Prepared> prepared = new();
 
     /// <summary>A delivery's subscriber (null: gone), whether the address is suppressed, and its digest's article ids (null for a confirmation).</summary>
     private sealed record Recipient(Subscriber? Subscriber, Suppression? Suppressed, IReadOnlyList<string>? ArticleIds);
 
     /// <summary>A message as composed: the message, or why there is none; and its subscriber.</summary>
     private sealed record Composed(MimeMessage? Message, DeliveryOutcome? Problem, Subscriber? Subscriber);
+
+    private sealed class Prepared(Delivery delivery, Recipient recipient, IReadOnlyList<long> following)
+    {
+        public Delivery Delivery { get; } = delivery;
+        public Recipient Recipient { get; } = recipient;
+        public IReadOnlyList<long> Following { get; } = following;
+        public Task<Composed>? Composing;
+    }
 
     private bool UsesRelay => !string.IsNullOrWhiteSpace(options.Value.Smtp.Host);
 
@@ -68,7 +77,12 @@ public sealed class EmailChannel(
     public async Task BeginBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
     {
         var recipients = await ReadAsync(batch, cancellationToken);
-        foreach (var delivery in batch) prepared[delivery.Id] = recipients[delivery.Id];
+        // Lanes take the batch in its order; each send starts composing the next few, so one lane's next message is
+        // made on the other core while its relay answers (composing is a third of a message's time, and pure: a
+        // message made and never sent changes nothing).
+        var ahead = lanes.Length + 1;
+        for (var i = 0; i < batch.Count; i++)
+            prepared[batch[i].Id] = new Prepared(batch[i], recipients[batch[i].Id], batch.Skip(i + 1).Take(ahead).Select(d => d.Id).ToList());
     }
 
     private async Task<IReadOnlyDictionary<long, Recipient>> ReadAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
@@ -88,12 +102,16 @@ public sealed class EmailChannel(
 
     public async Task<DeliveryOutcome> SendAsync(Delivery delivery, DeliveryAttempt attempt, CancellationToken cancellationToken)
     {
-        // Composed on the sending lane: a lane runs on its relay connection's thread (MailConnection), so composing here
-        // takes no hand-off to the thread pool, whose workers woke and spun for each message made ahead there (issue 15).
-        var recipient = prepared.TryRemove(delivery.Id, out var ready) ? ready
-            // Read with its batch; a delivery sent on its own (or left out of the batch's reads) reads its rows here.
-            : (await ReadAsync([delivery], cancellationToken))[delivery.Id];
-        var (message, problem, subscriber) = await ComposeAsync(delivery, recipient);
+        Composed composed;
+        if (prepared.TryRemove(delivery.Id, out var ready))
+        {
+            foreach (var next in ready.Following)
+                if (prepared.TryGetValue(next, out var following)) _ = Start(following);
+            composed = await Start(ready, inline: true);
+        }
+        // Read with its batch; a delivery sent on its own (or left out of the batch's reads) reads its rows here.
+        else composed = await ComposeAsync(delivery, (await ReadAsync([delivery], cancellationToken))[delivery.Id]);
+        var (message, problem, subscriber) = composed;
         if (message is null) return problem!;
         // MimeKit's message, parts and contents have finalizers: disposed once written, a message dies young, instead of
         // its whole body waiting for the finalizer thread in an older generation.
@@ -128,12 +146,24 @@ public sealed class EmailChannel(
     {
         articleCache.Clear();
         contentCache.Clear();
-        prepared.Clear();
+        // Messages made ahead for deliveries this run did not send, each taken out first: a message is disposed only by
+        // whoever took its delivery out (a send that finds its delivery gone composes it again).
+        foreach (var id in prepared.Keys)
+            if (prepared.TryRemove(id, out var left) && Volatile.Read(ref left.Composing) is { IsCompletedSuccessfully: true } composing)
+                composing.Result.Message?.Dispose();
         for (var i = 0; i < lanes.Length; i++)
         {
             if (lanes[i] is { } connection) await connection.DisposeAsync();
             lanes[i] = null;
         }
+    }
+
+    /// <summary>The delivery's message, composing it if no send has started it yet: here, or with <paramref name="inline"/> false on the thread pool.</summary>
+    private Task<Composed> Start(Prepared delivery, bool inline = false)
+    {
+        if (Volatile.Read(ref delivery.Composing) is { } started) return started;
+        var composing = inline ? ComposeAsync(delivery.Delivery, delivery.Recipient) : Task.Run(() => ComposeAsync(delivery.Delivery, delivery.Recipient));
+        return Interlocked.CompareExchange(ref delivery.Composing, composing, null) ?? composing;
     }
 
     private async Task<Composed> ComposeAsync(Delivery delivery, Recipient recipient)
