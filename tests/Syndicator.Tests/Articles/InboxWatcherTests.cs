@@ -84,6 +84,8 @@ public sealed class InboxWatcherTests
         Assert.Equal(100, articles.Count);
         Assert.Equal(Enumerable.Range(0, 100).Select(i => $"Burst article {i}").Order(StringComparer.Ordinal),
             articles.Select(a => a.Title).Order(StringComparer.Ordinal));
+        // Each file is moved to processed/ after its article is committed, so the last articles can be seen first.
+        for (var i = 0; i < 600 && Directory.EnumerateFiles(app.Inbox).Any(); i++) await Task.Delay(100, Ct);
         Assert.Empty(Directory.EnumerateFiles(app.Inbox));
         Assert.Equal(100, Directory.EnumerateFiles(Path.Combine(app.Inbox, "processed")).Count());
         Assert.False(Directory.Exists(Path.Combine(app.Inbox, "rejected")));
