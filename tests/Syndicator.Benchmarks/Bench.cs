@@ -296,10 +296,7 @@ public static class Bench
     {
         var resultFile = Path.Combine(work, $"{phase}.json");
         if (File.Exists(resultFile)) File.Delete(resultFile);
-        var self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot tell which executable this is.");
-        var start = new ProcessStartInfo(self) { UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
-            start.ArgumentList.Add(typeof(Bench).Assembly.Location);
+        var start = Self();
         foreach (var a in new[] { "--phase", phase, "--provider", provider, "--work", work, "--result", resultFile }.Concat(o.ChildArgs()).Concat(extra))
             start.ArgumentList.Add(a);
         start.Environment[BenchHost.ConnectionVariable] = connection;
@@ -322,6 +319,16 @@ public static class Bench
             throw new InvalidOperationException($"Phase {phase} failed (exit code {child.ExitCode}); see its output above.");
         return JsonSerializer.Deserialize<T>(await File.ReadAllTextAsync(resultFile), Json)
             ?? throw new InvalidOperationException($"Phase {phase} wrote no result.");
+    }
+
+    /// <summary>A child process of this benchmark, whether it runs as its own executable or through <c>dotnet</c>; the caller adds the arguments.</summary>
+    internal static ProcessStartInfo Self()
+    {
+        var self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot tell which executable this is.");
+        var start = new ProcessStartInfo(self) { UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+            start.ArgumentList.Add(typeof(Bench).Assembly.Location);
+        return start;
     }
 
     /// <summary>Other work on the machine skews every figure; the tables say how busy it was.</summary>

@@ -739,9 +739,8 @@ public static class PeerBench
     {
         Directory.CreateDirectory(work);
         var json = Path.Combine(work, "scale.json");
-        var self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot tell which executable this is.");
-        var start = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true };
-        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase)) start.ArgumentList.Add(typeof(PeerBench).Assembly.Location);
+        var start = Bench.Self();
+        start.RedirectStandardOutput = true;
         foreach (var a in new[] { "mail", "--store", store == StorageProvider.Sqlite ? "sqlite" : "postgres", "--messages", "0", "--subscribers", o.Subscribers.ToString(Inv), "--scale-here", "--json", json }
                      .Concat(o.PlanOnly ? ["--plan-only"] : []))
             start.ArgumentList.Add(a);
@@ -754,7 +753,6 @@ public static class PeerBench
         using var document = JsonDocument.Parse(await File.ReadAllTextAsync(json));
         return document.RootElement.GetProperty("rows").EnumerateArray()
             .Select(r => JsonSerializer.Deserialize<PeerRow>(r.GetRawText())!)
-            .Where(r => r.Area == "mail")
             .ToList();
     }
 
@@ -764,13 +762,14 @@ public static class PeerBench
         await using var sink = await SinkAsync(sinkPath);
         // A service plans and sends every day in one process: the timed run measures that steady state, so the
         // planner's JIT is paid first on a small run of its own (without it a third of a PostgreSQL run's samples were
-        // the JIT), and so is the sender's when no send run above paid it (with --messages 0 the tiering compiler took
-        // a fifth of the machine's samples five seconds into the timed send). Reported, not timed below.
+        // the JIT), and so is the sender's (sending cold, the tiering compiler took a fifth of the machine's samples
+        // five seconds into the timed send). This process ran nothing before it (see ScaleInChildAsync). Reported, not
+        // timed below.
         var warmUp = Path.Combine(work, "warm-up");
         var (warmConnection, warmDrop) = await FreshDatabaseAsync(store, warmUp);
         try
         {
-            var sendToo = !o.PlanOnly && o.Messages == 0;
+            var sendToo = !o.PlanOnly;
             var warm = await SendDigestsAsync(store, warmConnection, warmUp, sink.Port, 4, false, PlanningWarmUpReaders, planOnly: !sendToo);
             Log($"{store}: warm-up: planned {PlanningWarmUpReaders:N0} in {warm.PlanSeconds:N2} s (the process's first planning, not timed)" +
                 (sendToo ? $", sent them at {warm.Sent / warm.SendSeconds:N0}/s ({warm.CpuMicrosecondsPerMessage:N0} µs CPU each; the first send, not timed)" : ""));
