@@ -95,7 +95,7 @@ public sealed class Database
         // on every run), and a connection handed back to the pool is not reset: by default Npgsql sends DISCARD ALL with
         // its next command, a transaction of its own on every use of a pooled connection (2.1 server transactions per
         // e-mail instead of 1.1, and it would drop the prepared statements). Nothing here leaves session state behind
-        // (no SET, temporary tables, LISTEN or advisory locks; a transaction left open is rolled back on close as before).
+        // (no SET that outlives its user, temporary tables, LISTEN or advisory locks; a transaction left open is rolled back on close as before).
         var given = new DbConnectionStringBuilder { ConnectionString = options.ConnectionString };
         if (!given.ContainsKey("Max Auto Prepare") && !given.ContainsKey("MaxAutoPrepare")) pg.MaxAutoPrepare = AutoPrepared;
         if (!given.ContainsKey("No Reset On Close") && !given.ContainsKey("NoResetOnClose")) pg.NoResetOnClose = true;

@@ -64,6 +64,40 @@ public sealed class DeliveryKeyPlanTests
         Assert.Equal(3 * 2 * 8, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM deliveries WHERE state = 'sent' AND claimed_by = @node AND subject_id LIKE 'new-%'", new { node = Node }, transaction));
     }
 
+    [Fact(Timeout = TestTimeouts.Default)]
+    public async Task A_marks_writer_plans_its_array_statements_once_and_hands_its_connection_back_as_it_found_it()
+    {
+        await using var store = await StoreAsync();
+        // One pooled connection, as the service configures it: the writer's connection is the one opened after it.
+        var database = Database.FromOptions(new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = store.ConnectionString + ";Maximum Pool Size=1" }, AppContext.BaseDirectory);
+        long[] ids;
+        await using (var connection = await database.OpenAsync(Ct))
+            ids = (await connection.QueryAsync<long>("""
+                INSERT INTO deliveries (channel, subject_kind, subject_id, recipient_kind, recipient, delivery_key, state, attempts, next_attempt_at, claimed_by, lease_expires_at, created_at, updated_at)
+                SELECT 'email', 'digest', 'd' || g, 'subscriber', 'reader-' || g, md5('k' || g), 'in-flight', 1, now(), @node, now() + interval '5 minutes', now(), now()
+                FROM generate_series(1, 120) g RETURNING id
+                """, new { node = Node })).Order().ToArray();
+
+        const int writes = 12;
+        await using (var writer = new DeliveryStore(database, TimeProvider.System).OpenMarks(Node, TimeSpan.FromMinutes(5)))
+            for (var i = 0; i < writes; i++)
+            {
+                // Three hand-overs and three outcomes a write: both as arrays, and more rows each time.
+                var batch = ids.Skip(i * 6).Take(6).ToArray();
+                var (handedOver, sent) = await writer.WriteAsync(batch[..3].Select(id => new HandOverMark(id, $"<{id}@m.example>")).ToList(),
+                    batch[3..].Select(id => new SentMark(id, null, null)).ToList(), Ct);
+                Assert.Equal((3, 3), (handedOver.Count, sent));
+            }
+
+        await using var after = await database.OpenAsync(Ct);
+        Assert.Equal("auto", await after.ExecuteScalarAsync<string>("SHOW plan_cache_mode"));
+        // Npgsql prepares a statement after a few runs; from then on PostgreSQL's own cache would plan the next five for their values.
+        var plans = (await after.QueryAsync<(string Statement, long Generic, long Custom)>(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'UPDATE deliveries SET%'")).ToList();
+        Assert.Equal(2, plans.Count);
+        Assert.All(plans, p => Assert.True(p.Generic >= writes - 5 && p.Custom == 0, $"{p.Generic} generic and {p.Custom} custom plans of {p.Statement}"));
+    }
+
     private const int Accounts = 10;
 
     [Theory(Timeout = TestTimeouts.Default)]
