@@ -82,12 +82,13 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
     /// ids, and most writes carry fewer). In a 100,000-reader send (pg_stat_statements) the many-row marks were planned
     /// 38,000 times, 3.25 s of the server's time against 6.1 s running them: 33 µs an e-mail. Their one plan reads the
     /// primary key whatever the values (DeliveryKeyPlanTests), so this connection always uses it, and resets the setting
-    /// before the connection goes back to the pool.
+    /// before the connection goes back to the pool. Not with <c>Max Auto Prepare=0</c> (behind a PgBouncer in transaction
+    /// mode, where a session's setting could reach another client): nothing is kept prepared there to plan once.
     /// </summary>
     private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var opened = await database.OpenAsync(cancellationToken);
-        if (opened is SqliteConnection) return opened;
+        if (!PlansOnce(opened)) return opened;
         try
         {
             await using var set = opened.CreateCommand();
@@ -101,6 +102,9 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
             throw;
         }
     }
+
+    private static bool PlansOnce(DbConnection connection) =>
+        connection is NpgsqlConnection && new NpgsqlConnectionStringBuilder(connection.ConnectionString).MaxAutoPrepare > 0;
 
     private async Task<(IReadOnlySet<long>, int)> WriteSqliteAsync(SqliteConnection sqlite, IReadOnlyList<HandOverMark> handOvers, IReadOnlyList<SentMark> sent, CancellationToken cancellationToken)
     {
@@ -201,7 +205,7 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
         sentRow?.Dispose();
         handOverRow = sentRow = null;
         if (connection is null) return;
-        if (connection is not SqliteConnection && connection.State == System.Data.ConnectionState.Open)
+        if (PlansOnce(connection) && connection.State == System.Data.ConnectionState.Open)
         {
             try
             {
