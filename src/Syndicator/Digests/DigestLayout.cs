@@ -270,9 +270,9 @@ internal sealed class EncodedTextPart : TextPart
         }
         // SMTP writes asynchronously; a synchronous writer of a part that waits for its mark blocks until the mark is known,
         // asleep: a task's own wait spins first, and relay threads spinning for marks being written took 1.4 % of the
-        // machine's CPU from the threads writing them (perf, PostgreSQL, 100,000 readers; 0.01 % asleep).
-        // (A slim event that never spins, and never needs disposing: no kernel handle is made unless asked for, so
-        // nothing is left for the finalizer, as a task's own wait handle would be.)
+        // machine's CPU from the threads writing them (perf, PostgreSQL, 100,000 readers; asleep on this event, 0.58 %,
+        // none of it spinning). A slim event that never spins, and never needs disposing: no kernel handle is made unless
+        // asked for, so nothing is left for the finalizer, as a task's own wait handle would be.
         var end = EndAsync();
         if (!end.IsCompleted)
         {
