@@ -88,7 +88,7 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
     private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var opened = await database.OpenAsync(cancellationToken);
-        if (!PlansOnce(opened)) return opened;
+        if (!database.KeepsStatementsPrepared) return opened;
         try
         {
             await using var set = opened.CreateCommand();
@@ -102,9 +102,6 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
             throw;
         }
     }
-
-    private static bool PlansOnce(DbConnection connection) =>
-        connection is NpgsqlConnection && new NpgsqlConnectionStringBuilder(connection.ConnectionString).MaxAutoPrepare > 0;
 
     private async Task<(IReadOnlySet<long>, int)> WriteSqliteAsync(SqliteConnection sqlite, IReadOnlyList<HandOverMark> handOvers, IReadOnlyList<SentMark> sent, CancellationToken cancellationToken)
     {
@@ -205,7 +202,7 @@ public sealed class DeliveryMarks(Database database, TimeProvider time, string n
         sentRow?.Dispose();
         handOverRow = sentRow = null;
         if (connection is null) return;
-        if (PlansOnce(connection) && connection.State == System.Data.ConnectionState.Open)
+        if (database.KeepsStatementsPrepared && connection.State == System.Data.ConnectionState.Open)
         {
             try
             {

@@ -17,8 +17,12 @@ public sealed class Database
         ConnectionString = connectionString;
         pragmas = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={(syncEveryCommit ? "FULL" : "NORMAL")}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
         Dialect = new SqlDialect(provider);
+        KeepsStatementsPrepared = provider == StorageProvider.PostgreSql && new NpgsqlConnectionStringBuilder(connectionString).MaxAutoPrepare > 0;
         DapperSetup.EnsureRegistered();
     }
+
+    /// <summary>PostgreSQL connections keep their most used statements prepared (<c>Max Auto Prepare</c> above 0; see <see cref="FromOptions"/>).</summary>
+    public bool KeepsStatementsPrepared { get; }
 
     public StorageProvider Provider { get; }
 
