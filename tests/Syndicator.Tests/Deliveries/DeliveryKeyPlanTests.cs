@@ -98,6 +98,36 @@ public sealed class DeliveryKeyPlanTests
         Assert.All(plans, p => Assert.True(p.Generic >= writes - 5 && p.Custom == 0, $"{p.Generic} generic and {p.Custom} custom plans of {p.Statement}"));
     }
 
+    [Fact(Timeout = TestTimeouts.Default)]
+    public async Task A_marks_writer_whose_connection_broke_is_put_away_quietly_and_the_next_caller_gets_a_clean_connection()
+    {
+        await using var store = await StoreAsync();
+        var database = Database.FromOptions(new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = store.ConnectionString + ";Maximum Pool Size=1;Application Name=marks-writer" }, AppContext.BaseDirectory);
+        long[] ids;
+        await using (var connection = await database.OpenAsync(Ct))
+            ids = (await connection.QueryAsync<long>("""
+                INSERT INTO deliveries (channel, subject_kind, subject_id, recipient_kind, recipient, delivery_key, state, attempts, next_attempt_at, claimed_by, lease_expires_at, created_at, updated_at)
+                SELECT 'email', 'digest', 'd' || g, 'subscriber', 'reader-' || g, md5('k' || g), 'in-flight', 1, now(), @node, now() + interval '5 minutes', now(), now()
+                FROM generate_series(1, 2) g RETURNING id
+                """, new { node = Node })).Order().ToArray();
+
+        var writer = new DeliveryStore(database, TimeProvider.System).OpenMarks(Node, TimeSpan.FromMinutes(5));
+        Assert.Single((await writer.WriteAsync([new HandOverMark(ids[0], null)], [], Ct)).HandedOver);
+        // The server ends the writer's session (a restart, a failover, an administrator) while the batch still holds it:
+        // resetting the plan setting on the way out fails.
+        await using (var admin = await store.Database.OpenAsync(Ct))
+            Assert.Equal(1, await admin.ExecuteScalarAsync<int>(
+                "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'marks-writer') t"));
+
+        await writer.DisposeAsync();
+
+        await using var next = await database.OpenAsync(Ct);
+        Assert.Equal("auto", await next.ExecuteScalarAsync<string>("SHOW plan_cache_mode"));
+        await using var again = new DeliveryStore(database, TimeProvider.System).OpenMarks(Node, TimeSpan.FromMinutes(5));
+        await next.DisposeAsync();
+        Assert.Single((await again.WriteAsync([new HandOverMark(ids[1], null)], [], Ct)).HandedOver);
+    }
+
     private const int Accounts = 10;
 
     [Theory(Timeout = TestTimeouts.Default)]
