@@ -68,15 +68,7 @@ public sealed class DeliveryKeyPlanTests
     public async Task A_marks_writer_plans_its_array_statements_once_and_hands_its_connection_back_as_it_found_it()
     {
         await using var store = await StoreAsync();
-        // One pooled connection, as the service configures it: the writer's connection is the one opened after it.
-        var database = Database.FromOptions(new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = store.ConnectionString + ";Maximum Pool Size=1" }, AppContext.BaseDirectory);
-        long[] ids;
-        await using (var connection = await database.OpenAsync(Ct))
-            ids = (await connection.QueryAsync<long>("""
-                INSERT INTO deliveries (channel, subject_kind, subject_id, recipient_kind, recipient, delivery_key, state, attempts, next_attempt_at, claimed_by, lease_expires_at, created_at, updated_at)
-                SELECT 'email', 'digest', 'd' || g, 'subscriber', 'reader-' || g, md5('k' || g), 'in-flight', 1, now(), @node, now() + interval '5 minutes', now(), now()
-                FROM generate_series(1, 120) g RETURNING id
-                """, new { node = Node })).Order().ToArray();
+        var (database, ids) = await OnePooledConnectionAsync(store, "marks-plans", 120);
 
         const int writes = 12;
         await using (var writer = new DeliveryStore(database, TimeProvider.System).OpenMarks(Node, TimeSpan.FromMinutes(5)))
@@ -102,14 +94,7 @@ public sealed class DeliveryKeyPlanTests
     public async Task A_marks_writer_whose_connection_broke_is_put_away_quietly_and_the_next_caller_gets_a_clean_connection()
     {
         await using var store = await StoreAsync();
-        var database = Database.FromOptions(new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = store.ConnectionString + ";Maximum Pool Size=1;Application Name=marks-writer" }, AppContext.BaseDirectory);
-        long[] ids;
-        await using (var connection = await database.OpenAsync(Ct))
-            ids = (await connection.QueryAsync<long>("""
-                INSERT INTO deliveries (channel, subject_kind, subject_id, recipient_kind, recipient, delivery_key, state, attempts, next_attempt_at, claimed_by, lease_expires_at, created_at, updated_at)
-                SELECT 'email', 'digest', 'd' || g, 'subscriber', 'reader-' || g, md5('k' || g), 'in-flight', 1, now(), @node, now() + interval '5 minutes', now(), now()
-                FROM generate_series(1, 2) g RETURNING id
-                """, new { node = Node })).Order().ToArray();
+        var (database, ids) = await OnePooledConnectionAsync(store, "marks-writer", 2);
 
         var writer = new DeliveryStore(database, TimeProvider.System).OpenMarks(Node, TimeSpan.FromMinutes(5));
         Assert.Single((await writer.WriteAsync([new HandOverMark(ids[0], null)], [], Ct)).HandedOver);
@@ -165,6 +150,27 @@ public sealed class DeliveryKeyPlanTests
         }
 
         await AssertReadByAsync("deliveries_subject_recipient_key", connection, transaction, before);
+    }
+
+    /// <summary>
+    /// The store's database over one pooled connection, as the service configures it (a marks writer's connection is the
+    /// one opened after it), named <paramref name="application"/> on the server; and the ids of <paramref name="inFlight"/>
+    /// deliveries this node holds in flight.
+    /// </summary>
+    private static async Task<(Database Database, long[] Ids)> OnePooledConnectionAsync(TestStore store, string application, int inFlight)
+    {
+        var database = Database.FromOptions(new StorageOptions
+        {
+            Provider = StorageProvider.PostgreSql,
+            ConnectionString = $"{store.ConnectionString};Maximum Pool Size=1;Application Name={application}",
+        }, AppContext.BaseDirectory);
+        await using var connection = await database.OpenAsync(Ct);
+        var ids = await connection.QueryAsync<long>("""
+            INSERT INTO deliveries (channel, subject_kind, subject_id, recipient_kind, recipient, delivery_key, state, attempts, next_attempt_at, claimed_by, lease_expires_at, created_at, updated_at)
+            SELECT 'email', 'digest', 'd' || g, 'subscriber', 'reader-' || g, md5('k' || g), 'in-flight', 1, now(), @node, now() + interval '5 minutes', now(), now()
+            FROM generate_series(1, @inFlight) g RETURNING id
+            """, new { node = Node, inFlight });
+        return (database, ids.Order().ToArray());
     }
 
     private static async Task<TestStore> StoreAsync()
