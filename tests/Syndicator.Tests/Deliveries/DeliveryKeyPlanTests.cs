@@ -106,10 +106,9 @@ public sealed class DeliveryKeyPlanTests
 
         await writer.DisposeAsync();
 
-        await using var next = await database.OpenAsync(Ct);
-        Assert.Equal("auto", await next.ExecuteScalarAsync<string>("SHOW plan_cache_mode"));
+        await using (var next = await database.OpenAsync(Ct))
+            Assert.Equal("auto", await next.ExecuteScalarAsync<string>("SHOW plan_cache_mode"));
         await using var again = new DeliveryStore(database, TimeProvider.System).OpenMarks(Node, TimeSpan.FromMinutes(5));
-        await next.DisposeAsync();
         Assert.Single((await again.WriteAsync([new HandOverMark(ids[1], null)], [], Ct)).HandedOver);
     }
 
