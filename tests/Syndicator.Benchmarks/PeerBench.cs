@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -727,7 +728,128 @@ public static class PeerBench
         }
         if (o.Subscribers > 0)
             rows.AddRange(o.ScaleHere ? await ScaleAsync(o, sinkPath, store, storeName, Path.Combine(work, "scale")) : await ScaleInChildAsync(o, store, work));
+        if (store == StorageProvider.PostgreSql && o.Messages > 0 && !o.ScaleHere) rows.AddRange(await Step("mail", () => CommitFloorAsync(tools, Path.Combine(work, "floor"))));
         return rows;
+    }
+
+    /// <summary>Rows the floor table holds; a write picks one at random.</summary>
+    private const int FloorRows = 1_000;
+
+    private static readonly TimeSpan FloorTime = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// What PostgreSQL's e-mail rate cannot go below in cost: every message's hand-over mark is one committed write
+    /// before the end of its data (exactly once), shared only among the lanes whose messages reach that point together.
+    /// Here that write alone, a one-row UPDATE by primary key that changes no indexed column (as a hand-over mark), with
+    /// its commit, on connections set up as the service's (<see cref="Database.FromOptions"/>: synchronous_commit off,
+    /// statements kept prepared), timed in machine CPU per write: Npgsql, the service's client, against pgbench (libpq,
+    /// prepared) running the same statement on the same rows, over one connection and four. The machine's CPU, not the
+    /// process's: the server shares this machine's cores with the service, as it does in the e-mail runs above.
+    /// </summary>
+    private static async Task<IReadOnlyList<PeerRow>> CommitFloorAsync(Tools tools, string work)
+    {
+        var (connection, drop) = await FreshDatabaseAsync(StorageProvider.PostgreSql, work);
+        try
+        {
+            var database = Database.FromOptions(new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = connection }, work);
+            await using (var c = await database.OpenAsync(CancellationToken.None))
+            {
+                await c.ExecuteAsync($"""
+                    CREATE TABLE mark_floor (id bigint PRIMARY KEY, state text NOT NULL, handed_over_at timestamptz, remote_id text, lease_expires_at timestamptz, updated_at timestamptz);
+                    INSERT INTO mark_floor (id, state) SELECT g, 'in-flight' FROM generate_series(1, {FloorRows}) g;
+                    """);
+                await c.ExecuteAsync("VACUUM ANALYZE mark_floor");
+            }
+            const string update = "UPDATE mark_floor SET handed_over_at = now(), remote_id = 'floor', lease_expires_at = now(), updated_at = now() WHERE id = {0} AND state = 'in-flight' RETURNING id";
+            var script = Path.Combine(work, "floor.sql");
+            await File.WriteAllTextAsync(script, $"\\set id random(1, {FloorRows})\n{string.Format(Inv, update, ":id")};\n");
+            var rows = new List<PeerRow>();
+            foreach (var clients in new[] { 1, 4 })
+            {
+                await NpgsqlWritesAsync(database.ConnectionString, string.Format(Inv, update, "$1"), clients, TimeSpan.FromSeconds(1)); // the JIT's run, untimed
+                var ours = await NpgsqlWritesAsync(database.ConnectionString, string.Format(Inv, update, "$1"), clients, FloorTime);
+                var peer = tools.Paths["pgbench"] is { } pgbench ? await PgbenchWritesAsync(pgbench, database.ConnectionString, script, clients) : null;
+                rows.Add(new PeerRow("mail", $"PostgreSQL, floor: one committed one-row write (as a hand-over mark), {clients} connection(s), machine CPU per write",
+                    "pgbench (libpq)", peer?.MicrosecondsPerWrite, ours.MicrosecondsPerWrite, "µs", false, "report",
+                    $"Npgsql {ours.PerSecond:N0} writes/s{(peer is { } p ? $", pgbench {p.PerSecond:N0} writes/s" : "; pgbench missing (Debian 12 ships it in postgresql-15)")}; each e-mail needs one such write before the end of its data, shared with the lanes that reach it together"));
+            }
+            return rows;
+        }
+        finally { await drop(); }
+    }
+
+    /// <summary>Busy time of all the machine's cores so far (user, nice, system, irq, softirq, steal), in µs, from /proc/stat.</summary>
+    private static double MachineBusyMicroseconds()
+    {
+        var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var ticks = new[] { 1, 2, 3, 6, 7, 8 }.Sum(i => long.Parse(f[i], Inv));
+        return ticks * 10_000.0;
+    }
+
+    private static async Task<(double PerSecond, double MicrosecondsPerWrite)> NpgsqlWritesAsync(string connectionString, string sql, int clients, TimeSpan length)
+    {
+        var connections = new List<NpgsqlConnection>();
+        try
+        {
+            for (var i = 0; i < clients; i++)
+            {
+                var c = new NpgsqlConnection(connectionString);
+                await c.OpenAsync();
+                connections.Add(c);
+            }
+            using var over = new CancellationTokenSource();
+            var busy = MachineBusyMicroseconds();
+            var clock = Stopwatch.StartNew();
+            over.CancelAfter(length);
+            var counts = await Task.WhenAll(connections.Select((c, i) => Task.Run(async () =>
+            {
+                var random = new Random(i);
+                var writes = 0L;
+                while (!over.IsCancellationRequested)
+                {
+                    await using var command = new NpgsqlCommand(sql, c);
+                    command.Parameters.Add(new NpgsqlParameter { Value = (long)random.Next(1, FloorRows + 1) });
+                    await using var reader = await command.ExecuteReaderAsync();
+                    while (await reader.ReadAsync()) { }
+                    writes++;
+                }
+                return writes;
+            })));
+            var seconds = clock.Elapsed.TotalSeconds;
+            var writes = counts.Sum();
+            return (writes / seconds, (MachineBusyMicroseconds() - busy) / writes);
+        }
+        finally
+        {
+            foreach (var c in connections) await c.DisposeAsync();
+        }
+    }
+
+    private static async Task<(double PerSecond, double MicrosecondsPerWrite)?> PgbenchWritesAsync(string pgbench, string connectionString, string script, int clients)
+    {
+        var b = new NpgsqlConnectionStringBuilder(connectionString);
+        var conninfo = $"host={b.Host} port={b.Port} user={b.Username} dbname={b.Database} sslmode={b.SslMode switch { SslMode.VerifyCA => "verify-ca", SslMode.VerifyFull => "verify-full", var mode => mode.ToString().ToLowerInvariant() }}";
+        var start = new ProcessStartInfo(pgbench, ["-n", "-M", "prepared", "-c", $"{clients}", "-j", $"{clients}", "-T", $"{FloorTime.TotalSeconds:0}", "-f", script, conninfo])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        // The service's session settings (Database.FromOptions); the password comes from PGPASSWORD, as the service's does.
+        start.Environment["PGOPTIONS"] = b.Options ?? "";
+        var busy = MachineBusyMicroseconds();
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var used = MachineBusyMicroseconds() - busy;
+        var processed = Regex.Match(await output, @"number of transactions actually processed: (\d+)");
+        var tps = Regex.Match(await output, @"tps = ([0-9.]+)");
+        if (process.ExitCode != 0 || !processed.Success || !tps.Success)
+        {
+            Log($"pgbench failed ({process.ExitCode}): {(await errors).Trim()}");
+            return null;
+        }
+        return (double.Parse(tps.Groups[1].Value, Inv), used / long.Parse(processed.Groups[1].Value, Inv));
     }
 
     /// <summary>
@@ -1234,7 +1356,7 @@ public static class PeerBench
         {
             var dirs = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Concat(["/usr/sbin", "/sbin", "/usr/local/sbin"]).Distinct().ToList();
             var tools = new Tools();
-            foreach (var name in new[] { "smtp-sink", "smtp-source", "hugo", "wrk", "nginx" })
+            foreach (var name in new[] { "smtp-sink", "smtp-source", "hugo", "wrk", "nginx", "pgbench" })
                 tools.Paths[name] = dirs.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
             return tools;
         }
