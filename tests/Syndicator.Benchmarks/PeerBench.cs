@@ -104,7 +104,7 @@ public static class PeerBench
         var tools = Tools.Find();
         Log($"peers: {string.Join(", ", tools.Paths.Select(p => $"{p.Key} {(p.Value ?? "MISSING")}"))}");
         if (tools.Missing.Count > 0)
-            Log($"missing {string.Join(", ", tools.Missing)}: run tests/Syndicator.Benchmarks/setup.sh (Debian: apt-get install postfix hugo wrk nginx-light); their comparisons are skipped");
+            Log($"missing {string.Join(", ", tools.Missing)}: run tests/Syndicator.Benchmarks/setup.sh (Debian: apt-get install postfix hugo wrk nginx-light; pgbench comes with postgresql-15); their comparisons are skipped");
 
         var stores = o.Store == "both" ? new[] { StorageProvider.Sqlite, StorageProvider.PostgreSql } : [o.Store == "sqlite" ? StorageProvider.Sqlite : StorageProvider.PostgreSql];
         if (stores.Contains(StorageProvider.PostgreSql) && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(Bench.PostgresVariable)))
