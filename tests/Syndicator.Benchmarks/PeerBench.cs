@@ -641,9 +641,10 @@ public static class PeerBench
         return TimeSpan.FromSeconds(ticks / TicksPerSecond);
     }
 
-    private static async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, string? workingDirectory = null)
+    private static async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory ?? "" };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         using var p = Process.Start(start)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
@@ -771,19 +772,11 @@ public static class PeerBench
                 var peer = tools.Paths["pgbench"] is { } pgbench ? await PgbenchWritesAsync(pgbench, database.ConnectionString, script, clients) : null;
                 rows.Add(new PeerRow("mail", $"PostgreSQL, floor: one committed one-row write (as a hand-over mark), {clients} connection(s), machine CPU per write",
                     "pgbench (libpq)", peer?.MicrosecondsPerWrite, ours.MicrosecondsPerWrite, "µs", false, "report",
-                    $"Npgsql {ours.PerSecond:N0} writes/s{(peer is { } p ? $", pgbench {p.PerSecond:N0} writes/s" : "; pgbench missing (Debian 12 ships it in postgresql-15)")}; each e-mail needs one such write before the end of its data, shared with the lanes that reach it together"));
+                    $"Npgsql {ours.PerSecond:N0} writes/s{(peer is { } p ? $", pgbench {p.PerSecond:N0} writes/s" : tools.Paths["pgbench"] is null ? "; pgbench missing (Debian 12 ships it in postgresql-15)" : "; pgbench failed (its output is in the log)")}; each e-mail needs one such write before the end of its data, shared with the lanes that reach it together"));
             }
             return rows;
         }
         finally { await drop(); }
-    }
-
-    /// <summary>Busy time of all the machine's cores so far (user, nice, system, irq, softirq, steal), in µs, from /proc/stat.</summary>
-    private static double MachineBusyMicroseconds()
-    {
-        var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var ticks = new[] { 1, 2, 3, 6, 7, 8 }.Sum(i => long.Parse(f[i], Inv));
-        return ticks * 10_000.0;
     }
 
     private static async Task<(double PerSecond, double MicrosecondsPerWrite)> NpgsqlWritesAsync(string connectionString, string sql, int clients, TimeSpan length)
@@ -798,7 +791,7 @@ public static class PeerBench
                 connections.Add(c);
             }
             using var over = new CancellationTokenSource();
-            var busy = MachineBusyMicroseconds();
+            var busy = Processes.MachineCpu().Busy;
             var clock = Stopwatch.StartNew();
             over.CancelAfter(length);
             var counts = await Task.WhenAll(connections.Select((c, i) => Task.Run(async () =>
@@ -817,7 +810,7 @@ public static class PeerBench
             })));
             var seconds = clock.Elapsed.TotalSeconds;
             var writes = counts.Sum();
-            return (writes / seconds, (MachineBusyMicroseconds() - busy) / writes);
+            return (writes / seconds, (Processes.MachineCpu().Busy - busy) * 1e6 / writes);
         }
         finally
         {
@@ -828,25 +821,20 @@ public static class PeerBench
     private static async Task<(double PerSecond, double MicrosecondsPerWrite)?> PgbenchWritesAsync(string pgbench, string connectionString, string script, int clients)
     {
         var b = new NpgsqlConnectionStringBuilder(connectionString);
-        var conninfo = $"host={b.Host} port={b.Port} user={b.Username} dbname={b.Database} sslmode={b.SslMode switch { SslMode.VerifyCA => "verify-ca", SslMode.VerifyFull => "verify-full", var mode => mode.ToString().ToLowerInvariant() }}";
-        var start = new ProcessStartInfo(pgbench, ["-n", "-M", "prepared", "-c", $"{clients}", "-j", $"{clients}", "-T", $"{FloorTime.TotalSeconds:0}", "-f", script, conninfo])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        // libpq's keyword='value' form: a value with a space or a quote (a database or user name) stays one value.
+        static string Quoted(string? value) => $"'{(value ?? "").Replace(@"\", @"\\").Replace("'", @"\'")}'";
+        var sslMode = b.SslMode switch { SslMode.VerifyCA => "verify-ca", SslMode.VerifyFull => "verify-full", var mode => mode.ToString().ToLowerInvariant() };
+        var conninfo = $"host={Quoted(b.Host)} port={b.Port} user={Quoted(b.Username)} dbname={Quoted(b.Database)} sslmode={sslMode}";
+        var busy = Processes.MachineCpu().Busy;
         // The service's session settings (Database.FromOptions); the password comes from PGPASSWORD, as the service's does.
-        start.Environment["PGOPTIONS"] = b.Options ?? "";
-        var busy = MachineBusyMicroseconds();
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        var used = MachineBusyMicroseconds() - busy;
-        var processed = Regex.Match(await output, @"number of transactions actually processed: (\d+)");
-        var tps = Regex.Match(await output, @"tps = ([0-9.]+)");
-        if (process.ExitCode != 0 || !processed.Success || !tps.Success)
+        var (code, output) = await RunAsync(pgbench, ["-n", "-M", "prepared", "-c", $"{clients}", "-j", $"{clients}", "-T", $"{FloorTime.TotalSeconds:0}", "-f", script, conninfo],
+            environment: new Dictionary<string, string> { ["PGOPTIONS"] = b.Options ?? "" });
+        var used = (Processes.MachineCpu().Busy - busy) * 1e6;
+        var processed = Regex.Match(output, @"number of transactions actually processed: (\d+)");
+        var tps = Regex.Match(output, @"tps = ([0-9.]+)");
+        if (code != 0 || !processed.Success || !tps.Success)
         {
-            Log($"pgbench failed ({process.ExitCode}): {(await errors).Trim()}");
+            Log($"pgbench failed ({code}): {output.Trim()}");
             return null;
         }
         return (double.Parse(tps.Groups[1].Value, Inv), used / long.Parse(processed.Groups[1].Value, Inv));
